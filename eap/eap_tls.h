@@ -1,0 +1,135 @@
+/*
+ * EAP-TLS authenticator (RFC 3748, RFC 5216 for TLS 1.2, RFC 9190 for TLS 1.3).
+ *
+ * This module does no I/O: it takes EAP packets as bytes and returns EAP packets
+ * as bytes. It knows nothing of RADIUS, sockets, LDAP or Redis, which is what
+ * makes it testable in-process and fuzzable.
+ *
+ * Threading: an eap_tls_context is immutable after creation and may be shared
+ * by all threads. A conversation must be used by one thread at a time.
+ */
+#ifndef AUTHD_EAP_TLS_H
+#define AUTHD_EAP_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+/* Hard limits on what a peer can make us hold. */
+#define EAP_TLS_MAX_MESSAGE     (64 * 1024)  /* reassembled TLS message (L field) */
+#define EAP_TLS_MAX_FRAGMENTS   256          /* fragments in one reassembled message */
+#define EAP_TLS_MAX_ROUND_TRIPS 512          /* EAP requests in one conversation */
+#define EAP_TLS_MIN_FRAGMENT    64           /* smallest TLS payload per EAP packet */
+#define EAP_TLS_MAX_FRAGMENT    16384
+
+#define EAP_MSK_LEN  64
+#define EAP_EMSK_LEN 64
+
+struct eap_tls_settings {
+	const char *certificate;   /* PEM file: server certificate, optionally followed by its chain */
+	const char *private_key;   /* PEM file: key of that certificate */
+	const char *ca;            /* PEM file: trusted issuers of device certificates */
+	int min_version;           /* TLS1_2_VERSION or TLS1_3_VERSION */
+	int max_version;           /* TLS1_2_VERSION or TLS1_3_VERSION */
+	bool require_client_eku;   /* device certificate must carry EKU clientAuth */
+};
+
+/*
+ * Why a conversation ended. Stable: the decision log and operators depend on
+ * the codes returned by eap_reason_code().
+ */
+enum eap_reason {
+	EAP_REASON_OK = 0,
+	EAP_REASON_CERT_EXPIRED,        /* "cert_expired" */
+	EAP_REASON_CERT_NOT_YET_VALID,  /* "cert_not_yet_valid" */
+	EAP_REASON_UNKNOWN_CA,          /* "unknown_ca": no chain to a trusted issuer, self-signed */
+	EAP_REASON_NO_CLIENT_EKU,       /* "no_client_eku" */
+	EAP_REASON_NO_CLIENT_CERT,      /* "no_client_cert" */
+	EAP_REASON_WEAK_KEY,            /* "weak_key": below security level 2 */
+	EAP_REASON_WEAK_SIGNATURE,      /* "weak_signature": SHA-1 or MD5 */
+	EAP_REASON_CERT_INVALID,        /* "cert_invalid": any other verification error */
+	EAP_REASON_TLS_FAILED,          /* "tls_failed": handshake failed for a non-certificate reason */
+	EAP_REASON_EAP_NAK,             /* "eap_nak": peer refused EAP-TLS */
+	EAP_REASON_EAP_MALFORMED,       /* "eap_malformed": bad EAP/EAP-TLS framing or limits exceeded */
+	EAP_REASON_COUNT
+};
+
+/* The stable snake_case code, e.g. "cert_expired". */
+const char *eap_reason_code(enum eap_reason reason);
+/* A short class for Reply-Message, e.g. "certificate rejected: expired". */
+const char *eap_reason_text(enum eap_reason reason);
+
+struct eap_tls_context;
+
+/*
+ * Loads certificate, key and CA bundle and builds the TLS server context
+ * (security level 2, versions as given, client certificate required).
+ * Returns NULL with a message in err on failure (missing file, bad PEM,
+ * key not matching certificate, ...).
+ */
+struct eap_tls_context *eap_tls_context_new(const struct eap_tls_settings *settings,
+                                            char *err, size_t errlen);
+void eap_tls_context_free(struct eap_tls_context *ctx);
+
+enum eap_step {
+	EAP_STEP_SEND,     /* *out is an EAP-Request: send it in an Access-Challenge */
+	EAP_STEP_SUCCESS,  /* *out is EAP-Success: keys and peer chain are available */
+	EAP_STEP_FAILURE,  /* *out is EAP-Failure: eap_conversation_reason() says why */
+	EAP_STEP_DISCARD,  /* input silently discarded (e.g. stale Identifier); send nothing */
+};
+
+struct eap_conversation;
+
+/*
+ * fragment_size: largest TLS payload carried in one EAP-TLS request, clamped
+ * to [EAP_TLS_MIN_FRAGMENT, EAP_TLS_MAX_FRAGMENT]. Returns NULL on allocation
+ * failure.
+ */
+struct eap_conversation *eap_conversation_new(struct eap_tls_context *ctx, size_t fragment_size);
+/* Frees everything, wiping key material. NULL is a no-op. */
+void eap_conversation_free(struct eap_conversation *conv);
+
+/*
+ * Feeds one EAP packet from the peer (RFC 3748 framing, as carried in
+ * EAP-Message) and returns what to do next. An empty input (inlen == 0) is
+ * EAP-Start and yields an EAP-Request/Identity. The first response is
+ * normally EAP-Response/Identity, answered with EAP-TLS Start.
+ *
+ * *out/*outlen point into the conversation and stay valid until the next
+ * call on it. After SUCCESS or FAILURE, further input yields FAILURE with
+ * EAP_REASON_EAP_MALFORMED.
+ */
+enum eap_step eap_conversation_step(struct eap_conversation *conv,
+                                    const uint8_t *in, size_t inlen,
+                                    const uint8_t **out, size_t *outlen);
+
+/*
+ * After EAP_STEP_SUCCESS, the caller's policy may still refuse the device:
+ * this returns an EAP-Failure with the same Identifier the EAP-Success had.
+ */
+void eap_conversation_deny(struct eap_conversation *conv,
+                           const uint8_t **out, size_t *outlen);
+
+enum eap_reason eap_conversation_reason(const struct eap_conversation *conv);
+/* Detail for the log, e.g. OpenSSL's verify error string; "" if none. */
+const char *eap_conversation_detail(const struct eap_conversation *conv);
+/* EAP-Response/Identity as received (cut at the first NUL, at most 253 bytes); "" before it. */
+const char *eap_conversation_identity(const struct eap_conversation *conv);
+/* "TLSv1.2" / "TLSv1.3" once the handshake got far enough, else NULL. */
+const char *eap_conversation_tls_version(const struct eap_conversation *conv);
+/* EAP-Requests sent so far (each is one RADIUS round trip). */
+unsigned eap_conversation_round_trips(const struct eap_conversation *conv);
+/*
+ * The peer's leaf certificate, if it sent one (also on failure, so the log can
+ * name it), and the verified chain (leaf first) after SUCCESS. Borrowed: valid
+ * until the conversation is freed.
+ */
+X509 *eap_conversation_peer_cert(const struct eap_conversation *conv);
+STACK_OF(X509) *eap_conversation_verified_chain(const struct eap_conversation *conv);
+/* Copies MSK and EMSK; 0 after SUCCESS, -1 otherwise. */
+int eap_conversation_keys(const struct eap_conversation *conv,
+                          uint8_t msk[EAP_MSK_LEN], uint8_t emsk[EAP_EMSK_LEN]);
+
+#endif
