@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# make-pki.sh DIR [--force] — a throwaway test PKI for authd, made with the openssl command only.
+#
+# Everything is PEM. Keys are ECDSA P-256 and signatures SHA-256 unless noted. Nothing here has
+# any value: keys are unencrypted and all files are world-readable, so tests may run authd as an
+# unprivileged user. Never commit the output.
+#
+#   root-ca.pem / .key       "authd Test Root CA" (self-signed, 10 years)
+#   issuing-ca.pem / .key    "authd Test Device CA", signed by the root; issues devices and server
+#   ca-bundle.pem            root + intermediate (what authd trusts by default)
+#   root-only.pem            just the root (authd `ca` when devices send their intermediate;
+#                            also the supplicant's ca_cert for the server)
+#   server.pem / .key        CN authd.test, SAN DNS:authd.test, EKU serverAuth; server.pem is the
+#                            leaf followed by the intermediate
+#   rogue-ca.pem / .key      "authd Rogue CA", an untrusted root
+#
+# Device certificates: NAME.pem (leaf only), NAME-chain.pem (leaf + its issuer), NAME.key.
+#   laptop      valid 1 year, EKU clientAuth, CN + SAN DNS laptop-0001.corp.example
+#   printer     valid 1 year, EKU clientAuth, CN printer-0042.corp.example (no SAN)
+#   expired     clientAuth, notBefore 2 years ago, notAfter yesterday
+#   future      clientAuth, notBefore a year ahead
+#   rogue       clientAuth, issued by rogue-ca (chain = leaf + rogue-ca)
+#   selfsigned  clientAuth, self-signed (chain = the leaf alone)
+#   noeku       valid, no extendedKeyUsage extension at all
+#   sha1        valid, clientAuth, signed with ecdsa-with-SHA1
+#   weakkey     valid, clientAuth, RSA 1024 key
+# Device CNs other than laptop/printer are NAME-0001.corp.example, with a matching SAN.
+#
+# Idempotent: if DIR already holds a complete PKI made by this exact script and the laptop
+# certificate is still valid for a day, nothing is done. --force regenerates. Files are
+# built in a temporary directory and moved into DIR at the end, so a failed run leaves
+# nothing half-written behind.
+set -euo pipefail
+
+WORK=""
+DEVICES=(laptop printer expired future rogue selfsigned noeku sha1 weakkey)
+STAMP=.make-pki.stamp
+
+die() { printf 'make-pki.sh: %s\n' "$*" >&2; exit 1; }
+
+# run WHAT COMMAND...: quiet on success; on failure print openssl's messages and stop.
+run() {
+	local what=$1 out
+	shift
+	out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; die "failed: $what"; }
+}
+
+usage() { die "usage: make-pki.sh DIR [--force]"; }
+
+# Date in the form `openssl ca -startdate/-enddate` accepts (GeneralizedTime, UTC).
+ca_date() { date -u -d "$1" +%Y%m%d%H%M%SZ; }
+
+expected_files() {
+	echo root-ca.pem root-ca.key issuing-ca.pem issuing-ca.key ca-bundle.pem root-only.pem
+	echo server.pem server.key rogue-ca.pem rogue-ca.key
+	local d
+	for d in "${DEVICES[@]}"; do echo "$d.pem" "$d-chain.pem" "$d.key"; done
+}
+
+script_hash() { sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1; }
+
+is_current() {
+	local dir=$1 f
+	[[ -f $dir/$STAMP && $(cat "$dir/$STAMP") == "$(script_hash)" ]] || return 1
+	for f in $(expected_files); do [[ -s $dir/$f ]] || return 1; done
+	openssl x509 -in "$dir/laptop.pem" -noout -checkend 86400 >/dev/null
+}
+
+new_ec_key() { run "key $1" openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
+
+# ca.cnf for `openssl ca`: one database per issuer, random serials, one section per profile.
+write_ca_config() {
+	local dir=$1
+	cat >"$dir/ca.cnf" <<'EOF'
+# ISSUER and SAN_DNS come from the environment (always exported by this script).
+[ ca ]
+default_ca = issuer
+
+[ issuer ]
+dir              = .
+database         = $dir/$ENV::ISSUER.index
+new_certs_dir    = $dir/newcerts
+serial           = $dir/$ENV::ISSUER.serial
+certificate      = $dir/$ENV::ISSUER.pem
+private_key      = $dir/$ENV::ISSUER.key
+default_md       = sha256
+default_days     = 365
+policy           = policy_any
+unique_subject   = no
+copy_extensions  = none
+email_in_dn      = no
+
+[ policy_any ]
+commonName             = supplied
+organizationName       = optional
+organizationalUnitName = optional
+
+[ root_ca ]
+basicConstraints       = critical, CA:TRUE
+keyUsage               = critical, keyCertSign, cRLSign
+subjectKeyIdentifier   = hash
+
+[ issuing_ca ]
+basicConstraints       = critical, CA:TRUE, pathlen:0
+keyUsage               = critical, keyCertSign, cRLSign
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
+[ server ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = serverAuth
+subjectAltName         = DNS:authd.test
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
+[ device ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = clientAuth
+subjectAltName         = DNS:$ENV::SAN_DNS
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
+[ device_nosan ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = clientAuth
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
+[ device_rsa ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature, keyEncipherment
+extendedKeyUsage       = clientAuth
+subjectAltName         = DNS:$ENV::SAN_DNS
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
+[ device_noeku ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+subjectAltName         = DNS:$ENV::SAN_DNS
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
+[ req ]
+distinguished_name = req_dn
+prompt             = no
+[ req_dn ]
+CN = unused
+EOF
+	mkdir -p "$dir/newcerts"
+}
+
+# self_signed NAME SUBJECT EXT_SECTION DAYS: NAME.key + NAME.pem
+self_signed() {
+	local name=$1 subject=$2 section=$3 days=$4
+	new_ec_key "$name.key"
+	run "self-signed $name" openssl req -config ca.cnf -new -x509 -key "$name.key" \
+		-subj "$subject" -days "$days" -sha256 -extensions "$section" -out "$name.pem"
+}
+
+# issue ISSUER NAME SUBJECT EXT_SECTION [openssl ca options...]: NAME.pem signed by ISSUER.
+# The key NAME.key must exist.
+issue() {
+	local issuer=$1 name=$2 subject=$3 section=$4
+	shift 4
+	touch "$issuer.index"
+	run "request $name" openssl req -config ca.cnf -new -key "$name.key" -subj "$subject" -out "$name.csr"
+	ISSUER=$issuer run "issue $name" openssl ca -config ca.cnf -batch -notext -preserveDN \
+		-rand_serial -extensions "$section" -in "$name.csr" -out "$name.pem" "$@"
+	rm -f "$name.csr"
+}
+
+# device NAME CN EXT_SECTION KEYTYPE ISSUER [openssl ca options...]
+device() {
+	local name=$1 cn=$2 section=$3 keytype=$4 issuer=$5
+	shift 5
+	case $keytype in
+	ec) new_ec_key "$name.key" ;;
+	rsa1024) run "key $name" openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$name.key" ;;
+	*) die "unknown key type $keytype" ;;
+	esac
+	SAN_DNS=$cn issue "$issuer" "$name" "/CN=$cn" "$section" "$@"
+	cat "$name.pem" "$issuer.pem" >"$name-chain.pem"
+}
+
+generate() {
+	local dir=$1
+	write_ca_config "$dir"
+	(
+		cd "$dir"
+		export ISSUER=unused SAN_DNS=unused
+		self_signed root-ca "/O=authd test/CN=authd Test Root CA" root_ca 3650
+		new_ec_key issuing-ca.key
+		issue root-ca issuing-ca "/O=authd test/CN=authd Test Device CA" issuing_ca -days 3650
+		cat root-ca.pem issuing-ca.pem >ca-bundle.pem
+		cp root-ca.pem root-only.pem
+
+		new_ec_key server.key
+		issue issuing-ca server "/CN=authd.test" server -days 365
+		cat issuing-ca.pem >>server.pem
+
+		self_signed rogue-ca "/O=rogue/CN=authd Rogue CA" root_ca 3650
+
+		local now_minus_2y yesterday next_year in_2y
+		now_minus_2y=$(ca_date '2 years ago')
+		yesterday=$(ca_date '1 day ago')
+		next_year=$(ca_date '1 year')
+		in_2y=$(ca_date '2 years')
+
+		device laptop laptop-0001.corp.example device ec issuing-ca -days 365
+		device printer printer-0042.corp.example device_nosan ec issuing-ca -days 365
+		device expired expired-0001.corp.example device ec issuing-ca \
+			-startdate "$now_minus_2y" -enddate "$yesterday"
+		device future future-0001.corp.example device ec issuing-ca \
+			-startdate "$next_year" -enddate "$in_2y"
+		device rogue rogue-0001.corp.example device ec rogue-ca -days 365
+		device noeku noeku-0001.corp.example device_noeku ec issuing-ca -days 365
+		device sha1 sha1-0001.corp.example device ec issuing-ca -days 365 -md sha1
+		device weakkey weakkey-0001.corp.example device_rsa rsa1024 issuing-ca -days 365
+
+		SAN_DNS=selfsigned-0001.corp.example \
+			self_signed selfsigned "/CN=selfsigned-0001.corp.example" device 365
+		cp selfsigned.pem selfsigned-chain.pem
+	)
+}
+
+main() {
+	local dir="" force=0 arg
+	for arg in "$@"; do
+		case $arg in
+		--force) force=1 ;;
+		-*) usage ;;
+		*) [[ -z $dir ]] || usage; dir=$arg ;;
+		esac
+	done
+	[[ -n $dir ]] || usage
+	command -v openssl >/dev/null || die "the openssl command is needed (Debian package openssl)"
+
+	mkdir -p "$dir"
+	if ((force == 0)) && is_current "$dir"; then
+		exit 0
+	fi
+
+	WORK=$(mktemp -d "$dir/.make-pki.XXXXXX")
+	trap 'rm -rf "$WORK"' EXIT
+	local work=$WORK
+	generate "$work"
+
+	local f
+	for f in $(expected_files); do
+		chmod 0644 "$work/$f"
+		mv -f "$work/$f" "$dir/$f"
+	done
+	chmod 0755 "$dir"
+	script_hash >"$dir/$STAMP"
+	chmod 0644 "$dir/$STAMP"
+}
+
+main "$@"
