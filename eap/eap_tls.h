@@ -97,7 +97,7 @@ void eap_conversation_free(struct eap_conversation *conv);
  * EAP-Start and yields an EAP-Request/Identity. The first response is
  * normally EAP-Response/Identity, answered with EAP-TLS Start.
  *
- * *out/*outlen point into the conversation and stay valid until the next
+ * *out and *outlen point into the conversation and stay valid until the next
  * call on it. After SUCCESS or FAILURE, further input yields FAILURE with
  * EAP_REASON_EAP_MALFORMED.
  */
