@@ -1,0 +1,36 @@
+/*
+ * NAS clients: who may talk to authd, with which shared secret.
+ */
+#ifndef AUTHD_CLIENT_H
+#define AUTHD_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct client {
+	char *name;
+	int family;                 /* AF_INET or AF_INET6 */
+	uint8_t addr[16];           /* network address, host bits zero */
+	unsigned prefix;            /* prefix length in bits */
+	char *secret;               /* wiped on free */
+	bool require_message_authenticator;
+};
+
+/*
+ * Parses "192.0.2.1", "10.0.0.0/8", "2001:db8::/32" into c->family, addr,
+ * prefix. Host bits set below the prefix are an error (a typo more often
+ * than intent). Returns 0, or -1 with a message in err.
+ */
+int client_parse_address(const char *text, struct client *c, char *err, size_t errlen);
+
+/* First client whose prefix contains the address (IPv4-mapped IPv6 is treated
+ * as IPv4), or NULL. */
+const struct client *client_match(const struct client *clients, size_t n,
+                                  const struct sockaddr_storage *from);
+
+/* Frees the strings of one client, wiping the secret. */
+void client_clear(struct client *c);
+
+#endif

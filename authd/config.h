@@ -1,0 +1,44 @@
+/*
+ * authd.conf: libconfig syntax, documented in authd/authd.conf.example.
+ * Loading validates everything a running server would trip over later, so
+ * `authd -C` can promise that a config it accepts will start.
+ */
+#ifndef AUTHD_CONFIG_H
+#define AUTHD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "authd/client.h"
+#include "authd/log.h"
+#include "eap/eap_tls.h"
+
+struct listen_addr {
+	char *address;
+	uint16_t port;
+};
+
+struct authd_config {
+	char *path;
+	struct listen_addr *listen;
+	size_t n_listen;
+	struct client *clients;
+	size_t n_clients;
+	struct eap_tls_settings tls;   /* strings owned by the config */
+	int tls_line;                  /* where the tls group starts, for later errors */
+	unsigned fragment_size;        /* cap on TLS bytes per EAP packet */
+	unsigned timeout;              /* seconds an idle conversation lives */
+	unsigned max_conversations;
+	char *decision_log;
+	enum log_level log_level;
+	unsigned threads;              /* 0 = one per core */
+};
+
+/*
+ * Reads and validates path into *cfg (zeroed first). Returns 0, or -1 with
+ * "file:line: what is wrong" in err. On failure *cfg holds nothing to free.
+ */
+int config_load(const char *path, struct authd_config *cfg, char *err, size_t errlen);
+void config_free(struct authd_config *cfg);
+
+#endif

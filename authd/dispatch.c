@@ -1,0 +1,351 @@
+#include "authd/dispatch.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include <freeradius/build.h>
+#include <freeradius/libradius.h>
+
+#include "authd/log.h"
+#include "authd/radius.h"
+
+/* EAP header (4) + type (1) + flags (1) + TLS Message Length (4), RFC 5216 §3.1. */
+#define EAP_TLS_OVERHEAD 10
+/* RFC 5080 §2.2.2: keep replies long enough to cover the NAS's retries. */
+#define REPLY_CACHE_LIFETIME_S 30
+
+/* Everything one request carries through the dispatch functions. */
+struct request {
+	struct dispatch *d;
+	const struct client *client;
+	struct radius_request rad;
+	uint64_t conversation;      /* 0 until known */
+};
+
+#define LOG_REQ(level, r, fmt, ...)                                                   \
+	log_msg(level, "nas=%s id=%u conv=%llu: " fmt, (r)->client->name, (r)->rad.id, \
+	        (unsigned long long)(r)->conversation, ##__VA_ARGS__)
+
+static const enum stat_counter drop_counters[RADIUS_DROP_COUNT] = {
+	[RADIUS_DROP_MALFORMED] = STAT_MALFORMED,
+	[RADIUS_DROP_UNSUPPORTED_CODE] = STAT_UNSUPPORTED_CODE,
+	[RADIUS_DROP_NO_MESSAGE_AUTHENTICATOR] = STAT_NO_MESSAGE_AUTHENTICATOR,
+	[RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR] = STAT_BAD_MESSAGE_AUTHENTICATOR,
+};
+
+int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
+                  struct eap_tls_context *tls, char *err, size_t errlen)
+{
+	memset(d, 0, sizeof(*d));
+	d->cfg = cfg;
+	d->tls = tls;
+	atomic_init(&d->next_conversation, 1);
+	d->decisions = decision_log_open(cfg->decision_log);
+	if (d->decisions == NULL) {
+		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
+		return -1;
+	}
+	d->conversations = conversation_table_new(cfg->max_conversations, cfg->timeout);
+	/* Every conversation round trip and every Status-Server occupies an entry
+	 * for the lifetime; twice the conversation bound leaves room for both. */
+	d->replies = reply_cache_new((size_t)cfg->max_conversations * 2, REPLY_CACHE_LIFETIME_S);
+	if (d->conversations == NULL || d->replies == NULL) {
+		snprintf(err, errlen, "out of memory");
+		dispatch_cleanup(d);
+		return -1;
+	}
+	return 0;
+}
+
+void dispatch_cleanup(struct dispatch *d)
+{
+	conversation_table_free(d->conversations);
+	reply_cache_free(d->replies);
+	decision_log_close(d->decisions);
+	memset(d, 0, sizeof(*d));
+}
+
+static size_t fragment_size(const struct dispatch *d, unsigned framed_mtu)
+{
+	size_t size = d->cfg->fragment_size;
+
+	/* Framed-MTU bounds the whole EAP packet on the NAS-supplicant link. */
+	if (framed_mtu > 0 && framed_mtu < size + EAP_TLS_OVERHEAD)
+		size = framed_mtu > EAP_TLS_MIN_FRAGMENT + EAP_TLS_OVERHEAD
+		               ? framed_mtu - EAP_TLS_OVERHEAD : EAP_TLS_MIN_FRAGMENT;
+	return size;
+}
+
+/* Fills the record from the EAP conversation, writes it, and logs a summary. */
+static void record(struct dispatch *d, struct conversation *conv, bool accept, const char *reason,
+                   const char *detail)
+{
+	struct decision *dec = &conv->decision;
+	char identity[96];
+
+	dec->accept = accept;
+	dec->reason = reason;
+	snprintf(dec->detail, sizeof(dec->detail), "%s", detail);
+	snprintf(dec->identity, sizeof(dec->identity), "%s", eap_conversation_identity(conv->eap));
+	dec->cert = eap_conversation_peer_cert(conv->eap);
+	dec->tls_version = eap_conversation_tls_version(conv->eap);
+	dec->round_trips = eap_conversation_round_trips(conv->eap);
+	if (decision_log_write(d->decisions, dec) < 0)
+		log_msg(LOG_ERROR, "conv=%llu: cannot write decision log: %s",
+		        (unsigned long long)dec->conversation, strerror(errno));
+	log_sanitize(dec->identity, identity, sizeof(identity));
+	log_msg(LOG_INFO, "nas=%s conv=%llu: %s identity=\"%s\" reason=%s%s%s", dec->nas,
+	        (unsigned long long)dec->conversation, accept ? "accept" : "reject", identity, reason,
+	        detail[0] ? " detail=" : "", detail);
+	stats_bump(&d->stats, accept ? STAT_ACCEPT : STAT_REJECT);
+}
+
+static struct conversation *start_conversation(struct request *r)
+{
+	struct dispatch *d = r->d;
+	struct conversation *conv = calloc(1, sizeof(*conv));
+
+	if (conv == NULL)
+		return NULL;
+	conv->eap = eap_conversation_new(d->tls, fragment_size(d, r->rad.framed_mtu));
+	if (conv->eap == NULL)
+		goto fail;
+	decision_start(&conv->decision,
+	               atomic_fetch_add_explicit(&d->next_conversation, 1, memory_order_relaxed),
+	               r->client->name);
+	snprintf(conv->decision.calling_station_id, sizeof(conv->decision.calling_station_id), "%s",
+	         r->rad.calling_station_id);
+	if (conversation_table_add(d->conversations, conv, r->client) < 0)
+		goto fail;
+	return conv;
+fail:
+	conversation_free(conv);
+	return NULL;
+}
+
+static struct radius_reply *reject_reply(struct request *r, const uint8_t *eap, size_t eap_len,
+                                   const char *message)
+{
+	struct radius_reply *reply = radius_reply_new(&r->rad, PW_CODE_ACCESS_REJECT);
+
+	if (reply == NULL)
+		return NULL;
+	if ((eap != NULL && radius_reply_add_octets(reply, PW_EAP_MESSAGE, 0, eap, eap_len) < 0) ||
+	    radius_reply_add_string(reply, PW_REPLY_MESSAGE, message) < 0) {
+		radius_reply_free(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+static struct radius_reply *challenge_reply(struct request *r, struct conversation *conv,
+                                      const uint8_t *eap, size_t eap_len)
+{
+	struct radius_reply *reply = radius_reply_new(&r->rad, PW_CODE_ACCESS_CHALLENGE);
+
+	if (reply == NULL)
+		return NULL;
+	if (radius_reply_add_octets(reply, PW_EAP_MESSAGE, 0, eap, eap_len) < 0 ||
+	    radius_reply_add_octets(reply, PW_STATE, 0, conv->node.key, CONVERSATION_STATE_LEN) < 0) {
+		radius_reply_free(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+static struct radius_reply *accept_reply(struct request *r, struct conversation *conv,
+                                   const uint8_t *eap, size_t eap_len)
+{
+	struct radius_reply *reply = radius_reply_new(&r->rad, PW_CODE_ACCESS_ACCEPT);
+	uint8_t msk[EAP_MSK_LEN], emsk[EAP_EMSK_LEN];
+	const char *identity = eap_conversation_identity(conv->eap);
+	int rc = -1;
+
+	if (reply == NULL)
+		return NULL;
+	if (eap_conversation_keys(conv->eap, msk, emsk) < 0)
+		goto out;
+	/* RFC 2548 / RFC 5216: the NAS's receive key is the first half of the MSK. */
+	if (radius_reply_add_octets(reply, PW_EAP_MESSAGE, 0, eap, eap_len) < 0 ||
+	    radius_reply_add_octets(reply, PW_MSCHAP_MPPE_RECV_KEY, VENDORPEC_MICROSOFT, msk, 32) < 0 ||
+	    radius_reply_add_octets(reply, PW_MSCHAP_MPPE_SEND_KEY, VENDORPEC_MICROSOFT, msk + 32, 32) < 0 ||
+	    (identity[0] != '\0' && radius_reply_add_string(reply, PW_USER_NAME, identity) < 0))
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(msk, sizeof(msk));
+	OPENSSL_cleanse(emsk, sizeof(emsk));
+	if (rc < 0) {
+		radius_reply_free(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+static struct radius_reply *access_request(struct request *r)
+{
+	struct dispatch *d = r->d;
+	struct radius_reply *reply = NULL;
+	struct conversation *conv;
+	enum conversation_miss why;
+	enum eap_reason reason;
+	const uint8_t *out;
+	size_t outlen;
+
+	if (r->rad.eap == NULL) {
+		stats_bump(&d->stats, STAT_NOT_EAP);
+		LOG_REQ(LOG_WARNING, r, "Access-Request without EAP-Message rejected: only EAP-TLS is served");
+		return reject_reply(r, NULL, 0, "authd accepts EAP-TLS only");
+	}
+	if (r->rad.state != NULL) {
+		conv = conversation_table_acquire(d->conversations, r->rad.state, r->rad.state_len,
+		                                  r->client, &why);
+		if (conv == NULL && why == CONVERSATION_BUSY) {
+			stats_bump(&d->stats, STAT_DUPLICATE_IN_PROGRESS);
+			return NULL;
+		}
+		if (conv == NULL) {
+			stats_bump(&d->stats, STAT_UNKNOWN_STATE);
+			LOG_REQ(LOG_WARNING, r, "State %s: rejected",
+			        why == CONVERSATION_OTHER_NAS ? "was issued to another NAS" : "is unknown or expired");
+			return reject_reply(r, NULL, 0, "unknown or expired State");
+		}
+	} else {
+		conv = start_conversation(r);
+		if (conv == NULL) {
+			stats_bump(&d->stats, STAT_OVERLOAD);
+			LOG_REQ(LOG_WARNING, r, "cannot start a conversation (limit of %u reached?): dropped",
+			        d->cfg->max_conversations);
+			return NULL;
+		}
+	}
+	r->conversation = conv->decision.conversation;
+
+	switch (eap_conversation_step(conv->eap, r->rad.eap, r->rad.eap_len, &out, &outlen)) {
+	case EAP_STEP_SEND:
+		reply = challenge_reply(r, conv, out, outlen);
+		conversation_table_release(d->conversations, conv);
+		return reply;
+	case EAP_STEP_DISCARD:
+		LOG_REQ(LOG_DEBUG, r, "EAP response discarded: %s", eap_conversation_detail(conv->eap));
+		conversation_table_release(d->conversations, conv);
+		return NULL;
+	case EAP_STEP_SUCCESS:
+		reply = accept_reply(r, conv, out, outlen);
+		record(d, conv, true, eap_reason_code(EAP_REASON_OK), "");
+		break;
+	case EAP_STEP_FAILURE:
+		reason = eap_conversation_reason(conv->eap);
+		reply = reject_reply(r, out, outlen, eap_reason_text(reason));
+		record(d, conv, false, eap_reason_code(reason), eap_conversation_detail(conv->eap));
+		break;
+	}
+	conversation_table_remove(d->conversations, conv);
+	conversation_free(conv);
+	return reply;
+}
+
+static struct radius_reply *status_server(struct request *r)
+{
+	stats_bump(&r->d->stats, STAT_STATUS_SERVER);
+	return radius_reply_new(&r->rad, PW_CODE_ACCESS_ACCEPT);
+}
+
+static void send_reply(int fd, const uint8_t *data, size_t len,
+                       const struct sockaddr_storage *from, socklen_t fromlen)
+{
+	if (sendto(fd, data, len, 0, (const struct sockaddr *)from, fromlen) < 0)
+		log_msg(LOG_WARNING, "cannot send reply: %s", strerror(errno));
+}
+
+static void log_drop(const struct sockaddr_storage *from, const char *nas, const char *what,
+                     const char *detail)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+	const void *a = from->ss_family == AF_INET
+	                        ? (const void *)&((const struct sockaddr_in *)from)->sin_addr
+	                        : (const void *)&((const struct sockaddr_in6 *)from)->sin6_addr;
+
+	inet_ntop(from->ss_family, a, addr, sizeof(addr));
+	log_msg(LOG_WARNING, "from %s%s%s: dropped: %s%s%s", addr, nas ? " nas=" : "", nas ? nas : "",
+	        what, detail[0] ? ": " : "", detail);
+}
+
+void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t len,
+                       const struct sockaddr_storage *from, socklen_t fromlen,
+                       struct dispatch_scratch *scratch)
+{
+	struct request r = { .d = d };
+	struct radius_reply *reply = NULL;
+	enum radius_drop drop;
+	const uint8_t *out;
+	size_t outlen = 0;
+	char detail[160];
+
+	stats_bump(&d->stats, STAT_PACKETS);
+	r.client = client_match(d->cfg->clients, d->cfg->n_clients, from);
+	if (r.client == NULL) {
+		stats_bump(&d->stats, STAT_UNKNOWN_CLIENT);
+		log_drop(from, NULL, "not a configured client", "");
+		return;
+	}
+	drop = radius_request_decode(buf, len, r.client, &r.rad, detail, sizeof(detail));
+	if (drop != RADIUS_ACCEPTED) {
+		stats_bump(&d->stats, drop_counters[drop]);
+		log_drop(from, r.client->name, radius_drop_text(drop), detail);
+		return;
+	}
+	if (!r.rad.message_authenticator)
+		LOG_REQ(LOG_WARNING, &r, "accepted without Message-Authenticator: "
+		        "require_message_authenticator is off for this client (BlastRADIUS risk)");
+
+	switch (reply_cache_begin(d->replies, from, r.rad.id, r.rad.authenticator, scratch->reply,
+	                          &outlen)) {
+	case REPLY_CACHE_HIT:
+		stats_bump(&d->stats, STAT_RETRANSMISSION);
+		LOG_REQ(LOG_DEBUG, &r, "retransmission: cached reply resent");
+		send_reply(fd, scratch->reply, outlen, from, fromlen);
+		goto out;
+	case REPLY_CACHE_IN_PROGRESS:
+		stats_bump(&d->stats, STAT_DUPLICATE_IN_PROGRESS);
+		goto out;
+	case REPLY_CACHE_FULL:
+		stats_bump(&d->stats, STAT_OVERLOAD);
+		LOG_REQ(LOG_WARNING, &r, "reply cache full: dropped");
+		goto out;
+	case REPLY_CACHE_NEW:
+		break;
+	}
+
+	reply = r.rad.code == PW_CODE_STATUS_SERVER ? status_server(&r) : access_request(&r);
+	outlen = 0;
+	if (reply != NULL && radius_reply_encode(reply, &r.rad, r.client, &out, &outlen) == 0)
+		send_reply(fd, out, outlen, from, fromlen);
+	else if (reply != NULL)
+		LOG_REQ(LOG_ERROR, &r, "cannot encode reply: %s", fr_strerror());
+	reply_cache_complete(d->replies, from, r.rad.id, r.rad.authenticator, outlen ? out : NULL,
+	                     outlen);
+	radius_reply_free(reply);
+out:
+	radius_request_free(&r.rad);
+}
+
+void dispatch_expire(struct dispatch *d)
+{
+	struct conversation *conv;
+	char detail[96];
+
+	while ((conv = conversation_table_pop_expired(d->conversations)) != NULL) {
+		snprintf(detail, sizeof(detail), "no request for %u s after %u round trips",
+		         d->cfg->timeout, eap_conversation_round_trips(conv->eap));
+		stats_bump(&d->stats, STAT_TIMEOUT);
+		record(d, conv, false, "timeout", detail);
+		conversation_free(conv);
+	}
+	reply_cache_expire(d->replies);
+}

@@ -1,0 +1,52 @@
+/*
+ * From one datagram to one reply (or deliberate silence): client lookup,
+ * RADIUS checks, duplicate detection, the EAP conversation, the decision.
+ * Called concurrently by all worker threads; everything shared lives in
+ * struct dispatch and is locked inside the tables it holds.
+ */
+#ifndef AUTHD_DISPATCH_H
+#define AUTHD_DISPATCH_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "authd/config.h"
+#include "authd/conversation_table.h"
+#include "authd/reply_cache.h"
+#include "authd/stats.h"
+#include "eap/eap_tls.h"
+#include "policy/decision.h"
+
+struct dispatch {
+	const struct authd_config *cfg;        /* borrowed */
+	struct eap_tls_context *tls;           /* borrowed */
+	struct decision_log *decisions;        /* owned */
+	struct conversation_table *conversations;
+	struct reply_cache *replies;
+	struct stats stats;
+	atomic_ullong next_conversation;
+};
+
+/* Creates tables and opens the decision log. 0, or -1 with a message. */
+int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
+                  struct eap_tls_context *tls, char *err, size_t errlen);
+void dispatch_cleanup(struct dispatch *d);
+
+/* Per-thread scratch space, so no request needs a large stack frame or a
+ * shared buffer. */
+struct dispatch_scratch {
+	uint8_t reply[REPLY_CACHE_MAX_REPLY];
+};
+
+/* Handles one datagram received on fd; replies on fd to `from`. */
+void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t len,
+                       const struct sockaddr_storage *from, socklen_t fromlen,
+                       struct dispatch_scratch *scratch);
+
+/* Ends conversations idle past their timeout (decision "timeout") and forgets
+ * old cached replies. Call about once a second from one thread. */
+void dispatch_expire(struct dispatch *d);
+
+#endif

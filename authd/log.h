@@ -1,0 +1,26 @@
+/*
+ * Operational log: one line per event on stderr (systemd's journal adds the
+ * timestamp). Lines about a request carry NAS, RADIUS id and conversation id;
+ * see LOG_REQUEST in server code. Secrets are never passed here.
+ */
+#ifndef AUTHD_LOG_H
+#define AUTHD_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+
+/* Set once at startup, before threads start. */
+void log_set_level(enum log_level level);
+/* "error", "warning", "info", "debug" -> 0; anything else -> -1. */
+int log_level_parse(const char *name, enum log_level *out);
+int log_enabled(enum log_level level);
+
+/* Copies untrusted text (EAP identities, certificate names) for a log line:
+ * control and non-ASCII bytes become '?', so a peer cannot forge lines. */
+void log_sanitize(const char *in, char *out, size_t outlen);
+
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

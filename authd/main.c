@@ -1,0 +1,97 @@
+/*
+ * authd: RADIUS server for 802.1X device authentication by certificate.
+ *
+ *   authd -c FILE       serve in the foreground, log to stderr, stop on SIGTERM
+ *   authd -C -c FILE    check FILE and exit: 0 if it would start
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <event2/thread.h>
+
+#include "authd/config.h"
+#include "authd/log.h"
+#include "authd/radius.h"
+#include "authd/server.h"
+#include "eap/eap_tls.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: authd [-C] -c FILE\n"
+	             "  -c FILE   configuration file (libconfig syntax)\n"
+	             "  -C        check the configuration and exit\n"
+	             "  -h        this help\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool check_only = false;
+	struct authd_config cfg;
+	struct eap_tls_context *tls = NULL;
+	struct server *server = NULL;
+	char err[1024];
+	int opt, rc = 1;
+
+	while ((opt = getopt(argc, argv, "c:Ch")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	/* Before any thread exists, so every thread inherits the mask and the
+	 * main thread alone takes signals with sigwait(). */
+	server_block_signals();
+	if (radius_init(err, sizeof(err)) < 0 || evthread_use_pthreads() < 0) {
+		fprintf(stderr, "authd: %s\n", err);
+		return 1;
+	}
+	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	log_set_level(cfg.log_level);
+	tls = eap_tls_context_new(&cfg.tls, err, sizeof(err));
+	if (tls == NULL) {
+		fprintf(stderr, "%s:%d: tls: %s\n", path, cfg.tls_line, err);
+		goto out;
+	}
+	if (check_only) {
+		printf("%s: configuration OK\n", path);
+		rc = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < cfg.n_clients; i++) {
+		if (!cfg.clients[i].require_message_authenticator)
+			log_msg(LOG_WARNING, "client %s: require_message_authenticator is off: requests "
+			        "without Message-Authenticator are accepted (BlastRADIUS, CVE-2024-3596)",
+			        cfg.clients[i].name);
+	}
+	server = server_new(&cfg, tls, err, sizeof(err));
+	if (server == NULL) {
+		log_msg(LOG_ERROR, "%s", err);
+		goto out;
+	}
+	rc = server_run(server) == 0 ? 0 : 1;
+out:
+	server_free(server);
+	eap_tls_context_free(tls);
+	config_free(&cfg);
+	return rc;
+}

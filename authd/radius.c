@@ -1,0 +1,256 @@
+#include "authd/radius.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <freeradius/build.h>
+#include <freeradius/libradius.h>
+
+#define ATTR_MESSAGE_AUTHENTICATOR 80
+#define ATTR_EAP_MESSAGE           79
+#define MESSAGE_AUTHENTICATOR_LEN  16
+
+/*
+ * libfreeradius 3.2 draws the MS-MPPE salts from fr_rand(), whose pool is a
+ * process-wide unlocked ISAAC state. Encoding is microseconds; serializing it
+ * keeps salts unique without patching the library.
+ */
+static pthread_mutex_t encode_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const drop_texts[RADIUS_DROP_COUNT] = {
+	[RADIUS_ACCEPTED] = "accepted",
+	[RADIUS_DROP_MALFORMED] = "malformed packet",
+	[RADIUS_DROP_UNSUPPORTED_CODE] = "unsupported packet code",
+	[RADIUS_DROP_NO_MESSAGE_AUTHENTICATOR] = "missing Message-Authenticator",
+	[RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR] = "invalid Message-Authenticator (wrong shared secret?)",
+};
+
+const char *radius_drop_text(enum radius_drop drop)
+{
+	return drop < RADIUS_DROP_COUNT ? drop_texts[drop] : "unknown";
+}
+
+int radius_init(char *err, size_t errlen)
+{
+	if (fr_check_lib_magic(RADIUSD_MAGIC_NUMBER) < 0) {
+		snprintf(err, errlen, "libfreeradius does not match its headers: %s", fr_strerror());
+		return -1;
+	}
+	if (dict_init("/usr/share/freeradius", "dictionary") < 0) {
+		snprintf(err, errlen, "cannot load RADIUS dictionaries: %s", fr_strerror());
+		return -1;
+	}
+	/* Bounds the work an unsigned packet can cause before it is rejected. */
+	fr_max_attributes = 200;
+	return 0;
+}
+
+/*
+ * Framing and the Message-Authenticator facts libfreeradius 3.2.1 does not
+ * enforce. *pktlen is the Length field (trailing bytes beyond it are padding
+ * per RFC 2865 and ignored).
+ */
+static enum radius_drop check_framing(const uint8_t *buf, size_t len, size_t *pktlen,
+                                      bool *has_ma, bool *has_eap, char *detail, size_t detaillen)
+{
+	size_t plen, pos;
+
+	*has_ma = *has_eap = false;
+	if (len < 20) {
+		snprintf(detail, detaillen, "%zu bytes is shorter than a RADIUS header", len);
+		return RADIUS_DROP_MALFORMED;
+	}
+	plen = (size_t)buf[2] << 8 | buf[3];
+	if (plen < 20 || plen > RADIUS_MAX_PACKET || plen > len) {
+		snprintf(detail, detaillen, "Length field %zu does not fit the %zu bytes received", plen, len);
+		return RADIUS_DROP_MALFORMED;
+	}
+	if (buf[0] != PW_CODE_ACCESS_REQUEST && buf[0] != PW_CODE_STATUS_SERVER) {
+		snprintf(detail, detaillen, "code %u is not Access-Request or Status-Server", buf[0]);
+		return RADIUS_DROP_UNSUPPORTED_CODE;
+	}
+	for (pos = 20; pos < plen; pos += buf[pos + 1]) {
+		if (pos + 2 > plen || buf[pos + 1] < 2 || pos + buf[pos + 1] > plen) {
+			snprintf(detail, detaillen, "attribute at offset %zu overruns the packet", pos);
+			return RADIUS_DROP_MALFORMED;
+		}
+		if (buf[pos] == ATTR_EAP_MESSAGE) {
+			*has_eap = true;
+		} else if (buf[pos] == ATTR_MESSAGE_AUTHENTICATOR) {
+			if (*has_ma || buf[pos + 1] != 2 + MESSAGE_AUTHENTICATOR_LEN) {
+				snprintf(detail, detaillen, "Message-Authenticator repeated or of wrong length");
+				return RADIUS_DROP_MALFORMED;
+			}
+			*has_ma = true;
+		}
+	}
+	*pktlen = plen;
+	return RADIUS_ACCEPTED;
+}
+
+static VALUE_PAIR *find(RADIUS_PACKET *p, unsigned attr)
+{
+	return fr_pair_find_by_num(p->vps, attr, 0, TAG_ANY);
+}
+
+enum radius_drop radius_request_decode(const uint8_t *buf, size_t len,
+                                       const struct client *client,
+                                       struct radius_request *req,
+                                       char *detail, size_t detaillen)
+{
+	RADIUS_PACKET *p = NULL;
+	decode_fail_t why = DECODE_FAIL_NONE;
+	enum radius_drop drop;
+	bool has_ma, has_eap;
+	size_t plen = 0;
+	VALUE_PAIR *vp;
+
+	memset(req, 0, sizeof(*req));
+	detail[0] = '\0';
+	drop = check_framing(buf, len, &plen, &has_ma, &has_eap, detail, detaillen);
+	if (drop != RADIUS_ACCEPTED)
+		return drop;
+	/* RFC 3579 and RFC 5997 make it mandatory with EAP and Status-Server;
+	 * BlastRADIUS makes it mandatory everywhere unless the admin opted out. */
+	if (!has_ma && (client->require_message_authenticator || has_eap ||
+	                buf[0] == PW_CODE_STATUS_SERVER)) {
+		snprintf(detail, detaillen, "%s without Message-Authenticator",
+		         buf[0] == PW_CODE_STATUS_SERVER ? "Status-Server" : "Access-Request");
+		return RADIUS_DROP_NO_MESSAGE_AUTHENTICATOR;
+	}
+	p = rad_alloc(NULL, false);
+	if (p == NULL)
+		goto malformed;
+	p->data = talloc_memdup(p, buf, plen);
+	if (p->data == NULL)
+		goto malformed;
+	p->data_len = plen;
+	p->src_ipaddr.af = AF_INET;
+	p->dst_ipaddr.af = AF_INET;
+	if (!rad_packet_ok(p, 0, &why)) {
+		snprintf(detail, detaillen, "rejected by the RADIUS decoder (%d): %s", (int)why, fr_strerror());
+		goto malformed;
+	}
+	if (rad_verify(p, NULL, client->secret) < 0) {
+		snprintf(detail, detaillen, "%s", fr_strerror());
+		rad_free(&p);
+		return RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR;
+	}
+	if (rad_decode(p, NULL, client->secret) < 0) {
+		snprintf(detail, detaillen, "cannot decode attributes: %s", fr_strerror());
+		goto malformed;
+	}
+	req->packet = p;
+	req->code = p->code;
+	req->id = (uint8_t)p->id;
+	memcpy(req->authenticator, p->vector, sizeof(req->authenticator));
+	req->message_authenticator = has_ma;
+	if ((vp = find(p, PW_EAP_MESSAGE)) != NULL) {
+		req->eap = vp->vp_octets;
+		req->eap_len = vp->vp_length;
+	} else if (has_eap) {
+		/* An empty EAP-Message is EAP-Start (RFC 3579 §2.1). */
+		req->eap = (const uint8_t *)"";
+	}
+	if ((vp = find(p, PW_STATE)) != NULL) {
+		req->state = vp->vp_octets;
+		req->state_len = vp->vp_length;
+	}
+	if ((vp = find(p, PW_FRAMED_MTU)) != NULL)
+		req->framed_mtu = vp->vp_integer;
+	vp = find(p, PW_CALLING_STATION_ID);
+	req->calling_station_id = vp != NULL ? vp->vp_strvalue : "";
+	return RADIUS_ACCEPTED;
+
+malformed:
+	if (detail[0] == '\0')
+		snprintf(detail, detaillen, "out of memory");
+	rad_free(&p);
+	return RADIUS_DROP_MALFORMED;
+}
+
+void radius_request_free(struct radius_request *req)
+{
+	RADIUS_PACKET *p = req->packet;
+
+	rad_free(&p);
+	memset(req, 0, sizeof(*req));
+}
+
+/* A reply is the libfreeradius packet itself; the struct tag keeps it opaque. */
+static RADIUS_PACKET *packet_of(struct radius_reply *r)
+{
+	return (RADIUS_PACKET *)r;
+}
+
+struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code)
+{
+	static const uint8_t zeros[MESSAGE_AUTHENTICATOR_LEN];
+	RADIUS_PACKET *p = rad_alloc_reply(req->packet, req->packet);
+	VALUE_PAIR *vp;
+
+	if (p == NULL)
+		return NULL;
+	p->code = code;
+	/* First attribute of every reply (BlastRADIUS): rad_encode writes the
+	 * attributes in list order and rad_sign fills this one in. */
+	vp = fr_pair_afrom_num(p, PW_MESSAGE_AUTHENTICATOR, 0);
+	if (vp == NULL) {
+		rad_free(&p);
+		return NULL;
+	}
+	fr_pair_value_memcpy(vp, zeros, sizeof(zeros));
+	fr_pair_add(&p->vps, vp);
+	return (struct radius_reply *)p;
+}
+
+int radius_reply_add_octets(struct radius_reply *r, unsigned attr, unsigned vendor,
+                            const uint8_t *value, size_t len)
+{
+	RADIUS_PACKET *p = packet_of(r);
+	VALUE_PAIR *vp = fr_pair_afrom_num(p, attr, vendor);
+
+	if (vp == NULL)
+		return -1;
+	fr_pair_value_memcpy(vp, value, len);
+	fr_pair_add(&p->vps, vp);
+	return 0;
+}
+
+int radius_reply_add_string(struct radius_reply *r, unsigned attr, const char *value)
+{
+	RADIUS_PACKET *p = packet_of(r);
+	VALUE_PAIR *vp = fr_pair_afrom_num(p, attr, 0);
+
+	if (vp == NULL)
+		return -1;
+	fr_pair_value_strcpy(vp, value);
+	fr_pair_add(&p->vps, vp);
+	return 0;
+}
+
+int radius_reply_encode(struct radius_reply *r, const struct radius_request *req,
+                        const struct client *client, const uint8_t **out, size_t *outlen)
+{
+	RADIUS_PACKET *p = packet_of(r);
+	int rc;
+
+	pthread_mutex_lock(&encode_lock);
+	rc = rad_encode(p, req->packet, client->secret);
+	if (rc == 0)
+		rc = rad_sign(p, req->packet, client->secret);
+	pthread_mutex_unlock(&encode_lock);
+	if (rc < 0 || p->data == NULL)
+		return -1;
+	*out = p->data;
+	*outlen = p->data_len;
+	return 0;
+}
+
+void radius_reply_free(struct radius_reply *r)
+{
+	RADIUS_PACKET *p = packet_of(r);
+
+	rad_free(&p);
+}

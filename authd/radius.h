@@ -1,0 +1,82 @@
+/*
+ * RADIUS intake and replies on top of libfreeradius 3.2 (RFC 2865, 2869,
+ * 3579, 5997). libfreeradius 3.2.1 predates the BlastRADIUS hardening, so the
+ * Message-Authenticator rules (required on requests, first in replies) are
+ * enforced here.
+ */
+#ifndef AUTHD_RADIUS_H
+#define AUTHD_RADIUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "authd/client.h"
+
+#define RADIUS_MAX_PACKET 4096
+
+/* Why a datagram was dropped without a reply. */
+enum radius_drop {
+	RADIUS_ACCEPTED = 0,
+	RADIUS_DROP_MALFORMED,
+	RADIUS_DROP_UNSUPPORTED_CODE,
+	RADIUS_DROP_NO_MESSAGE_AUTHENTICATOR,
+	RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR,
+	RADIUS_DROP_COUNT
+};
+
+/* Short text for the log, e.g. "missing Message-Authenticator". */
+const char *radius_drop_text(enum radius_drop drop);
+
+/* What authd uses of an Access-Request or Status-Server. Pointers refer to
+ * memory owned by the request and live until radius_request_free(). */
+struct radius_request {
+	void *packet;                    /* libfreeradius RADIUS_PACKET */
+	unsigned code;
+	uint8_t id;
+	uint8_t authenticator[16];
+	const uint8_t *eap;              /* concatenated EAP-Message, NULL if absent */
+	size_t eap_len;
+	const uint8_t *state;            /* NULL if absent */
+	size_t state_len;
+	unsigned framed_mtu;             /* 0 if absent */
+	const char *calling_station_id;  /* "" if absent */
+	bool message_authenticator;      /* present (and then valid) */
+};
+
+/* Once per process, before threads start: checks the library and loads the
+ * dictionaries. Returns 0, or -1 with a message in err. */
+int radius_init(char *err, size_t errlen);
+
+/*
+ * Validates and decodes one datagram from client: framing, code (Access-
+ * Request or Status-Server), Message-Authenticator presence (unless the
+ * client opted out, and always for Status-Server and EAP) and value. A pure
+ * function of its inputs, and the RADIUS fuzz target. On RADIUS_ACCEPTED the
+ * caller must radius_request_free(req); otherwise detail says what was wrong.
+ */
+enum radius_drop radius_request_decode(const uint8_t *buf, size_t len,
+                                       const struct client *client,
+                                       struct radius_request *req,
+                                       char *detail, size_t detaillen);
+void radius_request_free(struct radius_request *req);
+
+struct radius_reply;
+
+/* Starts a reply (Access-Accept/-Reject/-Challenge) to req. NULL on ENOMEM. */
+struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code);
+/* Attribute helpers; vendor 0 for standard attributes. 0 or -1. Long
+ * EAP-Message values are split into 253-byte attributes on encoding. */
+int radius_reply_add_octets(struct radius_reply *r, unsigned attr, unsigned vendor,
+                            const uint8_t *value, size_t len);
+int radius_reply_add_string(struct radius_reply *r, unsigned attr, const char *value);
+/*
+ * Encodes and signs with the client's secret: Message-Authenticator first,
+ * Response Authenticator, MS-MPPE keys encrypted per RFC 2548. *out points
+ * into the reply. Frees nothing; call radius_reply_free() after sending.
+ */
+int radius_reply_encode(struct radius_reply *r, const struct radius_request *req,
+                        const struct client *client, const uint8_t **out, size_t *outlen);
+void radius_reply_free(struct radius_reply *r);
+
+#endif

@@ -1,0 +1,162 @@
+#include "authd/reply_cache.h"
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authd/ttl_table.h"
+
+struct cached_reply {
+	struct ttl_node node;
+	bool done;
+	size_t len;
+	uint8_t *data;
+};
+
+struct reply_cache {
+	pthread_mutex_t lock;
+	struct ttl_table *entries;
+};
+
+static struct cached_reply *from_node(struct ttl_node *node)
+{
+	return (struct cached_reply *)((char *)node - offsetof(struct cached_reply, node));
+}
+
+/* Key: address (16) | port (2) | id (1) | authenticator (16). */
+static size_t make_key(uint8_t key[TTL_KEY_MAX], const struct sockaddr_storage *from,
+                       uint8_t id, const uint8_t authenticator[16])
+{
+	memset(key, 0, TTL_KEY_MAX);
+	if (from->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)from;
+
+		memcpy(key, &sin->sin_addr, 4);
+		memcpy(key + 16, &sin->sin_port, 2);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)from;
+
+		memcpy(key, &sin6->sin6_addr, 16);
+		memcpy(key + 16, &sin6->sin6_port, 2);
+	}
+	key[18] = id;
+	memcpy(key + 19, authenticator, 16);
+	return 35;
+}
+
+static void entry_free(struct cached_reply *e)
+{
+	free(e->data);
+	free(e);
+}
+
+struct reply_cache *reply_cache_new(size_t max_entries, unsigned lifetime_s)
+{
+	struct reply_cache *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->entries = ttl_table_new(max_entries, (uint64_t)lifetime_s * 1000);
+	if (c->entries == NULL) {
+		free(c);
+		return NULL;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+void reply_cache_free(struct reply_cache *c)
+{
+	struct ttl_node *node;
+
+	if (c == NULL)
+		return;
+	while ((node = ttl_table_oldest(c->entries)) != NULL) {
+		ttl_table_remove(c->entries, node);
+		entry_free(from_node(node));
+	}
+	ttl_table_free(c->entries);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+enum reply_cache_status reply_cache_begin(struct reply_cache *c,
+                                          const struct sockaddr_storage *from,
+                                          uint8_t id, const uint8_t authenticator[16],
+                                          uint8_t *out, size_t *outlen)
+{
+	uint8_t key[TTL_KEY_MAX];
+	size_t keylen = make_key(key, from, id, authenticator);
+	enum reply_cache_status status;
+	struct cached_reply *e;
+	struct ttl_node *node;
+
+	pthread_mutex_lock(&c->lock);
+	node = ttl_table_find(c->entries, key, keylen);
+	if (node != NULL) {
+		e = from_node(node);
+		if (!e->done) {
+			status = REPLY_CACHE_IN_PROGRESS;
+		} else {
+			memcpy(out, e->data, e->len);
+			*outlen = e->len;
+			status = REPLY_CACHE_HIT;
+		}
+		goto out;
+	}
+	status = REPLY_CACHE_FULL;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		goto out;
+	memcpy(e->node.key, key, keylen);
+	e->node.keylen = keylen;
+	if (ttl_table_insert(c->entries, &e->node, ttl_now_ms()) < 0) {
+		free(e);
+		goto out;
+	}
+	status = REPLY_CACHE_NEW;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return status;
+}
+
+void reply_cache_complete(struct reply_cache *c, const struct sockaddr_storage *from,
+                          uint8_t id, const uint8_t authenticator[16],
+                          const uint8_t *reply, size_t len)
+{
+	uint8_t key[TTL_KEY_MAX];
+	size_t keylen = make_key(key, from, id, authenticator);
+	uint8_t *copy = NULL;
+	struct ttl_node *node;
+
+	if (len > 0 && len <= REPLY_CACHE_MAX_REPLY && (copy = malloc(len)) != NULL)
+		memcpy(copy, reply, len);
+	pthread_mutex_lock(&c->lock);
+	node = ttl_table_find(c->entries, key, keylen);
+	if (node != NULL && copy != NULL) {
+		from_node(node)->data = copy;
+		from_node(node)->len = len;
+		from_node(node)->done = true;
+		copy = NULL;
+	} else if (node != NULL) {
+		ttl_table_remove(c->entries, node);
+		entry_free(from_node(node));
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(copy);
+}
+
+void reply_cache_expire(struct reply_cache *c)
+{
+	uint64_t now = ttl_now_ms();
+	struct ttl_node *node;
+
+	pthread_mutex_lock(&c->lock);
+	while ((node = ttl_table_oldest_expired(c->entries, now)) != NULL) {
+		ttl_table_remove(c->entries, node);
+		entry_free(from_node(node));
+	}
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,281 @@
+#include "authd/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "authd/dispatch.h"
+#include "authd/log.h"
+#include "authd/radius.h"
+
+/* Datagrams read per wake-up before yielding to other events. */
+#define READ_BURST 32
+#define SOCKET_BUFFER (4 * 1024 * 1024)
+
+struct worker {
+	struct server *server;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	struct event **reads;          /* one per socket */
+	struct event *sweep;           /* worker 0 only: timeouts, once a second */
+	struct dispatch_scratch scratch;
+	uint8_t datagram[RADIUS_MAX_PACKET];
+};
+
+struct server {
+	const struct authd_config *cfg;
+	int *fds;
+	size_t n_fds;
+	struct dispatch dispatch;
+	struct worker *workers;
+	unsigned n_workers;
+};
+
+void server_block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static int open_socket(const struct listen_addr *l, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sslen;
+	int one = 1, size = SOCKET_BUFFER;
+	int fd;
+
+	if (inet_pton(AF_INET, l->address, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(l->port);
+		sslen = sizeof(struct sockaddr_in);
+	} else {
+		inet_pton(AF_INET6, l->address, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(l->port);
+		sslen = sizeof(struct sockaddr_in6);
+	}
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	/* Bursts of logins arrive faster than TLS completes; a deep queue absorbs them. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "cannot listen on [%s]:%u: %s", l->address, l->port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+struct server *server_new(const struct authd_config *cfg, struct eap_tls_context *tls,
+                          char *err, size_t errlen)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = cfg;
+	s->fds = calloc(cfg->n_listen, sizeof(*s->fds));
+	if (s->fds == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (; s->n_fds < cfg->n_listen; s->n_fds++) {
+		s->fds[s->n_fds] = open_socket(&cfg->listen[s->n_fds], err, errlen);
+		if (s->fds[s->n_fds] < 0)
+			goto fail;
+	}
+	if (dispatch_init(&s->dispatch, cfg, tls, err, errlen) < 0)
+		goto fail;
+	return s;
+fail:
+	server_free(s);
+	return NULL;
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+	ssize_t n;
+
+	for (int i = 0; i < READ_BURST; i++) {
+		fromlen = sizeof(from);
+		/* MSG_TRUNC reports the real size, so oversized datagrams are noticed. */
+		n = recvfrom(fd, w->datagram, sizeof(w->datagram), MSG_TRUNC,
+		             (struct sockaddr *)&from, &fromlen);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_msg(LOG_WARNING, "recvfrom: %s", strerror(errno));
+			return;
+		}
+		if ((size_t)n > sizeof(w->datagram)) {
+			log_msg(LOG_WARNING, "dropped a datagram of %zd bytes (RADIUS allows %d)", n,
+			        RADIUS_MAX_PACKET);
+			continue;
+		}
+		dispatch_datagram(&w->server->dispatch, fd, w->datagram, (size_t)n, &from, fromlen,
+		                  &w->scratch);
+	}
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	dispatch_expire(&w->server->dispatch);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+static int worker_setup(struct server *s, struct worker *w, bool sweeper)
+{
+	static const struct timeval second = { 1, 0 };
+
+	w->server = s;
+	w->base = event_base_new();
+	w->reads = calloc(s->n_fds, sizeof(*w->reads));
+	if (w->base == NULL || w->reads == NULL)
+		return -1;
+	/* Every worker waits on every socket: whichever is free takes the next
+	 * datagram, so one slow handshake never holds up other NASes. */
+	for (size_t i = 0; i < s->n_fds; i++) {
+		w->reads[i] = event_new(w->base, s->fds[i], EV_READ | EV_PERSIST, on_readable, w);
+		if (w->reads[i] == NULL || event_add(w->reads[i], NULL) < 0)
+			return -1;
+	}
+	if (sweeper) {
+		w->sweep = event_new(w->base, -1, EV_PERSIST, on_sweep, w);
+		if (w->sweep == NULL || event_add(w->sweep, &second) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void worker_cleanup(struct server *s, struct worker *w)
+{
+	for (size_t i = 0; w->reads != NULL && i < s->n_fds; i++) {
+		if (w->reads[i] != NULL)
+			event_free(w->reads[i]);
+	}
+	free(w->reads);
+	if (w->sweep != NULL)
+		event_free(w->sweep);
+	if (w->base != NULL)
+		event_base_free(w->base);
+}
+
+static unsigned worker_count(const struct authd_config *cfg)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cfg->threads > 0)
+		return cfg->threads;
+	return cores > 0 ? (unsigned)cores : 1;
+}
+
+static void wait_for_stop(struct server *s)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP) {
+			log_msg(LOG_INFO, "signal %d: stopping", sig);
+			return;
+		}
+		if (decision_log_reopen(s->dispatch.decisions) < 0)
+			log_msg(LOG_ERROR, "SIGHUP: cannot reopen decision log %s: %s",
+			        s->cfg->decision_log, strerror(errno));
+		else
+			log_msg(LOG_INFO, "SIGHUP: decision log reopened");
+	}
+}
+
+int server_run(struct server *s)
+{
+	int rc = -1;
+
+	s->n_workers = worker_count(s->cfg);
+	s->workers = calloc(s->n_workers, sizeof(*s->workers));
+	if (s->workers == NULL)
+		return -1;
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		struct worker *w = &s->workers[i];
+
+		if (worker_setup(s, w, i == 0) < 0) {
+			log_msg(LOG_ERROR, "cannot set up worker %u", i);
+			goto stop;
+		}
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			log_msg(LOG_ERROR, "cannot start worker %u: %s", i, strerror(errno));
+			goto stop;
+		}
+		w->started = true;
+	}
+	for (size_t i = 0; i < s->cfg->n_listen; i++)
+		log_msg(LOG_INFO, "listening on [%s]:%u", s->cfg->listen[i].address, s->cfg->listen[i].port);
+	log_msg(LOG_INFO, "ready: %zu socket(s), %u worker thread(s), %zu client(s)", s->n_fds,
+	        s->n_workers, s->cfg->n_clients);
+	wait_for_stop(s);
+	rc = 0;
+stop:
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		if (s->workers[i].started)
+			event_base_loopbreak(s->workers[i].base);
+	}
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		if (s->workers[i].started)
+			pthread_join(s->workers[i].thread, NULL);
+		worker_cleanup(s, &s->workers[i]);
+	}
+	stats_log(&s->dispatch.stats);
+	return rc;
+}
+
+void server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->dispatch.decisions != NULL)
+		dispatch_cleanup(&s->dispatch);
+	for (size_t i = 0; i < s->n_fds; i++)
+		close(s->fds[i]);
+	free(s->fds);
+	free(s->workers);
+	free(s);
+}

@@ -1,0 +1,32 @@
+/*
+ * The RADIUS server: UDP sockets, worker threads, and the path of a request
+ * from datagram to reply.
+ */
+#ifndef AUTHD_SERVER_H
+#define AUTHD_SERVER_H
+
+#include <stddef.h>
+
+#include "authd/config.h"
+#include "eap/eap_tls.h"
+
+struct server;
+
+/*
+ * Binds every listen socket and opens the decision log. Borrows cfg and tls,
+ * which must outlive the server. NULL with a message in err on failure.
+ */
+struct server *server_new(const struct authd_config *cfg, struct eap_tls_context *tls,
+                          char *err, size_t errlen);
+/*
+ * Serves until SIGTERM or SIGINT (SIGHUP reopens the decision log). The
+ * caller must have blocked those signals in every thread (server_block_signals
+ * before creating any). Returns 0 on a clean stop, -1 if workers failed to start.
+ */
+int server_run(struct server *s);
+void server_free(struct server *s);
+
+/* Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; call first in main. */
+void server_block_signals(void);
+
+#endif

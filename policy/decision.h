@@ -1,0 +1,53 @@
+/*
+ * The decision record: who asked, with which certificate, what was checked and
+ * what came of it. One struct is filled along the conversation and written
+ * once, as one JSON line, when the conversation ends. It is the product's
+ * memory of why a device was let in or kept out.
+ */
+#ifndef AUTHD_DECISION_H
+#define AUTHD_DECISION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+struct decision {
+	uint64_t conversation;          /* authd's conversation id, also in the operational log */
+	struct timespec started;        /* CLOCK_MONOTONIC, for duration_ms */
+	bool accept;
+	const char *reason;             /* stable code: "ok", "cert_expired", ... (static string) */
+	char detail[256];               /* free text for humans, e.g. OpenSSL's verify error */
+	char identity[256];             /* EAP-Response/Identity */
+	char nas[64];                   /* client name from the config */
+	char calling_station_id[64];
+	X509 *cert;                     /* borrowed device certificate, may be NULL */
+	const char *tls_version;        /* static string or NULL */
+	unsigned round_trips;
+};
+
+/* Starts a record now for the given conversation id and NAS name. */
+void decision_start(struct decision *d, uint64_t conversation, const char *nas);
+
+/*
+ * Renders the record as one JSON object followed by '\n' into a malloc'd
+ * string (caller frees). `now` is the wall-clock end time. Every string is
+ * escaped, so hostile identities or certificate names cannot break the line.
+ * Returns NULL on allocation failure.
+ */
+char *decision_to_json(const struct decision *d, const struct timespec *now);
+
+struct decision_log;
+
+/* Opens (creating, appending) the decision log. NULL with errno set on failure. */
+struct decision_log *decision_log_open(const char *path);
+/* Reopens the same path (after logrotate moved the file); lines written
+ * concurrently go to the old or the new file, never lost. 0 or -1 with errno. */
+int decision_log_reopen(struct decision_log *log);
+/* Appends one line; safe from several threads. 0 or -1 with errno. */
+int decision_log_write(struct decision_log *log, const struct decision *d);
+void decision_log_close(struct decision_log *log);
+
+#endif
