@@ -1,0 +1,217 @@
+/*
+ * authd.conf validation: what `authd -C` tells an admin. Every error must name
+ * the file and line and say what is wrong; a good config must load with
+ * relative paths resolved against the config's directory.
+ *
+ * argv[1]: the test PKI directory (fixture "pki").
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "authd/client.h"
+#include "authd/config.h"
+
+static const char *pki;
+static char dir[] = "/tmp/authd-config-test-XXXXXX";
+
+/* Writes a config whose tls and log parts are valid unless overridden. */
+static const char *write_config(const char *name, const char *body)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(body, f);
+	fclose(f);
+	return path;
+}
+
+#define GOOD_LISTEN  "listen = ( { address = \"127.0.0.1\"; port = 1812; } );\n"
+#define GOOD_CLIENTS "clients = ( { name = \"sw\"; address = \"127.0.0.0/8\"; secret = \"testing123\"; } );\n"
+#define GOOD_LOG     "log = { decisions = \"decisions.jsonl\"; };\n"
+
+static char *good_tls(void)
+{
+	static char tls[1024];
+
+	snprintf(tls, sizeof(tls),
+	         "tls = { certificate = \"%s/server.pem\"; private_key = \"%s/server.key\";\n"
+	         "        ca = \"%s/ca-bundle.pem\"; };\n", pki, pki, pki);
+	return tls;
+}
+
+static void expect_error(const char *body, const char *line_tag, const char *needle)
+{
+	struct authd_config cfg;
+	char err[1024], want[600];
+	const char *path = write_config("bad.conf", body);
+
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s%s", path, line_tag);
+	if (strncmp(err, want, strlen(want)) != 0 || strstr(err, needle) == NULL)
+		fail_msg("error \"%s\" should start with \"%s\" and mention \"%s\"", err, want, needle);
+}
+
+static void test_good_config_loads(void **state)
+{
+	char body[4096];
+	struct authd_config cfg;
+	char err[1024];
+
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG);
+	assert_int_equal(config_load(write_config("good.conf", body), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.n_listen, 1);
+	assert_int_equal(cfg.listen[0].port, 1812);
+	assert_string_equal(cfg.clients[0].name, "sw");
+	assert_true(cfg.clients[0].require_message_authenticator);
+	assert_true(cfg.tls.require_client_eku);
+	assert_int_equal(cfg.fragment_size, 1014);
+	/* Relative to the config file, not to the working directory. */
+	assert_non_null(strstr(cfg.decision_log, dir));
+	config_free(&cfg);
+}
+
+static void test_syntax_error_has_line(void **state)
+{
+	expect_error(GOOD_LISTEN "clients = ( { name = \"sw\"; address = ; } );\n", ":2:", "syntax error");
+}
+
+static void test_unknown_key(void **state)
+{
+	char body[4096];
+
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS,
+	         "tls = { certificate = \"a\"; require_client_ekus = false; };\n", GOOD_LOG);
+	expect_error(body, ":3:", "unknown setting \"require_client_ekus\" in tls");
+}
+
+static void test_missing_file(void **state)
+{
+	char body[4096];
+
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS,
+	         "tls = { certificate = \"nope.pem\"; private_key = \"k\"; ca = \"c\"; };\n", GOOD_LOG);
+	expect_error(body, ":3:", "cannot read");
+}
+
+static void test_bad_client_address(void **state)
+{
+	char body[4096];
+
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN,
+	         "clients = ( { name = \"sw\"; address = \"10.0.0.1/8\"; secret = \"s3cretsecret\"; } );\n",
+	         good_tls(), GOOD_LOG);
+	expect_error(body, ":2:", "host bits");
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN,
+	         "clients = ( { name = \"sw\"; address = \"lab\"; secret = \"s3cretsecret\"; } );\n",
+	         good_tls(), GOOD_LOG);
+	expect_error(body, ":2:", "not an IP address");
+}
+
+static void test_secret_required_once(void **state)
+{
+	char body[4096];
+
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN,
+	         "clients = ( { name = \"sw\"; address = \"10.0.0.0/8\"; } );\n", good_tls(), GOOD_LOG);
+	expect_error(body, ":2:", "exactly one of \"secret\" or \"secret_file\"");
+}
+
+static void test_bad_port_and_version(void **state)
+{
+	char body[4096];
+
+	snprintf(body, sizeof(body), "%s%s%s",
+	         "listen = ( { address = \"127.0.0.1\"; port = 70000; } );\n", GOOD_CLIENTS, GOOD_LOG);
+	expect_error(body, ":1:", "must be 1..65535");
+	snprintf(body, sizeof(body), "%s%s"
+	         "tls = { certificate = \"%s/server.pem\"; private_key = \"%s/server.key\";\n"
+	         "  ca = \"%s/ca-bundle.pem\";\n  min_version = \"1.1\"; };\n%s",
+	         GOOD_LISTEN, GOOD_CLIENTS, pki, pki, pki, GOOD_LOG);
+	expect_error(body, ":5:", "must be \"1.2\" or \"1.3\"");
+}
+
+static void test_missing_sections(void **state)
+{
+	expect_error(GOOD_LISTEN, ":0:", "missing required setting \"clients\"");
+}
+
+static struct sockaddr_storage addr(const char *text)
+{
+	struct sockaddr_storage ss = { 0 };
+
+	if (inet_pton(AF_INET, text, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+	} else {
+		assert_int_equal(inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+		ss.ss_family = AF_INET6;
+	}
+	return ss;
+}
+
+static void test_client_match_prefixes(void **state)
+{
+	struct client c[3] = { 0 };
+	char err[128];
+	struct sockaddr_storage a;
+
+	assert_int_equal(client_parse_address("10.1.0.0/16", &c[0], err, sizeof(err)), 0);
+	assert_int_equal(client_parse_address("10.0.0.0/8", &c[1], err, sizeof(err)), 0);
+	assert_int_equal(client_parse_address("2001:db8::/32", &c[2], err, sizeof(err)), 0);
+	a = addr("10.1.2.3");
+	assert_ptr_equal(client_match(c, 3, &a), &c[0]);   /* first match wins */
+	a = addr("10.9.9.9");
+	assert_ptr_equal(client_match(c, 3, &a), &c[1]);
+	a = addr("::ffff:10.9.9.9");                         /* v4-mapped is v4 */
+	assert_ptr_equal(client_match(c, 3, &a), &c[1]);
+	a = addr("2001:db8:1::1");
+	assert_ptr_equal(client_match(c, 3, &a), &c[2]);
+	a = addr("11.0.0.1");
+	assert_null(client_match(c, 3, &a));
+	a = addr("2001:db9::1");
+	assert_null(client_match(c, 3, &a));
+	assert_int_equal(client_parse_address("10.0.0.0/33", &c[0], err, sizeof(err)), -1);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_config_loads),
+		cmocka_unit_test(test_syntax_error_has_line),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_bad_client_address),
+		cmocka_unit_test(test_secret_required_once),
+		cmocka_unit_test(test_bad_port_and_version),
+		cmocka_unit_test(test_missing_sections),
+		cmocka_unit_test(test_client_match_prefixes),
+	};
+	char cmd[128];
+	int failed;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PKI_DIR\n", argv[0]);
+		return 2;
+	}
+	pki = argv[1];
+	if (mkdtemp(dir) == NULL)
+		return 2;
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return failed;
+}

@@ -1,0 +1,160 @@
+/*
+ * The two shared tables on the request path: RFC 5080 duplicate detection
+ * (reply cache) and State handling (conversation table: unguessable, bound to
+ * the client, single-threaded per conversation, expiring).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authd/conversation_table.h"
+#include "authd/reply_cache.h"
+
+static struct sockaddr_storage nas(const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	inet_pton(AF_INET, ip, &sin->sin_addr);
+	return ss;
+}
+
+static void test_retransmission_gets_identical_reply(void **state)
+{
+	struct reply_cache *c = reply_cache_new(16, 30);
+	struct sockaddr_storage a = nas("192.0.2.1", 40000), b = nas("192.0.2.1", 40001);
+	uint8_t auth[16] = { 1, 2, 3 }, other[16] = { 9 };
+	uint8_t reply[] = { 11, 7, 0, 20, 0xde, 0xad }, out[REPLY_CACHE_MAX_REPLY];
+	size_t outlen = 0;
+
+	assert_int_equal(reply_cache_begin(c, &a, 7, auth, out, &outlen), REPLY_CACHE_NEW);
+	/* The NAS retries while the first copy is still being worked on. */
+	assert_int_equal(reply_cache_begin(c, &a, 7, auth, out, &outlen), REPLY_CACHE_IN_PROGRESS);
+	reply_cache_complete(c, &a, 7, auth, reply, sizeof(reply));
+	assert_int_equal(reply_cache_begin(c, &a, 7, auth, out, &outlen), REPLY_CACHE_HIT);
+	assert_int_equal(outlen, sizeof(reply));
+	assert_memory_equal(out, reply, sizeof(reply));
+	/* Same id, other authenticator or other source port: a new request. */
+	assert_int_equal(reply_cache_begin(c, &a, 7, other, out, &outlen), REPLY_CACHE_NEW);
+	assert_int_equal(reply_cache_begin(c, &b, 7, auth, out, &outlen), REPLY_CACHE_NEW);
+	/* No reply sent: forgotten, so a retry is processed afresh. */
+	reply_cache_complete(c, &b, 7, auth, NULL, 0);
+	assert_int_equal(reply_cache_begin(c, &b, 7, auth, out, &outlen), REPLY_CACHE_NEW);
+	reply_cache_free(c);
+}
+
+static void test_reply_cache_is_bounded(void **state)
+{
+	struct reply_cache *c = reply_cache_new(2, 30);
+	struct sockaddr_storage a = nas("192.0.2.1", 1812);
+	uint8_t out[REPLY_CACHE_MAX_REPLY];
+	size_t outlen;
+
+	for (uint8_t id = 0; id < 2; id++)
+		assert_int_equal(reply_cache_begin(c, &a, id, (uint8_t[16]){ id }, out, &outlen), REPLY_CACHE_NEW);
+	assert_int_equal(reply_cache_begin(c, &a, 2, (uint8_t[16]){ 2 }, out, &outlen), REPLY_CACHE_FULL);
+	reply_cache_free(c);
+}
+
+static struct conversation *new_conversation(void)
+{
+	struct conversation *conv = calloc(1, sizeof(*conv));
+
+	assert_non_null(conv);
+	return conv;
+}
+
+static void test_state_is_bound_to_its_client(void **state)
+{
+	struct conversation_table *t = conversation_table_new(8, 30);
+	struct client sw1 = { .name = "sw1" }, sw2 = { .name = "sw2" };
+	struct conversation *conv = new_conversation(), *again;
+	enum conversation_miss why;
+	uint8_t st[CONVERSATION_STATE_LEN];
+
+	assert_int_equal(conversation_table_add(t, conv, &sw1), 0);
+	memcpy(st, conv->node.key, sizeof(st));
+	/* Busy until released: a second thread may not run the same EAP machine. */
+	assert_null(conversation_table_acquire(t, st, sizeof(st), &sw1, &why));
+	assert_int_equal(why, CONVERSATION_BUSY);
+	conversation_table_release(t, conv);
+	assert_null(conversation_table_acquire(t, st, sizeof(st), &sw2, &why));
+	assert_int_equal(why, CONVERSATION_OTHER_NAS);
+	st[0] ^= 1;
+	assert_null(conversation_table_acquire(t, st, sizeof(st), &sw1, &why));
+	assert_int_equal(why, CONVERSATION_UNKNOWN);
+	assert_null(conversation_table_acquire(t, st, 3, &sw1, &why));
+	st[0] ^= 1;
+	again = conversation_table_acquire(t, st, sizeof(st), &sw1, &why);
+	assert_ptr_equal(again, conv);
+	conversation_table_remove(t, conv);
+	conversation_free(conv);
+	assert_null(conversation_table_acquire(t, st, sizeof(st), &sw1, &why));
+	conversation_table_free(t);
+}
+
+static void test_states_differ(void **state)
+{
+	struct conversation_table *t = conversation_table_new(8, 30);
+	struct client sw = { .name = "sw" };
+	struct conversation *a = new_conversation(), *b = new_conversation();
+
+	assert_int_equal(conversation_table_add(t, a, &sw), 0);
+	assert_int_equal(conversation_table_add(t, b, &sw), 0);
+	assert_memory_not_equal(a->node.key, b->node.key, CONVERSATION_STATE_LEN);
+	conversation_table_free(t);   /* frees both */
+}
+
+static void test_idle_conversations_expire(void **state)
+{
+	struct conversation_table *t = conversation_table_new(8, 1);
+	struct client sw = { .name = "sw" };
+	struct conversation *idle = new_conversation(), *busy = new_conversation();
+
+	assert_int_equal(conversation_table_add(t, idle, &sw), 0);
+	assert_int_equal(conversation_table_add(t, busy, &sw), 0);
+	conversation_table_release(t, idle);
+	assert_null(conversation_table_pop_expired(t));
+	usleep(1100 * 1000);
+	/* Only the idle one: the busy one is being worked on, not abandoned. */
+	assert_ptr_equal(conversation_table_pop_expired(t), idle);
+	assert_null(conversation_table_pop_expired(t));
+	conversation_free(idle);
+	conversation_table_free(t);
+}
+
+static void test_table_is_bounded(void **state)
+{
+	struct conversation_table *t = conversation_table_new(1, 30);
+	struct client sw = { .name = "sw" };
+	struct conversation *a = new_conversation(), *b = new_conversation();
+
+	assert_int_equal(conversation_table_add(t, a, &sw), 0);
+	assert_int_equal(conversation_table_add(t, b, &sw), -1);
+	conversation_free(b);
+	conversation_table_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_retransmission_gets_identical_reply),
+		cmocka_unit_test(test_reply_cache_is_bounded),
+		cmocka_unit_test(test_state_is_bound_to_its_client),
+		cmocka_unit_test(test_states_differ),
+		cmocka_unit_test(test_idle_conversations_expire),
+		cmocka_unit_test(test_table_is_bounded),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
