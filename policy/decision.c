@@ -36,7 +36,7 @@ static void format_time(const struct timespec *ts, char *out, size_t outlen)
 
 	gmtime_r(&ts->tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outlen, "%s.%03ldZ", base, ts->tv_nsec / 1000000);
+	snprintf(out, outlen, "%.19s.%03uZ", base, (unsigned)(ts->tv_nsec / 1000000) % 1000u);
 }
 
 static uint64_t elapsed_ms(const struct timespec *since)
