@@ -1,0 +1,504 @@
+/*
+ * A hostile peer against the EAP-TLS authenticator, in the spirit of hostapd's
+ * tests/hwsim/test_eap_proto.py: lying lengths, bad fragments, unknown flags,
+ * truncation, stale Identifiers, endless conversations. Every case must end in
+ * a clean EAP-Failure (reason eap_malformed with a specific detail) or a
+ * silent discard, never in a crash or a stuck conversation.
+ * Usage: test_eap_tls_hostile PKI_DIR
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/ssl.h>
+
+#include "eap/eap_tls.h"
+#include "eap_test_peer.h"
+
+#define L 0x80
+#define M 0x40
+#define S 0x20
+
+static char pki_dir[400];
+
+struct fixture {
+	struct eap_tls_context *ctx;
+	struct eap_conversation *conv;
+	uint8_t id;               /* Identifier of the server's last request */
+	const uint8_t *out;
+	size_t outlen;
+	uint8_t pkt[70000];
+};
+
+static int setup(void **state)
+{
+	char cert[512], key[512], ca[512], err[256];
+	struct eap_tls_settings settings = {
+		.certificate = cert, .private_key = key, .ca = ca,
+		.min_version = TLS1_2_VERSION, .max_version = TLS1_3_VERSION, .require_client_eku = true,
+	};
+	static struct fixture f;
+
+	snprintf(cert, sizeof(cert), "%s/server.pem", pki_dir);
+	snprintf(key, sizeof(key), "%s/server.key", pki_dir);
+	snprintf(ca, sizeof(ca), "%s/ca-bundle.pem", pki_dir);
+	memset(&f, 0, sizeof(f));
+	f.ctx = eap_tls_context_new(&settings, err, sizeof(err));
+	if (f.ctx == NULL)
+		fail_msg("eap_tls_context_new: %s", err);
+	f.conv = eap_conversation_new(f.ctx, 300);
+	assert_non_null(f.conv);
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	eap_conversation_free(f->conv);
+	eap_tls_context_free(f->ctx);
+	return 0;
+}
+
+static enum eap_step feed(struct fixture *f, const uint8_t *pkt, size_t len)
+{
+	enum eap_step step = eap_conversation_step(f->conv, pkt, len, &f->out, &f->outlen);
+
+	if (step == EAP_STEP_SEND)
+		f->id = f->out[1];
+	return step;
+}
+
+/* An EAP-TLS response with the given flags, L value and data; returns its length. */
+static size_t tls_response(struct fixture *f, uint8_t id, uint8_t flags, uint32_t tls_length,
+                           const uint8_t *data, size_t datalen)
+{
+	size_t off = 6;
+
+	f->pkt[0] = 2;
+	f->pkt[1] = id;
+	f->pkt[4] = 13;
+	f->pkt[5] = flags;
+	if (flags & L) {
+		f->pkt[6] = (uint8_t)(tls_length >> 24);
+		f->pkt[7] = (uint8_t)(tls_length >> 16);
+		f->pkt[8] = (uint8_t)(tls_length >> 8);
+		f->pkt[9] = (uint8_t)tls_length;
+		off = 10;
+	}
+	if (data != NULL)
+		memcpy(f->pkt + off, data, datalen);
+	else
+		memset(f->pkt + off, 0x16, datalen);
+	f->pkt[2] = (uint8_t)((off + datalen) >> 8);
+	f->pkt[3] = (uint8_t)(off + datalen);
+	return off + datalen;
+}
+
+static enum eap_step send_tls(struct fixture *f, uint8_t flags, uint32_t tls_length, size_t datalen)
+{
+	return feed(f, f->pkt, tls_response(f, f->id, flags, tls_length, NULL, datalen));
+}
+
+/* EAP-Response/Identity from the NAS, answered by EAP-TLS Start. */
+static void start_tls(struct fixture *f)
+{
+	static const uint8_t identity[] = { 2, 42, 0, 9, 1, 'e', 'v', 'i', 'l' };
+
+	assert_int_equal(feed(f, identity, sizeof(identity)), EAP_STEP_SEND);
+	assert_int_equal(f->outlen, 6);
+	assert_int_equal(f->out[5], S);
+}
+
+static void assert_ack_request(const struct fixture *f)
+{
+	assert_int_equal(f->outlen, 6);
+	assert_memory_equal(f->out, ((uint8_t[]){ 1, f->id, 0, 6, 13, 0 }), 6);
+}
+
+static void assert_malformed(struct fixture *f, enum eap_step step, const char *detail)
+{
+	assert_int_equal(step, EAP_STEP_FAILURE);
+	assert_int_equal(f->outlen, 4);
+	assert_int_equal(f->out[0], 4);
+	assert_int_equal(eap_conversation_reason(f->conv), EAP_REASON_EAP_MALFORMED);
+	if (strstr(eap_conversation_detail(f->conv), detail) == NULL)
+		fail_msg("detail \"%s\" lacks \"%s\"", eap_conversation_detail(f->conv), detail);
+}
+
+static void test_l_length_above_limit(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_malformed(f, send_tls(f, L | M, 70000, 100), "L flag length 70000 exceeds 65536");
+}
+
+static void test_l_length_at_limit_accepted(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_int_equal(send_tls(f, L | M, EAP_TLS_MAX_MESSAGE, 100), EAP_STEP_SEND);
+	assert_ack_request(f);
+}
+
+static void test_l_length_smaller_than_data(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_malformed(f, send_tls(f, L, 10, 20), "L flag length 10 but unfragmented message has 20 bytes");
+}
+
+static void test_first_fragment_overflows_l(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_malformed(f, send_tls(f, L | M, 10, 20), "fragment overflow");
+}
+
+static void test_fragment_overflow(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_int_equal(send_tls(f, L | M, 100, 60), EAP_STEP_SEND);
+	assert_ack_request(f);
+	assert_malformed(f, send_tls(f, 0, 0, 60), "fragment overflow: 20 bytes beyond declared length 100");
+}
+
+static void test_message_shorter_than_l(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_int_equal(send_tls(f, L | M, 100, 60), EAP_STEP_SEND);
+	assert_malformed(f, send_tls(f, 0, 0, 20), "message ended after 80 of 100 declared bytes");
+}
+
+static void test_l_changes_mid_message(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_int_equal(send_tls(f, L | M, 100, 60), EAP_STEP_SEND);
+	assert_malformed(f, send_tls(f, L, 200, 40), "changed");
+}
+
+static void test_too_many_fragments(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	for (int i = 0; i < EAP_TLS_MAX_FRAGMENTS; i++) {
+		assert_int_equal(send_tls(f, i == 0 ? L | M : M, EAP_TLS_MAX_MESSAGE, 1), EAP_STEP_SEND);
+		assert_ack_request(f);
+	}
+	assert_malformed(f, send_tls(f, M, 0, 1), "more than 256 fragments");
+}
+
+static void test_first_fragment_without_l(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_malformed(f, send_tls(f, M, 0, 100), "first fragment with M flag lacks L flag");
+}
+
+static void test_empty_fragment_with_m(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_int_equal(send_tls(f, L | M, 100, 60), EAP_STEP_SEND);
+	assert_malformed(f, send_tls(f, M, 0, 0), "empty fragment with M flag");
+}
+
+static void test_unknown_flags(void **state)
+{
+	struct fixture *f = *state;
+
+	for (uint8_t bit = 0x01; bit <= 0x10; bit <<= 1) {
+		char detail[64];
+
+		eap_conversation_free(f->conv);
+		f->conv = eap_conversation_new(f->ctx, 300);
+		start_tls(f);
+		snprintf(detail, sizeof(detail), "unknown EAP-TLS flags 0x%02x", bit);
+		assert_malformed(f, send_tls(f, bit, 0, 10), detail);
+	}
+}
+
+static void test_start_flag_from_peer(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_malformed(f, send_tls(f, S, 0, 0), "S flag in a response");
+}
+
+/* A first fragment with the L flag, cut at every length below its header. */
+static void test_truncated_headers(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t full[16];
+	size_t fulllen;
+
+	for (size_t n = 0; n <= 9; n++) {
+		eap_conversation_free(f->conv);
+		f->conv = eap_conversation_new(f->ctx, 300);
+		start_tls(f);
+		fulllen = tls_response(f, f->id, L | M, 100, NULL, 4);
+		memcpy(full, f->pkt, fulllen);
+		/* As cut off in transit: the Length field claims more than arrived. */
+		assert_int_equal(feed(f, full, n), EAP_STEP_FAILURE);
+		assert_int_equal(eap_conversation_reason(f->conv), EAP_REASON_EAP_MALFORMED);
+	}
+	for (size_t n = 4; n <= 9; n++) {
+		static const char *const details[] = {
+			"EAP Response without a type", "EAP-TLS flags missing", "L flag set but only 0 length bytes",
+			"L flag set but only 1 length bytes", "L flag set but only 2 length bytes",
+			"L flag set but only 3 length bytes",
+		};
+
+		eap_conversation_free(f->conv);
+		f->conv = eap_conversation_new(f->ctx, 300);
+		start_tls(f);
+		tls_response(f, f->id, L | M, 100, NULL, 4);
+		/* Consistent but too short: the Length field agrees with the cut. */
+		f->pkt[2] = 0;
+		f->pkt[3] = (uint8_t)n;
+		assert_malformed(f, feed(f, f->pkt, n), details[n - 4]);
+	}
+}
+
+static void test_eap_length_larger_than_buffer(void **state)
+{
+	struct fixture *f = *state;
+	size_t n;
+
+	start_tls(f);
+	n = tls_response(f, f->id, 0, 0, NULL, 10);
+	f->pkt[3] += 1;
+	assert_malformed(f, feed(f, f->pkt, n), "EAP length 17 exceeds 16 bytes received");
+}
+
+static void test_eap_length_below_header(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_malformed(f, feed(f, (uint8_t[]){ 2, f->id, 0, 3, 13, 0 }, 6), "EAP length 3 below header size");
+}
+
+/* Bytes past the Length field are padding (RFC 3748 section 4.1) and must not reach TLS. */
+static void test_eap_length_smaller_than_buffer(void **state)
+{
+	struct fixture *f = *state;
+	enum eap_step step;
+	size_t n;
+
+	start_tls(f);
+	n = tls_response(f, f->id, L | M, 100, NULL, 60);
+	f->pkt[3] -= 10;   /* the last 10 data bytes become padding */
+	assert_int_equal(feed(f, f->pkt, n), EAP_STEP_SEND);
+	assert_ack_request(f);
+	/* 50 counted so far: 60 more would overflow, 50 completes the message... */
+	step = send_tls(f, 0, 0, 50);
+	if (step == EAP_STEP_SEND)   /* an alert, if OpenSSL had one to say */
+		step = send_tls(f, 0, 0, 0);
+	/* ...which reaches TLS, and TLS rejects it as the garbage it is. */
+	assert_int_equal(step, EAP_STEP_FAILURE);
+	assert_int_equal(eap_conversation_reason(f->conv), EAP_REASON_TLS_FAILED);
+}
+
+static void test_unexpected_ack(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_malformed(f, send_tls(f, 0, 0, 0), "ACK while a TLS message was expected");
+}
+
+static void test_wrong_identifier_discarded(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t stale;
+
+	start_tls(f);
+	stale = (uint8_t)(f->id - 1);
+	assert_int_equal(feed(f, f->pkt, tls_response(f, stale, L | M, 70000, NULL, 10)), EAP_STEP_DISCARD);
+	assert_null(f->out);
+	assert_int_equal(f->outlen, 0);
+	/* The conversation is untouched: the right Identifier still gets its answer. */
+	assert_int_equal(send_tls(f, L | M, 100, 60), EAP_STEP_SEND);
+	assert_ack_request(f);
+	assert_int_equal(eap_conversation_round_trips(f->conv), 2);
+}
+
+static void test_nak(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_int_equal(feed(f, (uint8_t[]){ 2, f->id, 0, 8, 3, 25, 21, 99 }, 8), EAP_STEP_FAILURE);
+	assert_int_equal(f->out[0], 4);
+	assert_int_equal(eap_conversation_reason(f->conv), EAP_REASON_EAP_NAK);
+	assert_string_equal(eap_conversation_detail(f->conv), "peer refused EAP-TLS; proposed: 25 (PEAP) 21 (TTLS) 99");
+}
+
+static void test_nak_without_alternative(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_int_equal(feed(f, (uint8_t[]){ 2, f->id, 0, 6, 3, 0 }, 6), EAP_STEP_FAILURE);
+	assert_int_equal(eap_conversation_reason(f->conv), EAP_REASON_EAP_NAK);
+	assert_non_null(strstr(eap_conversation_detail(f->conv), "proposed: none"));
+}
+
+static void test_wrong_type_and_code(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_malformed(f, feed(f, (uint8_t[]){ 2, f->id, 0, 6, 25, 0 }, 6), "expected EAP-TLS, got type 25");
+	eap_conversation_free(f->conv);
+	f->conv = eap_conversation_new(f->ctx, 300);
+	start_tls(f);
+	assert_malformed(f, feed(f, (uint8_t[]){ 1, f->id, 0, 6, 13, 0 }, 6), "unexpected EAP code 1");
+	eap_conversation_free(f->conv);
+	f->conv = eap_conversation_new(f->ctx, 300);
+	assert_malformed(f, feed(f, (uint8_t[]){ 2, 1, 0, 6, 13, 0 }, 6), "expected EAP-Response/Identity");
+}
+
+static void test_start_mid_conversation(void **state)
+{
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_malformed(f, feed(f, NULL, 0), "EAP-Start in the middle");
+}
+
+/*
+ * A TLS record header announcing 16 KiB, then one byte per EAP message: TLS
+ * keeps asking for more, and the round-trip limit ends it.
+ */
+static void test_round_trip_limit(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t record[] = { 0x16, 0x03, 0x01, 0x40, 0x00 };
+	enum eap_step step;
+	size_t n;
+
+	start_tls(f);
+	n = tls_response(f, f->id, 0, 0, record, sizeof(record));
+	step = feed(f, f->pkt, n);
+	while (step == EAP_STEP_SEND) {
+		assert_ack_request(f);
+		step = send_tls(f, 0, 0, 1);
+	}
+	assert_malformed(f, step, "more than 512 round trips");
+	assert_int_equal(eap_conversation_round_trips(f->conv), EAP_TLS_MAX_ROUND_TRIPS);
+}
+
+static struct eap_test_peer *laptop(size_t fragment, int version)
+{
+	char cert[512], key[512];
+	struct eap_test_peer_options opt = {
+		.cert = cert, .key = key, .fragment_size = fragment, .security_level = -1,
+		.min_version = version, .max_version = version,
+	};
+
+	snprintf(cert, sizeof(cert), "%s/laptop.pem", pki_dir);
+	snprintf(key, sizeof(key), "%s/laptop.key", pki_dir);
+	return eap_test_peer_new(&opt);
+}
+
+/* A real peer that misbehaves at one chosen moment. */
+static void test_data_while_server_sends_fragments(void **state)
+{
+	struct fixture *f = *state;
+	struct eap_test_peer *peer = laptop(300, 0);
+	const uint8_t *resp;
+	size_t resplen;
+
+	eap_conversation_free(f->conv);
+	f->conv = eap_conversation_new(f->ctx, 64);
+	assert_int_equal(feed(f, NULL, 0), EAP_STEP_SEND);
+	assert_int_equal(eap_test_peer_respond(peer, f->out, f->outlen, &resp, &resplen), 0);
+	assert_int_equal(feed(f, resp, resplen), EAP_STEP_SEND);           /* TLS Start */
+	assert_int_equal(eap_test_peer_respond(peer, f->out, f->outlen, &resp, &resplen), 0);
+	assert_int_equal(feed(f, resp, resplen), EAP_STEP_SEND);           /* ClientHello in */
+	assert_int_equal(f->out[5], L | M);                                /* first of many fragments */
+	assert_malformed(f, send_tls(f, 0, 0, 10), "peer sent data while we were sending fragments");
+	eap_test_peer_free(peer);
+}
+
+/* TLS 1.2: the peer holds the server's Finished, then sends data instead of the final ACK. */
+static void test_fragment_after_handshake(void **state)
+{
+	struct fixture *f = *state;
+	struct eap_test_peer *peer = laptop(300, TLS1_2_VERSION);
+	const uint8_t *resp;
+	size_t resplen;
+	enum eap_step step;
+
+	step = feed(f, NULL, 0);
+	while (step == EAP_STEP_SEND) {
+		assert_int_equal(eap_test_peer_respond(peer, f->out, f->outlen, &resp, &resplen), 0);
+		if (eap_test_peer_handshake_done(peer))
+			break;
+		step = feed(f, resp, resplen);
+	}
+	assert_true(eap_test_peer_handshake_done(peer));
+	assert_malformed(f, send_tls(f, 0, 0, 20), "fragment after the handshake completed");
+	eap_test_peer_free(peer);
+}
+
+int main(int argc, char **argv)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_l_length_above_limit),
+		T(test_l_length_at_limit_accepted),
+		T(test_l_length_smaller_than_data),
+		T(test_first_fragment_overflows_l),
+		T(test_fragment_overflow),
+		T(test_message_shorter_than_l),
+		T(test_l_changes_mid_message),
+		T(test_too_many_fragments),
+		T(test_first_fragment_without_l),
+		T(test_empty_fragment_with_m),
+		T(test_unknown_flags),
+		T(test_start_flag_from_peer),
+		T(test_truncated_headers),
+		T(test_eap_length_larger_than_buffer),
+		T(test_eap_length_below_header),
+		T(test_eap_length_smaller_than_buffer),
+		T(test_unexpected_ack),
+		T(test_wrong_identifier_discarded),
+		T(test_nak),
+		T(test_nak_without_alternative),
+		T(test_wrong_type_and_code),
+		T(test_start_mid_conversation),
+		T(test_round_trip_limit),
+		T(test_data_while_server_sends_fragments),
+		T(test_fragment_after_handshake),
+	};
+#undef T
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PKI_DIR\n", argv[0]);
+		return 2;
+	}
+	snprintf(pki_dir, sizeof(pki_dir), "%s", argv[1]);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
