@@ -13,11 +13,13 @@
 
 #include "authd/log.h"
 #include "authd/radius.h"
+#include "authd/ttl_table.h"
 
 /* EAP header (4) + type (1) + flags (1) + TLS Message Length (4), RFC 5216 §3.1. */
 #define EAP_TLS_OVERHEAD 10
 /* RFC 5080 §2.2.2: keep replies long enough to cover the NAS's retries. */
 #define REPLY_CACHE_LIFETIME_S 30
+#define DROP_LOG_PER_SECOND 10
 
 /* Everything one request carries through the dispatch functions. */
 struct request {
@@ -45,6 +47,8 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	d->cfg = cfg;
 	d->tls = tls;
 	atomic_init(&d->next_conversation, 1);
+	atomic_init(&d->drop_log_second, 0);
+	atomic_init(&d->drop_log_count, 0);
 	d->decisions = decision_log_open(cfg->decision_log);
 	if (d->decisions == NULL) {
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
@@ -263,14 +267,26 @@ static void send_reply(int fd, const uint8_t *data, size_t len,
 		log_msg(LOG_WARNING, "cannot send reply: %s", strerror(errno));
 }
 
-static void log_drop(const struct sockaddr_storage *from, const char *nas, const char *what,
-                     const char *detail)
+static bool drop_log_allowed(struct dispatch *d)
+{
+	unsigned long long now = ttl_now_ms() / 1000;
+	unsigned long long second = atomic_load(&d->drop_log_second);
+
+	if (second != now && atomic_compare_exchange_strong(&d->drop_log_second, &second, now))
+		atomic_store(&d->drop_log_count, 0);
+	return atomic_fetch_add(&d->drop_log_count, 1) < DROP_LOG_PER_SECOND;
+}
+
+static void log_drop(struct dispatch *d, const struct sockaddr_storage *from, const char *nas,
+                     const char *what, const char *detail)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
 	const void *a = from->ss_family == AF_INET
 	                        ? (const void *)&((const struct sockaddr_in *)from)->sin_addr
 	                        : (const void *)&((const struct sockaddr_in6 *)from)->sin6_addr;
 
+	if (!drop_log_allowed(d))
+		return;
 	inet_ntop(from->ss_family, a, addr, sizeof(addr));
 	log_msg(LOG_WARNING, "from %s%s%s: dropped: %s%s%s", addr, nas ? " nas=" : "", nas ? nas : "",
 	        what, detail[0] ? ": " : "", detail);
@@ -291,13 +307,13 @@ void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t le
 	r.client = client_match(d->cfg->clients, d->cfg->n_clients, from);
 	if (r.client == NULL) {
 		stats_bump(&d->stats, STAT_UNKNOWN_CLIENT);
-		log_drop(from, NULL, "not a configured client", "");
+		log_drop(d, from, NULL, "not a configured client", "");
 		return;
 	}
 	drop = radius_request_decode(buf, len, r.client, &r.rad, detail, sizeof(detail));
 	if (drop != RADIUS_ACCEPTED) {
 		stats_bump(&d->stats, drop_counters[drop]);
-		log_drop(from, r.client->name, radius_drop_text(drop), detail);
+		log_drop(d, from, r.client->name, radius_drop_text(drop), detail);
 		return;
 	}
 	if (!r.rad.message_authenticator)

@@ -27,6 +27,10 @@ struct dispatch {
 	struct reply_cache *replies;
 	struct stats stats;
 	atomic_ullong next_conversation;
+	/* Drop warnings per second are capped so a flood cannot flood the log;
+	 * the counters still count every datagram. */
+	atomic_ullong drop_log_second;
+	atomic_uint drop_log_count;
 };
 
 /* Creates tables and opens the decision log. 0, or -1 with a message. */
