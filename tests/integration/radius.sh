@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# radius.sh PROBE CHECK — starts authd for this case alone and runs `radius_probe PORT SECRET CHECK`
+# (raw RADIUS packets, see radius_probe.c), then checks the counter authd logs at exit.
+# Needs AUTHD_BIN and AUTHD_PKI (see lib.sh). CHECK "unknown-client" starts authd with a client
+# list that excludes 127.0.0.1 and expects silence.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+main() {
+	[[ $# -eq 2 ]] || { echo "usage: radius.sh PROBE CHECK" >&2; exit 2; }
+	local probe=$1 check=$2 probe_check=$2 counter="" value rc=0
+	[[ -x $probe ]] || { echo "radius.sh: no probe binary at '$probe'" >&2; exit 2; }
+
+	case $check in
+	no-message-authenticator) counter=no_message_authenticator ;;
+	wrong-message-authenticator) counter=bad_message_authenticator ;;
+	challenge) ;;
+	retransmit) counter=retransmission ;;
+	status-server) counter=status_server ;;
+	unknown-client)
+		AUTHD_CLIENT_ADDRESS=127.0.0.2/32
+		probe_check=silent
+		counter=unknown_client
+		;;
+	*) echo "radius.sh: unknown check '$check'" >&2; exit 2 ;;
+	esac
+
+	harness_init
+	authd_start
+	EAPOL_LOG=$HARNESS_DIR/probe.log # shown by fail() like the supplicant's output
+	"$probe" "$AUTHD_PORT" "${AUTHD_SECRET:-testing123}" "$probe_check" >"$EAPOL_LOG" 2>&1 || rc=$?
+	((rc == 0)) || fail "radius_probe $probe_check exited $rc, expected 0"
+	cat "$EAPOL_LOG"
+	authd_stop
+	if [[ -n $counter ]]; then
+		value=$(authd_counter "$counter")
+		((value >= 1)) || fail "expected authd's counter $counter >= 1 at exit, saw $value"
+		echo "ok: authd counted $counter=$value"
+	fi
+	# Unanswered packets start no conversation, so nothing can have been decided.
+	[[ $check != unknown-client ]] || expect_no_decision
+	echo "PASS: $check"
+}
+
+main "$@"
