@@ -36,6 +36,9 @@ struct eap_test_peer {
 };
 
 static int peer_error(struct eap_test_peer *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int peer_error(struct eap_test_peer *p, const char *fmt, ...)
 {
 	va_list ap;
 
