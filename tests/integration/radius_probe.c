@@ -81,18 +81,20 @@ static void check(bool ok, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs(ok ? "ok: " : "FAIL: ", ok ? stdout : stderr);
+	/* One stream, so that the ok and FAIL lines stay in order in the test log. */
+	fputs(ok ? "ok: " : "FAIL: ", stdout);
 	va_start(ap, fmt);
-	vfprintf(ok ? stdout : stderr, fmt, ap);
+	vfprintf(stdout, fmt, ap);
 	va_end(ap);
-	fputc('\n', ok ? stdout : stderr);
+	fputc('\n', stdout);
+	fflush(stdout);
 	if (!ok)
 		failures++;
 }
 
 static void die(const char *what)
 {
-	fprintf(stderr, "FAIL: %s: %s\n", what, strerror(errno));
+	printf("FAIL: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
 
@@ -431,9 +433,12 @@ static void run_retransmit(int fd, const char *secret)
 		check(false, "retransmission: expected the same Access-Challenge again, got no reply");
 		return;
 	}
-	check(second.len == first.len && memcmp(first.data, second.data, first.len) == 0,
-	      "retransmission: expected a byte-identical reply (%zu bytes), saw %zu bytes%s", first.len,
-	      second.len, second.len == first.len ? " with different content" : "");
+	if (second.len != first.len)
+		check(false, "retransmission: expected a byte-identical reply of %zu bytes, saw %zu bytes",
+		      first.len, second.len);
+	else
+		check(memcmp(first.data, second.data, first.len) == 0,
+		      "retransmission: reply is byte-identical to the first (%zu bytes)", first.len);
 }
 
 static void run_status_server(int fd, const char *secret)
@@ -495,7 +500,7 @@ int main(int argc, char **argv)
 		checks[i].run(fd, argv[2]);
 		close(fd);
 		if (failures > 0) {
-			fprintf(stderr, "radius_probe %s: %d assertion(s) failed\n", argv[3], failures);
+			printf("radius_probe %s: %d assertion(s) failed\n", argv[3], failures);
 			return 1;
 		}
 		printf("radius_probe %s: all assertions held\n", argv[3]);
