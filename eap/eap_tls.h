@@ -108,6 +108,8 @@ enum eap_step eap_conversation_step(struct eap_conversation *conv,
 /*
  * After EAP_STEP_SUCCESS, the caller's policy may still refuse the device:
  * this returns an EAP-Failure with the same Identifier the EAP-Success had.
+ * Keys are wiped and the chain is no longer returned; eap_conversation_reason()
+ * stays EAP_REASON_OK, since the refusal is the policy's, not EAP's.
  */
 void eap_conversation_deny(struct eap_conversation *conv,
                            const uint8_t **out, size_t *outlen);
