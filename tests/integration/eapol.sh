@@ -158,28 +158,60 @@ case_missing_intermediate_reject() {
 	reject_case laptop 02:00:00:03:00:02 unknown_ca
 }
 
-# Framed-MTU 300 from the NAS and 300-byte fragments from the supplicant: many round trips.
-case_small_fragments() {
-	local mac=02:00:00:04:00:01 challenges
+# Framed-MTU 300 from the NAS and 300-byte fragments from the supplicant: many round trips,
+# and no EAP-Request from authd may exceed the MTU.
+small_fragments_case() {
+	local mac=$1 version=$2 phase1=$3 challenges biggest
 	authd_start
-	eapol_config laptop fragment_size=300 >"$HARNESS_DIR/frag.conf"
+	eapol_config laptop fragment_size=300 phase1="$phase1" >"$HARNESS_DIR/frag.conf"
 	eapol_run "$HARNESS_DIR/frag.conf" "$mac" -N12:d:300
 	expect_eapol_accept
-	expect_laptop_accept "$mac" TLSv1.2
+	expect_laptop_accept "$mac" "$version"
 	challenges=$(grep -c 'RADIUS message: code=11 (Access-Challenge)' "$EAPOL_LOG" || true)
 	((challenges >= 6)) ||
 		fail "expected the handshake to be split into >= 6 Access-Challenges at MTU 300, saw $challenges"
-	local biggest
 	biggest=$(sed -n 's/.*decapsulated EAP packet (code=1 id=[0-9]* len=\([0-9]*\)).*/\1/p' "$EAPOL_LOG" |
 		sort -n | tail -n 1)
 	[[ -n $biggest ]] || fail "found no 'decapsulated EAP packet' lines in the eapol_test output"
 	((biggest <= 300)) || fail "expected every EAP-Request to fit Framed-MTU 300, the largest was $biggest bytes"
 }
 
+case_small_fragments() {
+	small_fragments_case 02:00:00:04:00:01 TLSv1.2 "$TLS12_ONLY"
+}
+
+case_small_fragments_tls13() {
+	small_fragments_case 02:00:00:04:00:02 TLSv1.3 "$TLS13_ONLY"
+}
+
 # The server caps TLS at 1.2 while the client would take 1.3.
 case_server_max_tls12() {
 	AUTHD_MAX_VERSION=1.2 authd_start
 	accept_case laptop 02:00:00:05:00:01 TLSv1.2 phase1="$TLS12_OR_13"
+}
+
+# Three authentications in one supplicant run (-r2): each is a full, separately logged decision.
+case_reauthentication() {
+	local mac=02:00:00:05:00:02 accepts lines
+	authd_start
+	eapol_config laptop >"$HARNESS_DIR/laptop.conf"
+	eapol_run "$HARNESS_DIR/laptop.conf" "$mac" -r2
+	expect_eapol_accept
+	accepts=$(grep -c 'RADIUS message: code=2 (Access-Accept)' "$EAPOL_LOG" || true)
+	((accepts == 3)) || fail "expected 3 Access-Accepts for -r2, saw $accepts"
+	grep -q 'MPPE keys OK: 3  mismatch: 0' "$EAPOL_LOG" || fail "expected 'MPPE keys OK: 3  mismatch: 0'"
+	sleep 0.2
+	lines=$(jq -c 'select(.outcome == "accept" and .reason == "ok"
+		and (.subject | test("laptop-0001")))' "$AUTHD_DECISIONS" | wc -l)
+	((lines == 3)) || fail "expected 3 accept decisions naming the laptop, saw $lines"
+}
+
+# The supplicant does not trust authd's certificate and aborts with an alert: authd must
+# answer with a rejection, not wait for the timeout.
+case_supplicant_distrusts_server() {
+	authd_start
+	reject_case laptop 02:00:00:05:00:03 tls_failed ca_cert="$AUTHD_PKI/rogue-ca.pem"
+	grep -q 'local TLS alert' "$EAPOL_LOG" || fail "expected the supplicant to send a TLS alert"
 }
 
 # Wrong shared secret: authd must stay silent (no reply at all), count and log the drop.

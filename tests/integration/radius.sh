@@ -2,7 +2,8 @@
 # radius.sh PROBE CHECK — starts authd for this case alone and runs `radius_probe PORT SECRET CHECK`
 # (raw RADIUS packets, see radius_probe.c), then checks the counter authd logs at exit.
 # Needs AUTHD_BIN and AUTHD_PKI (see lib.sh). CHECK "unknown-client" starts authd with a client
-# list that excludes 127.0.0.1 and expects silence.
+# list that excludes 127.0.0.1 and expects silence. CHECK "abandoned" starts a conversation,
+# never continues it, and expects authd to log it as timed out.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,6 +26,11 @@ main() {
 		probe_check=silent
 		counter=unknown_client
 		;;
+	abandoned)
+		AUTHD_EAP_TIMEOUT=1
+		probe_check=challenge
+		counter=timeout
+		;;
 	*) echo "radius.sh: unknown check '$check'" >&2; exit 2 ;;
 	esac
 
@@ -34,6 +40,12 @@ main() {
 	"$probe" "$AUTHD_PORT" "${AUTHD_SECRET:-testing123}" "$probe_check" >"$EAPOL_LOG" 2>&1 || rc=$?
 	((rc == 0)) || fail "radius_probe $probe_check exited $rc, expected 0"
 	cat "$EAPOL_LOG"
+	if [[ $check == abandoned ]]; then
+		# radius_probe's Calling-Station-Id; the conversation expires after 1 s (+1 s sweep).
+		expect_decision 02:00:00:07:00:01 '.outcome == "reject" and .reason == "timeout"' \
+			'outcome "reject", reason "timeout" for the abandoned conversation'
+		echo "ok: the abandoned conversation was logged as timeout"
+	fi
 	authd_stop
 	if [[ -n $counter ]]; then
 		value=$(authd_counter "$counter")
