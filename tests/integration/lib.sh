@@ -52,6 +52,7 @@ need_command() {
 }
 
 # harness_init [DIR]: work in DIR (kept afterwards) or in a fresh temp dir (removed afterwards).
+# shellcheck disable=SC2120 # DIR is optional
 harness_init() {
 	[[ -n ${AUTHD_BIN:-} && -x ${AUTHD_BIN} ]] ||
 		fail "AUTHD_BIN must name the authd binary (got '${AUTHD_BIN:-}')"
@@ -323,6 +324,7 @@ cert_serial() {
 	local s
 	s=$(openssl x509 -in "$1" -noout -serial) || fail "cannot read the serial of $1"
 	s=${s#serial=}
-	s=$(sed 's/^0*//' <<<"${s,,}")
+	s=${s,,}
+	[[ $s =~ ^0*(.*)$ ]] && s=${BASH_REMATCH[1]}
 	echo "${s:-0}"
 }

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR
 source "$HERE/lib.sh"
 
 main() {
@@ -22,11 +22,13 @@ main() {
 	retransmit) counter=retransmission ;;
 	status-server) counter=status_server ;;
 	unknown-client)
+		# shellcheck disable=SC2034 # read by authd_write_config in lib.sh
 		AUTHD_CLIENT_ADDRESS=127.0.0.2/32
 		probe_check=silent
 		counter=unknown_client
 		;;
 	abandoned)
+		# shellcheck disable=SC2034 # read by authd_write_config in lib.sh
 		AUTHD_EAP_TIMEOUT=1
 		probe_check=challenge
 		counter=timeout
