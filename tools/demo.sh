@@ -14,12 +14,24 @@ source "$ROOT/tests/integration/lib.sh"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# quietly LOG COMMAND...: run COMMAND with its output in LOG; on failure show the tail and stop.
+quietly() {
+	local log=$1
+	shift
+	"$@" >"$log" 2>&1 || {
+		tail -n 40 "$log" >&2
+		echo "demo: failed: $* (full output in ${log#"$ROOT"/})" >&2
+		exit 1
+	}
+}
+
 build() {
 	step "installing packages (tools/install-deps.sh)"
 	"$ROOT/tools/install-deps.sh"
 	step "building into build/"
-	cmake -S "$ROOT" -B "$ROOT/build" >/dev/null
-	cmake --build "$ROOT/build" -j"$(nproc)" >/dev/null
+	mkdir -p "$DEMO"
+	quietly "$DEMO/build.log" cmake -S "$ROOT" -B "$ROOT/build"
+	quietly "$DEMO/build.log" cmake --build "$ROOT/build" -j"$(nproc)"
 	AUTHD_BIN=$ROOT/build/authd/authd
 	[[ -x $AUTHD_BIN ]] || { echo "demo: the build produced no $AUTHD_BIN" >&2; exit 1; }
 }
