@@ -214,6 +214,48 @@ case_supplicant_distrusts_server() {
 	grep -q 'local TLS alert' "$EAPOL_LOG" || fail "expected the supplicant to send a TLS alert"
 }
 
+# Nine supplicants at once against one authd (2 worker threads): laptops over TLS 1.2 and 1.3
+# and expired certificates interleaved. Every one gets its own correct answer and decision.
+case_parallel_devices() {
+	local i mac device pids=() rcs=() conf want reason
+	authd_start
+	eapol_config laptop phase1="$TLS12_ONLY" >"$HARNESS_DIR/laptop12.conf"
+	eapol_config laptop phase1="$TLS13_ONLY" >"$HARNESS_DIR/laptop13.conf"
+	eapol_config expired >"$HARNESS_DIR/expired.conf"
+	for ((i = 0; i < 9; i++)); do
+		mac=$(printf '02:00:00:08:00:%02x' "$i")
+		case $((i % 3)) in
+		0) conf=laptop12 ;;
+		1) conf=laptop13 ;;
+		2) conf=expired ;;
+		esac
+		timeout 60 eapol_test -c "$HARNESS_DIR/$conf.conf" -a 127.0.0.1 -p "$AUTHD_PORT" \
+			-s "${AUTHD_SECRET:-testing123}" -r0 -t 20 -M "$mac" >"$HARNESS_DIR/parallel-$i.log" 2>&1 &
+		pids+=("$!")
+	done
+	for ((i = 0; i < 9; i++)); do
+		rcs[i]=0
+		wait "${pids[i]}" || rcs[i]=$?
+	done
+	for ((i = 0; i < 9; i++)); do
+		mac=$(printf '02:00:00:08:00:%02x' "$i")
+		EAPOL_LOG=$HARNESS_DIR/parallel-$i.log
+		# shellcheck disable=SC2034 # read by the expect_* functions of lib.sh
+		EAPOL_RC=${rcs[i]}
+		if ((i % 3 == 2)); then
+			expect_eapol_reject
+			expect_reject_decision "$mac" cert_expired
+		else
+			want=$([[ $((i % 3)) == 0 ]] && echo TLSv1.2 || echo TLSv1.3)
+			expect_eapol_accept
+			expect_laptop_accept "$mac" "$want"
+		fi
+	done
+	reason=$(jq -r .reason "$AUTHD_DECISIONS" | sort | uniq -c | xargs)
+	[[ $(wc -l <"$AUTHD_DECISIONS") -eq 9 ]] ||
+		fail "expected exactly 9 decisions, saw $(wc -l <"$AUTHD_DECISIONS") ($reason)"
+}
+
 # Wrong shared secret: authd must stay silent (no reply at all), count and log the drop.
 case_wrong_secret() {
 	local mac=02:00:00:06:00:01 dropped

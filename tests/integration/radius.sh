@@ -21,6 +21,7 @@ main() {
 	challenge) ;;
 	retransmit) counter=retransmission ;;
 	status-server) counter=status_server ;;
+	status-server-no-message-authenticator) counter=no_message_authenticator ;;
 	unknown-client)
 		# shellcheck disable=SC2034 # read by authd_write_config in lib.sh
 		AUTHD_CLIENT_ADDRESS=127.0.0.2/32

@@ -17,6 +17,9 @@
  *                                byte-identical reply.
  *   status-server                Status-Server with Message-Authenticator gets Access-Accept
  *                                with Message-Authenticator first.
+ *   status-server-no-message-authenticator
+ *                                Status-Server without it gets no reply (RFC 5997 3);
+ *                                a valid one then does.
  *   silent                       a valid Access-Request and a Status-Server get no reply
  *                                (authd was started without this address as a client).
  * Exit status 0 when every assertion held, 1 otherwise (each failure says expected / seen).
@@ -195,10 +198,16 @@ static void build_identity_request(struct packet *p, uint8_t id, const char *sec
 	}
 }
 
-static void build_status_server(struct packet *p, uint8_t id, const char *secret)
+static void build_status_server(struct packet *p, uint8_t id, const char *secret, enum ma_mode ma)
 {
+	static const char nas_identifier[] = "radius-probe";
+
 	put_header(p, CODE_STATUS_SERVER, id);
-	put_message_authenticator(p, secret);
+	put_attr(p, 32 /* NAS-Identifier */, nas_identifier, sizeof(nas_identifier) - 1);
+	if (ma == MA_VALID)
+		put_message_authenticator(p, secret);
+	else
+		set_length(p);
 }
 
 static int open_socket(int port)
@@ -445,13 +454,23 @@ static void run_status_server(int fd, const char *secret)
 {
 	struct packet req, reply;
 
-	build_status_server(&req, 50, secret);
+	build_status_server(&req, 50, secret, MA_VALID);
 	send_packet(fd, &req);
 	if (!receive(fd, &reply, REPLY_WAIT_MS)) {
 		check(false, "Status-Server: expected an Access-Accept, got no reply");
 		return;
 	}
 	check_reply(&req, &reply, secret, CODE_ACCESS_ACCEPT);
+}
+
+static void run_status_server_no_message_authenticator(int fd, const char *secret)
+{
+	struct packet req;
+
+	build_status_server(&req, 55, secret, MA_NONE);
+	send_packet(fd, &req);
+	expect_no_reply(fd, "Status-Server without Message-Authenticator");
+	run_status_server(fd, secret);
 }
 
 static void run_silent(int fd, const char *secret)
@@ -461,7 +480,7 @@ static void run_silent(int fd, const char *secret)
 	build_identity_request(&req, 60, secret, MA_VALID);
 	send_packet(fd, &req);
 	expect_no_reply(fd, "valid Access-Request from an address that is no client");
-	build_status_server(&req, 61, secret);
+	build_status_server(&req, 61, secret, MA_VALID);
 	send_packet(fd, &req);
 	expect_no_reply(fd, "Status-Server from an address that is no client");
 }
@@ -475,6 +494,7 @@ static const struct {
 	{ "challenge", run_challenge },
 	{ "retransmit", run_retransmit },
 	{ "status-server", run_status_server },
+	{ "status-server-no-message-authenticator", run_status_server_no_message_authenticator },
 	{ "silent", run_silent },
 };
 
