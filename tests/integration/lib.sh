@@ -253,12 +253,23 @@ eapol_run() {
 		-r0 -t 10 -M "$mac" "$@" >"$EAPOL_LOG" 2>&1 || EAPOL_RC=$?
 }
 
+# Every reply the supplicant received starts with Message-Authenticator (BlastRADIUS hardening).
+expect_message_authenticator_first() {
+	local bad
+	bad=$(awk '/^Received RADIUS message$/ { want = 2; next }
+		want == 2 { header = $0; want = 1; next }
+		want == 1 { if ($0 !~ /^   Attribute 80 \(Message-Authenticator\)/) print header " first: " $0; want = 0 }' \
+		"$EAPOL_LOG")
+	[[ -z $bad ]] || fail "expected Message-Authenticator as the first attribute of every reply, saw: $bad"
+}
+
 expect_eapol_accept() {
 	((EAPOL_RC == 0)) || fail "eapol_test exited $EAPOL_RC, expected 0 (authentication success)"
 	grep -q 'RADIUS message: code=2 (Access-Accept)' "$EAPOL_LOG" ||
 		fail "eapol_test received no Access-Accept"
 	grep -Eq 'MPPE keys OK: [1-9][0-9]*  mismatch: 0' "$EAPOL_LOG" ||
 		fail "eapol_test did not print 'MPPE keys OK: N  mismatch: 0' (the MSK from authd does not match): $(grep 'MPPE keys' "$EAPOL_LOG")"
+	expect_message_authenticator_first
 }
 
 expect_eapol_reject() {
@@ -270,6 +281,7 @@ expect_eapol_reject() {
 	if grep -q 'RADIUS message: code=2 (Access-Accept)' "$EAPOL_LOG"; then
 		fail "eapol_test received an Access-Accept, expected only a rejection"
 	fi
+	expect_message_authenticator_first
 }
 
 # expect_eapol_no_reply: the supplicant got nothing at all from authd and timed out.
