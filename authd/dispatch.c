@@ -340,12 +340,15 @@ void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t le
 
 	reply = r.rad.code == PW_CODE_STATUS_SERVER ? status_server(&r) : access_request(&r);
 	outlen = 0;
-	if (reply != NULL && radius_reply_encode(reply, &r.rad, r.client, &out, &outlen) == 0)
-		send_reply(fd, out, outlen, from, fromlen);
-	else if (reply != NULL)
+	if (reply != NULL && radius_reply_encode(reply, &r.rad, r.client, &out, &outlen) < 0) {
 		LOG_REQ(LOG_ERROR, &r, "cannot encode reply: %s", fr_strerror());
+		outlen = 0;
+	}
+	/* Cache before sending: a retransmission racing the reply must find it. */
 	reply_cache_complete(d->replies, from, r.rad.id, r.rad.authenticator, outlen ? out : NULL,
 	                     outlen);
+	if (outlen > 0)
+		send_reply(fd, out, outlen, from, fromlen);
 	radius_reply_free(reply);
 out:
 	radius_request_free(&r.rad);
