@@ -214,15 +214,15 @@ case_supplicant_distrusts_server() {
 	grep -q 'local TLS alert' "$EAPOL_LOG" || fail "expected the supplicant to send a TLS alert"
 }
 
-# Nine supplicants at once against one authd (2 worker threads): laptops over TLS 1.2 and 1.3
+# 30 supplicants at once against one authd (2 worker threads): laptops over TLS 1.2 and 1.3
 # and expired certificates interleaved. Every one gets its own correct answer and decision.
 case_parallel_devices() {
-	local i mac device pids=() rcs=() conf want reason
+	local i mac device pids=() rcs=() conf want reason n=30
 	authd_start
 	eapol_config laptop phase1="$TLS12_ONLY" >"$HARNESS_DIR/laptop12.conf"
 	eapol_config laptop phase1="$TLS13_ONLY" >"$HARNESS_DIR/laptop13.conf"
 	eapol_config expired >"$HARNESS_DIR/expired.conf"
-	for ((i = 0; i < 9; i++)); do
+	for ((i = 0; i < n; i++)); do
 		mac=$(printf '02:00:00:08:00:%02x' "$i")
 		case $((i % 3)) in
 		0) conf=laptop12 ;;
@@ -233,11 +233,11 @@ case_parallel_devices() {
 			-s "${AUTHD_SECRET:-testing123}" -r0 -t 20 -M "$mac" >"$HARNESS_DIR/parallel-$i.log" 2>&1 &
 		pids+=("$!")
 	done
-	for ((i = 0; i < 9; i++)); do
+	for ((i = 0; i < n; i++)); do
 		rcs[i]=0
 		wait "${pids[i]}" || rcs[i]=$?
 	done
-	for ((i = 0; i < 9; i++)); do
+	for ((i = 0; i < n; i++)); do
 		mac=$(printf '02:00:00:08:00:%02x' "$i")
 		EAPOL_LOG=$HARNESS_DIR/parallel-$i.log
 		# shellcheck disable=SC2034 # read by the expect_* functions of lib.sh
@@ -252,8 +252,8 @@ case_parallel_devices() {
 		fi
 	done
 	reason=$(jq -r .reason "$AUTHD_DECISIONS" | sort | uniq -c | xargs)
-	[[ $(wc -l <"$AUTHD_DECISIONS") -eq 9 ]] ||
-		fail "expected exactly 9 decisions, saw $(wc -l <"$AUTHD_DECISIONS") ($reason)"
+	[[ $(wc -l <"$AUTHD_DECISIONS") -eq $n ]] ||
+		fail "expected exactly $n decisions, saw $(wc -l <"$AUTHD_DECISIONS") ($reason)"
 }
 
 # Wrong shared secret: authd must stay silent (no reply at all), count and log the drop.
