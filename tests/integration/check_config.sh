@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# check_config.sh — `authd -C -c FILE` as an admin uses it: exit 0 and "configuration OK" for a
+# good file; for a bad one a non-zero exit and "FILE:LINE: what is wrong" on stderr.
+# Needs AUTHD_BIN and AUTHD_PKI (see lib.sh).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+# expect_check_error FILE PATTERN: authd -C fails and its first line matches ^FILE:PATTERN.
+expect_check_error() {
+	local file=$1 pattern=$2 out rc=0
+	out=$("$AUTHD_BIN" -C -c "$file" 2>&1) || rc=$?
+	((rc != 0)) || fail "authd -C accepted $file, expected an error matching '$pattern'"
+	grep -qE "^$file:$pattern" <<<"$out" || fail "authd -C said '$out', expected '$file:$pattern'"
+}
+
+harness_init
+AUTHD_PORT=1812
+AUTHD_DECISIONS=$HARNESS_DIR/decisions.jsonl
+good=$HARNESS_DIR/good.conf
+authd_write_config "$good"
+
+out=$("$AUTHD_BIN" -C -c "$good") || fail "authd -C rejected a good config: $out"
+[[ $out == "$good: configuration OK" ]] || fail "authd -C printed '$out', expected '$good: configuration OK'"
+
+sed "s|$AUTHD_PKI/server.key|$AUTHD_PKI/laptop.key|" "$good" >"$HARNESS_DIR/mismatch.conf"
+expect_check_error "$HARNESS_DIR/mismatch.conf" "[0-9]+: tls: private key .*laptop.key does not match certificate"
+
+sed "s|$AUTHD_PKI/ca-bundle.pem|$HARNESS_DIR/missing.pem|" "$good" >"$HARNESS_DIR/missing.conf"
+expect_check_error "$HARNESS_DIR/missing.conf" "[0-9]+: ca: cannot read .*missing.pem: No such file or directory"
+
+{ cat "$good"; echo 'tls_options = 1;'; } >"$HARNESS_DIR/unknown.conf"
+expect_check_error "$HARNESS_DIR/unknown.conf" "$(($(wc -l <"$good") + 1)): unknown setting \"tls_options\""
+
+{ head -n 1 "$good"; echo 'clients = ( { name = "x"; address = ; } );'; } >"$HARNESS_DIR/syntax.conf"
+expect_check_error "$HARNESS_DIR/syntax.conf" "2: syntax error"
+
+harness_log "authd -C: good config accepted; mismatched key, missing CA, unknown key and syntax error reported with file:line"
