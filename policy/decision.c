@@ -21,7 +21,19 @@ void decision_start(struct decision *d, uint64_t conversation, const char *nas)
 	d->conversation = conversation;
 	d->reason = "tls_failed";
 	snprintf(d->nas, sizeof(d->nas), "%s", nas);
+	d->rule_index = -1;
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
+}
+
+void decision_clear(struct decision *d)
+{
+	for (size_t i = 0; i < d->n_groups; i++)
+		free(d->groups[i]);
+	free(d->groups);
+	free(d->dn);
+	d->groups = NULL;
+	d->n_groups = 0;
+	d->dn = NULL;
 }
 
 static void add_san(const char *san, void *arg)
@@ -73,6 +85,18 @@ static void add_cert(struct json_buf *b, X509 *cert)
 	json_buf_array_end(b);
 }
 
+static void add_rule(struct json_buf *b, const struct decision *d)
+{
+	if (d->rule_index < 0) {
+		json_buf_null(b, "rule");
+		return;
+	}
+	json_buf_object_begin(b, "rule");
+	json_buf_uint(b, "index", (uint64_t)d->rule_index);
+	json_buf_string(b, "name", d->rule_name);
+	json_buf_object_end(b);
+}
+
 char *decision_to_json(const struct decision *d, const struct timespec *now)
 {
 	struct json_buf b;
@@ -89,6 +113,17 @@ char *decision_to_json(const struct decision *d, const struct timespec *now)
 	json_buf_string(&b, "tls_version", d->tls_version);
 	json_buf_string(&b, "nas", d->nas);
 	json_buf_string(&b, "calling_station_id", d->calling_station_id);
+	json_buf_string(&b, "cert_identity", d->cert_identity[0] ? d->cert_identity : NULL);
+	json_buf_string(&b, "identity_source", d->identity_source);
+	json_buf_string(&b, "dn", d->dn);
+	json_buf_array_begin(&b, "groups");
+	for (size_t i = 0; i < d->n_groups; i++)
+		json_buf_array_string(&b, d->groups[i]);
+	json_buf_array_end(&b);
+	add_rule(&b, d);
+	json_buf_string(&b, "vlan", d->vlan);
+	json_buf_uint(&b, "directory_ms", d->directory_ms);
+	json_buf_bool(&b, "directory_cached", d->directory_cached);
 	json_buf_uint(&b, "round_trips", d->round_trips);
 	json_buf_uint(&b, "duration_ms", elapsed_ms(&d->started));
 	json_buf_uint(&b, "conversation", d->conversation);

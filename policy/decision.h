@@ -26,10 +26,23 @@ struct decision {
 	X509 *cert;                     /* borrowed device certificate, may be NULL */
 	const char *tls_version;        /* static string or NULL */
 	unsigned round_trips;
+	/* Filled by policy_decide(): */
+	char cert_identity[256];        /* "" = none */
+	const char *identity_source;    /* static string or NULL */
+	char *dn;                       /* owned: the device's directory entry, or NULL */
+	char **groups;                  /* owned */
+	size_t n_groups;
+	int rule_index;                 /* -1 = no rule matched */
+	const char *rule_name;          /* borrowed from the settings */
+	const char *vlan;               /* borrowed from the settings, NULL = none */
+	unsigned directory_ms;
+	bool directory_cached;          /* groups came from the outage cache */
 };
 
 /* Starts a record now for the given conversation id and NAS name. */
 void decision_start(struct decision *d, uint64_t conversation, const char *nas);
+/* Frees what the record owns (dn, groups). */
+void decision_clear(struct decision *d);
 
 /*
  * Renders the record as one JSON object followed by '\n' into a malloc'd

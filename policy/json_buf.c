@@ -73,11 +73,12 @@ void json_buf_begin(struct json_buf *b)
 
 void json_buf_string(struct json_buf *b, const char *key, const char *value)
 {
+	if (value == NULL) {
+		json_buf_null(b, key);
+		return;
+	}
 	put_key(b, key);
-	if (value == NULL)
-		put_str(b, "null");
-	else
-		put_quoted(b, value);
+	put_quoted(b, value);
 }
 
 void json_buf_uint(struct json_buf *b, const char *key, uint64_t value)
@@ -93,6 +94,25 @@ void json_buf_bool(struct json_buf *b, const char *key, bool value)
 {
 	put_key(b, key);
 	put_str(b, value ? "true" : "false");
+}
+
+void json_buf_null(struct json_buf *b, const char *key)
+{
+	put_key(b, key);
+	put_str(b, "null");
+}
+
+void json_buf_object_begin(struct json_buf *b, const char *key)
+{
+	put_key(b, key);
+	put(b, "{", 1);
+	b->need_comma = false;
+}
+
+void json_buf_object_end(struct json_buf *b)
+{
+	put(b, "}", 1);
+	b->need_comma = true;
 }
 
 void json_buf_array_begin(struct json_buf *b, const char *key)

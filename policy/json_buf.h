@@ -21,6 +21,9 @@ void json_buf_begin(struct json_buf *b);                 /* writes "{" */
 void json_buf_string(struct json_buf *b, const char *key, const char *value); /* NULL -> null */
 void json_buf_uint(struct json_buf *b, const char *key, uint64_t value);
 void json_buf_bool(struct json_buf *b, const char *key, bool value);
+void json_buf_null(struct json_buf *b, const char *key);
+void json_buf_object_begin(struct json_buf *b, const char *key);
+void json_buf_object_end(struct json_buf *b);
 void json_buf_array_begin(struct json_buf *b, const char *key);
 void json_buf_array_string(struct json_buf *b, const char *value);
 void json_buf_array_end(struct json_buf *b);

@@ -1,0 +1,80 @@
+/*
+ * Device lookup in an LDAP directory (OpenLDAP or Active Directory) with
+ * libldap: find the device entry by its certificate identity, then its
+ * groups (memberOf, or a group search), following nested groups.
+ *
+ * Calls block (bounded by the configured timeouts) and are meant for authd's
+ * directory threads, never for the threads doing TLS. The directory is
+ * thread-safe: concurrent lookups use separate pooled connections.
+ */
+#ifndef AUTHD_LDAP_DIRECTORY_H
+#define AUTHD_LDAP_DIRECTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum ldap_group_mode {
+	LDAP_GROUPS_MEMBEROF,   /* the device entry's memberOf values */
+	LDAP_GROUPS_SEARCH,     /* groups whose member attribute names the device (group_filter) */
+};
+
+struct ldap_settings {
+	const char *const *uris;    /* tried in order: failover */
+	size_t n_uris;
+	bool start_tls;             /* for ldap:// URIs; ldaps:// is TLS from the start */
+	const char *ca;             /* PEM file to verify the server; NULL = system store */
+	const char *bind_dn;        /* NULL = anonymous */
+	const char *bind_password;
+	const char *base_dn;        /* where devices are searched (subtree) */
+	const char *device_filter;  /* template, e.g. "(&(objectClass=device)(cn=%{identity}))" */
+	enum ldap_group_mode group_mode;
+	const char *group_base_dn;  /* for LDAP_GROUPS_SEARCH and nesting; NULL = base_dn */
+	const char *group_filter;   /* template, e.g. "(member=%{dn})" */
+	unsigned nested_depth;      /* levels of groups-in-groups followed; 0 = direct only */
+	unsigned connect_timeout_ms;
+	unsigned timeout_ms;        /* per bind and per search */
+	unsigned connections;       /* pooled connections = concurrent lookups */
+	unsigned cache_ttl_s;       /* serve remembered results during an outage; 0 = off */
+};
+
+enum ldap_lookup_status {
+	LDAP_LOOKUP_FOUND,          /* entry found; groups may be empty */
+	LDAP_LOOKUP_NOT_FOUND,      /* directory answered: no such device (or more than one) */
+	LDAP_LOOKUP_UNAVAILABLE,    /* no server reachable, bind refused, timeout, ... */
+};
+
+struct ldap_lookup_result {
+	char *dn;                   /* the device entry */
+	char **groups;              /* group DNs, direct and nested, without duplicates */
+	size_t n_groups;
+	bool from_cache;            /* served from the outage cache */
+};
+
+struct ldap_directory;
+
+/* Checks and copies settings (nothing is contacted yet). NULL with err on failure. */
+struct ldap_directory *ldap_directory_new(const struct ldap_settings *settings,
+                                          char *err, size_t errlen);
+void ldap_directory_free(struct ldap_directory *dir);
+
+/*
+ * Looks up the device whose certificate identity is `identity`. Every value
+ * substituted into a filter is escaped per RFC 4515. On FOUND the caller owns
+ * *out and frees it with ldap_lookup_result_clear(). detail says what happened
+ * in words fit for the decision log ("ldap://a:389: Can't contact LDAP server").
+ */
+enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *dir, const char *identity,
+                                              struct ldap_lookup_result *out,
+                                              char *detail, size_t detaillen);
+void ldap_lookup_result_clear(struct ldap_lookup_result *res);
+
+/*
+ * Expands a filter template: each "%{name}" is replaced by the escaped value
+ * of that variable (RFC 4515: '*', '(', ')', '\\' and NUL as \2a \28 \29 \5c
+ * \00). Pure; returns a malloc'd string, or NULL for an unknown variable or a
+ * template that is not a well-formed filter shape.
+ */
+char *ldap_filter_expand(const char *template, const char *const *names,
+                         const char *const *values, const size_t *value_lengths, size_t n);
+
+#endif
