@@ -1,0 +1,233 @@
+#include "policy/policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/cert_names.h"
+#include "policy/rules.h"
+#include "policy/static_groups.h"
+
+struct policy {
+	const struct policy_settings *settings;
+	struct ldap_directory *directory;   /* NULL: static map */
+};
+
+struct policy *policy_new(const struct policy_settings *settings, char *err, size_t errlen)
+{
+	struct policy *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->settings = settings;
+	if (settings->ldap != NULL) {
+		p->directory = ldap_directory_new(settings->ldap, err, errlen);
+		if (p->directory == NULL) {
+			free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+void policy_free(struct policy *p)
+{
+	if (p == NULL)
+		return;
+	ldap_directory_free(p->directory);
+	free(p);
+}
+
+bool policy_uses_directory(const struct policy *p)
+{
+	return p->directory != NULL;
+}
+
+unsigned policy_directory_connections(const struct policy *p)
+{
+	return p->directory != NULL ? p->settings->ldap->connections : 0;
+}
+
+static unsigned ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (unsigned)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Ends with the configured fallback: reject with `reason`, or the quarantine
+ * VLAN (reason "quarantine", the original reason kept in detail). */
+static void fall_back(const struct policy *p, enum policy_fallback fallback, const char *reason,
+                      struct decision *dec, struct policy_result *out)
+{
+	if (fallback == POLICY_QUARANTINE) {
+		char why[sizeof(dec->detail)];
+
+		snprintf(why, sizeof(why), "%s%s%.200s", reason, dec->detail[0] ? ": " : "", dec->detail);
+		snprintf(dec->detail, sizeof(dec->detail), "%s", why);
+		dec->accept = out->accept = true;
+		dec->reason = "quarantine";
+		dec->vlan = out->vlan = p->settings->quarantine_vlan;
+		return;
+	}
+	dec->accept = out->accept = false;
+	dec->reason = reason;
+}
+
+/* Fills dec->dn and dec->groups. Returns 1 known device, 0 unknown, -1 directory unavailable. */
+static int find_groups(struct policy *p, struct decision *dec)
+{
+	struct ldap_lookup_result res = { 0 };
+	struct timespec t0;
+	int rc;
+
+	if (p->directory == NULL) {
+		rc = static_groups_lookup(p->settings->static_groups, p->settings->n_static_groups,
+		                          dec->cert_identity, &dec->groups, &dec->n_groups);
+		if (rc < 0) {
+			snprintf(dec->detail, sizeof(dec->detail), "out of memory");
+			return -1;
+		}
+		return rc > 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	switch (ldap_directory_lookup(p->directory, dec->cert_identity, &res, dec->detail,
+	                              sizeof(dec->detail))) {
+	case LDAP_LOOKUP_FOUND:
+		/* The result's allocations move into the record. */
+		dec->dn = res.dn;
+		dec->groups = res.groups;
+		dec->n_groups = res.n_groups;
+		dec->directory_cached = res.from_cache;
+		rc = 1;
+		break;
+	case LDAP_LOOKUP_NOT_FOUND:
+		rc = 0;
+		break;
+	default:
+		rc = -1;
+		break;
+	}
+	dec->directory_ms = ms_since(&t0);
+	return rc;
+}
+
+void policy_decide(struct policy *p, const struct policy_request *req, struct decision *dec,
+                   struct policy_result *out)
+{
+	const struct policy_settings *s = p->settings;
+	enum identity_source used = IDENTITY_SUBJECT_CN;
+	char issuer[512];
+	struct rule_input in;
+	int known, rule;
+
+	memset(out, 0, sizeof(*out));
+	dec->detail[0] = '\0';
+	switch (cert_identity(req->cert, s->sources, s->n_sources, dec->cert_identity,
+	                      sizeof(dec->cert_identity), &used)) {
+	case CERT_IDENTITY_NONE:
+		snprintf(dec->detail, sizeof(dec->detail), "no configured identity source holds a value");
+		fall_back(p, POLICY_REJECT, "no_identity", dec, out);
+		return;
+	case CERT_IDENTITY_INVALID:
+		snprintf(dec->detail, sizeof(dec->detail), "%s is unfit as an identity: %.200s",
+		         identity_source_name(used), dec->cert_identity);
+		dec->cert_identity[0] = '\0';
+		fall_back(p, POLICY_REJECT, "identity_invalid", dec, out);
+		return;
+	case CERT_IDENTITY_FOUND:
+		dec->identity_source = identity_source_name(used);
+		break;
+	}
+	if (s->match_eap_identity && !cert_identity_matches_eap(dec->cert_identity, req->eap_identity)) {
+		snprintf(dec->detail, sizeof(dec->detail), "EAP identity does not name the certificate's %s",
+		         identity_source_name(used));
+		fall_back(p, POLICY_REJECT, "identity_mismatch", dec, out);
+		return;
+	}
+	known = find_groups(p, dec);
+	if (known < 0) {
+		fall_back(p, s->directory_unavailable, "directory_unavailable", dec, out);
+		return;
+	}
+	if (known == 0) {
+		fall_back(p, s->no_match, "unknown_device", dec, out);
+		return;
+	}
+	cert_name_string(X509_get_issuer_name(req->cert), issuer, sizeof(issuer));
+	in = (struct rule_input){
+		.groups = dec->groups,
+		.n_groups = dec->n_groups,
+		.nas = req->nas,
+		.nas_port_type = req->nas_port_type,
+		.ssid = req->ssid,
+		.issuer_dn = issuer,
+	};
+	rule = rules_first_match(s->rules, s->n_rules, &in);
+	if (rule < 0) {
+		snprintf(dec->detail, sizeof(dec->detail), "%zu group(s), none matched by a rule",
+		         dec->n_groups);
+		fall_back(p, s->no_match, "no_matching_rule", dec, out);
+		return;
+	}
+	dec->rule_index = rule;
+	dec->rule_name = s->rules[rule].name;
+	dec->vlan = out->vlan = s->rules[rule].vlan;
+	out->rule = &s->rules[rule];
+	dec->accept = out->accept = true;
+	dec->reason = "ok";
+}
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void clear_ldap(struct ldap_settings *l)
+{
+	/* The config allocated every string; the settings' const is for the directory. */
+	free_strings((char **)l->uris, l->n_uris);
+	if (l->bind_password != NULL) {
+		explicit_bzero((char *)l->bind_password, strlen(l->bind_password));
+		free((char *)l->bind_password);
+	}
+	free((char *)l->ca);
+	free((char *)l->bind_dn);
+	free((char *)l->base_dn);
+	free((char *)l->device_filter);
+	free((char *)l->group_base_dn);
+	free((char *)l->group_filter);
+	free(l);
+}
+
+void policy_settings_clear(struct policy_settings *s)
+{
+	if (s->ldap != NULL)
+		clear_ldap(s->ldap);
+	for (size_t i = 0; i < s->n_static_groups; i++) {
+		free(s->static_groups[i].pattern);
+		free_strings(s->static_groups[i].groups, s->static_groups[i].n_groups);
+	}
+	free(s->static_groups);
+	for (size_t i = 0; i < s->n_rules; i++) {
+		struct policy_rule *r = &s->rules[i];
+
+		free(r->name);
+		free(r->group);
+		free(r->ssid);
+		free(r->nas);
+		free(r->issuer);
+		free(r->vlan);
+		free(r->filter_id);
+		free(r->class_attr);
+	}
+	free(s->rules);
+	free(s->quarantine_vlan);
+	memset(s, 0, sizeof(*s));
+}

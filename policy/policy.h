@@ -1,0 +1,96 @@
+/*
+ * Least-privilege placement: after the certificate is verified, who is the
+ * device, which groups is it in (directory or static map), and which rule —
+ * the first that matches — says where it goes. Anything not explicitly
+ * allowed gets the configured fallback: reject, or the quarantine VLAN.
+ */
+#ifndef AUTHD_POLICY_H
+#define AUTHD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "policy/cert_identity.h"
+#include "policy/decision.h"
+#include "policy/ldap_directory.h"
+
+/* RFC 2865 NAS-Port-Type values rules can name. */
+#define NAS_PORT_TYPE_ETHERNET 15
+#define NAS_PORT_TYPE_WIRELESS 19
+
+struct policy_rule {
+	char *name;
+	char *group;                /* group DN, or the CN of a group DN (case-insensitive) */
+	unsigned nas_port_type;     /* 0 = any */
+	char *ssid;                 /* NULL = any */
+	char *nas;                  /* client name; NULL = any */
+	char *issuer;               /* issuer DN or its CN; NULL = any */
+	char *vlan;
+	unsigned session_timeout;   /* 0 = none */
+	int termination_action;     /* -1 = none, else RFC 2865 value (1 = RADIUS-Request) */
+	char *filter_id;            /* NULL = none */
+	char *class_attr;           /* NULL = none */
+};
+
+struct static_group_entry {
+	char *pattern;              /* fnmatch pattern on the identity, case-insensitive */
+	char **groups;
+	size_t n_groups;
+};
+
+enum policy_fallback { POLICY_REJECT, POLICY_QUARANTINE };
+
+/* Everything the config says about placement; strings are owned by it. */
+struct policy_settings {
+	enum identity_source sources[IDENTITY_SOURCE_COUNT];
+	size_t n_sources;
+	bool match_eap_identity;
+	struct ldap_settings *ldap;             /* NULL: the static map serves */
+	struct static_group_entry *static_groups;
+	size_t n_static_groups;
+	struct policy_rule *rules;
+	size_t n_rules;
+	enum policy_fallback no_match;          /* unknown device or no rule matched */
+	enum policy_fallback directory_unavailable;
+	char *quarantine_vlan;                  /* required when either fallback quarantines */
+};
+
+/* Frees every string and array the settings own, and zeroes them. */
+void policy_settings_clear(struct policy_settings *s);
+
+struct policy;
+
+/* Borrows settings, which must outlive the policy. NULL with err on failure. */
+struct policy *policy_new(const struct policy_settings *settings, char *err, size_t errlen);
+void policy_free(struct policy *p);
+
+/* True when policy_decide() may block on a directory: run it off the TLS threads. */
+bool policy_uses_directory(const struct policy *p);
+/* How many lookups the directory serves in parallel (0 without a directory). */
+unsigned policy_directory_connections(const struct policy *p);
+
+struct policy_request {
+	X509 *cert;                 /* the verified device certificate */
+	const char *eap_identity;
+	const char *nas;            /* client name */
+	unsigned nas_port_type;     /* 0 = not sent */
+	const char *ssid;           /* NULL = not sent */
+};
+
+struct policy_result {
+	bool accept;
+	const char *vlan;                 /* NULL = no VLAN attributes */
+	const struct policy_rule *rule;   /* the matching rule (for its extra attributes), or NULL */
+};
+
+/*
+ * Decides, filling the policy fields of dec (accept, reason, detail,
+ * cert_identity, dn, groups, rule, vlan, directory timings). Thread-safe;
+ * blocks on the directory when one is configured.
+ */
+void policy_decide(struct policy *p, const struct policy_request *req, struct decision *dec,
+                   struct policy_result *out);
+
+#endif
