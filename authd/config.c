@@ -1,4 +1,5 @@
 #include "authd/config.h"
+#include "authd/config_parser.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,144 +14,12 @@
 
 #include <openssl/ssl.h>
 
-struct parser {
-	config_t cf;
-	const char *file;   /* as given, for messages */
-	char *dir;          /* base for relative paths */
-	char *err;
-	size_t errlen;
-};
-
-static int fail(struct parser *p, const config_setting_t *where, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct parser *p, const config_setting_t *where, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(p->err, p->errlen, "%s:%d: ", p->file,
-	                 where != NULL ? (int)config_setting_source_line(where) : 0);
-
-	va_start(ap, fmt);
-	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* Unknown keys are errors: a misspelt "require_client_eku" silently ignored
- * would leave a security check in a state the admin did not choose. */
-static int check_keys(struct parser *p, const config_setting_t *group, const char *where,
-                      const char *const allowed[])
-{
-	for (int i = 0; i < config_setting_length(group); i++) {
-		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
-		const char *name = config_setting_name(s);
-		bool known = false;
-
-		for (size_t k = 0; allowed[k] != NULL && !known; k++)
-			known = strcmp(name, allowed[k]) == 0;
-		if (!known)
-			return fail(p, s, "unknown setting \"%s\" in %s", name, where);
-	}
-	return 0;
-}
-
-static int get_group(struct parser *p, const config_setting_t *parent, const char *key,
-                     bool required, const config_setting_t **out)
-{
-	const config_setting_t *s = config_setting_get_member(parent, key);
-
-	*out = NULL;
-	if (s == NULL)
-		return required ? fail(p, parent, "missing required group \"%s\"", key) : 0;
-	if (!config_setting_is_group(s))
-		return fail(p, s, "\"%s\" must be a group { ... }", key);
-	*out = s;
-	return 0;
-}
-
-static int get_string(struct parser *p, const config_setting_t *group, const char *key,
-                      bool required, const char **out)
-{
-	const config_setting_t *s = config_setting_get_member(group, key);
-
-	*out = NULL;
-	if (s == NULL)
-		return required ? fail(p, group, "missing required setting \"%s\"", key) : 0;
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(p, s, "\"%s\" must be a string", key);
-	*out = config_setting_get_string(s);
-	if ((*out)[0] == '\0')
-		return fail(p, s, "\"%s\" must not be empty", key);
-	return 0;
-}
-
-/* Leaves *out untouched (the default) when the key is absent. */
-static int get_uint(struct parser *p, const config_setting_t *group, const char *key,
-                    long long min, long long max, unsigned *out)
-{
-	const config_setting_t *s = config_setting_get_member(group, key);
-	long long v;
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-		return fail(p, s, "\"%s\" must be an integer", key);
-	v = config_setting_get_int64(s);
-	if (v < min || v > max)
-		return fail(p, s, "\"%s\" is %lld, must be %lld..%lld", key, v, min, max);
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int get_bool(struct parser *p, const config_setting_t *group, const char *key, bool *out)
-{
-	const config_setting_t *s = config_setting_get_member(group, key);
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return fail(p, s, "\"%s\" must be true or false", key);
-	*out = config_setting_get_bool(s) != 0;
-	return 0;
-}
-
-static char *resolve(const struct parser *p, const char *value)
-{
-	char *path;
-
-	if (value[0] == '/')
-		return strdup(value);
-	if (asprintf(&path, "%s/%s", p->dir, value) < 0)
-		return NULL;
-	return path;
-}
-
-/* A file authd must read at startup: resolved and proven readable now. */
-static int get_input_file(struct parser *p, const config_setting_t *group, const char *key,
-                          char **out)
-{
-	const char *value;
-	FILE *f;
-
-	if (get_string(p, group, key, true, &value) < 0)
-		return -1;
-	*out = resolve(p, value);
-	if (*out == NULL)
-		return fail(p, group, "out of memory");
-	f = fopen(*out, "r");
-	if (f == NULL)
-		return fail(p, config_setting_get_member(group, key), "%s: cannot read %s: %s",
-		            key, *out, strerror(errno));
-	fclose(f);
-	return 0;
-}
-
 static int get_tls_version(struct parser *p, const config_setting_t *group, const char *key,
                            int *out)
 {
 	const char *v;
 
-	if (get_string(p, group, key, false, &v) < 0)
+	if (parser_string(p, group, key, false, &v) < 0)
 		return -1;
 	if (v == NULL)
 		return 0;
@@ -159,7 +28,7 @@ static int get_tls_version(struct parser *p, const config_setting_t *group, cons
 	else if (strcmp(v, "1.3") == 0)
 		*out = TLS1_3_VERSION;
 	else
-		return fail(p, config_setting_get_member(group, key),
+		return parser_fail(p, config_setting_get_member(group, key),
 		            "%s must be \"1.2\" or \"1.3\", not \"%s\"", key, v);
 	return 0;
 }
@@ -171,12 +40,12 @@ static int parse_listen(struct parser *p, struct authd_config *cfg)
 	int n;
 
 	if (list == NULL)
-		return fail(p, config_root_setting(&p->cf), "missing required setting \"listen\"");
+		return parser_fail(p, config_root_setting(&p->cf), "missing required setting \"listen\"");
 	if (!config_setting_is_list(list) || (n = config_setting_length(list)) == 0)
-		return fail(p, list, "\"listen\" must be a non-empty list ( { address = ...; port = ...; } )");
+		return parser_fail(p, list, "\"listen\" must be a non-empty list ( { address = ...; port = ...; } )");
 	cfg->listen = calloc((size_t)n, sizeof(*cfg->listen));
 	if (cfg->listen == NULL)
-		return fail(p, list, "out of memory");
+		return parser_fail(p, list, "out of memory");
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct listen_addr *l = &cfg->listen[cfg->n_listen];
@@ -185,55 +54,20 @@ static int parse_listen(struct parser *p, struct authd_config *cfg)
 		uint8_t buf[16];
 
 		if (!config_setting_is_group(g))
-			return fail(p, g, "each \"listen\" entry must be a group { ... }");
-		if (check_keys(p, g, "listen", keys) < 0 || get_string(p, g, "address", true, &addr) < 0 ||
-		    get_uint(p, g, "port", 1, 65535, &port) < 0)
+			return parser_fail(p, g, "each \"listen\" entry must be a group { ... }");
+		if (parser_check_keys(p, g, "listen", keys) < 0 || parser_string(p, g, "address", true, &addr) < 0 ||
+		    parser_uint(p, g, "port", 1, 65535, &port) < 0)
 			return -1;
 		if (inet_pton(AF_INET, addr, buf) != 1 && inet_pton(AF_INET6, addr, buf) != 1)
-			return fail(p, config_setting_get_member(g, "address"),
+			return parser_fail(p, config_setting_get_member(g, "address"),
 			            "listen address \"%s\" is not an IPv4 or IPv6 literal", addr);
 		l->address = strdup(addr);
 		if (l->address == NULL)
-			return fail(p, g, "out of memory");
+			return parser_fail(p, g, "out of memory");
 		l->port = (uint16_t)port;
 		cfg->n_listen++;
 	}
 	return 0;
-}
-
-static int read_secret_file(struct parser *p, const config_setting_t *g, const char *value,
-                            char **out)
-{
-	char *path = resolve(p, value);
-	char buf[256];
-	size_t n = 0;
-	FILE *f;
-	int rc = -1;
-
-	if (path == NULL)
-		return fail(p, g, "out of memory");
-	f = fopen(path, "r");
-	if (f == NULL) {
-		fail(p, config_setting_get_member(g, "secret_file"), "secret_file: cannot read %s: %s",
-		     path, strerror(errno));
-		goto out;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	buf[n] = '\0';
-	if (n == 0 || strlen(buf) != n) {
-		fail(p, config_setting_get_member(g, "secret_file"),
-		     "secret_file %s must hold one non-empty line of text", path);
-		goto out;
-	}
-	*out = strdup(buf);
-	rc = *out != NULL ? 0 : fail(p, g, "out of memory");
-out:
-	explicit_bzero(buf, sizeof(buf));
-	free(path);
-	return rc;
 }
 
 static int parse_client(struct parser *p, const config_setting_t *g, struct authd_config *cfg)
@@ -246,30 +80,30 @@ static int parse_client(struct parser *p, const config_setting_t *g, struct auth
 	char why[160];
 
 	if (!config_setting_is_group(g))
-		return fail(p, g, "each \"clients\" entry must be a group { ... }");
-	if (check_keys(p, g, "clients", keys) < 0 || get_string(p, g, "name", true, &name) < 0 ||
-	    get_string(p, g, "address", true, &address) < 0 ||
-	    get_string(p, g, "secret", false, &secret) < 0 ||
-	    get_string(p, g, "secret_file", false, &secret_file) < 0)
+		return parser_fail(p, g, "each \"clients\" entry must be a group { ... }");
+	if (parser_check_keys(p, g, "clients", keys) < 0 || parser_string(p, g, "name", true, &name) < 0 ||
+	    parser_string(p, g, "address", true, &address) < 0 ||
+	    parser_string(p, g, "secret", false, &secret) < 0 ||
+	    parser_string(p, g, "secret_file", false, &secret_file) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->n_clients; i++) {
 		if (strcmp(cfg->clients[i].name, name) == 0)
-			return fail(p, g, "client name \"%s\" is used twice", name);
+			return parser_fail(p, g, "client name \"%s\" is used twice", name);
 	}
 	if (client_parse_address(address, c, why, sizeof(why)) < 0)
-		return fail(p, config_setting_get_member(g, "address"), "client \"%s\": %s", name, why);
+		return parser_fail(p, config_setting_get_member(g, "address"), "client \"%s\": %s", name, why);
 	if ((secret == NULL) == (secret_file == NULL))
-		return fail(p, g, "client \"%s\" needs exactly one of \"secret\" or \"secret_file\"", name);
+		return parser_fail(p, g, "client \"%s\" needs exactly one of \"secret\" or \"secret_file\"", name);
 	c->require_message_authenticator = true;
-	if (get_bool(p, g, "require_message_authenticator", &c->require_message_authenticator) < 0)
+	if (parser_bool(p, g, "require_message_authenticator", &c->require_message_authenticator) < 0)
 		return -1;
 	c->name = strdup(name);
 	if (secret != NULL)
 		c->secret = strdup(secret);
-	else if (read_secret_file(p, g, secret_file, &c->secret) < 0)
+	else if (parser_secret_file(p, g, "secret_file", &c->secret) < 0)
 		goto fail;
 	if (c->name == NULL || c->secret == NULL) {
-		fail(p, g, "out of memory");
+		parser_fail(p, g, "out of memory");
 		goto fail;
 	}
 	cfg->n_clients++;
@@ -285,12 +119,12 @@ static int parse_clients(struct parser *p, struct authd_config *cfg)
 	int n;
 
 	if (list == NULL)
-		return fail(p, config_root_setting(&p->cf), "missing required setting \"clients\"");
+		return parser_fail(p, config_root_setting(&p->cf), "missing required setting \"clients\"");
 	if (!config_setting_is_list(list) || (n = config_setting_length(list)) == 0)
-		return fail(p, list, "\"clients\" must be a non-empty list ( { name = ...; address = ...; secret = ...; } )");
+		return parser_fail(p, list, "\"clients\" must be a non-empty list ( { name = ...; address = ...; secret = ...; } )");
 	cfg->clients = calloc((size_t)n, sizeof(*cfg->clients));
 	if (cfg->clients == NULL)
-		return fail(p, list, "out of memory");
+		return parser_fail(p, list, "out of memory");
 	for (int i = 0; i < n; i++) {
 		if (parse_client(p, config_setting_get_elem(list, (unsigned)i), cfg) < 0)
 			return -1;
@@ -307,22 +141,22 @@ static int parse_tls(struct parser *p, struct authd_config *cfg)
 	struct eap_tls_settings *t = &cfg->tls;
 	const config_setting_t *g;
 
-	if (get_group(p, config_root_setting(&p->cf), "tls", true, &g) < 0 ||
-	    check_keys(p, g, "tls", keys) < 0)
+	if (parser_group(p, config_root_setting(&p->cf), "tls", true, &g) < 0 ||
+	    parser_check_keys(p, g, "tls", keys) < 0)
 		return -1;
 	cfg->tls_line = (int)config_setting_source_line(g);
 	t->min_version = TLS1_2_VERSION;
 	t->max_version = TLS1_3_VERSION;
 	t->require_client_eku = true;
-	if (get_input_file(p, g, "certificate", (char **)&t->certificate) < 0 ||
-	    get_input_file(p, g, "private_key", (char **)&t->private_key) < 0 ||
-	    get_input_file(p, g, "ca", (char **)&t->ca) < 0 ||
+	if (parser_input_file(p, g, "certificate", (char **)&t->certificate) < 0 ||
+	    parser_input_file(p, g, "private_key", (char **)&t->private_key) < 0 ||
+	    parser_input_file(p, g, "ca", (char **)&t->ca) < 0 ||
 	    get_tls_version(p, g, "min_version", &t->min_version) < 0 ||
 	    get_tls_version(p, g, "max_version", &t->max_version) < 0 ||
-	    get_bool(p, g, "require_client_eku", &t->require_client_eku) < 0)
+	    parser_bool(p, g, "require_client_eku", &t->require_client_eku) < 0)
 		return -1;
 	if (t->min_version > t->max_version)
-		return fail(p, g, "tls.min_version is above tls.max_version");
+		return parser_fail(p, g, "tls.min_version is above tls.max_version");
 	return 0;
 }
 
@@ -334,15 +168,15 @@ static int parse_eap(struct parser *p, struct authd_config *cfg)
 	cfg->fragment_size = 1014;
 	cfg->timeout = 30;
 	cfg->max_conversations = 20000;
-	if (get_group(p, config_root_setting(&p->cf), "eap", false, &g) < 0)
+	if (parser_group(p, config_root_setting(&p->cf), "eap", false, &g) < 0)
 		return -1;
 	if (g == NULL)
 		return 0;
-	if (check_keys(p, g, "eap", keys) < 0 ||
-	    get_uint(p, g, "fragment_size", EAP_TLS_MIN_FRAGMENT, EAP_TLS_MAX_FRAGMENT,
+	if (parser_check_keys(p, g, "eap", keys) < 0 ||
+	    parser_uint(p, g, "fragment_size", EAP_TLS_MIN_FRAGMENT, EAP_TLS_MAX_FRAGMENT,
 	             &cfg->fragment_size) < 0 ||
-	    get_uint(p, g, "timeout", 1, 3600, &cfg->timeout) < 0 ||
-	    get_uint(p, g, "max_conversations", 1, 1000000, &cfg->max_conversations) < 0)
+	    parser_uint(p, g, "timeout", 1, 3600, &cfg->timeout) < 0 ||
+	    parser_uint(p, g, "max_conversations", 1, 1000000, &cfg->max_conversations) < 0)
 		return -1;
 	return 0;
 }
@@ -356,13 +190,13 @@ static int check_writable(struct parser *p, const config_setting_t *s, const cha
 	if (access(path, W_OK) == 0)
 		return 0;
 	if (errno != ENOENT)
-		return fail(p, s, "decisions: cannot write %s: %s", path, strerror(errno));
+		return parser_fail(p, s, "decisions: cannot write %s: %s", path, strerror(errno));
 	copy = strdup(path);
 	if (copy == NULL)
-		return fail(p, s, "out of memory");
+		return parser_fail(p, s, "out of memory");
 	rc = access(dirname(copy), W_OK);
 	if (rc < 0)
-		fail(p, s, "decisions: cannot create %s: %s", path, strerror(errno));
+		parser_fail(p, s, "decisions: cannot create %s: %s", path, strerror(errno));
 	free(copy);
 	return rc;
 }
@@ -374,16 +208,16 @@ static int parse_log(struct parser *p, struct authd_config *cfg)
 	const char *decisions, *level;
 
 	cfg->log_level = LOG_INFO;
-	if (get_group(p, config_root_setting(&p->cf), "log", true, &g) < 0 ||
-	    check_keys(p, g, "log", keys) < 0 || get_string(p, g, "decisions", true, &decisions) < 0 ||
-	    get_string(p, g, "level", false, &level) < 0)
+	if (parser_group(p, config_root_setting(&p->cf), "log", true, &g) < 0 ||
+	    parser_check_keys(p, g, "log", keys) < 0 || parser_string(p, g, "decisions", true, &decisions) < 0 ||
+	    parser_string(p, g, "level", false, &level) < 0)
 		return -1;
 	if (level != NULL && log_level_parse(level, &cfg->log_level) < 0)
-		return fail(p, config_setting_get_member(g, "level"),
+		return parser_fail(p, config_setting_get_member(g, "level"),
 		            "log.level must be \"error\", \"warning\", \"info\" or \"debug\", not \"%s\"", level);
-	cfg->decision_log = resolve(p, decisions);
+	cfg->decision_log = parser_resolve(p, decisions);
 	if (cfg->decision_log == NULL)
-		return fail(p, g, "out of memory");
+		return parser_fail(p, g, "out of memory");
 	return check_writable(p, config_setting_get_member(g, "decisions"), cfg->decision_log);
 }
 
@@ -410,10 +244,10 @@ int config_load(const char *path, struct authd_config *cfg, char *err, size_t er
 			         config_error_line(&p.cf), config_error_text(&p.cf));
 		goto out;
 	}
-	if (check_keys(&p, config_root_setting(&p.cf), "the top level", keys) < 0 ||
+	if (parser_check_keys(&p, config_root_setting(&p.cf), "the top level", keys) < 0 ||
 	    parse_listen(&p, cfg) < 0 || parse_clients(&p, cfg) < 0 || parse_tls(&p, cfg) < 0 ||
 	    parse_eap(&p, cfg) < 0 || parse_log(&p, cfg) < 0 ||
-	    get_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0)
+	    parser_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -1,0 +1,195 @@
+#include "authd/config_parser.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int parser_fail(struct parser *p, const config_setting_t *where, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(p->err, p->errlen, "%s:%d: ", p->file,
+	                 where != NULL ? (int)config_setting_source_line(where) : 0);
+
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Unknown keys are errors: a misspelt "require_client_eku" silently ignored
+ * would leave a security check in a state the admin did not choose. */
+int parser_check_keys(struct parser *p, const config_setting_t *group, const char *where,
+                      const char *const allowed[])
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		bool known = false;
+
+		for (size_t k = 0; allowed[k] != NULL && !known; k++)
+			known = strcmp(name, allowed[k]) == 0;
+		if (!known)
+			return parser_fail(p, s, "unknown setting \"%s\" in %s", name, where);
+	}
+	return 0;
+}
+
+int parser_group(struct parser *p, const config_setting_t *parent, const char *key,
+                     bool required, const config_setting_t **out)
+{
+	const config_setting_t *s = config_setting_get_member(parent, key);
+
+	*out = NULL;
+	if (s == NULL)
+		return required ? parser_fail(p, parent, "missing required group \"%s\"", key) : 0;
+	if (!config_setting_is_group(s))
+		return parser_fail(p, s, "\"%s\" must be a group { ... }", key);
+	*out = s;
+	return 0;
+}
+
+int parser_string(struct parser *p, const config_setting_t *group, const char *key,
+                      bool required, const char **out)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+
+	*out = NULL;
+	if (s == NULL)
+		return required ? parser_fail(p, group, "missing required setting \"%s\"", key) : 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return parser_fail(p, s, "\"%s\" must be a string", key);
+	*out = config_setting_get_string(s);
+	if ((*out)[0] == '\0')
+		return parser_fail(p, s, "\"%s\" must not be empty", key);
+	return 0;
+}
+
+/* Leaves *out untouched (the default) when the key is absent. */
+int parser_uint(struct parser *p, const config_setting_t *group, const char *key,
+                    long long min, long long max, unsigned *out)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	long long v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+		return parser_fail(p, s, "\"%s\" must be an integer", key);
+	v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return parser_fail(p, s, "\"%s\" is %lld, must be %lld..%lld", key, v, min, max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+int parser_bool(struct parser *p, const config_setting_t *group, const char *key, bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return parser_fail(p, s, "\"%s\" must be true or false", key);
+	*out = config_setting_get_bool(s) != 0;
+	return 0;
+}
+
+char *parser_resolve(const struct parser *p, const char *value)
+{
+	char *path;
+
+	if (value[0] == '/')
+		return strdup(value);
+	if (asprintf(&path, "%s/%s", p->dir, value) < 0)
+		return NULL;
+	return path;
+}
+
+/* A file authd must read at startup: resolved and proven readable now. */
+int parser_input_file(struct parser *p, const config_setting_t *group, const char *key,
+                          char **out)
+{
+	const char *value;
+	FILE *f;
+
+	if (parser_string(p, group, key, true, &value) < 0)
+		return -1;
+	*out = parser_resolve(p, value);
+	if (*out == NULL)
+		return parser_fail(p, group, "out of memory");
+	f = fopen(*out, "r");
+	if (f == NULL)
+		return parser_fail(p, config_setting_get_member(group, key), "%s: cannot read %s: %s",
+		            key, *out, strerror(errno));
+	fclose(f);
+	return 0;
+}
+
+int parser_secret_file(struct parser *p, const config_setting_t *group, const char *key,
+                       char **out)
+{
+	const config_setting_t *where = config_setting_get_member(group, key);
+	const char *value;
+	char *path = NULL;
+	char buf[256];
+	size_t n = 0;
+	FILE *f;
+	int rc = -1;
+
+	if (parser_string(p, group, key, true, &value) < 0)
+		return -1;
+	path = parser_resolve(p, value);
+	if (path == NULL)
+		return parser_fail(p, where, "out of memory");
+	f = fopen(path, "r");
+	if (f == NULL) {
+		parser_fail(p, where, "%s: cannot read %s: %s", key, path, strerror(errno));
+		goto out;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	if (n == 0 || strlen(buf) != n) {
+		parser_fail(p, where, "%s %s must hold one non-empty line of text", key, path);
+		goto out;
+	}
+	*out = strdup(buf);
+	rc = *out != NULL ? 0 : parser_fail(p, where, "out of memory");
+out:
+	explicit_bzero(buf, sizeof(buf));
+	free(path);
+	return rc;
+}
+
+int parser_string_list(struct parser *p, const config_setting_t *group, const char *key,
+                       bool required, char ***out, size_t *n)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	int len;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return required ? parser_fail(p, group, "missing required setting \"%s\"", key) : 0;
+	if (!config_setting_is_array(s) || (len = config_setting_length(s)) == 0)
+		return parser_fail(p, s, "\"%s\" must be a non-empty array [ \"...\", ... ]", key);
+	*out = calloc((size_t)len, sizeof(**out));
+	if (*out == NULL)
+		return parser_fail(p, s, "out of memory");
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+
+		if (v == NULL || v[0] == '\0')
+			return parser_fail(p, s, "\"%s\" must hold non-empty strings", key);
+		(*out)[i] = strdup(v);
+		if ((*out)[i] == NULL)
+			return parser_fail(p, s, "out of memory");
+		(*n)++;
+	}
+	return 0;
+}

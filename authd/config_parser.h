@@ -1,0 +1,50 @@
+/*
+ * The shared machinery of authd.conf parsing: typed getters that turn every
+ * problem into "file:line: what is wrong". Used by config.c (server, TLS,
+ * clients) and config_policy.c (identity, directory, rules). Getters return 0
+ * or -1; after -1 the message is in p->err and parsing stops.
+ */
+#ifndef AUTHD_CONFIG_PARSER_H
+#define AUTHD_CONFIG_PARSER_H
+
+#include <libconfig.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct parser {
+	config_t cf;
+	const char *file;   /* as given, for messages */
+	char *dir;          /* base for relative paths */
+	char *err;
+	size_t errlen;
+};
+
+int parser_fail(struct parser *p, const config_setting_t *where, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Unknown keys are errors: a misspelt security option silently ignored would
+ * leave a check in a state the admin did not choose. */
+int parser_check_keys(struct parser *p, const config_setting_t *group, const char *where,
+                      const char *const allowed[]);
+/* *out = the group, or NULL when absent and not required. */
+int parser_group(struct parser *p, const config_setting_t *parent, const char *key,
+                 bool required, const config_setting_t **out);
+/* *out = a non-empty string, or NULL when absent and not required. Borrowed from the parser. */
+int parser_string(struct parser *p, const config_setting_t *group, const char *key,
+                  bool required, const char **out);
+/* Leaves *out untouched (the default) when the key is absent. */
+int parser_uint(struct parser *p, const config_setting_t *group, const char *key,
+                long long min, long long max, unsigned *out);
+int parser_bool(struct parser *p, const config_setting_t *group, const char *key, bool *out);
+/* A malloc'd array of malloc'd non-empty strings; *out NULL when absent and not required. */
+int parser_string_list(struct parser *p, const config_setting_t *group, const char *key,
+                       bool required, char ***out, size_t *n);
+/* value made absolute against the config file's directory; malloc'd, NULL on ENOMEM. */
+char *parser_resolve(const struct parser *p, const char *value);
+/* A required file authd reads at startup: resolved (malloc'd) and proven readable now. */
+int parser_input_file(struct parser *p, const config_setting_t *group, const char *key, char **out);
+/* The first line of the file named by key, for secrets kept out of the config. */
+int parser_secret_file(struct parser *p, const config_setting_t *group, const char *key,
+                       char **out);
+
+#endif
