@@ -1,5 +1,6 @@
 #include "authd/config.h"
 #include "authd/config_parser.h"
+#include "authd/config_policy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -223,7 +224,9 @@ static int parse_log(struct parser *p, struct authd_config *cfg)
 
 int config_load(const char *path, struct authd_config *cfg, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "listen", "clients", "tls", "eap", "log", "threads", NULL };
+	static const char *const keys[] = {
+		"listen", "clients", "tls", "eap", "log", "threads", "identity", "ldap", "groups", "policy", NULL
+	};
 	struct parser p = { .file = path, .err = err, .errlen = errlen };
 	char *copy = strdup(path);
 	int rc = -1;
@@ -246,7 +249,7 @@ int config_load(const char *path, struct authd_config *cfg, char *err, size_t er
 	}
 	if (parser_check_keys(&p, config_root_setting(&p.cf), "the top level", keys) < 0 ||
 	    parse_listen(&p, cfg) < 0 || parse_clients(&p, cfg) < 0 || parse_tls(&p, cfg) < 0 ||
-	    parse_eap(&p, cfg) < 0 || parse_log(&p, cfg) < 0 ||
+	    config_policy_parse(&p, cfg) < 0 || parse_eap(&p, cfg) < 0 || parse_log(&p, cfg) < 0 ||
 	    parser_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0)
 		goto out;
 	rc = 0;
@@ -272,5 +275,6 @@ void config_free(struct authd_config *cfg)
 	free((char *)cfg->tls.ca);
 	free(cfg->decision_log);
 	free(cfg->path);
+	policy_settings_clear(&cfg->policy);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -12,6 +12,7 @@
 #include "authd/client.h"
 #include "authd/log.h"
 #include "eap/eap_tls.h"
+#include "policy/policy.h"
 
 struct listen_addr {
 	char *address;
@@ -32,6 +33,7 @@ struct authd_config {
 	char *decision_log;
 	enum log_level log_level;
 	unsigned threads;              /* 0 = one per core */
+	struct policy_settings policy; /* identity, directory, rules */
 };
 
 /*

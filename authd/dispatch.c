@@ -21,12 +21,24 @@
 #define REPLY_CACHE_LIFETIME_S 30
 #define DROP_LOG_PER_SECOND 10
 
-/* Everything one request carries through the dispatch functions. */
+/* Everything one request carries through the dispatch functions, and what
+ * it takes to answer it from another thread. */
 struct request {
 	struct dispatch *d;
 	const struct client *client;
 	struct radius_request rad;
 	uint64_t conversation;      /* 0 until known */
+	int fd;
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+};
+
+/* A conversation whose handshake succeeded, waiting for a directory thread. */
+struct pending {
+	struct request r;           /* owns r.rad */
+	struct conversation *conv;
+	const uint8_t *eap;         /* the EAP-Success, inside conv */
+	size_t eap_len;
 };
 
 #define LOG_REQ(level, r, fmt, ...)                                                   \
@@ -54,20 +66,34 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
 		return -1;
 	}
+	d->policy = policy_new(&cfg->policy, err, errlen);
+	if (d->policy == NULL)
+		goto fail;
 	d->conversations = conversation_table_new(cfg->max_conversations, cfg->timeout);
 	/* Every conversation round trip and every Status-Server occupies an entry
 	 * for the lifetime; twice the conversation bound leaves room for both. */
 	d->replies = reply_cache_new((size_t)cfg->max_conversations * 2, REPLY_CACHE_LIFETIME_S);
-	if (d->conversations == NULL || d->replies == NULL) {
+	/* One directory thread per pooled connection: lookups run in parallel and
+	 * a slow directory holds only these threads, never the TLS workers. */
+	if (policy_uses_directory(d->policy))
+		d->directory_queue = work_queue_new(policy_directory_connections(d->policy),
+		                                    cfg->max_conversations);
+	if (d->conversations == NULL || d->replies == NULL ||
+	    (policy_uses_directory(d->policy) && d->directory_queue == NULL)) {
 		snprintf(err, errlen, "out of memory");
-		dispatch_cleanup(d);
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	dispatch_cleanup(d);
+	return -1;
 }
 
 void dispatch_cleanup(struct dispatch *d)
 {
+	/* First: pending placements still use the tables and the decision log. */
+	work_queue_free(d->directory_queue);
+	policy_free(d->policy);
 	conversation_table_free(d->conversations);
 	reply_cache_free(d->replies);
 	decision_log_close(d->decisions);
@@ -85,28 +111,43 @@ static size_t fragment_size(const struct dispatch *d, unsigned framed_mtu)
 	return size;
 }
 
-/* Fills the record from the EAP conversation, writes it, and logs a summary. */
-static void record(struct dispatch *d, struct conversation *conv, bool accept, const char *reason,
-                   const char *detail)
+/* What the EAP conversation knows, into its decision record. */
+static void fill_from_eap(struct conversation *conv)
 {
 	struct decision *dec = &conv->decision;
-	char identity[96];
 
-	dec->accept = accept;
-	dec->reason = reason;
-	snprintf(dec->detail, sizeof(dec->detail), "%s", detail);
 	snprintf(dec->identity, sizeof(dec->identity), "%s", eap_conversation_identity(conv->eap));
 	dec->cert = eap_conversation_peer_cert(conv->eap);
 	dec->tls_version = eap_conversation_tls_version(conv->eap);
 	dec->round_trips = eap_conversation_round_trips(conv->eap);
+}
+
+/* Writes the finished record and logs a summary. */
+static void record(struct dispatch *d, struct conversation *conv)
+{
+	struct decision *dec = &conv->decision;
+	char identity[96];
+
 	if (decision_log_write(d->decisions, dec) < 0)
 		log_msg(LOG_ERROR, "conv=%llu: cannot write decision log: %s",
 		        (unsigned long long)dec->conversation, strerror(errno));
 	log_sanitize(dec->identity, identity, sizeof(identity));
-	log_msg(LOG_INFO, "nas=%s conv=%llu: %s identity=\"%s\" reason=%s%s%s", dec->nas,
-	        (unsigned long long)dec->conversation, accept ? "accept" : "reject", identity, reason,
-	        detail[0] ? " detail=" : "", detail);
-	stats_bump(&d->stats, accept ? STAT_ACCEPT : STAT_REJECT);
+	log_msg(LOG_INFO, "nas=%s conv=%llu: %s identity=\"%s\" reason=%s%s%s%s%s", dec->nas,
+	        (unsigned long long)dec->conversation, dec->accept ? "accept" : "reject", identity,
+	        dec->reason, dec->vlan ? " vlan=" : "", dec->vlan ? dec->vlan : "",
+	        dec->detail[0] ? " detail=" : "", dec->detail);
+	stats_bump(&d->stats, dec->accept ? STAT_ACCEPT : STAT_REJECT);
+}
+
+/* Ends a conversation that failed in EAP or timed out. */
+static void record_failure(struct dispatch *d, struct conversation *conv, const char *reason,
+                           const char *detail)
+{
+	fill_from_eap(conv);
+	conv->decision.accept = false;
+	conv->decision.reason = reason;
+	snprintf(conv->decision.detail, sizeof(conv->decision.detail), "%s", detail);
+	record(d, conv);
 }
 
 static struct conversation *start_conversation(struct request *r)
@@ -140,7 +181,7 @@ static struct radius_reply *reject_reply(struct request *r, const uint8_t *eap, 
 	if (reply == NULL)
 		return NULL;
 	if ((eap != NULL && radius_reply_add_octets(reply, PW_EAP_MESSAGE, 0, eap, eap_len) < 0) ||
-	    radius_reply_add_string(reply, PW_REPLY_MESSAGE, message) < 0) {
+	    radius_reply_add_string(reply, PW_REPLY_MESSAGE, 0, message) < 0) {
 		radius_reply_free(reply);
 		return NULL;
 	}
@@ -162,8 +203,36 @@ static struct radius_reply *challenge_reply(struct request *r, struct conversati
 	return reply;
 }
 
+/* RFC 3580 §3.31 VLAN assignment, tag 1, and the rule's extra attributes. */
+static int add_placement(struct radius_reply *reply, const struct policy_result *res)
+{
+	const struct policy_rule *rule = res->rule;
+
+	if (res->vlan != NULL &&
+	    (radius_reply_add_integer(reply, PW_TUNNEL_TYPE, 1, 13) < 0 ||          /* VLAN */
+	     radius_reply_add_integer(reply, PW_TUNNEL_MEDIUM_TYPE, 1, 6) < 0 ||    /* IEEE-802 */
+	     radius_reply_add_string(reply, PW_TUNNEL_PRIVATE_GROUP_ID, 1, res->vlan) < 0))
+		return -1;
+	if (rule == NULL)
+		return 0;
+	if (rule->session_timeout > 0 &&
+	    radius_reply_add_integer(reply, PW_SESSION_TIMEOUT, 0, rule->session_timeout) < 0)
+		return -1;
+	if (rule->termination_action >= 0 &&
+	    radius_reply_add_integer(reply, PW_TERMINATION_ACTION, 0, (uint32_t)rule->termination_action) < 0)
+		return -1;
+	if (rule->filter_id != NULL && radius_reply_add_string(reply, PW_FILTER_ID, 0, rule->filter_id) < 0)
+		return -1;
+	if (rule->class_attr != NULL &&
+	    radius_reply_add_octets(reply, PW_CLASS, 0, (const uint8_t *)rule->class_attr,
+	                            strlen(rule->class_attr)) < 0)
+		return -1;
+	return 0;
+}
+
 static struct radius_reply *accept_reply(struct request *r, struct conversation *conv,
-                                   const uint8_t *eap, size_t eap_len)
+                                         const uint8_t *eap, size_t eap_len,
+                                         const struct policy_result *res)
 {
 	struct radius_reply *reply = radius_reply_new(&r->rad, PW_CODE_ACCESS_ACCEPT);
 	uint8_t msk[EAP_MSK_LEN], emsk[EAP_EMSK_LEN];
@@ -178,7 +247,8 @@ static struct radius_reply *accept_reply(struct request *r, struct conversation 
 	if (radius_reply_add_octets(reply, PW_EAP_MESSAGE, 0, eap, eap_len) < 0 ||
 	    radius_reply_add_octets(reply, PW_MSCHAP_MPPE_RECV_KEY, VENDORPEC_MICROSOFT, msk, 32) < 0 ||
 	    radius_reply_add_octets(reply, PW_MSCHAP_MPPE_SEND_KEY, VENDORPEC_MICROSOFT, msk + 32, 32) < 0 ||
-	    (identity[0] != '\0' && radius_reply_add_string(reply, PW_USER_NAME, identity) < 0))
+	    (identity[0] != '\0' && radius_reply_add_string(reply, PW_USER_NAME, 0, identity) < 0) ||
+	    add_placement(reply, res) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -191,7 +261,87 @@ out:
 	return reply;
 }
 
-static struct radius_reply *access_request(struct request *r)
+/* Reply-Message for a policy refusal: the class only; the log has the reason. */
+static const char *policy_refusal_text(const char *reason)
+{
+	if (strcmp(reason, "directory_unavailable") == 0)
+		return "device directory unavailable, try again later";
+	if (strcmp(reason, "identity_mismatch") == 0 || strcmp(reason, "identity_invalid") == 0 ||
+	    strcmp(reason, "no_identity") == 0)
+		return "certificate identity not acceptable";
+	return "device not permitted on this network";
+}
+
+/* The handshake succeeded: the policy places the device or refuses it. Ends
+ * the conversation. May block on the directory (see policy_uses_directory). */
+static struct radius_reply *finish_success(struct request *r, struct conversation *conv,
+                                           const uint8_t *eap, size_t eap_len)
+{
+	struct dispatch *d = r->d;
+	struct policy_request preq;
+	struct policy_result res;
+	struct radius_reply *reply;
+
+	fill_from_eap(conv);
+	preq = (struct policy_request){
+		.cert = eap_conversation_peer_cert(conv->eap),
+		.eap_identity = eap_conversation_identity(conv->eap),
+		.nas = r->client->name,
+		.nas_port_type = r->rad.nas_port_type,
+		.ssid = r->rad.ssid,
+	};
+	policy_decide(d->policy, &preq, &conv->decision, &res);
+	if (res.accept) {
+		reply = accept_reply(r, conv, eap, eap_len, &res);
+	} else {
+		eap_conversation_deny(conv->eap, &eap, &eap_len);
+		reply = reject_reply(r, eap, eap_len, policy_refusal_text(conv->decision.reason));
+	}
+	record(d, conv);
+	conversation_table_remove(d->conversations, conv);
+	conversation_free(conv);
+	return reply;
+}
+
+static void respond(struct request *r, struct radius_reply *reply);
+
+static void run_pending(void *arg, bool cancelled)
+{
+	struct pending *p = arg;
+	struct radius_reply *reply = NULL;
+
+	if (!cancelled) {
+		reply = finish_success(&p->r, p->conv, p->eap, p->eap_len);
+	} else {
+		LOG_REQ(LOG_WARNING, &p->r, "stopping: placement abandoned, no reply");
+		conversation_table_remove(p->r.d->conversations, p->conv);
+		conversation_free(p->conv);
+	}
+	respond(&p->r, reply);
+	radius_request_free(&p->r.rad);
+	free(p);
+}
+
+/* Hands the end of a successful conversation to a directory thread, which
+ * answers on its own. 0, or -1 (queue full: the caller still owns all). */
+static int defer_success(struct request *r, struct conversation *conv, const uint8_t *eap,
+                         size_t eap_len)
+{
+	struct pending *p = malloc(sizeof(*p));
+
+	if (p == NULL)
+		return -1;
+	*p = (struct pending){ .r = *r, .conv = conv, .eap = eap, .eap_len = eap_len };
+	if (work_queue_push(r->d->directory_queue, run_pending, p) < 0) {
+		free(p);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns the reply to send (NULL: none), or sets *deferred when the request
+ * moved to a directory thread, which then owns it and answers. */
+static struct radius_reply *access_request(struct request *r, bool *deferred)
 {
 	struct dispatch *d = r->d;
 	struct radius_reply *reply = NULL;
@@ -240,13 +390,27 @@ static struct radius_reply *access_request(struct request *r)
 		conversation_table_release(d->conversations, conv);
 		return NULL;
 	case EAP_STEP_SUCCESS:
-		reply = accept_reply(r, conv, out, outlen);
-		record(d, conv, true, eap_reason_code(EAP_REASON_OK), "");
+		if (d->directory_queue == NULL)
+			return finish_success(r, conv, out, outlen);
+		if (defer_success(r, conv, out, outlen) == 0) {
+			*deferred = true;
+			return NULL;
+		}
+		/* Every directory thread is busy and the queue is full: the directory
+		 * is not keeping up, which is what directory_unavailable is for. */
+		LOG_REQ(LOG_WARNING, r, "directory queue full: placement refused");
+		fill_from_eap(conv);
+		conv->decision.accept = false;
+		conv->decision.reason = "directory_unavailable";
+		snprintf(conv->decision.detail, sizeof(conv->decision.detail), "directory queue full");
+		eap_conversation_deny(conv->eap, &out, &outlen);
+		reply = reject_reply(r, out, outlen, policy_refusal_text(conv->decision.reason));
+		record(d, conv);
 		break;
 	case EAP_STEP_FAILURE:
 		reason = eap_conversation_reason(conv->eap);
 		reply = reject_reply(r, out, outlen, eap_reason_text(reason));
-		record(d, conv, false, eap_reason_code(reason), eap_conversation_detail(conv->eap));
+		record_failure(d, conv, eap_reason_code(reason), eap_conversation_detail(conv->eap));
 		break;
 	}
 	conversation_table_remove(d->conversations, conv);
@@ -260,11 +424,10 @@ static struct radius_reply *status_server(struct request *r)
 	return radius_reply_new(&r->rad, PW_CODE_ACCESS_ACCEPT);
 }
 
-static void send_reply(int fd, const uint8_t *data, size_t len,
-                       const struct sockaddr_storage *from, socklen_t fromlen)
+static void send_bytes(struct request *r, const uint8_t *data, size_t len)
 {
-	if (sendto(fd, data, len, 0, (const struct sockaddr *)from, fromlen) < 0)
-		log_msg(LOG_WARNING, "cannot send reply: %s", strerror(errno));
+	if (sendto(r->fd, data, len, 0, (const struct sockaddr *)&r->from, r->fromlen) < 0)
+		LOG_REQ(LOG_WARNING, r, "cannot send reply: %s", strerror(errno));
 }
 
 static bool drop_log_allowed(struct dispatch *d)
@@ -296,10 +459,10 @@ void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t le
                        const struct sockaddr_storage *from, socklen_t fromlen,
                        struct dispatch_scratch *scratch)
 {
-	struct request r = { .d = d };
+	struct request r = { .d = d, .fd = fd, .from = *from, .fromlen = fromlen };
 	struct radius_reply *reply = NULL;
+	bool deferred = false;
 	enum radius_drop drop;
-	const uint8_t *out;
 	size_t outlen = 0;
 	char detail[160];
 
@@ -325,7 +488,7 @@ void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t le
 	case REPLY_CACHE_HIT:
 		stats_bump(&d->stats, STAT_RETRANSMISSION);
 		LOG_REQ(LOG_DEBUG, &r, "retransmission: cached reply resent");
-		send_reply(fd, scratch->reply, outlen, from, fromlen);
+		send_bytes(&r, scratch->reply, outlen);
 		goto out;
 	case REPLY_CACHE_IN_PROGRESS:
 		stats_bump(&d->stats, STAT_DUPLICATE_IN_PROGRESS);
@@ -338,20 +501,33 @@ void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t le
 		break;
 	}
 
-	reply = r.rad.code == PW_CODE_STATUS_SERVER ? status_server(&r) : access_request(&r);
-	outlen = 0;
-	if (reply != NULL && radius_reply_encode(reply, &r.rad, r.client, &out, &outlen) < 0) {
-		LOG_REQ(LOG_ERROR, &r, "cannot encode reply: %s", fr_strerror());
+	if (r.rad.code == PW_CODE_STATUS_SERVER)
+		reply = status_server(&r);
+	else
+		reply = access_request(&r, &deferred);
+	if (deferred)
+		return;   /* a directory thread owns the request now */
+	respond(&r, reply);
+out:
+	radius_request_free(&r.rad);
+}
+
+/* Encodes, caches and sends the reply (NULL: deliberately none), and frees it. */
+static void respond(struct request *r, struct radius_reply *reply)
+{
+	const uint8_t *out = NULL;
+	size_t outlen = 0;
+
+	if (reply != NULL && radius_reply_encode(reply, &r->rad, r->client, &out, &outlen) < 0) {
+		LOG_REQ(LOG_ERROR, r, "cannot encode reply: %s", fr_strerror());
 		outlen = 0;
 	}
 	/* Cache before sending: a retransmission racing the reply must find it. */
-	reply_cache_complete(d->replies, from, r.rad.id, r.rad.authenticator, outlen ? out : NULL,
-	                     outlen);
+	reply_cache_complete(r->d->replies, &r->from, r->rad.id, r->rad.authenticator,
+	                     outlen ? out : NULL, outlen);
 	if (outlen > 0)
-		send_reply(fd, out, outlen, from, fromlen);
+		send_bytes(r, out, outlen);
 	radius_reply_free(reply);
-out:
-	radius_request_free(&r.rad);
 }
 
 void dispatch_expire(struct dispatch *d)
@@ -363,7 +539,7 @@ void dispatch_expire(struct dispatch *d)
 		snprintf(detail, sizeof(detail), "no request for %u s after %u round trips",
 		         d->cfg->timeout, eap_conversation_round_trips(conv->eap));
 		stats_bump(&d->stats, STAT_TIMEOUT);
-		record(d, conv, false, "timeout", detail);
+		record_failure(d, conv, "timeout", detail);
 		conversation_free(conv);
 	}
 	reply_cache_expire(d->replies);

@@ -16,8 +16,10 @@
 #include "authd/conversation_table.h"
 #include "authd/reply_cache.h"
 #include "authd/stats.h"
+#include "authd/work_queue.h"
 #include "eap/eap_tls.h"
 #include "policy/decision.h"
+#include "policy/policy.h"
 
 struct dispatch {
 	const struct authd_config *cfg;        /* borrowed */
@@ -25,6 +27,8 @@ struct dispatch {
 	struct decision_log *decisions;        /* owned */
 	struct conversation_table *conversations;
 	struct reply_cache *replies;
+	struct policy *policy;
+	struct work_queue *directory_queue;    /* NULL when the policy never blocks */
 	struct stats stats;
 	atomic_ullong next_conversation;
 	/* Drop warnings per second are capped so a flood cannot flood the log;

@@ -94,6 +94,16 @@ static VALUE_PAIR *find(RADIUS_PACKET *p, unsigned attr)
 	return fr_pair_find_by_num(p->vps, attr, 0, TAG_ANY);
 }
 
+/* RFC 3580 §3.20: Called-Station-Id is "MAC:SSID" on 802.11. The MAC is 17
+ * characters in both the dash and the colon notation, so the SSID follows
+ * the 18th character when that is a colon. */
+static const char *ssid_of(const char *called_station_id)
+{
+	if (strlen(called_station_id) > 18 && called_station_id[17] == ':')
+		return called_station_id + 18;
+	return NULL;
+}
+
 enum radius_drop radius_request_decode(const uint8_t *buf, size_t len,
                                        const struct client *client,
                                        struct radius_request *req,
@@ -161,6 +171,10 @@ enum radius_drop radius_request_decode(const uint8_t *buf, size_t len,
 		req->framed_mtu = vp->vp_integer;
 	vp = find(p, PW_CALLING_STATION_ID);
 	req->calling_station_id = vp != NULL ? vp->vp_strvalue : "";
+	if ((vp = find(p, PW_NAS_PORT_TYPE)) != NULL)
+		req->nas_port_type = vp->vp_integer;
+	if ((vp = find(p, PW_CALLED_STATION_ID)) != NULL)
+		req->ssid = ssid_of(vp->vp_strvalue);
 	return RADIUS_ACCEPTED;
 
 malformed:
@@ -218,14 +232,29 @@ int radius_reply_add_octets(struct radius_reply *r, unsigned attr, unsigned vend
 	return 0;
 }
 
-int radius_reply_add_string(struct radius_reply *r, unsigned attr, const char *value)
+int radius_reply_add_string(struct radius_reply *r, unsigned attr, int tag, const char *value)
 {
 	RADIUS_PACKET *p = packet_of(r);
 	VALUE_PAIR *vp = fr_pair_afrom_num(p, attr, 0);
 
 	if (vp == NULL)
 		return -1;
+	vp->tag = (int8_t)(tag > 0 ? tag : TAG_NONE);
 	fr_pair_value_strcpy(vp, value);
+	fr_pair_add(&p->vps, vp);
+	return 0;
+}
+
+int radius_reply_add_integer(struct radius_reply *r, unsigned attr, int tag, uint32_t value)
+{
+	RADIUS_PACKET *p = packet_of(r);
+	VALUE_PAIR *vp = fr_pair_afrom_num(p, attr, 0);
+
+	if (vp == NULL)
+		return -1;
+	vp->tag = (int8_t)(tag > 0 ? tag : TAG_NONE);
+	vp->vp_integer = value;
+	vp->vp_length = 4;
 	fr_pair_add(&p->vps, vp);
 	return 0;
 }

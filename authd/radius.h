@@ -41,6 +41,8 @@ struct radius_request {
 	size_t state_len;
 	unsigned framed_mtu;             /* 0 if absent */
 	const char *calling_station_id;  /* "" if absent */
+	unsigned nas_port_type;          /* 0 if absent */
+	const char *ssid;                /* from Called-Station-Id "MAC:SSID", NULL if absent */
 	bool message_authenticator;      /* present (and then valid) */
 };
 
@@ -69,7 +71,9 @@ struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code)
  * EAP-Message values are split into 253-byte attributes on encoding. */
 int radius_reply_add_octets(struct radius_reply *r, unsigned attr, unsigned vendor,
                             const uint8_t *value, size_t len);
-int radius_reply_add_string(struct radius_reply *r, unsigned attr, const char *value);
+/* tag: 0 for untagged attributes, 1..31 for RFC 2868 tunnel attributes. */
+int radius_reply_add_string(struct radius_reply *r, unsigned attr, int tag, const char *value);
+int radius_reply_add_integer(struct radius_reply *r, unsigned attr, int tag, uint32_t value);
 /*
  * Encodes and signs with the client's secret: Message-Authenticator first,
  * Response Authenticator, MS-MPPE keys encrypted per RFC 2548. *out points

@@ -130,6 +130,11 @@ void policy_decide(struct policy *p, const struct policy_request *req, struct de
 	switch (cert_identity(req->cert, s->sources, s->n_sources, dec->cert_identity,
 	                      sizeof(dec->cert_identity), &used)) {
 	case CERT_IDENTITY_NONE:
+		if (!s->placement && !s->match_eap_identity) {
+			dec->accept = out->accept = true;
+			dec->reason = "ok";
+			return;
+		}
 		snprintf(dec->detail, sizeof(dec->detail), "no configured identity source holds a value");
 		fall_back(p, POLICY_REJECT, "no_identity", dec, out);
 		return;
@@ -147,6 +152,11 @@ void policy_decide(struct policy *p, const struct policy_request *req, struct de
 		snprintf(dec->detail, sizeof(dec->detail), "EAP identity does not name the certificate's %s",
 		         identity_source_name(used));
 		fall_back(p, POLICY_REJECT, "identity_mismatch", dec, out);
+		return;
+	}
+	if (!s->placement) {
+		dec->accept = out->accept = true;
+		dec->reason = "ok";
 		return;
 	}
 	known = find_groups(p, dec);

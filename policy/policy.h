@@ -44,6 +44,8 @@ enum policy_fallback { POLICY_REJECT, POLICY_QUARANTINE };
 
 /* Everything the config says about placement; strings are owned by it. */
 struct policy_settings {
+	bool placement;             /* rules configured; without them a valid certificate is
+	                               accepted with no VLAN (certificate-only mode) */
 	enum identity_source sources[IDENTITY_SOURCE_COUNT];
 	size_t n_sources;
 	bool match_eap_identity;

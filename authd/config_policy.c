@@ -1,0 +1,365 @@
+/*
+ * The placement sections of authd.conf: identity, ldap, groups (static map)
+ * and policy (rules and fallbacks), parsed into struct policy_settings.
+ */
+#include "authd/config_policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authd/config_parser.h"
+#include "policy/ldap_directory.h"
+
+static int parse_identity(struct parser *p, struct policy_settings *s)
+{
+	static const char *const keys[] = { "sources", "match_eap_identity", NULL };
+	const config_setting_t *g, *list;
+
+	s->sources[0] = IDENTITY_SAN_DNS;
+	s->sources[1] = IDENTITY_SUBJECT_CN;
+	s->n_sources = 2;
+	if (parser_group(p, config_root_setting(&p->cf), "identity", false, &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	if (parser_check_keys(p, g, "identity", keys) < 0 ||
+	    parser_bool(p, g, "match_eap_identity", &s->match_eap_identity) < 0)
+		return -1;
+	list = config_setting_get_member(g, "sources");
+	if (list == NULL)
+		return 0;
+	if (!config_setting_is_array(list) || config_setting_length(list) == 0 ||
+	    config_setting_length(list) > IDENTITY_SOURCE_COUNT)
+		return parser_fail(p, list, "identity.sources must be an array of 1 to %d sources",
+		                   IDENTITY_SOURCE_COUNT);
+	s->n_sources = 0;
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const char *name = config_setting_get_string_elem(list, i);
+
+		if (name == NULL || identity_source_parse(name, &s->sources[s->n_sources]) < 0)
+			return parser_fail(p, list, "identity.sources: \"%s\" is not one of subject_cn, "
+			                   "san_dns, san_upn, san_email, serial", name ? name : "(not a string)");
+		s->n_sources++;
+	}
+	return 0;
+}
+
+/* A filter template must expand with its one variable into a well-formed filter. */
+static int check_filter(struct parser *p, const config_setting_t *g, const char *key,
+                        const char *template, const char *variable)
+{
+	const char *names[] = { variable };
+	const char *values[] = { "x" };
+	const size_t lengths[] = { 1 };
+	char *expanded = ldap_filter_expand(template, names, values, lengths, 1);
+
+	if (expanded == NULL)
+		return parser_fail(p, config_setting_get_member(g, key),
+		                   "ldap.%s \"%s\" is not a filter using only %%{%s}", key, template, variable);
+	free(expanded);
+	return 0;
+}
+
+static int copy_string(struct parser *p, const config_setting_t *g, const char *key,
+                       bool required, const char *fallback, const char **out)
+{
+	const char *v;
+
+	if (parser_string(p, g, key, required, &v) < 0)
+		return -1;
+	if (v == NULL)
+		v = fallback;
+	*out = v != NULL ? strdup(v) : NULL;
+	if (v != NULL && *out == NULL)
+		return parser_fail(p, g, "out of memory");
+	return 0;
+}
+
+static int parse_ldap_password(struct parser *p, const config_setting_t *g, struct ldap_settings *l)
+{
+	const config_setting_t *inline_pw = config_setting_get_member(g, "bind_password");
+	const config_setting_t *file_pw = config_setting_get_member(g, "bind_password_file");
+
+	if (inline_pw != NULL && file_pw != NULL)
+		return parser_fail(p, g, "ldap: bind_password and bind_password_file are exclusive");
+	if (l->bind_dn == NULL) {
+		if (inline_pw != NULL || file_pw != NULL)
+			return parser_fail(p, g, "ldap: a bind password needs bind_dn");
+		return 0;
+	}
+	if (file_pw != NULL)
+		return parser_secret_file(p, g, "bind_password_file", (char **)&l->bind_password);
+	return copy_string(p, g, "bind_password", true, NULL, &l->bind_password);
+}
+
+static int parse_ldap(struct parser *p, struct policy_settings *s)
+{
+	static const char *const keys[] = {
+		"uris", "start_tls", "ca", "bind_dn", "bind_password", "bind_password_file", "base_dn",
+		"device_filter", "groups", "group_base_dn", "group_filter", "nested_depth",
+		"connect_timeout_ms", "timeout_ms", "connections", "cache_ttl", NULL
+	};
+	const config_setting_t *g;
+	struct ldap_settings *l;
+	const char *mode;
+	char **uris;
+
+	if (parser_group(p, config_root_setting(&p->cf), "ldap", false, &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	l = s->ldap = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return parser_fail(p, g, "out of memory");
+	l->nested_depth = 3;
+	l->connect_timeout_ms = 2000;
+	l->timeout_ms = 3000;
+	l->connections = 4;
+	if (parser_check_keys(p, g, "ldap", keys) < 0 ||
+	    parser_string_list(p, g, "uris", true, &uris, &l->n_uris) < 0)
+		return -1;
+	l->uris = (const char *const *)uris;
+	for (size_t i = 0; i < l->n_uris; i++) {
+		if (strncmp(uris[i], "ldap://", 7) != 0 && strncmp(uris[i], "ldaps://", 8) != 0)
+			return parser_fail(p, config_setting_get_member(g, "uris"),
+			                   "ldap.uris: \"%s\" is not an ldap:// or ldaps:// URI", uris[i]);
+	}
+	if (parser_bool(p, g, "start_tls", &l->start_tls) < 0 ||
+	    (config_setting_get_member(g, "ca") != NULL &&
+	     parser_input_file(p, g, "ca", (char **)&l->ca) < 0) ||
+	    copy_string(p, g, "bind_dn", false, NULL, &l->bind_dn) < 0 ||
+	    parse_ldap_password(p, g, l) < 0 ||
+	    copy_string(p, g, "base_dn", true, NULL, &l->base_dn) < 0 ||
+	    copy_string(p, g, "device_filter", false, "(&(objectClass=device)(cn=%{identity}))",
+	                &l->device_filter) < 0 ||
+	    copy_string(p, g, "group_base_dn", false, NULL, &l->group_base_dn) < 0 ||
+	    copy_string(p, g, "group_filter", false, "(member=%{dn})", &l->group_filter) < 0 ||
+	    parser_uint(p, g, "nested_depth", 0, 10, &l->nested_depth) < 0 ||
+	    parser_uint(p, g, "connect_timeout_ms", 100, 60000, &l->connect_timeout_ms) < 0 ||
+	    parser_uint(p, g, "timeout_ms", 100, 60000, &l->timeout_ms) < 0 ||
+	    parser_uint(p, g, "connections", 1, 64, &l->connections) < 0 ||
+	    parser_uint(p, g, "cache_ttl", 0, 86400, &l->cache_ttl_s) < 0 ||
+	    parser_string(p, g, "groups", false, &mode) < 0)
+		return -1;
+	if (mode == NULL || strcmp(mode, "memberof") == 0)
+		l->group_mode = LDAP_GROUPS_MEMBEROF;
+	else if (strcmp(mode, "search") == 0)
+		l->group_mode = LDAP_GROUPS_SEARCH;
+	else
+		return parser_fail(p, config_setting_get_member(g, "groups"),
+		                   "ldap.groups must be \"memberof\" or \"search\", not \"%s\"", mode);
+	return check_filter(p, g, "device_filter", l->device_filter, "identity") < 0 ||
+	       check_filter(p, g, "group_filter", l->group_filter, "dn") < 0 ? -1 : 0;
+}
+
+static int parse_static_groups(struct parser *p, struct policy_settings *s)
+{
+	static const char *const keys[] = { "identity", "groups", NULL };
+	const config_setting_t *list = config_lookup(&p->cf, "groups");
+	int n;
+
+	if (list == NULL)
+		return 0;
+	if (s->ldap != NULL)
+		return parser_fail(p, list, "\"groups\" (the static map) and \"ldap\" are exclusive");
+	if (!config_setting_is_list(list) || (n = config_setting_length(list)) == 0)
+		return parser_fail(p, list, "\"groups\" must be a non-empty list ( { identity = ...; groups = [...]; } )");
+	s->static_groups = calloc((size_t)n, sizeof(*s->static_groups));
+	if (s->static_groups == NULL)
+		return parser_fail(p, list, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct static_group_entry *e = &s->static_groups[i];
+		const char *pattern;
+
+		if (!config_setting_is_group(g))
+			return parser_fail(p, g, "each \"groups\" entry must be a group { ... }");
+		s->n_static_groups++;
+		if (parser_check_keys(p, g, "groups", keys) < 0 ||
+		    parser_string(p, g, "identity", true, &pattern) < 0 ||
+		    parser_string_list(p, g, "groups", true, &e->groups, &e->n_groups) < 0)
+			return -1;
+		e->pattern = strdup(pattern);
+		if (e->pattern == NULL)
+			return parser_fail(p, g, "out of memory");
+	}
+	return 0;
+}
+
+static int parse_fallback(struct parser *p, const config_setting_t *g, const char *key,
+                          enum policy_fallback *out)
+{
+	const char *v;
+
+	if (parser_string(p, g, key, false, &v) < 0)
+		return -1;
+	if (v == NULL || strcmp(v, "reject") == 0)
+		*out = POLICY_REJECT;
+	else if (strcmp(v, "quarantine") == 0)
+		*out = POLICY_QUARANTINE;
+	else
+		return parser_fail(p, config_setting_get_member(g, key),
+		                   "policy.%s must be \"reject\" or \"quarantine\", not \"%s\"", key, v);
+	return 0;
+}
+
+/* A VLAN is a name or a number (1..4094); both end up as the string sent in
+ * Tunnel-Private-Group-Id. */
+static int parse_vlan(struct parser *p, const config_setting_t *g, const char *key, bool required,
+                      char **out)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	const char *v;
+
+	*out = NULL;
+	if (s == NULL)
+		return required ? parser_fail(p, g, "missing required setting \"%s\"", key) : 0;
+	if (config_setting_type(s) == CONFIG_TYPE_INT) {
+		int id = config_setting_get_int(s);
+
+		if (id < 1 || id > 4094)
+			return parser_fail(p, s, "%s %d is outside 1..4094", key, id);
+		if (asprintf(out, "%d", id) < 0)
+			return parser_fail(p, s, "out of memory");
+		return 0;
+	}
+	if (parser_string(p, g, key, true, &v) < 0)
+		return -1;
+	if (strlen(v) > 253)
+		return parser_fail(p, s, "%s is longer than a RADIUS attribute", key);
+	*out = strdup(v);
+	return *out != NULL ? 0 : parser_fail(p, s, "out of memory");
+}
+
+static int parse_port_type(struct parser *p, const config_setting_t *g, unsigned *out)
+{
+	const char *v;
+
+	if (parser_string(p, g, "nas_port_type", false, &v) < 0)
+		return -1;
+	if (v == NULL)
+		*out = 0;
+	else if (strcmp(v, "Ethernet") == 0)
+		*out = NAS_PORT_TYPE_ETHERNET;
+	else if (strcmp(v, "Wireless-802.11") == 0)
+		*out = NAS_PORT_TYPE_WIRELESS;
+	else
+		return parser_fail(p, config_setting_get_member(g, "nas_port_type"),
+		                   "nas_port_type must be \"Ethernet\" or \"Wireless-802.11\", not \"%s\"", v);
+	return 0;
+}
+
+static int parse_termination(struct parser *p, const config_setting_t *g, int *out)
+{
+	const char *v;
+
+	*out = -1;
+	if (parser_string(p, g, "termination_action", false, &v) < 0)
+		return -1;
+	if (v == NULL)
+		return 0;
+	if (strcmp(v, "Default") == 0)
+		*out = 0;
+	else if (strcmp(v, "RADIUS-Request") == 0)
+		*out = 1;
+	else
+		return parser_fail(p, config_setting_get_member(g, "termination_action"),
+		                   "termination_action must be \"Default\" or \"RADIUS-Request\", not \"%s\"", v);
+	return 0;
+}
+
+static int optional_copy(struct parser *p, const config_setting_t *g, const char *key, char **out)
+{
+	return copy_string(p, g, key, false, NULL, (const char **)out);
+}
+
+static int parse_rule(struct parser *p, const config_setting_t *g, struct policy_settings *s,
+                      const struct authd_config *cfg)
+{
+	static const char *const keys[] = {
+		"name", "group", "nas_port_type", "ssid", "nas", "issuer", "vlan",
+		"session_timeout", "termination_action", "filter_id", "class", NULL
+	};
+	struct policy_rule *r = &s->rules[s->n_rules];
+	bool known_nas = false;
+
+	if (!config_setting_is_group(g))
+		return parser_fail(p, g, "each rule must be a group { ... }");
+	s->n_rules++;
+	if (parser_check_keys(p, g, "policy.rules", keys) < 0 ||
+	    optional_copy(p, g, "name", &r->name) < 0 || optional_copy(p, g, "group", &r->group) < 0 ||
+	    parse_port_type(p, g, &r->nas_port_type) < 0 || optional_copy(p, g, "ssid", &r->ssid) < 0 ||
+	    optional_copy(p, g, "nas", &r->nas) < 0 || optional_copy(p, g, "issuer", &r->issuer) < 0 ||
+	    parse_vlan(p, g, "vlan", true, &r->vlan) < 0 ||
+	    parser_uint(p, g, "session_timeout", 1, 0x7fffffff, &r->session_timeout) < 0 ||
+	    parse_termination(p, g, &r->termination_action) < 0 ||
+	    optional_copy(p, g, "filter_id", &r->filter_id) < 0 ||
+	    optional_copy(p, g, "class", &r->class_attr) < 0)
+		return -1;
+	if (r->name == NULL)
+		return parser_fail(p, g, "every rule needs a \"name\" (it goes to the decision log)");
+	if (r->group == NULL)
+		return parser_fail(p, g, "rule \"%s\" needs a \"group\"", r->name);
+	for (size_t i = 0; i + 1 < s->n_rules; i++) {
+		if (strcmp(s->rules[i].name, r->name) == 0)
+			return parser_fail(p, g, "rule name \"%s\" is used twice", r->name);
+	}
+	for (size_t i = 0; r->nas != NULL && i < cfg->n_clients && !known_nas; i++)
+		known_nas = strcmp(cfg->clients[i].name, r->nas) == 0;
+	if (r->nas != NULL && !known_nas)
+		return parser_fail(p, config_setting_get_member(g, "nas"),
+		                   "rule \"%s\": nas \"%s\" is not a configured client", r->name, r->nas);
+	if (r->termination_action >= 0 && r->session_timeout == 0)
+		return parser_fail(p, g, "rule \"%s\": termination_action needs session_timeout", r->name);
+	return 0;
+}
+
+static int parse_policy(struct parser *p, struct policy_settings *s, const struct authd_config *cfg)
+{
+	static const char *const keys[] = {
+		"rules", "default", "directory_unavailable", "quarantine_vlan", NULL
+	};
+	const config_setting_t *g, *list;
+	int n;
+
+	if (parser_group(p, config_root_setting(&p->cf), "policy", false, &g) < 0)
+		return -1;
+	if (g == NULL) {
+		if (s->ldap != NULL || s->static_groups != NULL)
+			return parser_fail(p, config_root_setting(&p->cf),
+			                   "groups come from ldap or the static map, but there is no \"policy\" with rules");
+		return 0;
+	}
+	s->placement = true;
+	if (parser_check_keys(p, g, "policy", keys) < 0 ||
+	    parse_fallback(p, g, "default", &s->no_match) < 0 ||
+	    parse_fallback(p, g, "directory_unavailable", &s->directory_unavailable) < 0 ||
+	    parse_vlan(p, g, "quarantine_vlan", false, &s->quarantine_vlan) < 0)
+		return -1;
+	if ((s->no_match == POLICY_QUARANTINE || s->directory_unavailable == POLICY_QUARANTINE) &&
+	    s->quarantine_vlan == NULL)
+		return parser_fail(p, g, "a \"quarantine\" fallback needs quarantine_vlan");
+	if (s->ldap == NULL && s->static_groups == NULL)
+		return parser_fail(p, g, "policy rules need groups: add an \"ldap\" section or a static \"groups\" map");
+	list = config_setting_get_member(g, "rules");
+	if (list == NULL || !config_setting_is_list(list) || (n = config_setting_length(list)) == 0)
+		return parser_fail(p, list != NULL ? list : g,
+		                   "policy.rules must be a non-empty list ( { name = ...; group = ...; vlan = ...; } )");
+	s->rules = calloc((size_t)n, sizeof(*s->rules));
+	if (s->rules == NULL)
+		return parser_fail(p, list, "out of memory");
+	for (int i = 0; i < n; i++) {
+		if (parse_rule(p, config_setting_get_elem(list, (unsigned)i), s, cfg) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int config_policy_parse(struct parser *p, struct authd_config *cfg)
+{
+	struct policy_settings *s = &cfg->policy;
+
+	return parse_identity(p, s) < 0 || parse_ldap(p, s) < 0 || parse_static_groups(p, s) < 0 ||
+	       parse_policy(p, s, cfg) < 0 ? -1 : 0;
+}

@@ -1,0 +1,12 @@
+/* Parsing of the placement sections (identity, ldap, groups, policy). */
+#ifndef AUTHD_CONFIG_POLICY_H
+#define AUTHD_CONFIG_POLICY_H
+
+#include "authd/config.h"
+
+struct parser;
+
+/* Fills cfg->policy; needs cfg->clients parsed first (rules may name a NAS). */
+int config_policy_parse(struct parser *p, struct authd_config *cfg);
+
+#endif

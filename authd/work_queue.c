@@ -1,0 +1,107 @@
+#include "authd/work_queue.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct job {
+	work_fn fn;
+	void *arg;
+};
+
+struct work_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t ready;
+	struct job *ring;
+	size_t cap, head, count;
+	bool stopping;
+	pthread_t *threads;
+	unsigned n_threads;
+};
+
+static bool pop(struct work_queue *q, struct job *out)
+{
+	if (q->count == 0)
+		return false;
+	*out = q->ring[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->count--;
+	return true;
+}
+
+static void *serve(void *arg)
+{
+	struct work_queue *q = arg;
+	struct job job;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		while (!q->stopping && q->count == 0)
+			pthread_cond_wait(&q->ready, &q->lock);
+		if (q->stopping || !pop(q, &job))
+			break;
+		pthread_mutex_unlock(&q->lock);
+		job.fn(job.arg, false);
+		pthread_mutex_lock(&q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+struct work_queue *work_queue_new(unsigned threads, size_t max_jobs)
+{
+	struct work_queue *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return NULL;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->ready, NULL);
+	q->cap = max_jobs > 0 ? max_jobs : 1;
+	q->ring = calloc(q->cap, sizeof(*q->ring));
+	q->threads = calloc(threads, sizeof(*q->threads));
+	if (q->ring == NULL || q->threads == NULL)
+		goto fail;
+	for (; q->n_threads < threads; q->n_threads++) {
+		if (pthread_create(&q->threads[q->n_threads], NULL, serve, q) != 0)
+			goto fail;
+	}
+	return q;
+fail:
+	work_queue_free(q);
+	return NULL;
+}
+
+int work_queue_push(struct work_queue *q, work_fn fn, void *arg)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&q->lock);
+	if (!q->stopping && q->count < q->cap) {
+		q->ring[(q->head + q->count) % q->cap] = (struct job){ fn, arg };
+		q->count++;
+		pthread_cond_signal(&q->ready);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+void work_queue_free(struct work_queue *q)
+{
+	struct job job;
+
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->stopping = true;
+	pthread_cond_broadcast(&q->ready);
+	pthread_mutex_unlock(&q->lock);
+	for (unsigned i = 0; i < q->n_threads; i++)
+		pthread_join(q->threads[i], NULL);
+	while (pop(q, &job))
+		job.fn(job.arg, true);
+	pthread_cond_destroy(&q->ready);
+	pthread_mutex_destroy(&q->lock);
+	free(q->threads);
+	free(q->ring);
+	free(q);
+}
