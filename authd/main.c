@@ -3,8 +3,11 @@
  *
  *   authd -c FILE       serve in the foreground, log to stderr, stop on SIGTERM
  *   authd -C -c FILE    check FILE and exit: 0 if it would start
+ *   authd --explain CERT.pem [...] -c FILE
+ *                       what that device would get, without a handshake
  */
 #include <getopt.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include <event2/thread.h>
 
 #include "authd/config.h"
+#include "authd/explain.h"
 #include "authd/log.h"
 #include "authd/radius.h"
 #include "authd/server.h"
@@ -20,13 +24,38 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: authd [-C] -c FILE\n"
+	             "       authd --explain CERT.pem [--identity EAP_IDENTITY] [--nas NAME]\n"
+	             "             [--nas-port-type Ethernet|Wireless-802.11] [--ssid SSID] -c FILE\n"
 	             "  -c FILE   configuration file (libconfig syntax)\n"
 	             "  -C        check the configuration and exit\n"
+	             "  --explain print the identity, directory entry, groups, rule and result a\n"
+	             "            device with this certificate would get (exit 0 accept, 3 reject)\n"
 	             "  -h        this help\n");
+}
+
+static int parse_port_type(const char *name, unsigned *out)
+{
+	if (strcmp(name, "Ethernet") == 0)
+		*out = NAS_PORT_TYPE_ETHERNET;
+	else if (strcmp(name, "Wireless-802.11") == 0)
+		*out = NAS_PORT_TYPE_WIRELESS;
+	else
+		return -1;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option long_options[] = {
+		{ "explain", required_argument, NULL, 'E' },
+		{ "identity", required_argument, NULL, 'I' },
+		{ "nas", required_argument, NULL, 'N' },
+		{ "nas-port-type", required_argument, NULL, 'P' },
+		{ "ssid", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct explain_request explain = { 0 };
 	const char *path = NULL;
 	bool check_only = false;
 	struct authd_config cfg;
@@ -35,8 +64,26 @@ int main(int argc, char **argv)
 	char err[1024];
 	int opt, rc = 1;
 
-	while ((opt = getopt(argc, argv, "c:Ch")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:Ch", long_options, NULL)) != -1) {
 		switch (opt) {
+		case 'E':
+			explain.cert_file = optarg;
+			break;
+		case 'I':
+			explain.eap_identity = optarg;
+			break;
+		case 'N':
+			explain.nas = optarg;
+			break;
+		case 'P':
+			if (parse_port_type(optarg, &explain.nas_port_type) < 0) {
+				fprintf(stderr, "authd: --nas-port-type must be Ethernet or Wireless-802.11\n");
+				return 2;
+			}
+			break;
+		case 'S':
+			explain.ssid = optarg;
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -50,6 +97,11 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (explain.cert_file == NULL && (explain.eap_identity != NULL || explain.nas != NULL ||
+	                                  explain.nas_port_type != 0 || explain.ssid != NULL)) {
+		fprintf(stderr, "authd: --identity, --nas, --nas-port-type and --ssid go with --explain\n");
+		return 2;
 	}
 	if (path == NULL || optind != argc) {
 		usage(stderr);
@@ -67,6 +119,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(cfg.log_level);
+	if (explain.cert_file != NULL) {
+		rc = explain_run(&cfg, &explain);
+		goto out;
+	}
 	tls = eap_tls_context_new(&cfg.tls, err, sizeof(err));
 	if (tls == NULL) {
 		fprintf(stderr, "%s:%d: tls: %s\n", path, cfg.tls_line, err);

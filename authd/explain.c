@@ -1,0 +1,145 @@
+#include "authd/explain.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "policy/cert_names.h"
+#include "policy/policy.h"
+
+/* Same trust decision as the handshake makes: chain to tls.ca, validity, and
+ * the clientAuth purpose. Prints one line; returns 0 if verified. */
+static int verify(const struct authd_config *cfg, X509 *cert, STACK_OF(X509) *chain)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int rc = -1;
+
+	if (store == NULL || ctx == NULL || X509_STORE_load_file(store, cfg->tls.ca) != 1 ||
+	    X509_STORE_CTX_init(ctx, store, cert, chain) != 1) {
+		printf("certificate: cannot check against %s\n", cfg->tls.ca);
+		goto out;
+	}
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+	if (X509_verify_cert(ctx) != 1) {
+		printf("certificate: not valid here: %s\n",
+		       X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+		goto out;
+	}
+	printf("certificate: verified against %s\n", cfg->tls.ca);
+	rc = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return rc;
+}
+
+static int read_certs(const char *path, X509 **cert, STACK_OF(X509) **chain)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+
+	*cert = NULL;
+	*chain = sk_X509_new_null();
+	if (f == NULL || *chain == NULL) {
+		perror(path);
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	*cert = PEM_read_X509(f, NULL, NULL, NULL);
+	while (*cert != NULL && (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(*chain, x);
+	fclose(f);
+	if (*cert == NULL) {
+		fprintf(stderr, "%s: no PEM certificate\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_outcome(const struct authd_config *cfg, const struct decision *dec)
+{
+	printf("identity: %s%s%s%s\n", dec->cert_identity[0] ? dec->cert_identity : "(none)",
+	       dec->identity_source ? " (" : "", dec->identity_source ? dec->identity_source : "",
+	       dec->identity_source ? ")" : "");
+	if (cfg->policy.ldap == NULL)
+		printf("directory: static map\n");
+	else if (dec->dn != NULL)
+		printf("directory: %s%s (%u ms)\n", dec->dn, dec->directory_cached ? " [cached]" : "",
+		       dec->directory_ms);
+	else if (strcmp(dec->reason, "directory_unavailable") == 0)
+		printf("directory: unavailable: %s\n", dec->detail);
+	else if (strcmp(dec->reason, "unknown_device") == 0)
+		printf("directory: not found\n");
+	else
+		printf("directory: not consulted\n");
+	printf("groups:");
+	for (size_t i = 0; i < dec->n_groups; i++)
+		printf("%s%s", i ? "; " : " ", dec->groups[i]);
+	printf("%s\n", dec->n_groups ? "" : " (none)");
+	if (dec->rule_index >= 0)
+		printf("rule: #%d %s\n", dec->rule_index, dec->rule_name);
+	else
+		printf("rule: none\n");
+}
+
+int explain_run(const struct authd_config *cfg, const struct explain_request *req)
+{
+	struct decision dec;
+	struct policy_request preq;
+	struct policy_result res;
+	struct policy *policy;
+	STACK_OF(X509) *chain = NULL;
+	X509 *cert = NULL;
+	char text[512], err[512];
+	int rc = EXPLAIN_ERROR;
+
+	if (read_certs(req->cert_file, &cert, &chain) < 0)
+		goto out;
+	policy = policy_new(&cfg->policy, err, sizeof(err));
+	if (policy == NULL) {
+		fprintf(stderr, "%s: %s\n", cfg->path, err);
+		goto out;
+	}
+	cert_name_string(X509_get_subject_name(cert), text, sizeof(text));
+	printf("subject: %s\n", text);
+	cert_name_string(X509_get_issuer_name(cert), text, sizeof(text));
+	printf("issuer: %s\n", text);
+	decision_start(&dec, 0, req->nas != NULL ? req->nas : "");
+	if (verify(cfg, cert, chain) < 0) {
+		printf("result: reject (certificate)\n");
+		rc = EXPLAIN_REJECT;
+		goto done;
+	}
+	/* Unless told otherwise, assume the device names itself as its certificate does. */
+	cert_identity(cert, cfg->policy.sources, cfg->policy.n_sources, text, sizeof(text),
+	              &(enum identity_source){ 0 });
+	preq = (struct policy_request){
+		.cert = cert,
+		.eap_identity = req->eap_identity != NULL ? req->eap_identity : text,
+		.nas = req->nas != NULL ? req->nas : "",
+		.nas_port_type = req->nas_port_type,
+		.ssid = req->ssid,
+	};
+	policy_decide(policy, &preq, &dec, &res);
+	print_outcome(cfg, &dec);
+	if (res.accept && res.vlan != NULL)
+		printf("result: accept, VLAN %s%s\n", res.vlan,
+		       strcmp(dec.reason, "quarantine") == 0 ? " (quarantine)" : "");
+	else if (res.accept)
+		printf("result: accept (no VLAN)\n");
+	else
+		printf("result: reject (%s)%s%s\n", dec.reason, dec.detail[0] ? ": " : "", dec.detail);
+	rc = res.accept ? EXPLAIN_ACCEPT : EXPLAIN_REJECT;
+done:
+	decision_clear(&dec);
+	policy_free(policy);
+out:
+	X509_free(cert);
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
+}
