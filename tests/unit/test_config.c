@@ -149,6 +149,59 @@ static void test_missing_sections(void **state)
 	expect_error(GOOD_LISTEN, ":0:", "missing required setting \"clients\"");
 }
 
+static void expect_policy_error(const char *sections, const char *line_tag, const char *needle)
+{
+	char body[8192];
+
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         sections);
+	expect_error(body, line_tag, needle);
+}
+
+#define STATIC_MAP "groups = ( { identity = \"laptop-*\"; groups = [ \"employees\" ]; } );\n"
+
+static void test_policy_sections(void **state)
+{
+	char body[8192];
+	struct authd_config cfg;
+	char err[1024];
+
+	snprintf(body, sizeof(body), "%s%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         STATIC_MAP,
+	         "policy = { rules = ( { name = \"e\"; group = \"employees\"; vlan = 110;\n"
+	         "  nas = \"sw\"; nas_port_type = \"Ethernet\"; } );\n"
+	         "  default = \"quarantine\"; quarantine_vlan = \"999\"; };\n");
+	assert_int_equal(config_load(write_config("policy.conf", body), &cfg, err, sizeof(err)), 0);
+	assert_true(cfg.policy.placement);
+	assert_int_equal(cfg.policy.n_rules, 1);
+	assert_string_equal(cfg.policy.rules[0].vlan, "110");
+	assert_int_equal(cfg.policy.rules[0].nas_port_type, NAS_PORT_TYPE_ETHERNET);
+	assert_int_equal(cfg.policy.no_match, POLICY_QUARANTINE);
+	assert_int_equal(cfg.policy.n_static_groups, 1);
+	config_free(&cfg);
+
+	/* Lines count from 1 in the file; the sections start on line 6. */
+	expect_policy_error(STATIC_MAP "policy = { rules = ( { name = \"e\"; group = \"g\"; vlan = 1; colour = 2; } ); };\n",
+	                    ":7:", "unknown setting \"colour\" in policy.rules");
+	expect_policy_error(STATIC_MAP "policy = { rules = ( { name = \"e\"; group = \"g\"; vlan = 1; } );\n"
+	                    "  default = \"quarantine\"; };\n", ":7:", "needs quarantine_vlan");
+	expect_policy_error(STATIC_MAP "policy = { rules = ( { name = \"e\"; group = \"g\"; vlan = 5000; } ); };\n",
+	                    ":7:", "outside 1..4094");
+	expect_policy_error(STATIC_MAP "policy = { rules = ( { name = \"e\"; group = \"g\"; vlan = 1; nas = \"nope\"; } ); };\n",
+	                    ":7:", "not a configured client");
+	expect_policy_error(STATIC_MAP "policy = { rules = ( { group = \"g\"; vlan = 1; } ); };\n",
+	                    ":7:", "needs a \"name\"");
+	expect_policy_error("policy = { rules = ( { name = \"e\"; group = \"g\"; vlan = 1; } ); };\n",
+	                    ":6:", "need groups");
+	expect_policy_error(STATIC_MAP, ":0:", "no \"policy\" with rules");
+	expect_policy_error("identity = { sources = [ \"subject_cn\", \"fingerprint\" ]; };\n",
+	                    ":6:", "\"fingerprint\" is not one of");
+	expect_policy_error("ldap = { uris = [ \"http://dc1\" ]; base_dn = \"dc=x\"; };\n",
+	                    ":6:", "not an ldap:// or ldaps:// URI");
+	expect_policy_error("ldap = { uris = [ \"ldap://dc1\" ]; base_dn = \"dc=x\";\n"
+	                    "  bind_dn = \"cn=a\"; };\n", ":6:", "missing required setting \"bind_password\"");
+}
+
 static struct sockaddr_storage addr(const char *text)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -198,6 +251,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_bad_port_and_version),
 		cmocka_unit_test(test_missing_sections),
 		cmocka_unit_test(test_client_match_prefixes),
+		cmocka_unit_test(test_policy_sections),
 	};
 	char cmd[128];
 	int failed;
