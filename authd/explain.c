@@ -4,37 +4,33 @@
 #include <string.h>
 
 #include <openssl/pem.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
+#include "eap/eap_tls.h"
 #include "policy/cert_names.h"
 #include "policy/policy.h"
 
-/* Same trust decision as the handshake makes: chain to tls.ca, validity, and
- * the clientAuth purpose. Prints one line; returns 0 if verified. */
-static int verify(const struct authd_config *cfg, X509 *cert, STACK_OF(X509) *chain)
+/* The handshake's own certificate checks. Prints one line; 0 if they pass. */
+static int verify(const struct authd_config *cfg, X509 *cert, STACK_OF(X509) *chain,
+                  const char **reason)
 {
-	X509_STORE *store = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	int rc = -1;
+	struct eap_tls_context *tls;
+	enum eap_reason r;
+	char detail[512];
 
-	if (store == NULL || ctx == NULL || X509_STORE_load_file(store, cfg->tls.ca) != 1 ||
-	    X509_STORE_CTX_init(ctx, store, cert, chain) != 1) {
-		printf("certificate: cannot check against %s\n", cfg->tls.ca);
-		goto out;
+	tls = eap_tls_context_new(&cfg->tls, detail, sizeof(detail));
+	if (tls == NULL) {
+		fprintf(stderr, "%s: tls: %s\n", cfg->path, detail);
+		return -1;
 	}
-	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
-	if (X509_verify_cert(ctx) != 1) {
-		printf("certificate: not valid here: %s\n",
-		       X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-		goto out;
+	r = eap_tls_verify_certificate(tls, cert, chain, detail, sizeof(detail));
+	eap_tls_context_free(tls);
+	*reason = eap_reason_code(r);
+	if (r != EAP_REASON_OK) {
+		printf("certificate: rejected: %s\n", detail);
+		return -1;
 	}
-	printf("certificate: verified against %s\n", cfg->tls.ca);
-	rc = 0;
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	return rc;
+	printf("certificate: valid (trusted issuer, validity, key usage, key strength)\n");
+	return 0;
 }
 
 static int read_certs(const char *path, X509 **cert, STACK_OF(X509) **chain)
@@ -96,6 +92,7 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	STACK_OF(X509) *chain = NULL;
 	X509 *cert = NULL;
 	char text[512], err[512];
+	const char *reason = "cert_invalid";
 	int rc = EXPLAIN_ERROR;
 
 	if (read_certs(req->cert_file, &cert, &chain) < 0)
@@ -110,8 +107,8 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	cert_name_string(X509_get_issuer_name(cert), text, sizeof(text));
 	printf("issuer: %s\n", text);
 	decision_start(&dec, 0, req->nas != NULL ? req->nas : "");
-	if (verify(cfg, cert, chain) < 0) {
-		printf("result: reject (certificate)\n");
+	if (verify(cfg, cert, chain, &reason) < 0) {
+		printf("result: reject (%s)\n", reason);
 		rc = EXPLAIN_REJECT;
 		goto done;
 	}

@@ -73,6 +73,15 @@ struct eap_tls_context *eap_tls_context_new(const struct eap_tls_settings *setti
                                             char *err, size_t errlen);
 void eap_tls_context_free(struct eap_tls_context *ctx);
 
+/*
+ * Checks a device certificate (and the intermediates it would send) exactly
+ * as a handshake would: trust, validity, EKU, security level. For tools that
+ * explain a decision without a handshake. detail gets the specific failure.
+ */
+enum eap_reason eap_tls_verify_certificate(const struct eap_tls_context *ctx, X509 *leaf,
+                                           STACK_OF(X509) *untrusted, char *detail,
+                                           size_t detaillen);
+
 enum eap_step {
 	EAP_STEP_SEND,     /* *out is an EAP-Request: send it in an Access-Challenge */
 	EAP_STEP_SUCCESS,  /* *out is EAP-Success: keys and peer chain are available */

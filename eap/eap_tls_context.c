@@ -320,6 +320,44 @@ void eap_tls_context_classify_failure(SSL *ssl, int ssl_error, struct eap_tls_pe
 	ERR_clear_error();
 }
 
+enum eap_reason eap_tls_verify_certificate(const struct eap_tls_context *ctx, X509 *leaf,
+                                           STACK_OF(X509) *untrusted, char *detail,
+                                           size_t detaillen)
+{
+	struct eap_tls_peer peer = { .reason = EAP_REASON_OK };
+	X509_STORE_CTX *store = X509_STORE_CTX_new();
+	SSL *ssl = SSL_new(ctx->ssl_ctx);
+	enum eap_reason reason = EAP_REASON_CERT_INVALID;
+
+	snprintf(detail, detaillen, "cannot set up verification");
+	if (store == NULL || ssl == NULL ||
+	    !X509_STORE_CTX_init(store, SSL_CTX_get_cert_store(ctx->ssl_ctx), leaf, untrusted))
+		goto out;
+	/* What OpenSSL does for a handshake's client chain: the SSL's parameters,
+	 * the ssl_client purpose, its security level, and our callback. */
+	SSL_set_app_data(ssl, &peer);
+	X509_STORE_CTX_set_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx(), ssl);
+	X509_STORE_CTX_set_default(store, "ssl_client");
+	X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(store), SSL_get0_param(ssl));
+	X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(store),
+	                                 SSL_get_security_level(ssl));
+	X509_STORE_CTX_set_verify_cb(store, verify_callback);
+	if (X509_verify_cert(store) == 1) {
+		reason = EAP_REASON_OK;
+		snprintf(detail, detaillen, "ok");
+	} else {
+		reason = peer.reason != EAP_REASON_OK ? peer.reason : EAP_REASON_CERT_INVALID;
+		snprintf(detail, detaillen, "%s", peer.detail[0] ? peer.detail
+		         : X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)));
+	}
+out:
+	X509_free(peer.leaf);
+	X509_STORE_CTX_free(store);
+	SSL_free(ssl);
+	ERR_clear_error();
+	return reason;
+}
+
 SSL *eap_tls_context_new_ssl(const struct eap_tls_context *ctx, struct eap_tls_peer *peer)
 {
 	BIO *rbio = NULL, *wbio = NULL;
