@@ -13,6 +13,8 @@
 #   server.pem / .key        CN authd.test, SAN DNS:authd.test, EKU serverAuth; server.pem is the
 #                            leaf followed by the intermediate
 #   rogue-ca.pem / .key      "authd Rogue CA", an untrusted root
+#   ldap-server.pem / .key   CN localhost, SAN DNS:localhost + IP:127.0.0.1, EKU serverAuth,
+#                            for the test directory (slapd) on loopback; leaf + intermediate
 #
 # Device certificates: NAME.pem (leaf only), NAME-chain.pem (leaf + its issuer), NAME.key.
 #   laptop      valid 1 year, EKU clientAuth, CN + SAN DNS laptop-0001.corp.example
@@ -24,6 +26,11 @@
 #   noeku       valid, no extendedKeyUsage extension at all
 #   sha1        valid, clientAuth, signed with ecdsa-with-SHA1
 #   weakkey     valid, clientAuth, RSA 1024 key
+#   kiosk       valid, clientAuth, CN kiosk-0007.corp.example (no SAN): in the directory, no group
+#   inj-star, inj-or, inj-suffix, inj-backslash
+#               valid, clientAuth, no SAN, CNs made to widen an LDAP filter if it were not
+#               escaped: "*", "*)(cn=*", "laptop-0001.corp.example)(cn=*" and
+#               "laptop-0001.corp.example\"
 # Device CNs other than laptop/printer are NAME-0001.corp.example, with a matching SAN.
 #
 # Idempotent: if DIR already holds a complete PKI made by this exact script and the laptop
@@ -33,7 +40,8 @@
 set -euo pipefail
 
 WORK=""
-DEVICES=(laptop printer expired future rogue selfsigned noeku sha1 weakkey)
+DEVICES=(laptop printer expired future rogue selfsigned noeku sha1 weakkey kiosk
+	inj-star inj-or inj-suffix inj-backslash)
 STAMP=.make-pki.stamp
 
 die() { printf 'make-pki.sh: %s\n' "$*" >&2; exit 1; }
@@ -52,7 +60,7 @@ ca_date() { date -u -d "$1" +%Y%m%d%H%M%SZ; }
 
 expected_files() {
 	echo root-ca.pem root-ca.key issuing-ca.pem issuing-ca.key ca-bundle.pem root-only.pem
-	echo server.pem server.key rogue-ca.pem rogue-ca.key
+	echo server.pem server.key rogue-ca.pem rogue-ca.key ldap-server.pem ldap-server.key
 	local d
 	for d in "${DEVICES[@]}"; do echo "$d.pem" "$d-chain.pem" "$d.key"; done
 }
@@ -111,6 +119,14 @@ basicConstraints       = critical, CA:FALSE
 keyUsage               = critical, digitalSignature
 extendedKeyUsage       = serverAuth
 subjectAltName         = DNS:authd.test
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
+[ ldap_server ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = serverAuth
+subjectAltName         = DNS:localhost, IP:127.0.0.1
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 
@@ -202,6 +218,10 @@ generate() {
 		issue issuing-ca server "/CN=authd.test" server -days 365
 		cat issuing-ca.pem >>server.pem
 
+		new_ec_key ldap-server.key
+		issue issuing-ca ldap-server "/CN=localhost" ldap_server -days 365
+		cat issuing-ca.pem >>ldap-server.pem
+
 		self_signed rogue-ca "/O=rogue/CN=authd Rogue CA" root_ca 3650
 
 		local now_minus_2y yesterday next_year in_2y
@@ -220,6 +240,12 @@ generate() {
 		device noeku noeku-0001.corp.example device_noeku ec issuing-ca -days 365
 		device sha1 sha1-0001.corp.example device ec issuing-ca -days 365 -md sha1
 		device weakkey weakkey-0001.corp.example device_rsa rsa1024 issuing-ca -days 365
+		device kiosk kiosk-0007.corp.example device_nosan ec issuing-ca -days 365
+		device inj-star '*' device_nosan ec issuing-ca -days 365
+		device inj-or '*)(cn=*' device_nosan ec issuing-ca -days 365
+		device inj-suffix 'laptop-0001.corp.example)(cn=*' device_nosan ec issuing-ca -days 365
+		# -subj takes backslash as an escape: two make one.
+		device inj-backslash 'laptop-0001.corp.example\\' device_nosan ec issuing-ca -days 365
 
 		SAN_DNS=selfsigned-0001.corp.example \
 			self_signed selfsigned "/CN=selfsigned-0001.corp.example" device 365
