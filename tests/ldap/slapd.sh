@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# slapd.sh start DIR [--tls PKI_DIR] | stop DIR | restart DIR — a throwaway OpenLDAP server
+# (Debian's slapd) on 127.0.0.1 for tests and the demo, with tests/ldap/fixture.ldif loaded.
+#
+# start writes DIR/env, which callers source:
+#   LDAP_URI=ldap://127.0.0.1:PORT   LDAPS_URI=ldaps://127.0.0.1:TLSPORT (with --tls)
+#   LDAP_BIND_DN, LDAP_BIND_PASSWORD, LDAP_BASE_DN, LDAP_GROUP_BASE_DN, SLAPD_PID
+# With --tls the server uses PKI_DIR/ldap-server.pem (tests/pki/make-pki.sh) for ldaps:// and
+# StartTLS; clients verify it with PKI_DIR/root-ca.pem. restart stops slapd and starts it again
+# on the same ports with the same data (for outage tests). Everything lives in DIR.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOTDN="cn=admin,dc=corp,dc=example"
+ROOTPW="admin-secret"
+
+die() { printf 'slapd.sh: %s\n' "$*" >&2; exit 1; }
+
+free_tcp_port() {
+	local port i
+	for ((i = 0; i < 100; i++)); do
+		port=$((20000 + RANDOM % 40000))
+		[[ -z $(ss -Hltn "sport = :$port") ]] && { echo "$port"; return 0; }
+	done
+	die "no free TCP port found"
+}
+
+write_config() {
+	local dir=$1 pki=$2
+	{
+		cat <<CONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload memberof
+pidfile $dir/slapd.pid
+argsfile $dir/slapd.args
+CONF
+		if [[ -n $pki ]]; then
+			cat <<CONF
+TLSCertificateFile $pki/ldap-server.pem
+TLSCertificateKeyFile $pki/ldap-server.key
+TLSCACertificateFile $pki/root-ca.pem
+CONF
+		fi
+		cat <<CONF
+database mdb
+maxsize 104857600
+suffix "dc=corp,dc=example"
+rootdn "$ROOTDN"
+rootpw $ROOTPW
+directory $dir/db
+index objectClass,cn,member eq
+overlay memberof
+memberof-group-oc groupOfNames
+memberof-member-ad member
+memberof-memberof-ad memberOf
+access to attrs=userPassword by anonymous auth by * none
+access to * by dn.exact="cn=authd,ou=services,dc=corp,dc=example" read by * none
+CONF
+	} >"$dir/slapd.conf"
+}
+
+# launch DIR: start slapd with the ports recorded in DIR/env and wait until it answers.
+launch() {
+	local dir=$1 urls deadline=$((SECONDS + 10))
+	# shellcheck source=/dev/null
+	source "$dir/env"
+	urls="ldap://127.0.0.1:$LDAP_PORT/"
+	[[ -n ${LDAPS_PORT:-} ]] && urls="$urls ldaps://127.0.0.1:$LDAPS_PORT/"
+	slapd -f "$dir/slapd.conf" -h "$urls" -d 0 >>"$dir/slapd.log" 2>&1 &
+	until ldapsearch -x -LLL -H "$LDAP_URI" -D "$ROOTDN" -w "$ROOTPW" -b "" -s base \
+		namingContexts >/dev/null 2>&1; do
+		((SECONDS < deadline)) || { tail -n 20 "$dir/slapd.log" >&2; die "slapd did not answer within 10 s"; }
+		sleep 0.1
+	done
+	echo "SLAPD_PID=$(cat "$dir/slapd.pid")" >"$dir/pid"
+}
+
+start() {
+	local dir=$1 pki=""
+	shift
+	if [[ ${1:-} == --tls ]]; then
+		[[ -s ${2:-}/ldap-server.pem ]] || die "--tls needs a PKI dir made by tests/pki/make-pki.sh"
+		pki=$(cd "$2" && pwd)
+	fi
+	command -v slapd >/dev/null || die "slapd is needed (Debian packages slapd, ldap-utils)"
+	mkdir -p "$dir/db"
+	dir=$(cd "$dir" && pwd)
+	write_config "$dir" "$pki"
+	local port tls_port=""
+	port=$(free_tcp_port)
+	[[ -n $pki ]] && tls_port=$(free_tcp_port)
+	cat >"$dir/env" <<ENV
+LDAP_PORT=$port
+LDAPS_PORT=$tls_port
+LDAP_URI=ldap://127.0.0.1:$port
+LDAPS_URI=${tls_port:+ldaps://127.0.0.1:$tls_port}
+LDAP_BIND_DN="cn=authd,ou=services,dc=corp,dc=example"
+LDAP_BIND_PASSWORD=authd-bind-secret
+LDAP_BASE_DN="ou=devices,dc=corp,dc=example"
+LDAP_GROUP_BASE_DN="ou=groups,dc=corp,dc=example"
+LDAP_CA=${pki:+$pki/root-ca.pem}
+ENV
+	launch "$dir"
+	ldapmodify -x -a -c -H "$LDAP_URI" -D "$ROOTDN" -w "$ROOTPW" -f "$HERE/fixture.ldif" \
+		>"$dir/load.log" 2>&1 || { cat "$dir/load.log" >&2; die "loading fixture.ldif failed"; }
+}
+
+stop() {
+	local dir=$1 pid deadline=$((SECONDS + 10))
+	[[ -s $dir/slapd.pid ]] || return 0
+	pid=$(cat "$dir/slapd.pid")
+	kill -CONT "$pid" 2>/dev/null || true
+	kill -TERM "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null; do
+		((SECONDS < deadline)) || { kill -KILL "$pid" 2>/dev/null; break; }
+		sleep 0.05
+	done
+	rm -f "$dir/slapd.pid"
+}
+
+case ${1:-} in
+start) [[ $# -ge 2 ]] || die "usage: slapd.sh start DIR [--tls PKI_DIR]"; shift; start "$@" ;;
+stop) [[ $# -eq 2 ]] || die "usage: slapd.sh stop DIR"; stop "$2" ;;
+restart) [[ $# -eq 2 ]] || die "usage: slapd.sh restart DIR"; stop "$2"; launch "$(cd "$2" && pwd)" ;;
+*) die "usage: slapd.sh start DIR [--tls PKI_DIR] | stop DIR | restart DIR" ;;
+esac
