@@ -7,6 +7,7 @@
  *                       what that device would get, without a handshake
  */
 #include <getopt.h>
+#include <signal.h>
 #include <string.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -110,6 +111,9 @@ int main(int argc, char **argv)
 	/* Before any thread exists, so every thread inherits the mask and the
 	 * main thread alone takes signals with sigwait(). */
 	server_block_signals();
+	/* A directory connection that died under us must fail a write with
+	 * EPIPE, not kill the server. */
+	signal(SIGPIPE, SIG_IGN);
 	if (radius_init(err, sizeof(err)) < 0 || evthread_use_pthreads() < 0) {
 		fprintf(stderr, "authd: %s\n", err);
 		return 1;
