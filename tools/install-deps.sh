@@ -6,9 +6,11 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  libssl-dev libfreeradius-dev libtalloc-dev libpcre3-dev libconfig-dev libevent-dev
+  libssl-dev libfreeradius-dev libtalloc-dev libpcre3-dev libconfig-dev libevent-dev libldap-dev
   # tests and demo: the real supplicant, PKI tooling, JSON checks, port probing
   libcmocka-dev openssl eapoltest jq iproute2 procps
+  # the test directory: a throwaway OpenLDAP server and its client tools
+  slapd ldap-utils
 )
 
 missing=()

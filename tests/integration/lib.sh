@@ -14,6 +14,7 @@
 #   AUTHD_SECRET (testing123)  AUTHD_CLIENT_NAME (lab-switch)  AUTHD_CLIENT_ADDRESS (127.0.0.0/8)
 #   AUTHD_CA (ca-bundle.pem, relative to AUTHD_PKI)  AUTHD_MIN_VERSION (1.2)  AUTHD_MAX_VERSION (1.3)
 #   AUTHD_FRAGMENT_SIZE (1014)  AUTHD_EAP_TIMEOUT (30)  AUTHD_LOG_LEVEL (debug)
+#   AUTHD_EXTRA_CONFIG (more config sections, appended as is)
 # After a failure the temp dir is kept when AUTHD_KEEP_TMP=1.
 
 HARNESS_DIR=""
@@ -121,6 +122,8 @@ eap = { fragment_size = ${AUTHD_FRAGMENT_SIZE:-1014}; timeout = ${AUTHD_EAP_TIME
 log = { decisions = "$AUTHD_DECISIONS"; level = "${AUTHD_LOG_LEVEL:-debug}"; };
 threads = 2;
 EOF
+	# AUTHD_EXTRA_CONFIG: more sections (identity, ldap, groups, policy) for the case at hand.
+	printf '%s\n' "${AUTHD_EXTRA_CONFIG:-}" >>"$file"
 }
 
 # authd_launch: start authd once on AUTHD_PORT and wait for "ready".
@@ -229,7 +232,7 @@ eapol_config() {
 	((${#globals[@]} == 0)) || printf '%s\n' "${globals[@]}"
 	printf 'network={\n'
 	printf '\tkey_mgmt=IEEE8021X\n\teap=TLS\n\teapol_flags=0\n'
-	printf '\tidentity="%s"\n' "$identity"
+	printf '\tidentity="%s"\n' "${EAPOL_IDENTITY:-$identity}"
 	printf '\tca_cert="%s"\n' "$ca_cert"
 	if [[ $device != none ]]; then
 		printf '\tclient_cert="%s/%s.pem"\n' "$AUTHD_PKI" "$device"
