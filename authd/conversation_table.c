@@ -131,5 +131,6 @@ void conversation_free(struct conversation *conv)
 	if (conv == NULL)
 		return;
 	eap_conversation_free(conv->eap);
+	decision_clear(&conv->decision);
 	free(conv);
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # tools/demo.sh — see authd work end to end on a fresh Debian 12 machine (run as root, or with sudo
-# available). Installs the packages, builds into build/, makes a throwaway PKI and config in demo/,
-# starts authd on 127.0.0.1, authenticates three devices with the real 802.1X supplicant
-# (eapol_test): a good laptop (accepted), an expired certificate and one from an unknown CA
-# (rejected). Prints a verdict and the logged JSON decision for each, then stops authd.
-# Exits 0 only if every outcome was the expected one.
+# available). Installs the packages, builds into build/, makes a throwaway PKI, directory (slapd
+# with sample devices and groups) and config in demo/, starts authd on 127.0.0.1 and
+# authenticates devices with the real 802.1X supplicant (eapol_test): an employee laptop on the
+# corporate Wi-Fi and wired VLANs, a printer on the printer VLAN, a kiosk in no group (rejected),
+# an expired certificate and one from an unknown CA (rejected). Prints a verdict and the logged
+# JSON decision for each, then stops authd and slapd. Exits 0 only if every outcome was expected.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,16 +37,19 @@ build() {
 	[[ -x $AUTHD_BIN ]] || { echo "demo: the build produced no $AUTHD_BIN" >&2; exit 1; }
 }
 
-# authenticate DEVICE MAC EXPECTED_OUTCOME EXPECTED_REASON: one authentication, one verdict line,
-# the JSON decision. Returns 1 if the outcome or reason was not the expected one.
+# authenticate DEVICE MAC EXPECTED_OUTCOME EXPECTED_REASON [eapol_test options]: one
+# authentication, one verdict line, the JSON decision. Returns 1 if the outcome or reason was
+# not the expected one.
 authenticate() {
-	local device=$1 mac=$2 want_outcome=$3 want_reason=$4 decision outcome reason subject mark
+	local device=$1 mac=$2 want_outcome=$3 want_reason=$4 decision outcome reason subject vlan mark
+	shift 4
 	eapol_config "$device" >"$HARNESS_DIR/$device.supplicant.conf"
-	eapol_run "$HARNESS_DIR/$device.supplicant.conf" "$mac"
+	eapol_run "$HARNESS_DIR/$device.supplicant.conf" "$mac" "$@"
 	decision=$(decision_for "$mac")
 	outcome=$(jq -r .outcome <<<"$decision")
 	reason=$(jq -r .reason <<<"$decision")
 	subject=$(jq -r '.subject // "(no certificate)"' <<<"$decision")
+	vlan=$(jq -r 'if .vlan then " on VLAN \(.vlan) (rule \(.rule.name))" else "" end' <<<"$decision")
 	local supplicant_ok=0
 	if [[ $want_outcome == accept ]]; then
 		((EAPOL_RC == 0)) && supplicant_ok=1
@@ -57,9 +61,39 @@ authenticate() {
 	else
 		mark="UNEXPECTED: wanted $want_outcome/$want_reason (supplicant exit status $EAPOL_RC)"
 	fi
-	printf '\n%-8s %s: %s, reason %s — %s\n' "$device" "$subject" "${outcome^^}" "$reason" "$mark"
+	printf '\n%-8s %s: %s%s, reason %s — %s\n' "$device" "$subject" "${outcome^^}" "$vlan" "$reason" "$mark"
 	jq -c . <<<"$decision" | sed 's/^/         /'
 	[[ $mark == "as expected" ]]
+}
+
+# The demo directory goes when the demo ends, whatever happens.
+stop_directory() {
+	local rc=$?
+	"$ROOT/tests/ldap/slapd.sh" stop "$DEMO/slapd" || true
+	(exit "$rc")
+	harness_cleanup
+}
+
+placement_config() {
+	# shellcheck source=/dev/null
+	source "$DEMO/slapd/env"
+	cat <<EOF
+ldap = {
+  uris = [ "$LDAP_URI" ];
+  bind_dn = "$LDAP_BIND_DN";
+  bind_password = "$LDAP_BIND_PASSWORD";
+  base_dn = "$LDAP_BASE_DN";
+  group_base_dn = "$LDAP_GROUP_BASE_DN";
+};
+policy = {
+  rules = (
+    { name = "employees-wifi";  group = "employees"; nas_port_type = "Wireless-802.11"; ssid = "CORP"; vlan = 100; },
+    { name = "employees-wired"; group = "employees"; nas_port_type = "Ethernet"; vlan = 110; },
+    { name = "printers";        group = "printers"; vlan = 200; }
+  );
+  default = "reject";
+};
+EOF
 }
 
 main() {
@@ -71,25 +105,33 @@ main() {
 	export AUTHD_BIN AUTHD_PKI=$DEMO/pki
 
 	harness_init "$DEMO"
-	AUTHD_LOG_LEVEL=info authd_start
+	trap stop_directory EXIT
+	step "starting a throwaway directory (slapd) with sample devices and groups in demo/slapd"
+	"$ROOT/tests/ldap/slapd.sh" start "$DEMO/slapd"
+	AUTHD_EXTRA_CONFIG=$(placement_config) AUTHD_LOG_LEVEL=info authd_start
 	step "authd is running: pid $AUTHD_PID, 127.0.0.1:$AUTHD_PORT, config demo/authd.conf"
 
-	step "authenticating three devices with eapol_test"
-	authenticate laptop 02:00:00:de:00:01 accept ok || failures=$((failures + 1))
-	authenticate expired 02:00:00:de:00:02 reject cert_expired || failures=$((failures + 1))
-	authenticate rogue 02:00:00:de:00:03 reject unknown_ca || failures=$((failures + 1))
+	step "authenticating devices with eapol_test"
+	authenticate laptop 02:00:00:de:00:01 accept ok -N61:d:19 -N30:s:02-00-00-de-00-01:CORP ||
+		failures=$((failures + 1))
+	authenticate laptop 02:00:00:de:00:02 accept ok -N61:d:15 || failures=$((failures + 1))
+	authenticate printer 02:00:00:de:00:03 accept ok -N61:d:15 || failures=$((failures + 1))
+	authenticate kiosk 02:00:00:de:00:04 reject no_matching_rule -N61:d:15 || failures=$((failures + 1))
+	authenticate expired 02:00:00:de:00:05 reject cert_expired || failures=$((failures + 1))
+	authenticate rogue 02:00:00:de:00:06 reject unknown_ca || failures=$((failures + 1))
 
-	step "stopping authd"
+	step "stopping authd and the directory"
 	authd_stop
 	cat <<EOF
 Files: demo/authd.conf (config), demo/decisions.jsonl (decision log), demo/authd.log (authd's log).
-Run it again by hand:  build/authd/authd -c demo/authd.conf
+Run it again by hand:  tests/ldap/slapd.sh restart demo/slapd && build/authd/authd -c demo/authd.conf
+Ask what a device would get:  build/authd/authd --explain demo/pki/printer.pem -c demo/authd.conf
 EOF
 	if ((failures > 0)); then
-		echo "demo: $failures of 3 outcomes were not the expected ones" >&2
+		echo "demo: $failures of 6 outcomes were not the expected ones" >&2
 		exit 1
 	fi
-	echo "demo: all 3 outcomes as expected"
+	echo "demo: all 6 outcomes as expected"
 }
 
 main "$@"
