@@ -218,6 +218,7 @@ eapol_config() {
 	case $cert in
 	laptop) identity=laptop-0001.corp.example ;;
 	printer) identity=printer-0042.corp.example ;;
+	kiosk) identity=kiosk-0007.corp.example ;;
 	none) identity=anonymous-0001.corp.example ;;
 	*) identity=$cert-0001.corp.example ;;
 	esac
