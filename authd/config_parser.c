@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int parser_fail(struct parser *p, const config_setting_t *where, const char *fmt, ...)
 {
@@ -134,6 +135,7 @@ int parser_secret_file(struct parser *p, const config_setting_t *group, const ch
 	const char *value;
 	char *path = NULL;
 	char buf[256];
+	struct stat st;
 	size_t n = 0;
 	FILE *f;
 	int rc = -1;
@@ -146,6 +148,13 @@ int parser_secret_file(struct parser *p, const config_setting_t *group, const ch
 	f = fopen(path, "r");
 	if (f == NULL) {
 		parser_fail(p, where, "%s: cannot read %s: %s", key, path, strerror(errno));
+		goto out;
+	}
+	/* A secret others can read is no secret: refuse, as ssh does with keys. */
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0) {
+		fclose(f);
+		parser_fail(p, where, "%s %s is readable by others (mode %04o): chmod 600 it", key, path,
+		            (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);

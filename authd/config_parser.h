@@ -43,7 +43,8 @@ int parser_string_list(struct parser *p, const config_setting_t *group, const ch
 char *parser_resolve(const struct parser *p, const char *value);
 /* A required file authd reads at startup: resolved (malloc'd) and proven readable now. */
 int parser_input_file(struct parser *p, const config_setting_t *group, const char *key, char **out);
-/* The first line of the file named by key, for secrets kept out of the config. */
+/* The first line of the file named by key, for secrets kept out of the config;
+ * the file must not be readable by group or others. */
 int parser_secret_file(struct parser *p, const config_setting_t *group, const char *key,
                        char **out);
 

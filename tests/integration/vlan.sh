@@ -197,6 +197,19 @@ case_outage() {
 		"quarantine on VLAN 999 because the directory is unavailable"
 }
 
+case_outage_cache() {
+	slapd_start
+	start_with "$(ldap_section 'cache_ttl = 60;')$(policy_section "$RULES")"
+	placed laptop 02:00:00:2b:00:01 110 employees-wired $ETHERNET
+	expect_decision 02:00:00:2b:00:01 '.directory_cached == false' "a fresh lookup"
+	"$HERE/../ldap/slapd.sh" stop "$SLAPD_DIR"
+	# The directory is down: the laptop's groups from a minute ago still place it, marked so.
+	placed laptop 02:00:00:2b:00:02 110 employees-wired $ETHERNET
+	expect_decision 02:00:00:2b:00:02 '.directory_cached == true' "groups served from the outage cache"
+	# A device the cache never saw fails closed.
+	refused printer 02:00:00:2b:00:03 directory_unavailable
+}
+
 case_frozen_directory() {
 	local i pids=() start elapsed pid
 	slapd_start

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -144,6 +145,29 @@ static void test_bad_port_and_version(void **state)
 	expect_error(body, ":5:", "must be \"1.2\" or \"1.3\"");
 }
 
+static void test_secret_file_must_be_private(void **state)
+{
+	char body[4096], secret[600];
+	struct authd_config cfg;
+	char err[1024];
+	FILE *f;
+
+	snprintf(secret, sizeof(secret), "%s/nas.secret", dir);
+	f = fopen(secret, "w");
+	assert_non_null(f);
+	fputs("s3cret-from-file\n", f);
+	fclose(f);
+	chmod(secret, 0644);
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN,
+	         "clients = ( { name = \"sw\"; address = \"10.0.0.0/8\"; secret_file = \"nas.secret\"; } );\n",
+	         good_tls(), GOOD_LOG);
+	expect_error(body, ":2:", "readable by others (mode 0644)");
+	chmod(secret, 0600);
+	assert_int_equal(config_load(write_config("secret.conf", body), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.clients[0].secret, "s3cret-from-file");
+	config_free(&cfg);
+}
+
 static void test_missing_sections(void **state)
 {
 	expect_error(GOOD_LISTEN, ":0:", "missing required setting \"clients\"");
@@ -249,6 +273,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_bad_client_address),
 		cmocka_unit_test(test_secret_required_once),
 		cmocka_unit_test(test_bad_port_and_version),
+		cmocka_unit_test(test_secret_file_must_be_private),
 		cmocka_unit_test(test_missing_sections),
 		cmocka_unit_test(test_client_match_prefixes),
 		cmocka_unit_test(test_policy_sections),
