@@ -18,6 +18,7 @@
 #include "authd/ttl_table.h"
 #include "eap/eap_tls.h"
 #include "policy/decision.h"
+#include "policy/policy.h"
 
 #define CONVERSATION_STATE_LEN 16
 
@@ -26,6 +27,8 @@ struct conversation {
 	const struct client *client;
 	struct eap_conversation *eap;   /* owned */
 	struct decision decision;
+	bool decided;                   /* the policy has spoken (decision.accept/reason set) */
+	struct policy_result placement; /* what it said, for the Access-Accept */
 	bool busy;
 };
 

@@ -33,12 +33,10 @@ struct request {
 	socklen_t fromlen;
 };
 
-/* A conversation whose handshake succeeded, waiting for a directory thread. */
+/* A conversation with a verified peer, waiting for a directory thread. */
 struct pending {
 	struct request r;           /* owns r.rad */
 	struct conversation *conv;
-	const uint8_t *eap;         /* the EAP-Success, inside conv */
-	size_t eap_len;
 };
 
 #define LOG_REQ(level, r, fmt, ...)                                                   \
@@ -139,15 +137,13 @@ static void record(struct dispatch *d, struct conversation *conv)
 	stats_bump(&d->stats, dec->accept ? STAT_ACCEPT : STAT_REJECT);
 }
 
-/* Ends a conversation that failed in EAP or timed out. */
-static void record_failure(struct dispatch *d, struct conversation *conv, const char *reason,
-                           const char *detail)
+/* The record of a conversation that failed in EAP or timed out. */
+static void mark_failed(struct conversation *conv, const char *reason, const char *detail)
 {
 	fill_from_eap(conv);
 	conv->decision.accept = false;
 	conv->decision.reason = reason;
 	snprintf(conv->decision.detail, sizeof(conv->decision.detail), "%s", detail);
-	record(d, conv);
 }
 
 static struct conversation *start_conversation(struct request *r)
@@ -272,15 +268,19 @@ static const char *policy_refusal_text(const char *reason)
 	return "device not permitted on this network";
 }
 
-/* The handshake succeeded: the policy places the device or refuses it. Ends
- * the conversation. May block on the directory (see policy_uses_directory). */
-static struct radius_reply *finish_success(struct request *r, struct conversation *conv,
-                                           const uint8_t *eap, size_t eap_len)
+static struct radius_reply *advance(struct request *r, struct conversation *conv,
+                                    enum eap_step step, const uint8_t *out, size_t outlen,
+                                    bool *deferred);
+
+/* The peer is verified: the policy places it or refuses it, and the EAP
+ * conversation goes on accordingly. May block on the directory (see
+ * policy_uses_directory), so it runs on a directory thread when there is one. */
+static struct radius_reply *decide(struct request *r, struct conversation *conv)
 {
-	struct dispatch *d = r->d;
 	struct policy_request preq;
-	struct policy_result res;
-	struct radius_reply *reply;
+	const uint8_t *out;
+	size_t outlen;
+	enum eap_step step;
 
 	fill_from_eap(conv);
 	preq = (struct policy_request){
@@ -290,17 +290,13 @@ static struct radius_reply *finish_success(struct request *r, struct conversatio
 		.nas_port_type = r->rad.nas_port_type,
 		.ssid = r->rad.ssid,
 	};
-	policy_decide(d->policy, &preq, &conv->decision, &res);
-	if (res.accept) {
-		reply = accept_reply(r, conv, eap, eap_len, &res);
-	} else {
-		eap_conversation_deny(conv->eap, &eap, &eap_len);
-		reply = reject_reply(r, eap, eap_len, policy_refusal_text(conv->decision.reason));
-	}
-	record(d, conv);
-	conversation_table_remove(d->conversations, conv);
-	conversation_free(conv);
-	return reply;
+	policy_decide(r->d->policy, &preq, &conv->decision, &conv->placement);
+	conv->decided = true;
+	if (conv->placement.accept)
+		step = eap_conversation_allow(conv->eap, &out, &outlen);
+	else
+		step = eap_conversation_refuse(conv->eap, &out, &outlen);
+	return advance(r, conv, step, out, outlen, NULL);
 }
 
 static void respond(struct request *r, struct radius_reply *reply);
@@ -311,7 +307,7 @@ static void run_pending(void *arg, bool cancelled)
 	struct radius_reply *reply = NULL;
 
 	if (!cancelled) {
-		reply = finish_success(&p->r, p->conv, p->eap, p->eap_len);
+		reply = decide(&p->r, p->conv);
 	} else {
 		LOG_REQ(LOG_WARNING, &p->r, "stopping: placement abandoned, no reply");
 		conversation_table_remove(p->r.d->conversations, p->conv);
@@ -322,16 +318,15 @@ static void run_pending(void *arg, bool cancelled)
 	free(p);
 }
 
-/* Hands the end of a successful conversation to a directory thread, which
- * answers on its own. 0, or -1 (queue full: the caller still owns all). */
-static int defer_success(struct request *r, struct conversation *conv, const uint8_t *eap,
-                         size_t eap_len)
+/* Hands the decision on a verified peer to a directory thread, which answers
+ * on its own. 0, or -1 (queue full: the caller still owns everything). */
+static int defer_decision(struct request *r, struct conversation *conv)
 {
 	struct pending *p = malloc(sizeof(*p));
 
 	if (p == NULL)
 		return -1;
-	*p = (struct pending){ .r = *r, .conv = conv, .eap = eap, .eap_len = eap_len };
+	*p = (struct pending){ .r = *r, .conv = conv };
 	if (work_queue_push(r->d->directory_queue, run_pending, p) < 0) {
 		free(p);
 		return -1;
@@ -339,17 +334,85 @@ static int defer_success(struct request *r, struct conversation *conv, const uin
 	return 0;
 }
 
+/* Every directory thread is busy and the queue is full: the directory is not
+ * keeping up, which is what directory_unavailable is for. */
+static struct radius_reply *refuse_overloaded(struct request *r, struct conversation *conv)
+{
+	const uint8_t *out;
+	size_t outlen;
+
+	LOG_REQ(LOG_WARNING, r, "directory queue full: placement refused");
+	mark_failed(conv, "directory_unavailable", "directory queue full");
+	conv->decided = true;
+	return advance(r, conv, eap_conversation_refuse(conv->eap, &out, &outlen), out, outlen, NULL);
+}
+
+/* Ends a conversation: its decision is written, it leaves the table. */
+static void end_conversation(struct request *r, struct conversation *conv)
+{
+	record(r->d, conv);
+	conversation_table_remove(r->d->conversations, conv);
+	conversation_free(conv);
+}
+
+/*
+ * Acts on what the EAP conversation said. Returns the reply (NULL: none), or
+ * sets *deferred when the conversation moved to a directory thread (deferred
+ * is NULL when called from there, where nothing can be deferred again).
+ */
+static struct radius_reply *advance(struct request *r, struct conversation *conv,
+                                    enum eap_step step, const uint8_t *out, size_t outlen,
+                                    bool *deferred)
+{
+	struct dispatch *d = r->d;
+	struct radius_reply *reply = NULL;
+	enum eap_reason reason;
+
+	switch (step) {
+	case EAP_STEP_SEND:
+		reply = challenge_reply(r, conv, out, outlen);
+		conversation_table_release(d->conversations, conv);
+		return reply;
+	case EAP_STEP_DISCARD:
+		LOG_REQ(LOG_DEBUG, r, "EAP response discarded: %s", eap_conversation_detail(conv->eap));
+		conversation_table_release(d->conversations, conv);
+		return NULL;
+	case EAP_STEP_VERIFIED:
+		if (d->directory_queue == NULL || deferred == NULL)
+			return decide(r, conv);
+		if (defer_decision(r, conv) == 0) {
+			*deferred = true;
+			return NULL;
+		}
+		return refuse_overloaded(r, conv);
+	case EAP_STEP_SUCCESS:
+		reply = accept_reply(r, conv, out, outlen, &conv->placement);
+		break;
+	case EAP_STEP_FAILURE:
+		if (conv->decided && eap_conversation_reason(conv->eap) == EAP_REASON_OK) {
+			/* The policy refused; the record already says why. */
+			reply = reject_reply(r, out, outlen, policy_refusal_text(conv->decision.reason));
+			break;
+		}
+		reason = eap_conversation_reason(conv->eap);
+		reply = reject_reply(r, out, outlen, eap_reason_text(reason));
+		mark_failed(conv, eap_reason_code(reason), eap_conversation_detail(conv->eap));
+		break;
+	}
+	end_conversation(r, conv);
+	return reply;
+}
+
 /* Returns the reply to send (NULL: none), or sets *deferred when the request
  * moved to a directory thread, which then owns it and answers. */
 static struct radius_reply *access_request(struct request *r, bool *deferred)
 {
 	struct dispatch *d = r->d;
-	struct radius_reply *reply = NULL;
 	struct conversation *conv;
 	enum conversation_miss why;
-	enum eap_reason reason;
 	const uint8_t *out;
 	size_t outlen;
+	enum eap_step step;
 
 	if (r->rad.eap == NULL) {
 		stats_bump(&d->stats, STAT_NOT_EAP);
@@ -379,43 +442,8 @@ static struct radius_reply *access_request(struct request *r, bool *deferred)
 		}
 	}
 	r->conversation = conv->decision.conversation;
-
-	switch (eap_conversation_step(conv->eap, r->rad.eap, r->rad.eap_len, &out, &outlen)) {
-	case EAP_STEP_SEND:
-		reply = challenge_reply(r, conv, out, outlen);
-		conversation_table_release(d->conversations, conv);
-		return reply;
-	case EAP_STEP_DISCARD:
-		LOG_REQ(LOG_DEBUG, r, "EAP response discarded: %s", eap_conversation_detail(conv->eap));
-		conversation_table_release(d->conversations, conv);
-		return NULL;
-	case EAP_STEP_SUCCESS:
-		if (d->directory_queue == NULL)
-			return finish_success(r, conv, out, outlen);
-		if (defer_success(r, conv, out, outlen) == 0) {
-			*deferred = true;
-			return NULL;
-		}
-		/* Every directory thread is busy and the queue is full: the directory
-		 * is not keeping up, which is what directory_unavailable is for. */
-		LOG_REQ(LOG_WARNING, r, "directory queue full: placement refused");
-		fill_from_eap(conv);
-		conv->decision.accept = false;
-		conv->decision.reason = "directory_unavailable";
-		snprintf(conv->decision.detail, sizeof(conv->decision.detail), "directory queue full");
-		eap_conversation_deny(conv->eap, &out, &outlen);
-		reply = reject_reply(r, out, outlen, policy_refusal_text(conv->decision.reason));
-		record(d, conv);
-		break;
-	case EAP_STEP_FAILURE:
-		reason = eap_conversation_reason(conv->eap);
-		reply = reject_reply(r, out, outlen, eap_reason_text(reason));
-		record_failure(d, conv, eap_reason_code(reason), eap_conversation_detail(conv->eap));
-		break;
-	}
-	conversation_table_remove(d->conversations, conv);
-	conversation_free(conv);
-	return reply;
+	step = eap_conversation_step(conv->eap, r->rad.eap, r->rad.eap_len, &out, &outlen);
+	return advance(r, conv, step, out, outlen, deferred);
 }
 
 static struct radius_reply *status_server(struct request *r)
@@ -539,7 +567,8 @@ void dispatch_expire(struct dispatch *d)
 		snprintf(detail, sizeof(detail), "no request for %u s after %u round trips",
 		         d->cfg->timeout, eap_conversation_round_trips(conv->eap));
 		stats_bump(&d->stats, STAT_TIMEOUT);
-		record_failure(d, conv, "timeout", detail);
+		mark_failed(conv, "timeout", detail);
+		record(d, conv);
 		conversation_free(conv);
 	}
 	reply_cache_expire(d->replies);

@@ -84,6 +84,8 @@ enum eap_reason eap_tls_verify_certificate(const struct eap_tls_context *ctx, X5
 
 enum eap_step {
 	EAP_STEP_SEND,     /* *out is an EAP-Request: send it in an Access-Challenge */
+	EAP_STEP_VERIFIED, /* handshake done, peer verified, keys and chain known; nothing to
+	                      send yet: call eap_conversation_allow() or _refuse() */
 	EAP_STEP_SUCCESS,  /* *out is EAP-Success: keys and peer chain are available */
 	EAP_STEP_FAILURE,  /* *out is EAP-Failure: eap_conversation_reason() says why */
 	EAP_STEP_DISCARD,  /* input silently discarded (e.g. stale Identifier); send nothing */
@@ -115,13 +117,18 @@ enum eap_step eap_conversation_step(struct eap_conversation *conv,
                                     const uint8_t **out, size_t *outlen);
 
 /*
- * After EAP_STEP_SUCCESS, the caller's policy may still refuse the device:
- * this returns an EAP-Failure with the same Identifier the EAP-Success had.
- * Keys are wiped and the chain is no longer returned; eap_conversation_reason()
- * stays EAP_REASON_OK, since the refusal is the policy's, not EAP's.
+ * After EAP_STEP_VERIFIED, the caller's policy has the last word.
+ * allow: our final TLS flight goes out (EAP_STEP_SEND); the peer's ACK then
+ * yields EAP_STEP_SUCCESS. refuse: with TLS 1.2 a fatal access_denied alert
+ * replaces that flight (EAP_STEP_SEND, then EAP_STEP_FAILURE on the peer's
+ * answer); with TLS 1.3 an EAP-Failure at once (EAP_STEP_FAILURE). Either way
+ * the peer counts the method as failed, and the keys are wiped. The reason
+ * stays EAP_REASON_OK: refusing is the caller's decision, not a TLS failure.
  */
-void eap_conversation_deny(struct eap_conversation *conv,
-                           const uint8_t **out, size_t *outlen);
+enum eap_step eap_conversation_allow(struct eap_conversation *conv,
+                                     const uint8_t **out, size_t *outlen);
+enum eap_step eap_conversation_refuse(struct eap_conversation *conv,
+                                      const uint8_t **out, size_t *outlen);
 
 enum eap_reason eap_conversation_reason(const struct eap_conversation *conv);
 /* Detail for the log, e.g. OpenSSL's verify error string; "" if none. */
@@ -134,7 +141,7 @@ const char *eap_conversation_tls_version(const struct eap_conversation *conv);
 unsigned eap_conversation_round_trips(const struct eap_conversation *conv);
 /*
  * The peer's leaf certificate, if it sent one (also on failure, so the log can
- * name it), and the verified chain (leaf first) after SUCCESS. Borrowed: valid
+ * name it), and the verified chain (leaf first) from VERIFIED on. Borrowed: valid
  * until the conversation is freed.
  */
 X509 *eap_conversation_peer_cert(const struct eap_conversation *conv);

@@ -24,6 +24,7 @@ enum conversation_state {
 	STATE_START,         /* nothing sent yet */
 	STATE_IDENTITY,      /* Request/Identity sent */
 	STATE_HANDSHAKE,     /* TLS Start sent; exchanging flights */
+	STATE_VERIFIED,      /* handshake done, our last flight held back: the caller decides */
 	STATE_FINISHING,     /* handshake done; last flight out, its final ACK means success */
 	STATE_ALERTING,      /* handshake failed; alert out, the next response means failure */
 	STATE_SUCCESS,
@@ -260,13 +261,26 @@ static int keep_peer(struct eap_conversation *conv)
 static enum eap_step handshake_done(struct eap_conversation *conv,
                                     const uint8_t **out, size_t *outlen)
 {
-	static const uint8_t commitment = 0x00;
-
 	if (export_keys(conv) < 0 || keep_peer(conv) < 0) {
 		ERR_clear_error();
 		return fail(conv, EAP_REASON_TLS_FAILED, out, outlen,
 		            "cannot export keys or peer chain");
 	}
+	/* Hold our last flight back until the caller has decided: a refusal can
+	 * then still be a TLS alert the peer must honour (see eap_conversation_refuse). */
+	conv->state = STATE_VERIFIED;
+	*out = NULL;
+	*outlen = 0;
+	return EAP_STEP_VERIFIED;
+}
+
+enum eap_step eap_conversation_allow(struct eap_conversation *conv,
+                                     const uint8_t **out, size_t *outlen)
+{
+	static const uint8_t commitment = 0x00;
+
+	if (conv->state != STATE_VERIFIED)
+		return fail(conv, EAP_REASON_TLS_FAILED, out, outlen, "allow without a verified peer");
 	/* RFC 9190 section 2.5: one byte of application data says "no more handshake". */
 	if (SSL_version(conv->ssl) == TLS1_3_VERSION && SSL_write(conv->ssl, &commitment, 1) != 1) {
 		ERR_clear_error();
@@ -278,6 +292,30 @@ static enum eap_step handshake_done(struct eap_conversation *conv,
 		return fail(conv, EAP_REASON_TLS_FAILED, out, outlen,
 		            "handshake completed without a final flight");
 	return send_flight(conv, out, outlen);
+}
+
+enum eap_step eap_conversation_refuse(struct eap_conversation *conv,
+                                      const uint8_t **out, size_t *outlen)
+{
+	/* TLS 1.2 fatal access_denied(49), in the clear: our ChangeCipherSpec has
+	 * not gone out, so this direction is still unencrypted. */
+	static const uint8_t access_denied[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x31 };
+	BIO *wbio;
+
+	wipe_keys(conv);
+	if (conv->state == STATE_VERIFIED && SSL_version(conv->ssl) == TLS1_2_VERSION) {
+		/* Our CCS and Finished are replaced: a peer that had them would count
+		 * the method as succeeded and ignore the EAP-Failure (RFC 4137). */
+		wbio = SSL_get_wbio(conv->ssl);
+		(void)BIO_reset(wbio);
+		if (BIO_write(wbio, access_denied, sizeof(access_denied)) == (int)sizeof(access_denied)) {
+			conv->state = STATE_ALERTING;
+			return send_flight(conv, out, outlen);
+		}
+	}
+	/* TLS 1.3: the peer has not seen the commitment message, so it still
+	 * honours a plain EAP-Failure. */
+	return finish(conv, EAP_CODE_FAILURE, out, outlen);
 }
 
 static enum eap_step handshake_failed(struct eap_conversation *conv, int ssl_error,
@@ -417,6 +455,9 @@ static enum eap_step handle_response(struct eap_conversation *conv, const struct
 {
 	if (conv->state == STATE_ALERTING)
 		return finish(conv, EAP_CODE_FAILURE, out, outlen);
+	if (conv->state == STATE_VERIFIED)
+		return fail(conv, EAP_REASON_EAP_MALFORMED, out, outlen,
+		            "response while the decision on the peer was pending");
 	if (pkt->type == EAP_TYPE_NAK)
 		return handle_nak(conv, pkt->data, pkt->datalen, out, outlen);
 	switch (conv->state) {
@@ -513,12 +554,6 @@ void eap_conversation_free(struct eap_conversation *conv)
 	OPENSSL_free(conv);
 }
 
-void eap_conversation_deny(struct eap_conversation *conv,
-                           const uint8_t **out, size_t *outlen)
-{
-	finish(conv, EAP_CODE_FAILURE, out, outlen);
-}
-
 enum eap_reason eap_conversation_reason(const struct eap_conversation *conv)
 {
 	return conv->peer.reason;
@@ -551,7 +586,8 @@ X509 *eap_conversation_peer_cert(const struct eap_conversation *conv)
 
 STACK_OF(X509) *eap_conversation_verified_chain(const struct eap_conversation *conv)
 {
-	return conv->state == STATE_SUCCESS ? conv->chain : NULL;
+	return conv->state == STATE_VERIFIED || conv->state == STATE_FINISHING ||
+	               conv->state == STATE_SUCCESS ? conv->chain : NULL;
 }
 
 int eap_conversation_keys(const struct eap_conversation *conv,

@@ -5,7 +5,8 @@
  * Identifier the server expects (else nearly everything would be discarded).
  *
  * Input: byte 0 selects options (bit 0: keep Identifiers as given; bit 1: begin
- * with EAP-Start; bits 2-3: fragment size 64/300/1014/16384); then packets,
+ * with EAP-Start; bits 2-3: fragment size 64/300/1014/16384; bit 4: refuse a
+ * verified peer instead of allowing it); then packets,
  * each a 2-byte big-endian length followed by that many bytes.
  *
  * Needs AUTHD_TEST_PKI_DIR (made by tests/pki/make-pki.sh) for the server's
@@ -90,6 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!(options & 1) && len >= 2 && expected_id >= 0)
 			packet[1] = (uint8_t)expected_id;
 		step = eap_conversation_step(conv, packet, len, &out, &outlen);
+		if (step == EAP_STEP_VERIFIED)
+			step = options & 0x10 ? eap_conversation_refuse(conv, &out, &outlen)
+			                   : eap_conversation_allow(conv, &out, &outlen);
 		if (step == EAP_STEP_SEND)
 			expected_id = out[1];
 		if (step != EAP_STEP_DISCARD && (out == NULL || outlen < 4))

@@ -52,10 +52,14 @@ bool eap_test_peer_last_request_had_data(const struct eap_test_peer *peer);
 
 /*
  * Runs a whole conversation: EAP-Start, then request/response until the
- * server ends it. Returns the final step (SUCCESS/FAILURE, or DISCARD if the
- * server went quiet), with the last server packet in *last and *lastlen.
- * A protocol error on the peer side fails the calling test.
+ * server ends it, allowing (or refusing) the peer when the handshake is
+ * verified. Returns the final step (SUCCESS/FAILURE, or DISCARD if the server
+ * went quiet), with the last server packet in *last and *lastlen. A protocol
+ * error on the peer side fails the calling test.
  */
+enum eap_step eap_test_run_policy(struct eap_conversation *conv, struct eap_test_peer *peer,
+                                  bool allow, const uint8_t **last, size_t *lastlen);
+/* eap_test_run_policy() with the peer allowed. */
 enum eap_step eap_test_run(struct eap_conversation *conv, struct eap_test_peer *peer,
                            const uint8_t **last, size_t *lastlen);
 

@@ -222,30 +222,37 @@ static void test_start_gives_identity_request(void **state)
 	eap_tls_context_free(ctx);
 }
 
-static void test_deny_after_success(void **state)
+/* The caller refuses a verified peer: TLS 1.2 gets an access_denied alert in
+ * place of our Finished, TLS 1.3 an EAP-Failure; no keys either way. */
+static void refuse(int version, bool alert_expected)
 {
 	struct eap_tls_context *ctx = server_context(&(struct server_setup){ .require_client_eku = true });
 	struct eap_conversation *conv = eap_conversation_new(ctx, 1014);
-	struct eap_test_peer *peer = device_peer(&(struct device){ .name = "laptop", .security_level = -1 });
-	uint8_t msk[EAP_MSK_LEN], emsk[EAP_EMSK_LEN], success_id;
+	struct eap_test_peer *peer = device_peer(&(struct device){
+		.name = "laptop", .version = version, .security_level = -1 });
+	uint8_t msk[EAP_MSK_LEN], emsk[EAP_EMSK_LEN];
 	const uint8_t *out;
 	size_t outlen;
 
-	assert_int_equal(eap_test_run(conv, peer, &out, &outlen), EAP_STEP_SUCCESS);
-	success_id = out[1];
-	eap_conversation_deny(conv, &out, &outlen);
+	assert_int_equal(eap_test_run_policy(conv, peer, false, &out, &outlen), EAP_STEP_FAILURE);
 	assert_int_equal(outlen, 4);
 	assert_int_equal(out[0], 4);
-	assert_int_equal(out[1], success_id);
+	if (alert_expected)   /* the access_denied alert came in the last EAP-TLS request */
+		assert_true(eap_test_peer_last_request_had_data(peer));
+	assert_int_equal(eap_conversation_reason(conv), EAP_REASON_OK);
 	assert_int_equal(eap_conversation_keys(conv, msk, emsk), -1);
+	assert_non_null(eap_conversation_peer_cert(conv));
 	/* Further input after the end is refused. */
-	assert_int_equal(eap_conversation_step(conv, (uint8_t[]){ 2, success_id, 0, 6, 13, 0 }, 6, &out, &outlen),
+	assert_int_equal(eap_conversation_step(conv, (uint8_t[]){ 2, out[1], 0, 6, 13, 0 }, 6, &out, &outlen),
 	                 EAP_STEP_FAILURE);
 	assert_int_equal(eap_conversation_reason(conv), EAP_REASON_EAP_MALFORMED);
 	eap_test_peer_free(peer);
 	eap_conversation_free(conv);
 	eap_tls_context_free(ctx);
 }
+
+static void test_refuse_tls12(void **state) { refuse(TLS1_2_VERSION, true); }
+static void test_refuse_tls13(void **state) { refuse(TLS1_3_VERSION, false); }
 
 /* A rejected device: EAP-Failure, the reason, and the certificate still named for the log. */
 static struct outcome reject(const char *name, bool chain, int version, const char *ca, bool eku, int seclevel)
@@ -387,7 +394,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_server_max_tls12),
 		cmocka_unit_test(test_identity_kept),
 		cmocka_unit_test(test_start_gives_identity_request),
-		cmocka_unit_test(test_deny_after_success),
+		cmocka_unit_test(test_refuse_tls12),
+		cmocka_unit_test(test_refuse_tls13),
 		cmocka_unit_test(test_reject_expired),
 		cmocka_unit_test(test_reject_future),
 		cmocka_unit_test(test_reject_rogue),
