@@ -225,7 +225,8 @@ static int parse_log(struct parser *p, struct authd_config *cfg)
 int config_load(const char *path, struct authd_config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
-		"listen", "clients", "tls", "eap", "log", "threads", "identity", "ldap", "groups", "policy", NULL
+		"listen", "clients", "tls", "eap", "log", "threads", "identity", "ldap", "groups", "policy",
+		"revocation", NULL
 	};
 	struct parser p = { .file = path, .err = err, .errlen = errlen };
 	char *copy = strdup(path);

@@ -1,9 +1,10 @@
 /*
- * The placement sections of authd.conf: identity, ldap, groups (static map)
- * and policy (rules and fallbacks), parsed into struct policy_settings.
+ * The placement sections of authd.conf: identity, ldap, groups (static map),
+ * policy (rules and fallbacks) and revocation, parsed into struct policy_settings.
  */
 #include "authd/config_policy.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,10 +357,70 @@ static int parse_policy(struct parser *p, struct policy_settings *s, const struc
 	return 0;
 }
 
+/* one of two words for a setting: 0 for the first (the default), 1 for the second. */
+static int parse_choice(struct parser *p, const config_setting_t *g, const char *key,
+                        const char *first, const char *second, bool *out)
+{
+	const char *v;
+
+	if (parser_string(p, g, key, false, &v) < 0)
+		return -1;
+	if (v == NULL || strcmp(v, first) == 0)
+		*out = false;
+	else if (strcmp(v, second) == 0)
+		*out = true;
+	else
+		return parser_fail(p, config_setting_get_member(g, key),
+		                   "revocation.%s must be \"%s\" or \"%s\", not \"%s\"", key, first, second, v);
+	return 0;
+}
+
+static int parse_revocation(struct parser *p, struct authd_config *cfg)
+{
+	static const char *const keys[] = { "crl", "crl_expired", "unknown", NULL };
+	struct revocation_settings *r = &cfg->policy.revocation;
+	const config_setting_t *g, *list;
+	int n;
+
+	if (parser_group(p, config_root_setting(&p->cf), "revocation", false, &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	r->line = (int)config_setting_source_line(g);
+	if (parser_check_keys(p, g, "revocation", keys) < 0 ||
+	    parse_choice(p, g, "crl_expired", "reject", "ignore", &r->ignore_expired_crl) < 0 ||
+	    parse_choice(p, g, "unknown", "reject", "accept", &r->accept_unknown) < 0)
+		return -1;
+	list = config_setting_get_member(g, "crl");
+	if (list == NULL || !config_setting_is_array(list) || (n = config_setting_length(list)) == 0)
+		return parser_fail(p, list != NULL ? list : g,
+		                   "revocation.crl must be a non-empty array of CRL files [ \"...\" ]");
+	r->crl_files = calloc((size_t)n, sizeof(*r->crl_files));
+	r->ca_file = strdup(cfg->tls.ca);
+	if (r->crl_files == NULL || r->ca_file == NULL)
+		return parser_fail(p, g, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const char *v = config_setting_get_string_elem(list, i);
+		FILE *f;
+
+		if (v == NULL || v[0] == '\0')
+			return parser_fail(p, list, "revocation.crl must hold file names");
+		r->crl_files[i] = parser_resolve(p, v);
+		if (r->crl_files[i] == NULL)
+			return parser_fail(p, list, "out of memory");
+		r->n_crl_files++;
+		f = fopen(r->crl_files[i], "r");
+		if (f == NULL)
+			return parser_fail(p, list, "crl: cannot read %s: %s", r->crl_files[i], strerror(errno));
+		fclose(f);
+	}
+	return 0;
+}
+
 int config_policy_parse(struct parser *p, struct authd_config *cfg)
 {
 	struct policy_settings *s = &cfg->policy;
 
 	return parse_identity(p, s) < 0 || parse_ldap(p, s) < 0 || parse_static_groups(p, s) < 0 ||
-	       parse_policy(p, s, cfg) < 0 ? -1 : 0;
+	       parse_policy(p, s, cfg) < 0 || parse_revocation(p, cfg) < 0 ? -1 : 0;
 }

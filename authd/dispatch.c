@@ -282,9 +282,12 @@ static struct radius_reply *decide(struct request *r, struct conversation *conv)
 	size_t outlen;
 	enum eap_step step;
 
+	STACK_OF(X509) *chain = eap_conversation_verified_chain(conv->eap);
+
 	fill_from_eap(conv);
 	preq = (struct policy_request){
 		.cert = eap_conversation_peer_cert(conv->eap),
+		.issuer = sk_X509_num(chain) > 1 ? sk_X509_value(chain, 1) : NULL,
 		.eap_identity = eap_conversation_identity(conv->eap),
 		.nas = r->client->name,
 		.nas_port_type = r->rad.nas_port_type,

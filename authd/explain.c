@@ -11,7 +11,7 @@
 
 /* The handshake's own certificate checks. Prints one line; 0 if they pass. */
 static int verify(const struct authd_config *cfg, X509 *cert, STACK_OF(X509) *chain,
-                  const char **reason)
+                  STACK_OF(X509) **verified, const char **reason)
 {
 	struct eap_tls_context *tls;
 	enum eap_reason r;
@@ -22,7 +22,7 @@ static int verify(const struct authd_config *cfg, X509 *cert, STACK_OF(X509) *ch
 		fprintf(stderr, "%s: tls: %s\n", cfg->path, detail);
 		return -1;
 	}
-	r = eap_tls_verify_certificate(tls, cert, chain, detail, sizeof(detail));
+	r = eap_tls_verify_certificate(tls, cert, chain, verified, detail, sizeof(detail));
 	eap_tls_context_free(tls);
 	*reason = eap_reason_code(r);
 	if (r != EAP_REASON_OK) {
@@ -73,6 +73,8 @@ static void print_outcome(const struct authd_config *cfg, const struct decision 
 		printf("directory: not found\n");
 	else
 		printf("directory: not consulted\n");
+	if (dec->revocation != NULL)
+		printf("revocation: %s (%s)\n", dec->revocation, dec->revocation_source);
 	printf("groups:");
 	for (size_t i = 0; i < dec->n_groups; i++)
 		printf("%s%s", i ? "; " : " ", dec->groups[i]);
@@ -89,7 +91,7 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	struct policy_request preq;
 	struct policy_result res;
 	struct policy *policy;
-	STACK_OF(X509) *chain = NULL;
+	STACK_OF(X509) *chain = NULL, *verified = NULL;
 	X509 *cert = NULL;
 	char text[512], err[512];
 	const char *reason = "cert_invalid";
@@ -107,7 +109,7 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	cert_name_string(X509_get_issuer_name(cert), text, sizeof(text));
 	printf("issuer: %s\n", text);
 	decision_start(&dec, 0, req->nas != NULL ? req->nas : "");
-	if (verify(cfg, cert, chain, &reason) < 0) {
+	if (verify(cfg, cert, chain, &verified, &reason) < 0) {
 		printf("result: reject (%s)\n", reason);
 		rc = EXPLAIN_REJECT;
 		goto done;
@@ -117,6 +119,7 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	              &(enum identity_source){ 0 });
 	preq = (struct policy_request){
 		.cert = cert,
+		.issuer = sk_X509_num(verified) > 1 ? sk_X509_value(verified, 1) : NULL,
 		.eap_identity = req->eap_identity != NULL ? req->eap_identity : text,
 		.nas = req->nas != NULL ? req->nas : "",
 		.nas_port_type = req->nas_port_type,
@@ -138,5 +141,6 @@ done:
 out:
 	X509_free(cert);
 	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(verified, X509_free);
 	return rc;
 }

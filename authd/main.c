@@ -133,6 +133,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check_only) {
+		/* The policy loads what the config names beyond TLS: CRLs, directory settings. */
+		struct policy *policy = policy_new(&cfg.policy, err, sizeof(err));
+
+		if (policy == NULL) {
+			fprintf(stderr, "%s:%d: %s\n", path, cfg.policy.revocation.line, err);
+			goto out;
+		}
+		policy_free(policy);
 		printf("%s: configuration OK\n", path);
 		rc = 0;
 		goto out;

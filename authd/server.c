@@ -204,6 +204,7 @@ static unsigned worker_count(const struct authd_config *cfg)
 
 static void wait_for_stop(struct server *s)
 {
+	char err[512];
 	sigset_t set;
 	int sig;
 
@@ -223,6 +224,10 @@ static void wait_for_stop(struct server *s)
 			        s->cfg->decision_log, strerror(errno));
 		else
 			log_msg(LOG_INFO, "SIGHUP: decision log reopened");
+		if (policy_reload(s->dispatch.policy, err, sizeof(err)) < 0)
+			log_msg(LOG_ERROR, "SIGHUP: %s; the CRLs loaded before stay in force", err);
+		else if (s->cfg->policy.revocation.n_crl_files > 0)
+			log_msg(LOG_INFO, "SIGHUP: CRLs reloaded");
 	}
 }
 

@@ -19,9 +19,10 @@ struct server;
 struct server *server_new(const struct authd_config *cfg, struct eap_tls_context *tls,
                           char *err, size_t errlen);
 /*
- * Serves until SIGTERM or SIGINT (SIGHUP reopens the decision log). The
- * caller must have blocked those signals in every thread (server_block_signals
- * before creating any). Returns 0 on a clean stop, -1 if workers failed to start.
+ * Serves until SIGTERM or SIGINT (SIGHUP reopens the decision log and reloads
+ * the CRLs). The caller must have blocked those signals in every thread
+ * (server_block_signals before creating any). Returns 0 on a clean stop, -1 if
+ * workers failed to start.
  */
 int server_run(struct server *s);
 void server_free(struct server *s);

@@ -76,11 +76,12 @@ void eap_tls_context_free(struct eap_tls_context *ctx);
 /*
  * Checks a device certificate (and the intermediates it would send) exactly
  * as a handshake would: trust, validity, EKU, security level. For tools that
- * explain a decision without a handshake. detail gets the specific failure.
+ * explain a decision without a handshake. detail gets the specific failure;
+ * on success *verified (if not NULL) gets the chain, leaf first (caller frees).
  */
 enum eap_reason eap_tls_verify_certificate(const struct eap_tls_context *ctx, X509 *leaf,
-                                           STACK_OF(X509) *untrusted, char *detail,
-                                           size_t detaillen);
+                                           STACK_OF(X509) *untrusted, STACK_OF(X509) **verified,
+                                           char *detail, size_t detaillen);
 
 enum eap_step {
 	EAP_STEP_SEND,     /* *out is an EAP-Request: send it in an Access-Challenge */

@@ -321,8 +321,8 @@ void eap_tls_context_classify_failure(SSL *ssl, int ssl_error, struct eap_tls_pe
 }
 
 enum eap_reason eap_tls_verify_certificate(const struct eap_tls_context *ctx, X509 *leaf,
-                                           STACK_OF(X509) *untrusted, char *detail,
-                                           size_t detaillen)
+                                           STACK_OF(X509) *untrusted, STACK_OF(X509) **verified,
+                                           char *detail, size_t detaillen)
 {
 	struct eap_tls_peer peer = { .reason = EAP_REASON_OK };
 	X509_STORE_CTX *store = X509_STORE_CTX_new();
@@ -345,6 +345,8 @@ enum eap_reason eap_tls_verify_certificate(const struct eap_tls_context *ctx, X5
 	if (X509_verify_cert(store) == 1) {
 		reason = EAP_REASON_OK;
 		snprintf(detail, detaillen, "ok");
+		if (verified != NULL)
+			*verified = X509_STORE_CTX_get1_chain(store);
 	} else {
 		reason = peer.reason != EAP_REASON_OK ? peer.reason : EAP_REASON_CERT_INVALID;
 		snprintf(detail, detaillen, "%s", peer.detail[0] ? peer.detail

@@ -113,6 +113,8 @@ char *decision_to_json(const struct decision *d, const struct timespec *now)
 	json_buf_string(&b, "tls_version", d->tls_version);
 	json_buf_string(&b, "nas", d->nas);
 	json_buf_string(&b, "calling_station_id", d->calling_station_id);
+	json_buf_string(&b, "revocation", d->revocation);
+	json_buf_string(&b, "revocation_source", d->revocation_source);
 	json_buf_string(&b, "cert_identity", d->cert_identity[0] ? d->cert_identity : NULL);
 	json_buf_string(&b, "identity_source", d->identity_source);
 	json_buf_string(&b, "dn", d->dn);

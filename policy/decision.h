@@ -27,6 +27,8 @@ struct decision {
 	const char *tls_version;        /* static string or NULL */
 	unsigned round_trips;
 	/* Filled by policy_decide(): */
+	const char *revocation;         /* "good", "revoked", "unknown"; NULL = not checked */
+	const char *revocation_source;  /* "crl"; NULL = not checked */
 	char cert_identity[256];        /* "" = none */
 	const char *identity_source;    /* static string or NULL */
 	char *dn;                       /* owned: the device's directory entry, or NULL */

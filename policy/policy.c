@@ -12,6 +12,7 @@
 struct policy {
 	const struct policy_settings *settings;
 	struct ldap_directory *directory;   /* NULL: static map */
+	struct crl_store *crls;             /* NULL: no revocation check */
 };
 
 struct policy *policy_new(const struct policy_settings *settings, char *err, size_t errlen)
@@ -25,12 +26,25 @@ struct policy *policy_new(const struct policy_settings *settings, char *err, siz
 	p->settings = settings;
 	if (settings->ldap != NULL) {
 		p->directory = ldap_directory_new(settings->ldap, err, errlen);
-		if (p->directory == NULL) {
-			free(p);
-			return NULL;
-		}
+		if (p->directory == NULL)
+			goto fail;
+	}
+	if (settings->revocation.n_crl_files > 0) {
+		p->crls = crl_store_new((const char *const *)settings->revocation.crl_files,
+		                        settings->revocation.n_crl_files, settings->revocation.ca_file,
+		                        err, errlen);
+		if (p->crls == NULL)
+			goto fail;
 	}
 	return p;
+fail:
+	policy_free(p);
+	return NULL;
+}
+
+int policy_reload(struct policy *p, char *err, size_t errlen)
+{
+	return p->crls != NULL ? crl_store_reload(p->crls, err, errlen) : 0;
 }
 
 void policy_free(struct policy *p)
@@ -38,6 +52,7 @@ void policy_free(struct policy *p)
 	if (p == NULL)
 		return;
 	ldap_directory_free(p->directory);
+	crl_store_free(p->crls);
 	free(p);
 }
 
@@ -116,6 +131,37 @@ static int find_groups(struct policy *p, struct decision *dec)
 	return rc;
 }
 
+/* Returns true when the certificate may go on to placement. */
+static bool check_revocation(struct policy *p, const struct policy_request *req,
+                             struct decision *dec, struct policy_result *out)
+{
+	const struct revocation_settings *r = &p->settings->revocation;
+	enum crl_status status;
+
+	if (p->crls == NULL)
+		return true;
+	status = crl_store_check(p->crls, req->cert, req->issuer, dec->detail, sizeof(dec->detail));
+	dec->revocation_source = "crl";
+	if (status == CRL_EXPIRED && r->ignore_expired_crl)
+		status = CRL_GOOD;
+	switch (status) {
+	case CRL_GOOD:
+		dec->revocation = "good";
+		dec->detail[0] = '\0';
+		return true;
+	case CRL_REVOKED:
+		dec->revocation = "revoked";
+		fall_back(p, POLICY_REJECT, "revoked", dec, out);
+		return false;
+	default:
+		dec->revocation = "unknown";
+		if (r->accept_unknown)
+			return true;   /* soft fail: the detail stays in the decision log */
+		fall_back(p, POLICY_REJECT, "revocation_unknown", dec, out);
+		return false;
+	}
+}
+
 void policy_decide(struct policy *p, const struct policy_request *req, struct decision *dec,
                    struct policy_result *out)
 {
@@ -127,6 +173,8 @@ void policy_decide(struct policy *p, const struct policy_request *req, struct de
 
 	memset(out, 0, sizeof(*out));
 	dec->detail[0] = '\0';
+	if (!check_revocation(p, req, dec, out))
+		return;
 	switch (cert_identity(req->cert, s->sources, s->n_sources, dec->cert_identity,
 	                      sizeof(dec->cert_identity), &used)) {
 	case CERT_IDENTITY_NONE:
@@ -239,5 +287,7 @@ void policy_settings_clear(struct policy_settings *s)
 	}
 	free(s->rules);
 	free(s->quarantine_vlan);
+	free_strings(s->revocation.crl_files, s->revocation.n_crl_files);
+	free(s->revocation.ca_file);
 	memset(s, 0, sizeof(*s));
 }

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "policy/cert_identity.h"
+#include "policy/crl_store.h"
 #include "policy/decision.h"
 #include "policy/ldap_directory.h"
 
@@ -42,6 +43,16 @@ struct static_group_entry {
 
 enum policy_fallback { POLICY_REJECT, POLICY_QUARANTINE };
 
+/* Revocation by CRL files (the "revocation" section). */
+struct revocation_settings {
+	char **crl_files;           /* none: no revocation check */
+	size_t n_crl_files;
+	char *ca_file;              /* the trusted issuers that must have signed the CRLs */
+	bool ignore_expired_crl;    /* use a CRL past its nextUpdate as if current */
+	bool accept_unknown;        /* status unknown (no current CRL): accept, logged, not reject */
+	int line;                   /* where the section starts, for load errors */
+};
+
 /* Everything the config says about placement; strings are owned by it. */
 struct policy_settings {
 	bool placement;             /* rules configured; without them a valid certificate is
@@ -57,6 +68,7 @@ struct policy_settings {
 	enum policy_fallback no_match;          /* unknown device or no rule matched */
 	enum policy_fallback directory_unavailable;
 	char *quarantine_vlan;                  /* required when either fallback quarantines */
+	struct revocation_settings revocation;
 };
 
 /* Frees every string and array the settings own, and zeroes them. */
@@ -68,6 +80,10 @@ struct policy;
 struct policy *policy_new(const struct policy_settings *settings, char *err, size_t errlen);
 void policy_free(struct policy *p);
 
+/* Re-reads what can change on disk (CRLs); keeps the old state on error.
+ * 0, or -1 with err. */
+int policy_reload(struct policy *p, char *err, size_t errlen);
+
 /* True when policy_decide() may block on a directory: run it off the TLS threads. */
 bool policy_uses_directory(const struct policy *p);
 /* How many lookups the directory serves in parallel (0 without a directory). */
@@ -75,6 +91,7 @@ unsigned policy_directory_connections(const struct policy *p);
 
 struct policy_request {
 	X509 *cert;                 /* the verified device certificate */
+	X509 *issuer;               /* its issuer from the verified chain, NULL if unknown */
 	const char *eap_identity;
 	const char *nas;            /* client name */
 	unsigned nas_port_type;     /* 0 = not sent */
@@ -89,7 +106,9 @@ struct policy_result {
 
 /*
  * Decides, filling the policy fields of dec (accept, reason, detail,
- * cert_identity, dn, groups, rule, vlan, directory timings). Thread-safe;
+ * revocation, cert_identity, dn, groups, rule, vlan, directory timings).
+ * Revocation comes first: a revoked certificate is refused whatever the
+ * rules say. Thread-safe;
  * blocks on the directory when one is configured.
  */
 void policy_decide(struct policy *p, const struct policy_request *req, struct decision *dec,

@@ -27,11 +27,16 @@
 #   sha1        valid, clientAuth, signed with ecdsa-with-SHA1
 #   weakkey     valid, clientAuth, RSA 1024 key
 #   kiosk       valid, clientAuth, CN kiosk-0007.corp.example (no SAN): in the directory, no group
+#   revoked     valid, clientAuth, CN + SAN revoked-0001.corp.example, listed in issuing-ca.crl.pem
 #   inj-star, inj-or, inj-suffix, inj-backslash
 #               valid, clientAuth, no SAN, CNs made to widen an LDAP filter if it were not
 #               escaped: "*", "*)(cn=*", "laptop-0001.corp.example)(cn=*" and
 #               "laptop-0001.corp.example\"
 # Device CNs other than laptop/printer are NAME-0001.corp.example, with a matching SAN.
+#
+# CRLs of the Device CA (PEM): issuing-ca.crl.pem revokes `revoked` (next update in 30 days);
+# issuing-ca-empty.crl.pem revokes nothing; issuing-ca-expired.crl.pem revokes `revoked` too but
+# its nextUpdate was yesterday. rogue-ca.crl.pem is signed by the untrusted rogue CA.
 #
 # Idempotent: if DIR already holds a complete PKI made by this exact script and the laptop
 # certificate is still valid for a day, nothing is done. --force regenerates. Files are
@@ -41,7 +46,7 @@ set -euo pipefail
 
 WORK=""
 DEVICES=(laptop printer expired future rogue selfsigned noeku sha1 weakkey kiosk
-	inj-star inj-or inj-suffix inj-backslash)
+	inj-star inj-or inj-suffix inj-backslash revoked)
 STAMP=.make-pki.stamp
 
 die() { printf 'make-pki.sh: %s\n' "$*" >&2; exit 1; }
@@ -61,6 +66,7 @@ ca_date() { date -u -d "$1" +%Y%m%d%H%M%SZ; }
 expected_files() {
 	echo root-ca.pem root-ca.key issuing-ca.pem issuing-ca.key ca-bundle.pem root-only.pem
 	echo server.pem server.key rogue-ca.pem rogue-ca.key ldap-server.pem ldap-server.key
+	echo issuing-ca.crl.pem issuing-ca-empty.crl.pem issuing-ca-expired.crl.pem rogue-ca.crl.pem
 	local d
 	for d in "${DEVICES[@]}"; do echo "$d.pem" "$d-chain.pem" "$d.key"; done
 }
@@ -202,6 +208,14 @@ device() {
 	cat "$name.pem" "$issuer.pem" >"$name-chain.pem"
 }
 
+# crl ISSUER FILE [openssl ca options...]: ISSUER's CRL from its database.
+crl() {
+	local issuer=$1 file=$2
+	shift 2
+	touch "$issuer.index"
+	ISSUER=$issuer run "CRL $file" openssl ca -config ca.cnf -batch -gencrl -out "$file" "$@"
+}
+
 generate() {
 	local dir=$1
 	write_ca_config "$dir"
@@ -246,6 +260,15 @@ generate() {
 		device inj-suffix 'laptop-0001.corp.example)(cn=*' device_nosan ec issuing-ca -days 365
 		# -subj takes backslash as an escape: two make one.
 		device inj-backslash 'laptop-0001.corp.example\\' device_nosan ec issuing-ca -days 365
+		device revoked revoked-0001.corp.example device ec issuing-ca -days 365
+
+		crl issuing-ca issuing-ca-empty.crl.pem -crldays 30
+		ISSUER=issuing-ca run "revoke" openssl ca -config ca.cnf -batch -revoke revoked.pem \
+			-crl_reason keyCompromise
+		crl issuing-ca issuing-ca.crl.pem -crldays 30
+		crl issuing-ca issuing-ca-expired.crl.pem -crl_lastupdate "$(ca_date '3 days ago')" \
+			-crl_nextupdate "$yesterday"
+		crl rogue-ca rogue-ca.crl.pem -crldays 30
 
 		SAN_DNS=selfsigned-0001.corp.example \
 			self_signed selfsigned "/CN=selfsigned-0001.corp.example" device 365

@@ -1,0 +1,243 @@
+#include "policy/crl_store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "policy/cert_names.h"
+
+struct crl_store {
+	char **files;
+	size_t n_files;
+	char *ca_file;
+	pthread_rwlock_t lock;          /* readers: lookups; writer: a reload swapping crls */
+	STACK_OF(X509_CRL) *crls;
+	struct timespec *mtimes;        /* of each file at the last load */
+	atomic_llong last_stat;         /* second of the last change check */
+};
+
+static STACK_OF(X509) *read_ca(const char *path, char *err, size_t errlen)
+{
+	STACK_OF(X509) *cas = sk_X509_new_null();
+	FILE *f = fopen(path, "r");
+	X509 *x;
+
+	if (f == NULL || cas == NULL) {
+		snprintf(err, errlen, "%s: %s", path, f == NULL ? strerror(errno) : "out of memory");
+		if (f != NULL)
+			fclose(f);
+		sk_X509_free(cas);
+		return NULL;
+	}
+	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(cas, x);
+	ERR_clear_error();
+	fclose(f);
+	return cas;
+}
+
+/* One CRL file, PEM or DER, whose signature a certificate of cas verifies. */
+static X509_CRL *read_crl(const char *path, STACK_OF(X509) *cas, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	X509_CRL *crl = NULL;
+	bool signed_ok = false;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	crl = PEM_read_X509_CRL(f, NULL, NULL, NULL);
+	if (crl == NULL) {
+		rewind(f);
+		crl = d2i_X509_CRL_fp(f, NULL);
+	}
+	fclose(f);
+	ERR_clear_error();
+	if (crl == NULL) {
+		snprintf(err, errlen, "%s: not a CRL (PEM or DER)", path);
+		return NULL;
+	}
+	for (int i = 0; i < sk_X509_num(cas) && !signed_ok; i++) {
+		X509 *ca = sk_X509_value(cas, i);
+
+		signed_ok = X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(crl)) == 0 &&
+		            X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1;
+	}
+	ERR_clear_error();
+	if (!signed_ok) {
+		char issuer[256];
+
+		cert_name_string(X509_CRL_get_issuer(crl), issuer, sizeof(issuer));
+		snprintf(err, errlen, "%s: no trusted CA (tls.ca) named %s signed this CRL", path, issuer);
+		X509_CRL_free(crl);
+		return NULL;
+	}
+	return crl;
+}
+
+static STACK_OF(X509_CRL) *load_all(struct crl_store *s, struct timespec *mtimes,
+                                    char *err, size_t errlen)
+{
+	STACK_OF(X509) *cas = read_ca(s->ca_file, err, errlen);
+	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+	struct stat st;
+
+	if (cas == NULL || crls == NULL)
+		goto fail;
+	for (size_t i = 0; i < s->n_files; i++) {
+		X509_CRL *crl;
+
+		if (stat(s->files[i], &st) < 0) {
+			snprintf(err, errlen, "%s: %s", s->files[i], strerror(errno));
+			goto fail;
+		}
+		mtimes[i] = st.st_mtim;
+		crl = read_crl(s->files[i], cas, err, errlen);
+		if (crl == NULL || !sk_X509_CRL_push(crls, crl)) {
+			X509_CRL_free(crl);
+			goto fail;
+		}
+	}
+	sk_X509_pop_free(cas, X509_free);
+	return crls;
+fail:
+	sk_X509_pop_free(cas, X509_free);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	return NULL;
+}
+
+struct crl_store *crl_store_new(const char *const *files, size_t n_files, const char *ca_file,
+                                char *err, size_t errlen)
+{
+	struct crl_store *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		goto oom;
+	pthread_rwlock_init(&s->lock, NULL);
+	s->files = calloc(n_files, sizeof(*s->files));
+	s->mtimes = calloc(n_files, sizeof(*s->mtimes));
+	s->ca_file = strdup(ca_file);
+	if (s->files == NULL || s->mtimes == NULL || s->ca_file == NULL)
+		goto oom;
+	for (; s->n_files < n_files; s->n_files++) {
+		s->files[s->n_files] = strdup(files[s->n_files]);
+		if (s->files[s->n_files] == NULL)
+			goto oom;
+	}
+	s->crls = load_all(s, s->mtimes, err, errlen);
+	if (s->crls == NULL) {
+		crl_store_free(s);
+		return NULL;
+	}
+	atomic_init(&s->last_stat, (long long)time(NULL));
+	return s;
+oom:
+	snprintf(err, errlen, "out of memory");
+	crl_store_free(s);
+	return NULL;
+}
+
+void crl_store_free(struct crl_store *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n_files; i++)
+		free(s->files[i]);
+	free(s->files);
+	free(s->mtimes);
+	free(s->ca_file);
+	sk_X509_CRL_pop_free(s->crls, X509_CRL_free);
+	pthread_rwlock_destroy(&s->lock);
+	free(s);
+}
+
+int crl_store_reload(struct crl_store *s, char *err, size_t errlen)
+{
+	struct timespec *mtimes = calloc(s->n_files, sizeof(*mtimes));
+	STACK_OF(X509_CRL) *crls = mtimes != NULL ? load_all(s, mtimes, err, errlen) : NULL;
+
+	if (crls == NULL) {
+		if (mtimes == NULL)
+			snprintf(err, errlen, "out of memory");
+		free(mtimes);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&s->lock);
+	sk_X509_CRL_pop_free(s->crls, X509_CRL_free);
+	s->crls = crls;
+	free(s->mtimes);
+	s->mtimes = mtimes;
+	pthread_rwlock_unlock(&s->lock);
+	return 0;
+}
+
+/* A CRL file replaced on disk takes effect without a restart. */
+static void reload_if_changed(struct crl_store *s)
+{
+	long long now = (long long)time(NULL), last = atomic_load(&s->last_stat);
+	bool changed = false;
+	struct stat st;
+	char err[256];
+
+	if (now == last || !atomic_compare_exchange_strong(&s->last_stat, &last, now))
+		return;
+	pthread_rwlock_rdlock(&s->lock);
+	for (size_t i = 0; i < s->n_files && !changed; i++)
+		changed = stat(s->files[i], &st) == 0 &&
+		          (st.st_mtim.tv_sec != s->mtimes[i].tv_sec || st.st_mtim.tv_nsec != s->mtimes[i].tv_nsec);
+	pthread_rwlock_unlock(&s->lock);
+	if (changed && crl_store_reload(s, err, sizeof(err)) < 0)
+		fprintf(stderr, "authd: warning: CRL reload failed, keeping the CRLs loaded before: %s\n", err);
+}
+
+enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
+                                char *detail, size_t detaillen)
+{
+	enum crl_status status = CRL_UNKNOWN;
+	char name[256];
+
+	reload_if_changed(s);
+	detail[0] = '\0';
+	if (issuer == NULL)
+		return CRL_UNKNOWN;
+	cert_name_string(X509_get_subject_name(issuer), name, sizeof(name));
+	pthread_rwlock_rdlock(&s->lock);
+	for (int i = 0; i < sk_X509_CRL_num(s->crls); i++) {
+		X509_CRL *crl = sk_X509_CRL_value(s->crls, i);
+		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+		X509_REVOKED *entry = NULL;
+
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0 ||
+		    X509_CRL_verify(crl, X509_get0_pubkey(issuer)) != 1)
+			continue;
+		if (X509_CRL_get0_by_serial(crl, &entry, (ASN1_INTEGER *)X509_get0_serialNumber(cert)) == 1) {
+			status = CRL_REVOKED;
+			snprintf(detail, detaillen, "listed in the CRL of %s", name);
+			break;
+		}
+		if (next != NULL && X509_cmp_current_time(next) < 0) {
+			status = CRL_EXPIRED;
+			snprintf(detail, detaillen, "the CRL of %s is past its nextUpdate", name);
+			continue;
+		}
+		status = CRL_GOOD;
+		snprintf(detail, detaillen, "not in the CRL of %s", name);
+		break;
+	}
+	pthread_rwlock_unlock(&s->lock);
+	ERR_clear_error();
+	if (status == CRL_UNKNOWN)
+		snprintf(detail, detaillen, "no CRL of %s is configured", name);
+	return status;
+}

@@ -1,0 +1,41 @@
+/*
+ * Certificate revocation lists from files: loaded and checked (signed by a
+ * trusted issuer) at startup, looked up per authentication, reloaded when a
+ * file changes on disk or on request (SIGHUP) without stopping lookups.
+ */
+#ifndef AUTHD_CRL_STORE_H
+#define AUTHD_CRL_STORE_H
+
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+enum crl_status {
+	CRL_GOOD,       /* a current CRL of the issuer does not list the serial */
+	CRL_REVOKED,    /* listed */
+	CRL_EXPIRED,    /* the issuer's CRL is past its nextUpdate (and does not list it) */
+	CRL_UNKNOWN,    /* no CRL of that issuer is loaded */
+};
+
+struct crl_store;
+
+/*
+ * Loads every file (PEM or DER); each CRL must be signed by a certificate in
+ * ca_file (the trusted device issuers). NULL with err ("file: what") on failure.
+ */
+struct crl_store *crl_store_new(const char *const *files, size_t n_files, const char *ca_file,
+                                char *err, size_t errlen);
+void crl_store_free(struct crl_store *s);
+
+/* Re-reads all files; on any error keeps the CRLs it had. 0, or -1 with err. */
+int crl_store_reload(struct crl_store *s, char *err, size_t errlen);
+
+/*
+ * Status of cert, issued by issuer. Checks at most once a second whether a
+ * file changed and reloads it first. Thread-safe. detail says which CRL
+ * answered, e.g. "revoked 2026-11-27 (keyCompromise) by CRL of CN=...".
+ */
+enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
+                                char *detail, size_t detaillen);
+
+#endif
