@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -193,6 +194,28 @@ static void test_static_map_union(void **state)
 	assert_int_equal(n, 0);
 }
 
+static void test_ldap_filter_escaping(void **state)
+{
+	const char *names[] = { "identity" };
+	const char *hostile[] = { "*)(cn=*" };
+	const size_t hostile_len[] = { 7 };
+	const char *with_nul[] = { "a\0b\\" };
+	const size_t with_nul_len[] = { 4 };
+	char *f;
+
+	f = ldap_filter_expand("(&(objectClass=device)(cn=%{identity}))", names, hostile, hostile_len, 1);
+	assert_string_equal(f, "(&(objectClass=device)(cn=\\2a\\29\\28cn=\\2a))");
+	free(f);
+	/* A NUL is escaped, never a place to cut the value. */
+	f = ldap_filter_expand("(cn=%{identity})", names, with_nul, with_nul_len, 1);
+	assert_string_equal(f, "(cn=a\\00b\\5c)");
+	free(f);
+	/* Unknown variables and templates whose shape a value could change are refused. */
+	assert_null(ldap_filter_expand("(cn=%{dn})", names, hostile, hostile_len, 1));
+	assert_null(ldap_filter_expand("cn=%{identity}", names, hostile, hostile_len, 1));
+	assert_null(ldap_filter_expand("(cn=%{identity}", names, hostile, hostile_len, 1));
+}
+
 static void decide(struct policy_settings *s, X509 *cert, const char *eap_identity,
                    struct decision *dec, struct policy_result *res)
 {
@@ -278,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_rules_nas_and_issuer),
 		cmocka_unit_test(test_leading_cn),
 		cmocka_unit_test(test_static_map_union),
+		cmocka_unit_test(test_ldap_filter_escaping),
 		cmocka_unit_test(test_policy_fallbacks),
 	};
 
