@@ -32,6 +32,8 @@
 #               valid, clientAuth, no SAN, CNs made to widen an LDAP filter if it were not
 #               escaped: "*", "*)(cn=*", "laptop-0001.corp.example)(cn=*" and
 #               "laptop-0001.corp.example\"
+#   stranger    valid, clientAuth, CN + SAN stranger-0001.corp.example: a sound certificate of a
+#               device that is in neither the test directory nor any static group map
 # Device CNs other than laptop/printer are NAME-0001.corp.example, with a matching SAN.
 #
 # CRLs of the Device CA (PEM): issuing-ca.crl.pem revokes `revoked` (next update in 30 days);
@@ -46,7 +48,7 @@ set -euo pipefail
 
 WORK=""
 DEVICES=(laptop printer expired future rogue selfsigned noeku sha1 weakkey kiosk
-	inj-star inj-or inj-suffix inj-backslash revoked)
+	inj-star inj-or inj-suffix inj-backslash revoked stranger)
 STAMP=.make-pki.stamp
 
 die() { printf 'make-pki.sh: %s\n' "$*" >&2; exit 1; }
@@ -259,8 +261,10 @@ generate() {
 		device inj-or '*)(cn=*' device_nosan ec issuing-ca -days 365
 		device inj-suffix 'laptop-0001.corp.example)(cn=*' device_nosan ec issuing-ca -days 365
 		# -subj takes backslash as an escape: two make one.
+		# shellcheck disable=SC1003 # no quote is being escaped here
 		device inj-backslash 'laptop-0001.corp.example\\' device_nosan ec issuing-ca -days 365
 		device revoked revoked-0001.corp.example device ec issuing-ca -days 365
+		device stranger stranger-0001.corp.example device ec issuing-ca -days 365
 
 		crl issuing-ca issuing-ca-empty.crl.pem -crldays 30
 		ISSUER=issuing-ca run "revoke" openssl ca -config ca.cnf -batch -revoke revoked.pem \
