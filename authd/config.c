@@ -226,7 +226,7 @@ int config_load(const char *path, struct authd_config *cfg, char *err, size_t er
 {
 	static const char *const keys[] = {
 		"listen", "clients", "tls", "eap", "log", "threads", "identity", "ldap", "groups", "policy",
-		"revocation", NULL
+		"revocation", "redis", NULL
 	};
 	struct parser p = { .file = path, .err = err, .errlen = errlen };
 	char *copy = strdup(path);

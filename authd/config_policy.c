@@ -417,10 +417,50 @@ static int parse_revocation(struct parser *p, struct authd_config *cfg)
 	return 0;
 }
 
+static int parse_redis(struct parser *p, struct policy_settings *s)
+{
+	static const char *const keys[] = {
+		"host", "port", "username", "password", "password_file", "prefix", "timeout_ms",
+		"connections", NULL
+	};
+	const config_setting_t *g;
+	struct redis_settings *r;
+	const char *host, *prefix;
+
+	if (parser_group(p, config_root_setting(&p->cf), "redis", false, &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	r = s->redis = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return parser_fail(p, g, "out of memory");
+	r->port = 6379;
+	r->timeout_ms = 500;
+	r->connections = 4;
+	if (parser_check_keys(p, g, "redis", keys) < 0 || parser_string(p, g, "host", true, &host) < 0 ||
+	    parser_string(p, g, "prefix", false, &prefix) < 0 ||
+	    parser_uint(p, g, "port", 1, 65535, &r->port) < 0 ||
+	    parser_uint(p, g, "timeout_ms", 50, 60000, &r->timeout_ms) < 0 ||
+	    parser_uint(p, g, "connections", 1, 64, &r->connections) < 0 ||
+	    optional_copy(p, g, "username", &r->username) < 0)
+		return -1;
+	r->host = strdup(host);
+	r->prefix = strdup(prefix != NULL ? prefix : "authd:");
+	if (r->host == NULL || r->prefix == NULL)
+		return parser_fail(p, g, "out of memory");
+	if (config_setting_get_member(g, "password") != NULL &&
+	    config_setting_get_member(g, "password_file") != NULL)
+		return parser_fail(p, g, "redis: password and password_file are exclusive");
+	if (config_setting_get_member(g, "password_file") != NULL)
+		return parser_secret_file(p, g, "password_file", &r->password);
+	return optional_copy(p, g, "password", &r->password);
+}
+
 int config_policy_parse(struct parser *p, struct authd_config *cfg)
 {
 	struct policy_settings *s = &cfg->policy;
 
 	return parse_identity(p, s) < 0 || parse_ldap(p, s) < 0 || parse_static_groups(p, s) < 0 ||
-	       parse_policy(p, s, cfg) < 0 || parse_revocation(p, cfg) < 0 ? -1 : 0;
+	       parse_policy(p, s, cfg) < 0 || parse_revocation(p, cfg) < 0 ||
+	       parse_redis(p, s) < 0 ? -1 : 0;
 }

@@ -73,11 +73,11 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	d->replies = reply_cache_new((size_t)cfg->max_conversations * 2, REPLY_CACHE_LIFETIME_S);
 	/* One directory thread per pooled connection: lookups run in parallel and
 	 * a slow directory holds only these threads, never the TLS workers. */
-	if (policy_uses_directory(d->policy))
-		d->directory_queue = work_queue_new(policy_directory_connections(d->policy),
+	if (policy_blocks(d->policy))
+		d->backend_queue = work_queue_new(policy_backend_threads(d->policy),
 		                                    cfg->max_conversations);
 	if (d->conversations == NULL || d->replies == NULL ||
-	    (policy_uses_directory(d->policy) && d->directory_queue == NULL)) {
+	    (policy_blocks(d->policy) && d->backend_queue == NULL)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -90,7 +90,7 @@ fail:
 void dispatch_cleanup(struct dispatch *d)
 {
 	/* First: pending placements still use the tables and the decision log. */
-	work_queue_free(d->directory_queue);
+	work_queue_free(d->backend_queue);
 	policy_free(d->policy);
 	conversation_table_free(d->conversations);
 	reply_cache_free(d->replies);
@@ -274,7 +274,7 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 
 /* The peer is verified: the policy places it or refuses it, and the EAP
  * conversation goes on accordingly. May block on the directory (see
- * policy_uses_directory), so it runs on a directory thread when there is one. */
+ * policy_blocks), so it runs on a directory thread when there is one. */
 static struct radius_reply *decide(struct request *r, struct conversation *conv)
 {
 	struct policy_request preq;
@@ -330,7 +330,7 @@ static int defer_decision(struct request *r, struct conversation *conv)
 	if (p == NULL)
 		return -1;
 	*p = (struct pending){ .r = *r, .conv = conv };
-	if (work_queue_push(r->d->directory_queue, run_pending, p) < 0) {
+	if (work_queue_push(r->d->backend_queue, run_pending, p) < 0) {
 		free(p);
 		return -1;
 	}
@@ -381,7 +381,7 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 		conversation_table_release(d->conversations, conv);
 		return NULL;
 	case EAP_STEP_VERIFIED:
-		if (d->directory_queue == NULL || deferred == NULL)
+		if (d->backend_queue == NULL || deferred == NULL)
 			return decide(r, conv);
 		if (defer_decision(r, conv) == 0) {
 			*deferred = true;

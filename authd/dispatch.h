@@ -28,7 +28,7 @@ struct dispatch {
 	struct conversation_table *conversations;
 	struct reply_cache *replies;
 	struct policy *policy;
-	struct work_queue *directory_queue;    /* NULL when the policy never blocks */
+	struct work_queue *backend_queue;    /* NULL when the policy never blocks */
 	struct stats stats;
 	atomic_ullong next_conversation;
 	/* Drop warnings per second are capped so a flood cannot flood the log;

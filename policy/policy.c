@@ -13,6 +13,7 @@ struct policy {
 	const struct policy_settings *settings;
 	struct ldap_directory *directory;   /* NULL: static map */
 	struct crl_store *crls;             /* NULL: no revocation check */
+	struct helpdesk *helpdesk;          /* NULL: no helpdesk list */
 };
 
 struct policy *policy_new(const struct policy_settings *settings, char *err, size_t errlen)
@@ -27,6 +28,11 @@ struct policy *policy_new(const struct policy_settings *settings, char *err, siz
 	if (settings->ldap != NULL) {
 		p->directory = ldap_directory_new(settings->ldap, err, errlen);
 		if (p->directory == NULL)
+			goto fail;
+	}
+	if (settings->redis != NULL) {
+		p->helpdesk = helpdesk_new(settings->redis, err, errlen);
+		if (p->helpdesk == NULL)
 			goto fail;
 	}
 	if (settings->revocation.n_crl_files > 0) {
@@ -53,17 +59,21 @@ void policy_free(struct policy *p)
 		return;
 	ldap_directory_free(p->directory);
 	crl_store_free(p->crls);
+	helpdesk_free(p->helpdesk);
 	free(p);
 }
 
-bool policy_uses_directory(const struct policy *p)
+bool policy_blocks(const struct policy *p)
 {
-	return p->directory != NULL;
+	return p->directory != NULL || p->helpdesk != NULL;
 }
 
-unsigned policy_directory_connections(const struct policy *p)
+unsigned policy_backend_threads(const struct policy *p)
 {
-	return p->directory != NULL ? p->settings->ldap->connections : 0;
+	unsigned ldap = p->directory != NULL ? p->settings->ldap->connections : 0;
+	unsigned redis = p->helpdesk != NULL ? p->settings->redis->connections : 0;
+
+	return ldap > redis ? ldap : redis;
 }
 
 static unsigned ms_since(const struct timespec *t0)
@@ -131,23 +141,58 @@ static int find_groups(struct policy *p, struct decision *dec)
 	return rc;
 }
 
-/* Returns true when the certificate may go on to placement. */
+/* The helpdesk's list: 1 revoked (decided), 0 not listed, -1 not consulted. */
+static int check_helpdesk(struct policy *p, const struct policy_request *req,
+                          struct decision *dec, struct policy_result *out)
+{
+	struct revoked_id id;
+
+	if (p->helpdesk == NULL || helpdesk_id(req->cert, req->issuer, NULL, &id) < 0)
+		return -1;
+	switch (helpdesk_check(p->helpdesk, &id, dec->detail, sizeof(dec->detail))) {
+	case HELPDESK_REVOKED:
+		dec->revocation = "revoked";
+		dec->revocation_source = "helpdesk";
+		fall_back(p, POLICY_REJECT, "revoked", dec, out);
+		return 1;
+	case HELPDESK_NOT_REVOKED:
+		dec->detail[0] = '\0';
+		return 0;
+	default:
+		return -1;   /* Redis is down: the CRL (or the unknown-status rule) decides; detail says why */
+	}
+}
+
+/* Returns true when the certificate may go on to placement. Sources in
+ * order: the helpdesk's list, then the issuer's CRL. */
 static bool check_revocation(struct policy *p, const struct policy_request *req,
                              struct decision *dec, struct policy_result *out)
 {
 	const struct revocation_settings *r = &p->settings->revocation;
+	int helpdesk = check_helpdesk(p, req, dec, out);
 	enum crl_status status;
+	char why[sizeof(dec->detail)];
 
-	if (p->crls == NULL)
+	if (helpdesk == 1)
+		return false;
+	if (p->crls == NULL && helpdesk == 0) {
+		dec->revocation = "good";
+		dec->revocation_source = "helpdesk";
 		return true;
-	status = crl_store_check(p->crls, req->cert, req->issuer, dec->detail, sizeof(dec->detail));
-	dec->revocation_source = "crl";
+	}
+	if (p->crls == NULL && p->helpdesk == NULL)
+		return true;
+	snprintf(why, sizeof(why), "%s", dec->detail);   /* a Redis outage, if any */
+	status = p->crls != NULL ? crl_store_check(p->crls, req->cert, req->issuer, dec->detail,
+	                                           sizeof(dec->detail))
+	                         : CRL_UNKNOWN;
+	dec->revocation_source = p->crls != NULL ? "crl" : "helpdesk";
 	if (status == CRL_EXPIRED && r->ignore_expired_crl)
 		status = CRL_GOOD;
 	switch (status) {
 	case CRL_GOOD:
 		dec->revocation = "good";
-		dec->detail[0] = '\0';
+		snprintf(dec->detail, sizeof(dec->detail), "%s", why);
 		return true;
 	case CRL_REVOKED:
 		dec->revocation = "revoked";
@@ -155,6 +200,8 @@ static bool check_revocation(struct policy *p, const struct policy_request *req,
 		return false;
 	default:
 		dec->revocation = "unknown";
+		if (p->crls == NULL)
+			snprintf(dec->detail, sizeof(dec->detail), "%s", why);
 		if (r->accept_unknown)
 			return true;   /* soft fail: the detail stays in the decision log */
 		fall_back(p, POLICY_REJECT, "revocation_unknown", dec, out);
@@ -289,5 +336,14 @@ void policy_settings_clear(struct policy_settings *s)
 	free(s->quarantine_vlan);
 	free_strings(s->revocation.crl_files, s->revocation.n_crl_files);
 	free(s->revocation.ca_file);
+	if (s->redis != NULL) {
+		if (s->redis->password != NULL)
+			explicit_bzero(s->redis->password, strlen(s->redis->password));
+		free(s->redis->host);
+		free(s->redis->username);
+		free(s->redis->password);
+		free(s->redis->prefix);
+		free(s->redis);
+	}
 	memset(s, 0, sizeof(*s));
 }

@@ -15,6 +15,7 @@
 #include "policy/cert_identity.h"
 #include "policy/crl_store.h"
 #include "policy/decision.h"
+#include "policy/helpdesk.h"
 #include "policy/ldap_directory.h"
 
 /* RFC 2865 NAS-Port-Type values rules can name. */
@@ -69,6 +70,7 @@ struct policy_settings {
 	enum policy_fallback directory_unavailable;
 	char *quarantine_vlan;                  /* required when either fallback quarantines */
 	struct revocation_settings revocation;
+	struct redis_settings *redis;           /* the helpdesk's revocation list; NULL: none */
 };
 
 /* Frees every string and array the settings own, and zeroes them. */
@@ -84,10 +86,11 @@ void policy_free(struct policy *p);
  * 0, or -1 with err. */
 int policy_reload(struct policy *p, char *err, size_t errlen);
 
-/* True when policy_decide() may block on a directory: run it off the TLS threads. */
-bool policy_uses_directory(const struct policy *p);
-/* How many lookups the directory serves in parallel (0 without a directory). */
-unsigned policy_directory_connections(const struct policy *p);
+/* True when policy_decide() may block on a backend (directory, Redis): run it
+ * off the TLS threads. */
+bool policy_blocks(const struct policy *p);
+/* How many decisions the backends serve in parallel (0 when nothing blocks). */
+unsigned policy_backend_threads(const struct policy *p);
 
 struct policy_request {
 	X509 *cert;                 /* the verified device certificate */

@@ -7,10 +7,13 @@ packages=(
   # build
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libssl-dev libfreeradius-dev libtalloc-dev libpcre3-dev libconfig-dev libevent-dev libldap-dev
+  libhiredis-dev
   # tests and demo: the real supplicant, PKI tooling, JSON checks, port probing
   libcmocka-dev openssl eapoltest jq iproute2 procps
   # the test directory: a throwaway OpenLDAP server and its client tools
   slapd ldap-utils
+  # the shared revocation list: a throwaway Redis
+  redis-server
 )
 
 missing=()

@@ -1,0 +1,65 @@
+/*
+ * The helpdesk's revocation list, kept in Redis so that every authd node
+ * sees a revocation on its next authentication. Entries carry an audit
+ * record (who, when, why) and never expire. Written by authctl, read by
+ * authd; calls block (bounded by the timeout) and belong on authd's backend
+ * threads.
+ */
+#ifndef AUTHD_HELPDESK_H
+#define AUTHD_HELPDESK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+struct redis_settings {
+	char *host;
+	unsigned port;
+	char *username;             /* Redis 6 ACL user; NULL: the default user */
+	char *password;             /* NULL: no AUTH */
+	char *prefix;               /* of every key, e.g. "authd:" */
+	unsigned timeout_ms;        /* connect and per command */
+	unsigned connections;
+};
+
+/* Which certificate: the issuer's key hash (as OCSP has it) and the serial. */
+struct revoked_id {
+	char issuer_key_hash[41];   /* SHA-1 of the issuer's public key, hex */
+	char serial[81];            /* hex, upper case */
+};
+
+/* The audit record of a revocation. */
+struct revocation_record {
+	char subject[256];
+	char issuer[256];
+	char reason[256];
+	char by[64];
+	char at[32];                /* ISO 8601 UTC */
+};
+
+enum helpdesk_status { HELPDESK_NOT_REVOKED, HELPDESK_REVOKED, HELPDESK_UNAVAILABLE };
+
+struct helpdesk;
+
+struct helpdesk *helpdesk_new(const struct redis_settings *settings, char *err, size_t errlen);
+void helpdesk_free(struct helpdesk *h);
+
+/* 0, or -1 when the issuer's key cannot be hashed. */
+int helpdesk_id(X509 *cert_or_null, X509 *issuer, const char *serial_hex, struct revoked_id *out);
+
+/* Is this certificate on the list? On REVOKED, detail holds the audit record. */
+enum helpdesk_status helpdesk_check(struct helpdesk *h, const struct revoked_id *id,
+                                    char *detail, size_t detaillen);
+
+/* authctl's side. Each returns 0, or -1 with err. revoke publishes the
+ * revocation on the "<prefix>revocations" channel. */
+int helpdesk_revoke(struct helpdesk *h, const struct revoked_id *id,
+                    const struct revocation_record *rec, char *err, size_t errlen);
+/* 1 removed, 0 was not listed, -1 error. */
+int helpdesk_unrevoke(struct helpdesk *h, const struct revoked_id *id, char *err, size_t errlen);
+typedef void (*helpdesk_entry_fn)(const struct revoked_id *id, const struct revocation_record *rec,
+                                  void *arg);
+int helpdesk_list(struct helpdesk *h, helpdesk_entry_fn fn, void *arg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# helpdesk.sh CASE — the helpdesk's revocation list in a real redis-server, written by authctl and
+# read by authd nodes on every authentication. Needs AUTHD_BIN, AUTHD_PKI and AUTHCTL_BIN.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+REDIS_PORT=""
+REDIS_PID=""
+NODE2_PID=""
+NODE2_PORT=""
+
+redis_start() {
+	local deadline=$((SECONDS + 10))
+	[[ -n $REDIS_PORT ]] || REDIS_PORT=$(free_udp_port)
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+		--dir "$HARNESS_DIR" >"$HARNESS_DIR/redis.log" 2>&1 &
+	REDIS_PID=$!
+	until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do
+		((SECONDS < deadline)) || fail "redis-server did not answer within 10 s"
+		sleep 0.05
+	done
+}
+
+redis_stop() {
+	[[ -n $REDIS_PID ]] || return 0
+	kill "$REDIS_PID" 2>/dev/null || true
+	wait "$REDIS_PID" 2>/dev/null || true
+	REDIS_PID=""
+}
+
+cleanup() {
+	local rc=$?
+	[[ -z $NODE2_PID ]] || { kill -TERM "$NODE2_PID" 2>/dev/null; wait "$NODE2_PID" 2>/dev/null || true; }
+	redis_stop
+	(exit "$rc")
+	harness_cleanup
+}
+
+redis_section() {
+	echo "redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; prefix = \"test:\"; timeout_ms = 300; };"
+}
+
+# A second authd node on its own port, sharing the Redis of the first.
+node2_start() {
+	local conf=$HARNESS_DIR/node2.conf port=$AUTHD_PORT log=$AUTHD_DECISIONS deadline=$((SECONDS + 10))
+	NODE2_PORT=$(free_udp_port)
+	AUTHD_PORT=$NODE2_PORT AUTHD_DECISIONS=$HARNESS_DIR/node2.jsonl authd_write_config "$conf"
+	AUTHD_PORT=$port AUTHD_DECISIONS=$log
+	"$AUTHD_BIN" -c "$conf" >"$HARNESS_DIR/node2.log" 2>&1 &
+	NODE2_PID=$!
+	until grep -qw ready "$HARNESS_DIR/node2.log"; do
+		((SECONDS < deadline)) || fail "the second authd did not start: $(tail -n 5 "$HARNESS_DIR/node2.log")"
+		sleep 0.05
+	done
+}
+
+authctl() { "$AUTHCTL_BIN" -c "$AUTHD_CONF" "$@"; }
+
+# auth DEVICE MAC OUTCOME REASON SOURCE [PORT DECISIONS]: one authentication on a node.
+auth() {
+	local device=$1 mac=$2 outcome=$3 reason=$4 source=$5 port=${6:-$AUTHD_PORT} log=${7:-$AUTHD_DECISIONS}
+	local saved_port=$AUTHD_PORT saved_log=$AUTHD_DECISIONS
+	eapol_config "$device" >"$HARNESS_DIR/$device.conf"
+	AUTHD_PORT=$port AUTHD_DECISIONS=$log
+	eapol_run "$HARNESS_DIR/$device.conf" "$mac"
+	if [[ $outcome == accept ]]; then expect_eapol_accept; else expect_eapol_reject; fi
+	expect_decision "$mac" ".outcome == \"$outcome\" and .reason == \"$reason\" and .revocation_source == \"$source\"" \
+		"$outcome, reason $reason, revocation_source $source"
+	AUTHD_PORT=$saved_port AUTHD_DECISIONS=$saved_log
+}
+
+case_revoke_two_nodes() {
+	local out
+	redis_start
+	AUTHD_EXTRA_CONFIG=$(redis_section)
+	authd_start
+	node2_start
+	auth laptop 02:00:00:50:00:01 accept ok helpdesk
+	out=$(authctl revoke --cert "$AUTHD_PKI/laptop.pem" --reason "stolen, ticket 4711") ||
+		fail "authctl revoke failed: $out"
+	auth laptop 02:00:00:50:00:02 reject revoked helpdesk
+	auth laptop 02:00:00:50:00:03 reject revoked helpdesk "$NODE2_PORT" "$HARNESS_DIR/node2.jsonl"
+	out=$(authctl revocations --json)
+	jq -e --arg me "$(id -un)" 'select(.subject == "CN=laptop-0001.corp.example") |
+		.reason == "stolen, ticket 4711" and .by == $me and (.at | test("^20[0-9-]+T"))' <<<"$out" >/dev/null ||
+		fail "authctl revocations --json has no audit record for the laptop: $out"
+	authctl unrevoke --cert "$AUTHD_PKI/laptop.pem" >/dev/null || fail "authctl unrevoke failed"
+	auth laptop 02:00:00:50:00:04 accept ok helpdesk
+	auth laptop 02:00:00:50:00:05 accept ok helpdesk "$NODE2_PORT" "$HARNESS_DIR/node2.jsonl"
+}
+
+case_revoke_by_serial() {
+	local serial
+	redis_start
+	AUTHD_EXTRA_CONFIG=$(redis_section)
+	authd_start
+	serial=$(openssl x509 -in "$AUTHD_PKI/printer.pem" -noout -serial | cut -d= -f2)
+	authctl revoke --serial "$serial" --issuer "$AUTHD_PKI/issuing-ca.pem" --reason "decommissioned" >/dev/null ||
+		fail "authctl revoke by serial failed"
+	auth printer 02:00:00:51:00:01 reject revoked helpdesk
+	auth laptop 02:00:00:51:00:02 accept ok helpdesk
+}
+
+# Redis down: authd keeps working on the CRL, and picks Redis up again when it returns.
+case_redis_down() {
+	redis_start
+	cp "$AUTHD_PKI/issuing-ca.crl.pem" "$HARNESS_DIR/crl.pem"
+	AUTHD_EXTRA_CONFIG="$(redis_section) revocation = { crl = [ \"$HARNESS_DIR/crl.pem\" ]; };"
+	authd_start
+	redis_stop
+	auth laptop 02:00:00:52:00:01 accept ok crl
+	expect_decision 02:00:00:52:00:01 '.detail | test("redis")' "the Redis outage noted in detail"
+	auth revoked 02:00:00:52:00:02 reject revoked crl
+	redis_start
+	authctl revoke --cert "$AUTHD_PKI/laptop.pem" --reason "lost" >/dev/null || fail "authctl revoke failed"
+	auth laptop 02:00:00:52:00:03 reject revoked helpdesk
+}
+
+main() {
+	local case=${1:-}
+	if [[ $case == --list ]]; then
+		declare -F | sed -n 's/^declare -f case_//p'
+		exit 0
+	fi
+	declare -F "case_$case" >/dev/null || { echo "usage: helpdesk.sh CASE (helpdesk.sh --list)" >&2; exit 2; }
+	[[ -x ${AUTHCTL_BIN:-} ]] || { echo "helpdesk.sh: AUTHCTL_BIN must name authctl" >&2; exit 2; }
+	need_command redis-server redis-server
+	harness_init
+	trap cleanup EXIT
+	"case_$case"
+}
+
+main "$@"
