@@ -19,6 +19,7 @@ source "$HERE/lib.sh"
 
 SLAPD_SH=$HERE/../ldap/slapd.sh
 SLAPD_DIR=""
+BACKGROUND_PIDS=() # supplicants run in the background, ended on exit if still there
 WIRELESS=-N61:d:19
 ETHERNET=-N61:d:15
 SSID_CORP=-N30:s:02-00-00-00-00-01:CORP
@@ -61,7 +62,11 @@ slapd_pid() {
 # On exit slapd goes too (even a frozen one: slapd.sh stop sends SIGCONT first); lib.sh's
 # harness_cleanup then stops authd and requires its clean exit.
 stop_slapd_on_exit() {
-	local rc=$?
+	local rc=$? pid
+	for pid in "${BACKGROUND_PIDS[@]}"; do
+		pkill -TERM -P "$pid" 2>/dev/null || true
+		kill -TERM "$pid" 2>/dev/null || true
+	done
 	[[ -z $SLAPD_DIR ]] || "$SLAPD_SH" stop "$SLAPD_DIR" || true
 	(exit "$rc")
 	harness_cleanup
@@ -102,8 +107,9 @@ restart_with() {
 }
 
 expect_authd_running() {
-	[[ -n $AUTHD_PID ]] && kill -0 "$AUTHD_PID" 2>/dev/null ||
+	if [[ -z $AUTHD_PID ]] || ! kill -0 "$AUTHD_PID" 2>/dev/null; then
 		fail "authd (pid ${AUTHD_PID:-none}) is no longer running, expected it to ride out the directory outage"
+	fi
 }
 
 # ---------------------------------------------------------------- what the supplicant saw
@@ -471,6 +477,7 @@ case_frozen_directory() {
 			echo "$EAPOL_RC" >"$HARNESS_DIR/frozen-rc-$i"
 		) &
 		pids+=("$!")
+		BACKGROUND_PIDS+=("$!")
 	done
 	wait_for_pending "${logs[@]}"
 	sleep 0.2
@@ -488,6 +495,7 @@ case_frozen_directory() {
 	done
 	((probe_ms < 500)) || fail "Status-Server took $probe_ms ms during the freeze, expected an answer at once (< 500 ms)"
 	for i in 0 1 2 3; do wait "${pids[i]}" || true; done
+	BACKGROUND_PIDS=()
 	elapsed=$(($(now_ms) - start))
 	kill -CONT "$pid"
 	for i in 0 1 2 3; do
@@ -521,6 +529,7 @@ case_starttls() {
 
 case_ldaps() {
 	slapd_start --tls "$AUTHD_PKI"
+	# shellcheck disable=SC2153 # LDAPS_URI comes from slapd.sh's env file
 	LDAP_URI=$LDAPS_URI
 	start_with "$(ldap_section "ca = \"$LDAP_CA\";")$(policy_section "$RULES")"
 	placed laptop 02:00:00:29:00:01 110 1 employees-wired $ETHERNET
