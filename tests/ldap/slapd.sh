@@ -64,33 +64,28 @@ CONF
 }
 
 # launch DIR: start slapd with the ports recorded in DIR/env and wait until it answers.
+# Returns 2 when slapd exited at once (its port was taken meanwhile), so start can pick others.
 launch() {
-	local dir=$1 urls deadline=$((SECONDS + 10))
+	local dir=$1 urls pid deadline=$((SECONDS + 30))
 	# shellcheck source=/dev/null
 	source "$dir/env"
 	urls="ldap://127.0.0.1:$LDAP_PORT/"
 	[[ -n ${LDAPS_PORT:-} ]] && urls="$urls ldaps://127.0.0.1:$LDAPS_PORT/"
 	slapd -f "$dir/slapd.conf" -h "$urls" -d 0 >>"$dir/slapd.log" 2>&1 &
+	pid=$!
 	until ldapsearch -x -LLL -H "$LDAP_URI" -D "$ROOTDN" -w "$ROOTPW" -b "" -s base \
 		namingContexts >/dev/null 2>&1; do
-		((SECONDS < deadline)) || { tail -n 20 "$dir/slapd.log" >&2; die "slapd did not answer within 10 s"; }
+		kill -0 "$pid" 2>/dev/null || return 2
+		# A loaded machine (CI under sanitizers) can be slow to start it: wait generously.
+		((SECONDS < deadline)) || { tail -n 20 "$dir/slapd.log" >&2; die "slapd did not answer within 30 s"; }
 		sleep 0.1
 	done
 	echo "SLAPD_PID=$(cat "$dir/slapd.pid")" >"$dir/pid"
 }
 
-start() {
-	local dir=$1 pki=""
-	shift
-	if [[ ${1:-} == --tls ]]; then
-		[[ -s ${2:-}/ldap-server.pem ]] || die "--tls needs a PKI dir made by tests/pki/make-pki.sh"
-		pki=$(cd "$2" && pwd)
-	fi
-	command -v slapd >/dev/null || die "slapd is needed (Debian packages slapd, ldap-utils)"
-	mkdir -p "$dir/db"
-	dir=$(cd "$dir" && pwd)
-	write_config "$dir" "$pki"
-	local port tls_port=""
+# write_env DIR PKI: fresh random ports for slapd, recorded in DIR/env.
+write_env() {
+	local dir=$1 pki=$2 port tls_port=""
 	port=$(free_tcp_port)
 	[[ -n $pki ]] && tls_port=$(free_tcp_port)
 	cat >"$dir/env" <<ENV
@@ -104,7 +99,27 @@ LDAP_BASE_DN="ou=devices,dc=corp,dc=example"
 LDAP_GROUP_BASE_DN="ou=groups,dc=corp,dc=example"
 LDAP_CA=${pki:+$pki/root-ca.pem}
 ENV
-	launch "$dir"
+}
+
+start() {
+	local dir=$1 pki="" attempt rc
+	shift
+	if [[ ${1:-} == --tls ]]; then
+		[[ -s ${2:-}/ldap-server.pem ]] || die "--tls needs a PKI dir made by tests/pki/make-pki.sh"
+		pki=$(cd "$2" && pwd)
+	fi
+	command -v slapd >/dev/null || die "slapd is needed (Debian packages slapd, ldap-utils)"
+	mkdir -p "$dir/db"
+	dir=$(cd "$dir" && pwd)
+	write_config "$dir" "$pki"
+	for attempt in 1 2 3 4 5; do
+		write_env "$dir" "$pki"
+		rc=0
+		launch "$dir" || rc=$?
+		((rc == 0)) && break
+		echo "slapd.sh: slapd exited at once (attempt $attempt; port taken?), trying other ports" >&2
+	done
+	((rc == 0)) || { tail -n 20 "$dir/slapd.log" >&2; die "slapd would not start"; }
 	ldapmodify -x -a -c -H "$LDAP_URI" -D "$ROOTDN" -w "$ROOTPW" -f "$HERE/fixture.ldif" \
 		>"$dir/load.log" 2>&1 || { cat "$dir/load.log" >&2; die "loading fixture.ldif failed"; }
 }
