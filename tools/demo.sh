@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # tools/demo.sh — see authd work end to end on a fresh Debian 12 machine (run as root, or with sudo
 # available). Installs the packages, builds into build/, makes a throwaway PKI, directory (slapd
-# with sample devices and groups) and config in demo/, starts authd on 127.0.0.1 and
-# authenticates devices with the real 802.1X supplicant (eapol_test): an employee laptop on the
-# corporate Wi-Fi and wired VLANs, a printer on the printer VLAN, a kiosk in no group (rejected),
-# an expired certificate and one from an unknown CA (rejected). Prints a verdict and the logged
-# JSON decision for each, then stops authd and slapd. Exits 0 only if every outcome was expected.
+# with sample devices and groups, tests/ldap/fixture.ldif) and config in demo/, starts authd on
+# 127.0.0.1 and authenticates devices with the real 802.1X supplicant (eapol_test): an employee
+# laptop on the corporate Wi-Fi and wired VLANs, a printer on the printer VLAN, a kiosk that is
+# in no group and a device the directory does not know (both rejected), an expired certificate
+# and one from an unknown CA (rejected). Prints a verdict, the VLAN the switch was told, and the
+# logged JSON decision for each, then stops authd and slapd. Exits 0 only if every outcome was
+# the expected one.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,31 +39,46 @@ build() {
 	[[ -x $AUTHD_BIN ]] || { echo "demo: the build produced no $AUTHD_BIN" >&2; exit 1; }
 }
 
-# authenticate DEVICE MAC EXPECTED_OUTCOME EXPECTED_REASON [eapol_test options]: one
-# authentication, one verdict line, the JSON decision. Returns 1 if the outcome or reason was
-# not the expected one.
+# nas_vlan: the VLAN (Tunnel-Private-Group-Id, tag byte dropped) of the last Access-Accept the
+# supplicant's side received, as the switch would apply it; empty if none.
+nas_vlan() {
+	local hex i c vlan=""
+	hex=$(grep -A1 'Attribute 81 (Tunnel-Private-Group-Id)' "$EAPOL_LOG" | sed -n 's/^ *Value: 01//p' | tail -n 1)
+	for ((i = 0; i < ${#hex}; i += 2)); do
+		printf -v c '%b' "\\x${hex:i:2}"
+		vlan+=$c
+	done
+	printf '%s' "$vlan"
+}
+
+# authenticate DEVICE MAC EXPECTED [eapol_test options]: one authentication, one verdict line,
+# the JSON decision. EXPECTED is "accept VLAN" or "reject REASON". Returns 1 if the supplicant's
+# result, the decision or the VLAN was not the expected one.
 authenticate() {
-	local device=$1 mac=$2 want_outcome=$3 want_reason=$4 decision outcome reason subject vlan mark
-	shift 4
+	local device=$1 mac=$2 expected=$3 decision outcome reason subject vlan got mark
+	shift 3
 	eapol_config "$device" >"$HARNESS_DIR/$device.supplicant.conf"
 	eapol_run "$HARNESS_DIR/$device.supplicant.conf" "$mac" "$@"
 	decision=$(decision_for "$mac")
 	outcome=$(jq -r .outcome <<<"$decision")
 	reason=$(jq -r .reason <<<"$decision")
 	subject=$(jq -r '.subject // "(no certificate)"' <<<"$decision")
-	vlan=$(jq -r 'if .vlan then " on VLAN \(.vlan) (rule \(.rule.name))" else "" end' <<<"$decision")
-	local supplicant_ok=0
-	if [[ $want_outcome == accept ]]; then
-		((EAPOL_RC == 0)) && supplicant_ok=1
+	vlan=$(nas_vlan)
+	if [[ $outcome == accept ]]; then
+		got="accept $vlan"
+		((EAPOL_RC == 0)) || got="$got (but the supplicant failed: exit status $EAPOL_RC)"
+		printf -v outcome 'ACCEPT on VLAN %s (rule %s)' "${vlan:-none}" "$(jq -r '.rule.name // "none"' <<<"$decision")"
 	else
-		((EAPOL_RC != 0)) && supplicant_ok=1
+		got="reject $reason"
+		((EAPOL_RC != 0)) || got="$got (but the supplicant succeeded)"
+		outcome="REJECT, reason $reason"
 	fi
-	if [[ $outcome == "$want_outcome" && $reason == "$want_reason" ]] && ((supplicant_ok)); then
+	if [[ $got == "$expected" ]]; then
 		mark="as expected"
 	else
-		mark="UNEXPECTED: wanted $want_outcome/$want_reason (supplicant exit status $EAPOL_RC)"
+		mark="UNEXPECTED: wanted $expected"
 	fi
-	printf '\n%-8s %s: %s%s, reason %s — %s\n' "$device" "$subject" "${outcome^^}" "$vlan" "$reason" "$mark"
+	printf '\n%-8s %s: %s — %s\n' "$device" "$subject" "$outcome" "$mark"
 	jq -c . <<<"$decision" | sed 's/^/         /'
 	[[ $mark == "as expected" ]]
 }
@@ -70,6 +87,9 @@ authenticate() {
 stop_directory() {
 	local rc=$?
 	"$ROOT/tests/ldap/slapd.sh" stop "$DEMO/slapd" || true
+	# harness_cleanup reads the exit status from $?. Without set +e, errexit would end this
+	# trap at "(exit 1)" itself, and authd would be left running after every failure.
+	set +e
 	(exit "$rc")
 	harness_cleanup
 }
@@ -89,7 +109,7 @@ policy = {
   rules = (
     { name = "employees-wifi";  group = "employees"; nas_port_type = "Wireless-802.11"; ssid = "CORP"; vlan = 100; },
     { name = "employees-wired"; group = "employees"; nas_port_type = "Ethernet"; vlan = 110; },
-    { name = "printers";        group = "printers"; vlan = 200; }
+    { name = "printers";        group = "printers"; vlan = 200; filter_id = "printers-acl"; }
   );
   default = "reject";
 };
@@ -107,18 +127,21 @@ main() {
 	harness_init "$DEMO"
 	trap stop_directory EXIT
 	step "starting a throwaway directory (slapd) with sample devices and groups in demo/slapd"
+	"$ROOT/tests/ldap/slapd.sh" stop "$DEMO/slapd"
+	rm -rf "$DEMO/slapd"
 	"$ROOT/tests/ldap/slapd.sh" start "$DEMO/slapd"
 	AUTHD_EXTRA_CONFIG=$(placement_config) AUTHD_LOG_LEVEL=info authd_start
 	step "authd is running: pid $AUTHD_PID, 127.0.0.1:$AUTHD_PORT, config demo/authd.conf"
 
-	step "authenticating devices with eapol_test"
-	authenticate laptop 02:00:00:de:00:01 accept ok -N61:d:19 -N30:s:02-00-00-de-00-01:CORP ||
-		failures=$((failures + 1))
-	authenticate laptop 02:00:00:de:00:02 accept ok -N61:d:15 || failures=$((failures + 1))
-	authenticate printer 02:00:00:de:00:03 accept ok -N61:d:15 || failures=$((failures + 1))
-	authenticate kiosk 02:00:00:de:00:04 reject no_matching_rule -N61:d:15 || failures=$((failures + 1))
-	authenticate expired 02:00:00:de:00:05 reject cert_expired || failures=$((failures + 1))
-	authenticate rogue 02:00:00:de:00:06 reject unknown_ca || failures=$((failures + 1))
+	step "authenticating devices with eapol_test (Wi-Fi: NAS-Port-Type 19 and SSID CORP; wired: 15)"
+	local wifi=(-N61:d:19 -N30:s:02-00-00-de-00-ff:CORP) wired=(-N61:d:15)
+	authenticate laptop 02:00:00:de:00:01 "accept 100" "${wifi[@]}" || failures=$((failures + 1))
+	authenticate laptop 02:00:00:de:00:02 "accept 110" "${wired[@]}" || failures=$((failures + 1))
+	authenticate printer 02:00:00:de:00:03 "accept 200" "${wired[@]}" || failures=$((failures + 1))
+	authenticate kiosk 02:00:00:de:00:04 "reject no_matching_rule" "${wired[@]}" || failures=$((failures + 1))
+	authenticate stranger 02:00:00:de:00:05 "reject unknown_device" "${wired[@]}" || failures=$((failures + 1))
+	authenticate expired 02:00:00:de:00:06 "reject cert_expired" "${wired[@]}" || failures=$((failures + 1))
+	authenticate rogue 02:00:00:de:00:07 "reject unknown_ca" "${wired[@]}" || failures=$((failures + 1))
 
 	step "stopping authd and the directory"
 	authd_stop
@@ -128,10 +151,10 @@ Run it again by hand:  tests/ldap/slapd.sh restart demo/slapd && build/authd/aut
 Ask what a device would get:  build/authd/authd --explain demo/pki/printer.pem -c demo/authd.conf
 EOF
 	if ((failures > 0)); then
-		echo "demo: $failures of 6 outcomes were not the expected ones" >&2
+		echo "demo: $failures of 7 outcomes were not the expected ones" >&2
 		exit 1
 	fi
-	echo "demo: all 6 outcomes as expected"
+	echo "demo: all 7 outcomes as expected"
 }
 
 main "$@"

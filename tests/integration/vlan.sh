@@ -27,6 +27,7 @@ SSID_GUEST=-N30:s:02-00-00-00-00-01:GUEST
 GROUPS_DN=ou=groups,dc=corp,dc=example
 LAPTOP_DN=cn=laptop-0001.corp.example,ou=devices,dc=corp,dc=example
 LDAP_TIMEOUT_MS=1500
+TLS13_ONLY="phase1=tls_disable_tlsv1_0=1 tls_disable_tlsv1_1=1 tls_disable_tlsv1_2=1 tls_disable_tlsv1_3=0"
 
 # Rule indexes (0-based, config order): 0 employees-wifi, 1 employees-wired, 2 printers,
 # 3 contractors. The laptop is in employees and contractors: contractors comes last here.
@@ -35,7 +36,7 @@ RULES='
       ssid = "CORP"; vlan = 100; session_timeout = 3600; termination_action = "RADIUS-Request"; },
     { name = "employees-wired"; group = "employees"; nas_port_type = "Ethernet"; vlan = 110; },
     { name = "printers"; group = "cn=printers,ou=groups,dc=corp,dc=example"; vlan = 200;
-      filter_id = "printers-acl"; },
+      filter_id = "printers-acl"; class = "corp"; },
     { name = "contractors"; group = "contractors"; vlan = 300; }'
 
 now_ms() { date +%s%3N; }
@@ -68,6 +69,9 @@ stop_slapd_on_exit() {
 		kill -TERM "$pid" 2>/dev/null || true
 	done
 	[[ -z $SLAPD_DIR ]] || "$SLAPD_SH" stop "$SLAPD_DIR" || true
+	# harness_cleanup reads the exit status from $?. Without set +e, errexit would end this
+	# trap at "(exit 1)" itself, and authd would be left running after every failure.
+	set +e
 	(exit "$rc")
 	harness_cleanup
 }
@@ -213,12 +217,12 @@ decision_groups() {
 # ---------------------------------------------------------------- one authentication
 
 # authenticate DEVICE MAC [eapol_test options]: one run of the supplicant (EAPOL_IDENTITY
-# overrides the EAP identity).
+# overrides the EAP identity, EAPOL_PHASE1="phase1=..." the TLS versions it offers).
 authenticate() {
 	local device=$1 mac=$2 conf
 	shift 2
 	conf=$HARNESS_DIR/supplicant-$(mac_key "$mac").conf
-	eapol_config "$device" >"$conf"
+	eapol_config "$device" ${EAPOL_PHASE1:+"$EAPOL_PHASE1"} >"$conf"
 	eapol_run "$conf" "$mac" "$@"
 }
 
@@ -300,12 +304,18 @@ case_placement() {
 
 	placed printer 02:00:00:20:00:04 200 2 printers $ETHERNET
 	expect_filter_id printers-acl
+	expect_reply_attr 25 "Class (\"corp\")" 636f7270
 	expect_groups 02:00:00:20:00:04 "cn=printers,$GROUPS_DN"
 
 	refused kiosk 02:00:00:20:00:05 no_matching_rule $ETHERNET
 	expect_decision 02:00:00:20:00:05 '.dn == "cn=kiosk-0007.corp.example,ou=devices,dc=corp,dc=example" and .groups == []' \
 		"the kiosk's dn and no groups"
 	unknown stranger 02:00:00:20:00:06 $ETHERNET
+
+	# TLS 1.3: the same placement, and a refusal the supplicant sees as a failure.
+	EAPOL_PHASE1=$TLS13_ONLY placed laptop 02:00:00:20:00:07 110 1 employees-wired $ETHERNET
+	expect_decision 02:00:00:20:00:07 '.tls_version == "TLSv1.3"' "tls_version TLSv1.3"
+	EAPOL_PHASE1=$TLS13_ONLY refused kiosk 02:00:00:20:00:08 no_matching_rule $ETHERNET
 }
 
 # The laptop is in contractors and employees: the first rule naming either decides.
