@@ -77,21 +77,31 @@ static int copy_string(struct parser *p, const config_setting_t *g, const char *
 	return 0;
 }
 
+/* A secret given inline (key) or in a file (file_key), never both; *out is
+ * NULL when neither is set. */
+static int parse_password(struct parser *p, const config_setting_t *g, const char *key,
+                          const char *file_key, char **out)
+{
+	*out = NULL;
+	if (config_setting_get_member(g, key) != NULL && config_setting_get_member(g, file_key) != NULL)
+		return parser_fail(p, g, "%s and %s are exclusive", key, file_key);
+	if (config_setting_get_member(g, file_key) != NULL)
+		return parser_secret_file(p, g, file_key, out);
+	return copy_string(p, g, key, false, NULL, (const char **)out);
+}
+
 static int parse_ldap_password(struct parser *p, const config_setting_t *g, struct ldap_settings *l)
 {
-	const config_setting_t *inline_pw = config_setting_get_member(g, "bind_password");
-	const config_setting_t *file_pw = config_setting_get_member(g, "bind_password_file");
+	char *password;
 
-	if (inline_pw != NULL && file_pw != NULL)
-		return parser_fail(p, g, "ldap: bind_password and bind_password_file are exclusive");
-	if (l->bind_dn == NULL) {
-		if (inline_pw != NULL || file_pw != NULL)
-			return parser_fail(p, g, "ldap: a bind password needs bind_dn");
-		return 0;
-	}
-	if (file_pw != NULL)
-		return parser_secret_file(p, g, "bind_password_file", (char **)&l->bind_password);
-	return copy_string(p, g, "bind_password", true, NULL, &l->bind_password);
+	if (parse_password(p, g, "bind_password", "bind_password_file", &password) < 0)
+		return -1;
+	l->bind_password = password;
+	if (l->bind_dn == NULL && password != NULL)
+		return parser_fail(p, g, "ldap: a bind password needs bind_dn");
+	if (l->bind_dn != NULL && password == NULL)
+		return parser_fail(p, g, "missing required setting \"bind_password\" (or bind_password_file)");
+	return 0;
 }
 
 static int parse_ldap(struct parser *p, struct policy_settings *s)
@@ -448,12 +458,7 @@ static int parse_redis(struct parser *p, struct policy_settings *s)
 	r->prefix = strdup(prefix != NULL ? prefix : "authd:");
 	if (r->host == NULL || r->prefix == NULL)
 		return parser_fail(p, g, "out of memory");
-	if (config_setting_get_member(g, "password") != NULL &&
-	    config_setting_get_member(g, "password_file") != NULL)
-		return parser_fail(p, g, "redis: password and password_file are exclusive");
-	if (config_setting_get_member(g, "password_file") != NULL)
-		return parser_secret_file(p, g, "password_file", &r->password);
-	return optional_copy(p, g, "password", &r->password);
+	return parse_password(p, g, "password", "password_file", &r->password);
 }
 
 int config_policy_parse(struct parser *p, struct authd_config *cfg)
