@@ -343,7 +343,7 @@ case_quarantine_default() {
 }
 
 # Filter metacharacters in the certificate's name find nothing (RFC 4515 escaping): never the
-# laptop's entry, never a VLAN.
+# laptop's entry, never a VLAN; and the exact name that holds them is still found.
 case_ldap_injection() {
 	local i=0 device
 	slapd_start
@@ -354,6 +354,10 @@ case_ldap_injection() {
 		expect_decision "02:00:00:22:00:0$i" '.cert_identity != "laptop-0001.corp.example"' \
 			"a cert_identity other than the laptop's"
 	done
+	# Escaping still finds the one device whose name really is "weird*(device)" (in no group).
+	refused inj-exact 02:00:00:22:00:06 no_matching_rule $ETHERNET
+	expect_decision 02:00:00:22:00:06 '.cert_identity == "weird*(device)" and (.dn // "" | test(",ou=devices,dc=corp,dc=example$"))' \
+		'cert_identity "weird*(device)" found in the directory'
 	# The directory connections are still sound afterwards.
 	placed laptop 02:00:00:22:00:05 110 1 employees-wired $ETHERNET
 }

@@ -32,6 +32,8 @@
 #               valid, clientAuth, no SAN, CNs made to widen an LDAP filter if it were not
 #               escaped: "*", "*)(cn=*", "laptop-0001.corp.example)(cn=*" and
 #               "laptop-0001.corp.example\"
+#   inj-exact   valid, clientAuth, no SAN, CN "weird*(device)": the test directory holds exactly
+#               this name, so an escaped filter must find it (and only it)
 #   stranger    valid, clientAuth, CN + SAN stranger-0001.corp.example: a sound certificate of a
 #               device that is in neither the test directory nor any static group map
 # Device CNs other than laptop/printer are NAME-0001.corp.example, with a matching SAN.
@@ -48,7 +50,7 @@ set -euo pipefail
 
 WORK=""
 DEVICES=(laptop printer expired future rogue selfsigned noeku sha1 weakkey kiosk
-	inj-star inj-or inj-suffix inj-backslash revoked stranger)
+	inj-star inj-or inj-suffix inj-backslash revoked stranger inj-exact)
 STAMP=.make-pki.stamp
 
 die() { printf 'make-pki.sh: %s\n' "$*" >&2; exit 1; }
@@ -265,6 +267,7 @@ generate() {
 		device inj-backslash 'laptop-0001.corp.example\\' device_nosan ec issuing-ca -days 365
 		device revoked revoked-0001.corp.example device ec issuing-ca -days 365
 		device stranger stranger-0001.corp.example device ec issuing-ca -days 365
+		device inj-exact 'weird*(device)' device_nosan ec issuing-ca -days 365
 
 		crl issuing-ca issuing-ca-empty.crl.pem -crldays 30
 		ISSUER=issuing-ca run "revoke" openssl ca -config ca.cnf -batch -revoke revoked.pem \
