@@ -2,8 +2,8 @@
  * authctl: the helpdesk's tool. Revocations go to the list in Redis that
  * every authd node consults on each authentication.
  *
- *   authctl -c FILE revoke (--cert FILE | --serial HEX --issuer FILE) --reason TEXT
- *   authctl -c FILE unrevoke (--cert FILE | --serial HEX --issuer FILE)
+ *   authctl -c FILE revoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME) --reason TEXT
+ *   authctl -c FILE unrevoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)
  *   authctl -c FILE revocations [--json]
  */
 #include <getopt.h>
@@ -23,14 +23,15 @@
 #include "policy/json_buf.h"
 
 struct target {
-	const char *cert_file, *serial, *issuer_file, *reason;
+	const char *cert_file, *serial, *issuer_file, *identity, *reason;
 	bool json;
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: authctl -c FILE revoke (--cert FILE | --serial HEX --issuer FILE) --reason TEXT\n"
-	             "       authctl -c FILE unrevoke (--cert FILE | --serial HEX --issuer FILE)\n"
+	fprintf(out, "usage: authctl -c FILE revoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)\n"
+	             "                       --reason TEXT\n"
+	             "       authctl -c FILE unrevoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)\n"
 	             "       authctl -c FILE revocations [--json]\n");
 }
 
@@ -65,14 +66,32 @@ static X509 *find_issuer(const char *ca_file, X509 *cert)
 	return found;
 }
 
+/* A device by name: the certificate it last authenticated with on any node. */
+static int identify_by_name(struct helpdesk *h, const char *identity, struct revoked_id *id,
+                            struct revocation_record *rec)
+{
+	char err[512];
+	int rc = helpdesk_lookup_identity(h, identity, id, err, sizeof(err));
+
+	if (rc <= 0) {
+		fprintf(stderr, "authctl: %s\n", rc < 0 ? err : "no authentication of that identity is on record");
+		return -1;
+	}
+	snprintf(rec->subject, sizeof(rec->subject), "identity %s", identity);
+	snprintf(rec->issuer, sizeof(rec->issuer), "issuer key %s", id->issuer_key_hash);
+	return 0;
+}
+
 /* Resolves the target to the list's key and, for revoke, the audit record. */
-static int identify(const struct authd_config *cfg, const struct target *t, struct revoked_id *id,
-                    struct revocation_record *rec)
+static int identify(struct helpdesk *h, const struct authd_config *cfg, const struct target *t,
+                    struct revoked_id *id, struct revocation_record *rec)
 {
 	X509 *cert = NULL, *issuer = NULL;
 	int rc = -1;
 
 	memset(rec, 0, sizeof(*rec));
+	if (t->identity != NULL)
+		return identify_by_name(h, t->identity, id, rec);
 	if (t->cert_file != NULL) {
 		cert = read_cert(t->cert_file);
 		issuer = cert != NULL ? find_issuer(cfg->tls.ca, cert) : NULL;
@@ -156,7 +175,7 @@ static int run(struct helpdesk *h, const struct authd_config *cfg, const char *c
 		usage(stderr);
 		return 2;
 	}
-	if (identify(cfg, t, &id, &rec) < 0)
+	if (identify(h, cfg, t, &id, &rec) < 0)
 		return 2;
 	if (strcmp(cmd, "unrevoke") == 0) {
 		rc = helpdesk_unrevoke(h, &id, err, sizeof(err));
@@ -186,6 +205,7 @@ int main(int argc, char **argv)
 		{ "cert", required_argument, NULL, 'x' },
 		{ "serial", required_argument, NULL, 's' },
 		{ "issuer", required_argument, NULL, 'i' },
+		{ "identity", required_argument, NULL, 'n' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -204,6 +224,7 @@ int main(int argc, char **argv)
 		case 'x': t.cert_file = optarg; break;
 		case 's': t.serial = optarg; break;
 		case 'i': t.issuer_file = optarg; break;
+		case 'n': t.identity = optarg; break;
 		case 'r': t.reason = optarg; break;
 		case 'j': t.json = true; break;
 		case 'h': usage(stdout); return 0;

@@ -213,6 +213,42 @@ enum helpdesk_status helpdesk_check(struct helpdesk *h, const struct revoked_id 
 	return HELPDESK_REVOKED;
 }
 
+#define IDENTITY_TTL_S "7776000"   /* 90 days */
+
+void helpdesk_remember(struct helpdesk *h, const char *identity, const struct revoked_id *id)
+{
+	char key[512], value[128], err[256];
+	const char *argv[5] = { "SET", key, value, "EX", IDENTITY_TTL_S };
+	redisReply *r;
+
+	snprintf(key, sizeof(key), "%sidentity:%s", h->s->prefix, identity);
+	snprintf(value, sizeof(value), "%s:%s", id->issuer_key_hash, id->serial);
+	/* Best effort: an outage only costs revoking this device by name. */
+	r = command(h, 5, argv, err, sizeof(err));
+	if (r != NULL)
+		freeReplyObject(r);
+}
+
+int helpdesk_lookup_identity(struct helpdesk *h, const char *identity, struct revoked_id *id,
+                             char *err, size_t errlen)
+{
+	char key[512];
+	const char *argv[2] = { "GET", key };
+	redisReply *r;
+	int rc = 0;
+
+	memset(id, 0, sizeof(*id));
+	snprintf(key, sizeof(key), "%sidentity:%s", h->s->prefix, identity);
+	r = command(h, 2, argv, err, errlen);
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING &&
+	    sscanf(r->str, "%40[0-9a-f]:%80[0-9A-F]", id->issuer_key_hash, id->serial) == 2)
+		rc = 1;
+	freeReplyObject(r);
+	return rc;
+}
+
 int helpdesk_revoke(struct helpdesk *h, const struct revoked_id *id,
                     const struct revocation_record *rec, char *err, size_t errlen)
 {

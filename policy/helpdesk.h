@@ -52,6 +52,15 @@ int helpdesk_id(X509 *cert_or_null, X509 *issuer, const char *serial_hex, struct
 enum helpdesk_status helpdesk_check(struct helpdesk *h, const struct revoked_id *id,
                                     char *detail, size_t detaillen);
 
+/*
+ * Which certificate a device identity last authenticated with, so the helpdesk
+ * can revoke by name. Kept for 90 days after the last authentication.
+ */
+void helpdesk_remember(struct helpdesk *h, const char *identity, const struct revoked_id *id);
+/* 1 found, 0 never seen, -1 error (err). */
+int helpdesk_lookup_identity(struct helpdesk *h, const char *identity, struct revoked_id *id,
+                             char *err, size_t errlen);
+
 /* authctl's side. Each returns 0, or -1 with err. revoke publishes the
  * revocation on the "<prefix>revocations" channel. */
 int helpdesk_revoke(struct helpdesk *h, const struct revoked_id *id,

@@ -163,6 +163,16 @@ static int check_helpdesk(struct policy *p, const struct policy_request *req,
 	}
 }
 
+/* So that the helpdesk can revoke a device by its name (authctl --identity). */
+static void remember_identity(struct policy *p, const struct policy_request *req,
+                              const char *identity)
+{
+	struct revoked_id id;
+
+	if (p->helpdesk != NULL && helpdesk_id(req->cert, req->issuer, NULL, &id) == 0)
+		helpdesk_remember(p->helpdesk, identity, &id);
+}
+
 /* Returns true when the certificate may go on to placement. Sources in
  * order: the helpdesk's list, then the issuer's CRL. */
 static bool check_revocation(struct policy *p, const struct policy_request *req,
@@ -241,6 +251,7 @@ void policy_decide(struct policy *p, const struct policy_request *req, struct de
 		return;
 	case CERT_IDENTITY_FOUND:
 		dec->identity_source = identity_source_name(used);
+		remember_identity(p, req, dec->cert_identity);
 		break;
 	}
 	if (s->match_eap_identity && !cert_identity_matches_eap(dec->cert_identity, req->eap_identity)) {

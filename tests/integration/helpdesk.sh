@@ -119,6 +119,19 @@ case_redis_down() {
 	auth laptop 02:00:00:52:00:03 reject revoked helpdesk
 }
 
+case_revoke_by_identity() {
+	redis_start
+	AUTHD_EXTRA_CONFIG=$(redis_section)
+	authd_start
+	"$AUTHCTL_BIN" -c "$AUTHD_CONF" revoke --identity laptop-0001.corp.example --reason x >/dev/null 2>&1 &&
+		fail "authctl revoked an identity that never authenticated"
+	auth laptop 02:00:00:53:00:01 accept ok helpdesk
+	authctl revoke --identity laptop-0001.corp.example --reason "left the company" >/dev/null ||
+		fail "authctl revoke --identity failed for a device that authenticated"
+	auth laptop 02:00:00:53:00:02 reject revoked helpdesk
+	auth printer 02:00:00:53:00:03 accept ok helpdesk
+}
+
 main() {
 	local case=${1:-}
 	if [[ $case == --list ]]; then
