@@ -53,7 +53,13 @@ slapd_start() {
 slapd_stop() { "$SLAPD_SH" stop "$SLAPD_DIR" || fail "could not stop slapd"; }
 
 # Same ports, same data: what a directory restart looks like to authd.
-slapd_restart() { "$SLAPD_SH" restart "$SLAPD_DIR" || fail "could not restart slapd on its ports"; }
+slapd_restart() {
+	local uri=$LDAP_URI
+	"$SLAPD_SH" restart "$SLAPD_DIR" || fail "could not restart slapd on its ports ($uri)"
+	# shellcheck source=/dev/null
+	source "$SLAPD_DIR/env"
+	[[ $LDAP_URI == "$uri" ]] || fail "slapd came back on $LDAP_URI, expected the same address $uri"
+}
 
 slapd_pid() {
 	[[ -s $SLAPD_DIR/slapd.pid ]] || fail "slapd wrote no pid file in $SLAPD_DIR"
