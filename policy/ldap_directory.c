@@ -170,7 +170,8 @@ static bool uri_recently_failed(struct ldap_directory *d, size_t uri, uint64_t n
 	bool failed;
 
 	pthread_mutex_lock(&d->state_lock);
-	failed = d->uri_failed_ms[uri] != 0 && now - d->uri_failed_ms[uri] < URI_BACKOFF_MS;
+	/* The failure may be younger than `now` (another thread's): no unsigned wrap. */
+	failed = d->uri_failed_ms[uri] != 0 && d->uri_failed_ms[uri] + URI_BACKOFF_MS > now;
 	pthread_mutex_unlock(&d->state_lock);
 	return failed;
 }
@@ -501,6 +502,10 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const ch
 		mark_uri(d, c->uri, true);
 		drop_conn(c);
 		ldap_lookup_result_clear(out);
+		/* A server that let the search time out would let a retry time out too:
+		 * one timeout is the most a lookup may cost. */
+		if (rc == LDAP_TIMEOUT)
+			break;
 	}
 	if (rc == LDAP_SUCCESS) {
 		status = LDAP_LOOKUP_FOUND;

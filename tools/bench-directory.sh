@@ -65,14 +65,8 @@ added() {
 }
 
 stop_all() {
-	local rc=$?
-	[[ -z $HARNESS_DIR ]] || "$ROOT/tests/ldap/slapd.sh" stop "$HARNESS_DIR/slapd" || true
+	"$ROOT/tests/ldap/slapd.sh" stop "$HARNESS_DIR/slapd"
 	rm -rf "$AUTHD_PKI"
-	# harness_cleanup reads the exit status from $?. Without set +e, errexit would end this
-	# trap at "(exit 1)" itself, and authd would be left running after every failure.
-	set +e
-	(exit "$rc")
-	harness_cleanup
 }
 
 ldap_config() {
@@ -88,7 +82,7 @@ main() {
 	AUTHD_PKI=$(mktemp -d)
 	"$ROOT/tests/pki/make-pki.sh" "$AUTHD_PKI"
 	harness_init
-	trap stop_all EXIT
+	harness_on_exit stop_all
 	"$ROOT/tests/ldap/slapd.sh" start "$HARNESS_DIR/slapd"
 	# shellcheck source=/dev/null
 	source "$HARNESS_DIR/slapd/env"

@@ -31,12 +31,9 @@ redis_stop() {
 	REDIS_PID=""
 }
 
-cleanup() {
-	local rc=$?
-	[[ -z $NODE2_PID ]] || { kill -TERM "$NODE2_PID" 2>/dev/null; wait "$NODE2_PID" 2>/dev/null || true; }
+stop_servers() {
+	[[ -z $NODE2_PID ]] || { kill -TERM "$NODE2_PID" 2>/dev/null; wait "$NODE2_PID" 2>/dev/null; }
 	redis_stop
-	(exit "$rc")
-	harness_cleanup
 }
 
 redis_section() {
@@ -142,7 +139,7 @@ main() {
 	[[ -x ${AUTHCTL_BIN:-} ]] || { echo "helpdesk.sh: AUTHCTL_BIN must name authctl" >&2; exit 2; }
 	need_command redis-server redis-server
 	harness_init
-	trap cleanup EXIT
+	harness_on_exit stop_servers
 	"case_$case"
 }
 

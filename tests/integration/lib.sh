@@ -18,6 +18,7 @@
 # After a failure the temp dir is kept when AUTHD_KEEP_TMP=1.
 
 HARNESS_DIR=""
+HARNESS_EXIT_HOOKS=()
 HARNESS_KEEP_DIR=0
 AUTHD_PID=""
 AUTHD_PORT=""
@@ -72,10 +73,19 @@ harness_init() {
 	trap harness_cleanup EXIT
 }
 
+# harness_on_exit FUNCTION: also run FUNCTION at exit (last registered first), before authd is
+# stopped: for the servers a test starts besides authd (slapd, redis, a second node).
+harness_on_exit() { HARNESS_EXIT_HOOKS+=("$1"); }
+
 # On exit: stop authd (its exit status must be 0), then remove the temp dir.
 harness_cleanup() {
-	local rc=$?
+	local rc=$? i
 	trap - EXIT
+	# Whatever happens below must run to the end, or authd would outlive a failed test.
+	set +e
+	for ((i = ${#HARNESS_EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
+		${HARNESS_EXIT_HOOKS[i]}
+	done
 	if [[ -n $AUTHD_PID ]] && ! authd_terminate; then
 		harness_log "FAIL: $AUTHD_STOP_ERROR"
 		tail_file "authd log" "$AUTHD_LOG"

@@ -66,20 +66,15 @@ slapd_pid() {
 	cat "$SLAPD_DIR/slapd.pid"
 }
 
-# On exit slapd goes too (even a frozen one: slapd.sh stop sends SIGCONT first); lib.sh's
-# harness_cleanup then stops authd and requires its clean exit.
-stop_slapd_on_exit() {
-	local rc=$? pid
+# At exit (harness_on_exit) background supplicants and slapd go too, even a frozen slapd
+# (slapd.sh stop sends SIGCONT first); lib.sh then stops authd and requires its clean exit.
+stop_servers() {
+	local pid
 	for pid in "${BACKGROUND_PIDS[@]}"; do
 		pkill -TERM -P "$pid" 2>/dev/null || true
 		kill -TERM "$pid" 2>/dev/null || true
 	done
-	[[ -z $SLAPD_DIR ]] || "$SLAPD_SH" stop "$SLAPD_DIR" || true
-	# harness_cleanup reads the exit status from $?. Without set +e, errexit would end this
-	# trap at "(exit 1)" itself, and authd would be left running after every failure.
-	set +e
-	(exit "$rc")
-	harness_cleanup
+	[[ -z $SLAPD_DIR ]] || "$SLAPD_SH" stop "$SLAPD_DIR"
 }
 
 # ldap_section [SETTINGS]: an ldap group for the running slapd (bind as cn=authd, memberof),
@@ -653,7 +648,7 @@ main() {
 	need_command slapd slapd
 	need_command ldapmodify ldap-utils
 	harness_init
-	trap stop_slapd_on_exit EXIT
+	harness_on_exit stop_servers
 	"case_$1"
 	echo "PASS: $1"
 }
