@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 
 struct conn {
@@ -67,6 +68,8 @@ int helpdesk_id(X509 *cert, X509 *issuer, const char *serial_hex, struct revoked
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
+	char digits[81], *hex;
+	BIGNUM *bn = NULL;
 	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -74,25 +77,26 @@ int helpdesk_id(X509 *cert, X509 *issuer, const char *serial_hex, struct revoked
 		return -1;
 	for (unsigned i = 0; i < len; i++)
 		snprintf(out->issuer_key_hash + 2 * i, 3, "%02x", md[i]);
+	/* Both ways end in BN_bn2hex's form, so a serial typed by the helpdesk
+	 * (any case, colons, leading zeros) names the same key as the certificate. */
 	if (cert != NULL) {
-		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-		char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-
-		snprintf(out->serial, sizeof(out->serial), "%s", hex != NULL ? hex : "");
-		OPENSSL_free(hex);
-		BN_free(bn);
+		bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
 	} else {
-		/* Same form as BN_bn2hex: upper case, no separators, no leading zeros. */
-		while (*serial_hex == '0' && serial_hex[1] != '\0')
-			serial_hex++;
-		for (; *serial_hex != '\0' && n + 1 < sizeof(out->serial); serial_hex++) {
+		for (; *serial_hex != '\0' && n + 1 < sizeof(digits); serial_hex++) {
 			if (*serial_hex == ':')
 				continue;
 			if (!isxdigit((unsigned char)*serial_hex))
 				return -1;
-			out->serial[n++] = (char)toupper((unsigned char)*serial_hex);
+			digits[n++] = *serial_hex;
 		}
+		digits[n] = '\0';
+		if (n == 0 || BN_hex2bn(&bn, digits) == 0)
+			return -1;
 	}
+	hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+	snprintf(out->serial, sizeof(out->serial), "%s", hex != NULL ? hex : "");
+	OPENSSL_free(hex);
+	BN_free(bn);
 	return out->serial[0] != '\0' ? 0 : -1;
 }
 

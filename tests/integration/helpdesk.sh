@@ -94,7 +94,8 @@ case_revoke_by_serial() {
 	redis_start
 	AUTHD_EXTRA_CONFIG=$(redis_section)
 	authd_start
-	serial=$(openssl x509 -in "$AUTHD_PKI/printer.pem" -noout -serial | cut -d= -f2)
+	# As a helpdesk might type it: lower case, a leading zero byte. It must still match.
+	serial=00$(openssl x509 -in "$AUTHD_PKI/printer.pem" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
 	authctl revoke --serial "$serial" --issuer "$AUTHD_PKI/issuing-ca.pem" --reason "decommissioned" >/dev/null ||
 		fail "authctl revoke by serial failed"
 	auth printer 02:00:00:51:00:01 reject revoked helpdesk
