@@ -5,9 +5,10 @@
 # 127.0.0.1 and authenticates devices with the real 802.1X supplicant (eapol_test): an employee
 # laptop on the corporate Wi-Fi and wired VLANs, a printer on the printer VLAN, a kiosk that is
 # in no group and a device the directory does not know (both rejected), an expired certificate
-# and one from an unknown CA (rejected). Prints a verdict, the VLAN the switch was told, and the
-# logged JSON decision for each, then stops authd and slapd. Exits 0 only if every outcome was
-# the expected one.
+# and one from an unknown CA (rejected); then the helpdesk revokes the laptop with authctl (a
+# throwaway Redis holds the list), the laptop is rejected, unrevoked, and accepted again. Prints a
+# verdict, the VLAN the switch was told, and the logged JSON decision for each, then stops authd,
+# slapd and Redis. Exits 0 only if every outcome was the expected one.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -110,6 +111,25 @@ policy = {
 EOF
 }
 
+# The helpdesk's revocation list: a throwaway Redis in demo/redis.
+REDIS_PID=""
+start_redis() {
+	local deadline=$((SECONDS + 10))
+	mkdir -p "$DEMO/redis"
+	REDIS_PORT=$(free_udp_port)
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$DEMO/redis" \
+		>"$DEMO/redis/redis.log" 2>&1 &
+	REDIS_PID=$!
+	until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do
+		((SECONDS < deadline)) || { echo "demo: redis-server did not start" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+
+stop_redis() {
+	[[ -z $REDIS_PID ]] || { kill "$REDIS_PID"; wait "$REDIS_PID"; }
+}
+
 main() {
 	local failures=0
 	build
@@ -124,7 +144,11 @@ main() {
 	"$ROOT/tests/ldap/slapd.sh" stop "$DEMO/slapd"
 	rm -rf "$DEMO/slapd"
 	"$ROOT/tests/ldap/slapd.sh" start "$DEMO/slapd"
-	AUTHD_EXTRA_CONFIG=$(placement_config) AUTHD_LOG_LEVEL=info authd_start
+	step "starting a throwaway Redis for the helpdesk's revocation list in demo/redis"
+	harness_on_exit stop_redis
+	start_redis
+	AUTHD_EXTRA_CONFIG="$(placement_config)
+redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; };" AUTHD_LOG_LEVEL=info authd_start
 	step "authd is running: pid $AUTHD_PID, 127.0.0.1:$AUTHD_PORT, config demo/authd.conf"
 
 	step "authenticating devices with eapol_test (Wi-Fi: NAS-Port-Type 19 and SSID CORP; wired: 15)"
@@ -137,18 +161,27 @@ main() {
 	authenticate expired 02:00:00:de:00:06 "reject cert_expired" "${wired[@]}" || failures=$((failures + 1))
 	authenticate rogue 02:00:00:de:00:07 "reject unknown_ca" "${wired[@]}" || failures=$((failures + 1))
 
-	step "stopping authd and the directory"
+	step "the helpdesk revokes the laptop (authctl revoke), then takes it back (authctl unrevoke)"
+	"$ROOT/build/authd/authctl" -c "$AUTHD_CONF" revoke --cert "$AUTHD_PKI/laptop.pem" \
+		--reason "reported stolen (demo)" | sed 's/^/         /'
+	authenticate laptop 02:00:00:de:00:08 "reject revoked" "${wired[@]}" || failures=$((failures + 1))
+	"$ROOT/build/authd/authctl" -c "$AUTHD_CONF" unrevoke --cert "$AUTHD_PKI/laptop.pem" | sed 's/^/         /'
+	authenticate laptop 02:00:00:de:00:09 "accept 110" "${wired[@]}" || failures=$((failures + 1))
+
+	step "stopping authd, the directory and Redis"
 	authd_stop
 	cat <<EOF
 Files: demo/authd.conf (config), demo/decisions.jsonl (decision log), demo/authd.log (authd's log).
-Run it again by hand:  tests/ldap/slapd.sh restart demo/slapd && build/authd/authd -c demo/authd.conf
+Run it again by hand:  tests/ldap/slapd.sh restart demo/slapd
+                       redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" &
+                       build/authd/authd -c demo/authd.conf
 Ask what a device would get:  build/authd/authd --explain demo/pki/printer.pem -c demo/authd.conf
 EOF
 	if ((failures > 0)); then
-		echo "demo: $failures of 7 outcomes were not the expected ones" >&2
+		echo "demo: $failures of 9 outcomes were not the expected ones" >&2
 		exit 1
 	fi
-	echo "demo: all 7 outcomes as expected"
+	echo "demo: all 9 outcomes as expected"
 }
 
 main "$@"
