@@ -564,7 +564,16 @@ static void respond(struct request *r, struct radius_reply *reply)
 void dispatch_expire(struct dispatch *d)
 {
 	struct conversation *conv;
-	char detail[96];
+	char detail[96], err[512];
+
+	switch (policy_reload_changed(d->policy, err, sizeof(err))) {
+	case 1:
+		log_msg(LOG_INFO, "a CRL file changed: CRLs reloaded");
+		break;
+	case -1:
+		log_msg(LOG_WARNING, "a CRL file changed but cannot be used, the CRLs in force stay: %s", err);
+		break;
+	}
 
 	while ((conv = conversation_table_pop_expired(d->conversations)) != NULL) {
 		snprintf(detail, sizeof(detail), "no request for %u s after %u round trips",

@@ -53,8 +53,9 @@ void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t le
                        const struct sockaddr_storage *from, socklen_t fromlen,
                        struct dispatch_scratch *scratch);
 
-/* Ends conversations idle past their timeout (decision "timeout") and forgets
- * old cached replies. Call about once a second from one thread. */
+/* Ends conversations idle past their timeout (decision "timeout"), forgets
+ * old cached replies and picks up changed CRL files. Call about once a second
+ * from one thread. */
 void dispatch_expire(struct dispatch *d);
 
 #endif

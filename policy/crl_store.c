@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +22,6 @@ struct crl_store {
 	pthread_rwlock_t lock;          /* readers: lookups; writer: a reload swapping crls */
 	STACK_OF(X509_CRL) *crls;
 	struct timespec *mtimes;        /* of each file at the last load */
-	atomic_llong last_stat;         /* second of the last change check */
 };
 
 static STACK_OF(X509) *read_ca(const char *path, char *err, size_t errlen)
@@ -140,7 +138,6 @@ struct crl_store *crl_store_new(const char *const *files, size_t n_files, const 
 		crl_store_free(s);
 		return NULL;
 	}
-	atomic_init(&s->last_stat, (long long)time(NULL));
 	return s;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -182,23 +179,29 @@ int crl_store_reload(struct crl_store *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* A CRL file replaced on disk takes effect without a restart. */
-static void reload_if_changed(struct crl_store *s)
+int crl_store_reload_if_changed(struct crl_store *s, char *err, size_t errlen)
 {
-	long long now = (long long)time(NULL), last = atomic_load(&s->last_stat);
 	bool changed = false;
 	struct stat st;
-	char err[256];
 
-	if (now == last || !atomic_compare_exchange_strong(&s->last_stat, &last, now))
-		return;
 	pthread_rwlock_rdlock(&s->lock);
 	for (size_t i = 0; i < s->n_files && !changed; i++)
 		changed = stat(s->files[i], &st) == 0 &&
 		          (st.st_mtim.tv_sec != s->mtimes[i].tv_sec || st.st_mtim.tv_nsec != s->mtimes[i].tv_nsec);
 	pthread_rwlock_unlock(&s->lock);
-	if (changed && crl_store_reload(s, err, sizeof(err)) < 0)
-		fprintf(stderr, "authd: warning: CRL reload failed, keeping the CRLs loaded before: %s\n", err);
+	if (!changed)
+		return 0;
+	if (crl_store_reload(s, err, errlen) < 0) {
+		/* Not again every second: the broken file counts as seen until it changes. */
+		pthread_rwlock_wrlock(&s->lock);
+		for (size_t i = 0; i < s->n_files; i++) {
+			if (stat(s->files[i], &st) == 0)
+				s->mtimes[i] = st.st_mtim;
+		}
+		pthread_rwlock_unlock(&s->lock);
+		return -1;
+	}
+	return 1;
 }
 
 enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
@@ -207,7 +210,6 @@ enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
 	enum crl_status status = CRL_UNKNOWN;
 	char name[256];
 
-	reload_if_changed(s);
 	detail[0] = '\0';
 	if (issuer == NULL)
 		return CRL_UNKNOWN;

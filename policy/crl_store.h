@@ -29,12 +29,12 @@ void crl_store_free(struct crl_store *s);
 
 /* Re-reads all files; on any error keeps the CRLs it had. 0, or -1 with err. */
 int crl_store_reload(struct crl_store *s, char *err, size_t errlen);
+/* Reloads if a file changed on disk since the last load: 1 reloaded, 0
+ * unchanged, -1 the changed file is broken (err; the CRLs in force stay, and
+ * that version of the file is not tried again). */
+int crl_store_reload_if_changed(struct crl_store *s, char *err, size_t errlen);
 
-/*
- * Status of cert, issued by issuer. Checks at most once a second whether a
- * file changed and reloads it first. Thread-safe. detail says which CRL
- * answered, e.g. "revoked 2026-11-27 (keyCompromise) by CRL of CN=...".
- */
+/* Status of cert, issued by issuer. Thread-safe. detail says which CRL answered. */
 enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
                                 char *detail, size_t detaillen);
 

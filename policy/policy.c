@@ -53,6 +53,11 @@ int policy_reload(struct policy *p, char *err, size_t errlen)
 	return p->crls != NULL ? crl_store_reload(p->crls, err, errlen) : 0;
 }
 
+int policy_reload_changed(struct policy *p, char *err, size_t errlen)
+{
+	return p->crls != NULL ? crl_store_reload_if_changed(p->crls, err, errlen) : 0;
+}
+
 void policy_free(struct policy *p)
 {
 	if (p == NULL)

@@ -85,6 +85,9 @@ void policy_free(struct policy *p);
 /* Re-reads what can change on disk (CRLs); keeps the old state on error.
  * 0, or -1 with err. */
 int policy_reload(struct policy *p, char *err, size_t errlen);
+/* The same, only for files changed since they were read: 1 reloaded, 0 nothing
+ * changed, -1 a changed file is broken (err). Cheap: call it every second. */
+int policy_reload_changed(struct policy *p, char *err, size_t errlen);
 
 /* True when policy_decide() may block on a backend (directory, Redis): run it
  * off the TLS threads. */
