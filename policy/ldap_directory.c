@@ -2,6 +2,11 @@
  * The directory client: pooled libldap connections with failover, device
  * search, group resolution (memberOf or group search) with bounded nesting,
  * and a small outage cache.
+ *
+ * Each pooled connection is guarded by its own mutex and used by one lookup at
+ * a time. The searches of one nesting level are sent together and their
+ * answers collected afterwards, so a level costs one round trip, not one per
+ * group.
  */
 #include "policy/ldap_directory.h"
 
@@ -15,20 +20,34 @@
 #include <strings.h>
 #include <time.h>
 
-#define MAX_GROUPS 256            /* a device in more groups than this is a directory problem */
-#define CACHE_MAX 1024
-#define URI_BACKOFF_MS 1000       /* a failed URI is tried last for this long */
+/* A device in more groups than this is refused rather than given a partial
+ * list: with first-match rules a missing group can mean a wider VLAN. */
+#define MAX_GROUPS 1024
+#define CACHE_MAX 10000           /* outage cache entries; the oldest goes first */
+#define URI_BACKOFF_MS 1000       /* a URI that just failed is tried after the others */
+#define FAILBACK_MS 30000         /* a connection on a later URI retries earlier ones this often */
+#define IDLE_MAX_MS 60000         /* idle longer and a NAT or firewall may have dropped it */
+#define MAX_URIS 64               /* one bit each in connect_conn */
 
 struct conn {
 	pthread_mutex_t lock;
 	LDAP *ld;                     /* NULL until connected, or after an error */
 	size_t uri;                   /* which URI it is bound to */
+	uint64_t opened_ms, used_ms;
 };
 
-struct cached {
+struct cache_entry {
+	struct cache_entry *next;     /* same bucket */
+	struct cache_entry *older, *newer;
 	char *identity;
 	struct ldap_lookup_result res;
 	uint64_t stored_ms;
+};
+
+struct cache {
+	struct cache_entry **buckets;
+	size_t n_buckets, n;
+	struct cache_entry *oldest, *newest;
 };
 
 struct ldap_directory {
@@ -37,9 +56,19 @@ struct ldap_directory {
 	struct conn *conns;
 	atomic_uint next_conn;
 	pthread_mutex_t state_lock;   /* guards uri_failed_ms and the cache */
-	uint64_t *uri_failed_ms;
-	struct cached *cache;
-	size_t n_cache;
+	uint64_t *uri_failed_ms;      /* last failure per URI, 0 = none since the last success */
+	struct cache cache;           /* buckets == NULL: cache off */
+};
+
+/* One search of a batch sent on one connection. */
+struct query {
+	const char *member;           /* whose groups are asked for (group searches) */
+	const char *base;
+	int scope;
+	char *filter;                 /* owned */
+	int msgid;                    /* -1: not sent */
+	int rc;                       /* the search's own result code */
+	LDAPMessage *msg;             /* its entries and result */
 };
 
 static uint64_t now_ms(void)
@@ -94,30 +123,74 @@ fail:
 	return -1;
 }
 
+/* A template must expand with its one variable (checked here, not per lookup). */
+static bool template_ok(const char *template, const char *variable)
+{
+	const char *names[] = { variable }, *values[] = { "x" };
+	const size_t lengths[] = { 1 };
+	char *f = template != NULL ? ldap_filter_expand(template, names, values, lengths, 1) : NULL;
+
+	free(f);
+	return f != NULL;
+}
+
+static const char *check_settings(const struct ldap_settings *s)
+{
+	if (s->n_uris == 0 || s->uris == NULL)
+		return "ldap needs at least one URI";
+	if (s->n_uris > MAX_URIS)
+		return "ldap takes at most 64 URIs";
+	for (size_t i = 0; i < s->n_uris; i++) {
+		if (s->uris[i] == NULL || !ldap_is_ldap_url(s->uris[i]))
+			return "ldap URIs must be ldap:// or ldaps://";
+	}
+	if (s->connections == 0)
+		return "ldap needs at least one connection";
+	if (s->connect_timeout_ms == 0 || s->timeout_ms == 0)
+		return "ldap timeouts must be above 0 ms";
+	if (s->base_dn == NULL)
+		return "ldap needs a base DN";
+	if (s->bind_dn != NULL && (s->bind_password == NULL || s->bind_password[0] == '\0'))
+		return "ldap bind_dn needs a password (an empty one is an unauthenticated bind)";
+	if (!template_ok(s->device_filter, "identity"))
+		return "ldap device_filter must be a parenthesized filter using only %{identity}";
+	if (s->group_mode == LDAP_GROUPS_SEARCH && !template_ok(s->group_filter, "dn"))
+		return "ldap group_filter must be a parenthesized filter using only %{dn}";
+	return NULL;
+}
+
 struct ldap_directory *ldap_directory_new(const struct ldap_settings *settings,
                                           char *err, size_t errlen)
 {
-	struct ldap_directory *d = calloc(1, sizeof(*d));
+	const char *bad = check_settings(settings);
+	struct ldap_directory *d = NULL;
 	bool oom = false;
 
-	if (d == NULL || settings->n_uris == 0 || settings->connections == 0) {
-		snprintf(err, errlen, d == NULL ? "out of memory" : "ldap needs at least one URI and connection");
-		free(d);
+	if (bad != NULL) {
+		snprintf(err, errlen, "%s", bad);
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	d->s = *settings;
 	d->uris = calloc(settings->n_uris, sizeof(*d->uris));
 	d->uri_failed_ms = calloc(settings->n_uris, sizeof(*d->uri_failed_ms));
 	d->conns = calloc(settings->connections, sizeof(*d->conns));
-	d->cache = settings->cache_ttl_s > 0 ? calloc(CACHE_MAX, sizeof(*d->cache)) : NULL;
+	if (settings->cache_ttl_s > 0) {
+		d->cache.n_buckets = CACHE_MAX;   /* load factor at most 1 */
+		d->cache.buckets = calloc(d->cache.n_buckets, sizeof(*d->cache.buckets));
+	}
 	oom = d->uris == NULL || d->uri_failed_ms == NULL || d->conns == NULL ||
-	      (settings->cache_ttl_s > 0 && d->cache == NULL);
+	      (settings->cache_ttl_s > 0 && d->cache.buckets == NULL);
 	for (size_t i = 0; !oom && i < settings->n_uris; i++)
 		d->uris[i] = dup_or_null(settings->uris[i], &oom);
 	d->s.uris = (const char *const *)d->uris;
 	d->s.ca = dup_or_null(settings->ca, &oom);
 	d->s.bind_dn = dup_or_null(settings->bind_dn, &oom);
-	d->s.bind_password = dup_or_null(settings->bind_password, &oom);
+	d->s.bind_password = dup_or_null(settings->bind_dn != NULL ? settings->bind_password : NULL, &oom);
 	d->s.base_dn = dup_or_null(settings->base_dn, &oom);
 	d->s.device_filter = dup_or_null(settings->device_filter, &oom);
 	d->s.group_base_dn = dup_or_null(settings->group_base_dn ? settings->group_base_dn
@@ -135,8 +208,17 @@ struct ldap_directory *ldap_directory_new(const struct ldap_settings *settings,
 	return d;
 }
 
+static void cache_entry_free(struct cache_entry *e)
+{
+	free(e->identity);
+	ldap_lookup_result_clear(&e->res);
+	free(e);
+}
+
 void ldap_directory_free(struct ldap_directory *d)
 {
+	struct cache_entry *e, *next;
+
 	if (d == NULL)
 		return;
 	for (unsigned i = 0; d->conns != NULL && i < d->s.connections; i++) {
@@ -144,10 +226,11 @@ void ldap_directory_free(struct ldap_directory *d)
 			ldap_unbind_ext_s(d->conns[i].ld, NULL, NULL);
 		pthread_mutex_destroy(&d->conns[i].lock);
 	}
-	for (size_t i = 0; d->cache != NULL && i < d->n_cache; i++) {
-		free(d->cache[i].identity);
-		ldap_lookup_result_clear(&d->cache[i].res);
+	for (e = d->cache.oldest; e != NULL; e = next) {
+		next = e->newer;
+		cache_entry_free(e);
 	}
+	free(d->cache.buckets);
 	if (d->s.bind_password != NULL)
 		explicit_bzero((char *)d->s.bind_password, strlen(d->s.bind_password));
 	free((char *)d->s.ca);
@@ -160,18 +243,19 @@ void ldap_directory_free(struct ldap_directory *d)
 	free_strings(d->uris, d->s.n_uris);
 	free(d->uri_failed_ms);
 	free(d->conns);
-	free(d->cache);
 	pthread_mutex_destroy(&d->state_lock);
 	free(d);
 }
 
-static bool uri_recently_failed(struct ldap_directory *d, size_t uri, uint64_t now)
+/* ---- URI health ---------------------------------------------------------- */
+
+static bool uri_failed_within(struct ldap_directory *d, size_t uri, uint64_t now, uint64_t window)
 {
 	bool failed;
 
 	pthread_mutex_lock(&d->state_lock);
 	/* The failure may be younger than `now` (another thread's): no unsigned wrap. */
-	failed = d->uri_failed_ms[uri] != 0 && d->uri_failed_ms[uri] + URI_BACKOFF_MS > now;
+	failed = d->uri_failed_ms[uri] != 0 && d->uri_failed_ms[uri] + window > now;
 	pthread_mutex_unlock(&d->state_lock);
 	return failed;
 }
@@ -183,10 +267,68 @@ static void mark_uri(struct ldap_directory *d, size_t uri, bool failed)
 	pthread_mutex_unlock(&d->state_lock);
 }
 
+/* ---- words for the operator ---------------------------------------------- */
+
+/* "URI: what: libldap's words (its diagnostic, e.g. OpenSSL's reason)". */
+static void say(char *detail, size_t len, const char *uri, const char *what, LDAP *ld, int rc)
+{
+	char *diag = NULL;
+	bool has_diag;
+
+	if (ld != NULL)
+		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	has_diag = diag != NULL && diag[0] != '\0';
+	snprintf(detail, len, "%s: %s%s%s%s%s%s", uri, what, what[0] ? ": " : "", ldap_err2string(rc),
+	         has_diag ? " (" : "", has_diag ? diag : "", has_diag ? ")" : "");
+	ldap_memfree(diag);
+}
+
+static void append(char *detail, size_t len, const char *more)
+{
+	size_t used = strnlen(detail, len);
+
+	if (used + 1 < len)
+		snprintf(detail + used, len - used, "%s%s", used ? "; " : "", more);
+}
+
+/* ---- connections --------------------------------------------------------- */
+
 static void ms_to_timeval(unsigned ms, struct timeval *tv)
 {
 	tv->tv_sec = ms / 1000;
 	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+/* libldap calls this as a TLS session begins, before its handshake. */
+static int tls_began(LDAP *ld, void *session, void *ctx, void *arg)
+{
+	*(bool *)arg = true;
+	return 0;
+}
+
+/*
+ * Debian's libldap (GnuTLS) says only "Connect error" or "Can't contact LDAP
+ * server" when the handshake fails; knowing the handshake began tells a TLS
+ * failure from an unreachable server, and the likely causes are named.
+ */
+static void say_open_failure(struct ldap_directory *d, const char *uri, const char *what, LDAP *ld,
+                             int rc, bool tls_started, char *detail, size_t detaillen)
+{
+	char host[256] = "";
+	LDAPURLDesc *lud = NULL;
+
+	if (!tls_started || (rc != LDAP_CONNECT_ERROR && rc != LDAP_SERVER_DOWN)) {
+		say(detail, detaillen, uri, what, ld, rc);
+		return;
+	}
+	if (ldap_url_parse(uri, &lud) == LDAP_URL_SUCCESS && lud->lud_host != NULL)
+		snprintf(host, sizeof(host), "%s", lud->lud_host);
+	ldap_free_urldesc(lud);
+	snprintf(detail, detaillen,
+	         "%s: %s: TLS handshake failed: %s (the server's certificate must chain to %s, "
+	         "name %s and be within its validity period; TLS 1.2 or later)",
+	         uri, what, ldap_err2string(rc), d->s.ca != NULL ? d->s.ca : "the system CA store",
+	         host[0] ? host : "the URI's host");
 }
 
 /* One connection attempt to one URI: options, StartTLS, bind. */
@@ -195,28 +337,40 @@ static LDAP *open_uri(struct ldap_directory *d, size_t uri, char *detail, size_t
 	const char *u = d->uris[uri];
 	struct berval cred = { 0, NULL };
 	struct timeval network, api;
-	int version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0, rc;
+	int version = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND;
+	int tls_min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2, zero = 0, rc;
+	bool tls_started = false;
 	LDAP *ld = NULL;
 
-	if (ldap_initialize(&ld, u) != LDAP_SUCCESS) {
-		snprintf(detail, detaillen, "%s: cannot parse URI", u);
+	rc = ldap_initialize(&ld, u);
+	if (rc != LDAP_SUCCESS) {
+		snprintf(detail, detaillen, "%s: %s", u, ldap_err2string(rc));
 		return NULL;
 	}
 	ms_to_timeval(d->s.connect_timeout_ms, &network);
 	ms_to_timeval(d->s.timeout_ms, &api);
 	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+	/* Chasing a referral would bind our credentials to a server we did not name. */
 	ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
 	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &network);
 	ldap_set_option(ld, LDAP_OPT_TIMEOUT, &api);
+	/* Always verify (whatever ldap.conf says), by chain and by host name. */
 	ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
+	ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tls_min);
 	if (d->s.ca != NULL)
 		ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, d->s.ca);
+	ldap_set_option(ld, LDAP_OPT_X_TLS_CONNECT_CB, (void *)tls_began);
+	ldap_set_option(ld, LDAP_OPT_X_TLS_CONNECT_ARG, &tls_started);
 	/* Per-handle TLS context, so the options above apply to this handle. */
-	ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
-	if (d->s.start_tls && strncmp(u, "ldap://", 7) == 0) {
+	rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
+	if (rc != LDAP_OPT_SUCCESS) {
+		say(detail, detaillen, u, "TLS setup", ld, rc == -1 ? LDAP_LOCAL_ERROR : rc);
+		goto fail;
+	}
+	if (d->s.start_tls && strncasecmp(u, "ldap://", 7) == 0) {
 		rc = ldap_start_tls_s(ld, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
-			snprintf(detail, detaillen, "%s: StartTLS: %s", u, ldap_err2string(rc));
+			say_open_failure(d, u, "StartTLS", ld, rc, tls_started, detail, detaillen);
 			goto fail;
 		}
 	}
@@ -226,34 +380,19 @@ static LDAP *open_uri(struct ldap_directory *d, size_t uri, char *detail, size_t
 	}
 	rc = ldap_sasl_bind_s(ld, d->s.bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	if (rc != LDAP_SUCCESS) {
-		snprintf(detail, detaillen, "%s: bind as %s: %s", u, d->s.bind_dn ? d->s.bind_dn : "anonymous",
-		         ldap_err2string(rc));
+		char what[600];
+
+		snprintf(what, sizeof(what), "bind as %s", d->s.bind_dn ? d->s.bind_dn : "anonymous");
+		say_open_failure(d, u, what, ld, rc, tls_started, detail, detaillen);
 		goto fail;
 	}
+	/* tls_started lives on this stack: the handle must not call back later. */
+	ldap_set_option(ld, LDAP_OPT_X_TLS_CONNECT_CB, NULL);
+	ldap_set_option(ld, LDAP_OPT_X_TLS_CONNECT_ARG, NULL);
 	return ld;
 fail:
 	ldap_unbind_ext_s(ld, NULL, NULL);
 	return NULL;
-}
-
-/* Connects c to the first URI that answers: recently failed URIs go last. */
-static int connect_conn(struct ldap_directory *d, struct conn *c, char *detail, size_t detaillen)
-{
-	uint64_t now = now_ms();
-
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < d->s.n_uris; i++) {
-			if (uri_recently_failed(d, i, now) != (pass == 1))
-				continue;
-			c->ld = open_uri(d, i, detail, detaillen);
-			mark_uri(d, i, c->ld == NULL);
-			if (c->ld != NULL) {
-				c->uri = i;
-				return 0;
-			}
-		}
-	}
-	return -1;
 }
 
 static void drop_conn(struct conn *c)
@@ -263,22 +402,180 @@ static void drop_conn(struct conn *c)
 	c->ld = NULL;
 }
 
-/* Errors that mean the connection (not the question) is bad: reconnect. */
+/* Connects c to the first URI that answers; URIs that failed within the last
+ * second go last (tried, not skipped: a restarted server is used at once).
+ * detail collects every URI's failure. */
+static int connect_conn(struct ldap_directory *d, struct conn *c, char *detail, size_t detaillen)
+{
+	uint64_t now = now_ms(), went_last = 0;   /* bit i: URI i failed just now */
+	char one[512];
+
+	detail[0] = '\0';
+	for (size_t i = 0; i < d->s.n_uris; i++) {
+		if (uri_failed_within(d, i, now, URI_BACKOFF_MS))
+			went_last |= UINT64_C(1) << i;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < d->s.n_uris; i++) {
+			if (((went_last >> i) & 1) != (uint64_t)pass)
+				continue;
+			c->ld = open_uri(d, i, one, sizeof(one));
+			mark_uri(d, i, c->ld == NULL);
+			if (c->ld != NULL) {
+				c->uri = i;
+				c->opened_ms = c->used_ms = now_ms();
+				detail[0] = '\0';
+				return 0;
+			}
+			append(detail, detaillen, one);
+		}
+	}
+	return -1;
+}
+
+/* A connection that failed over to a later URI goes back to an earlier one
+ * once that has not failed for a while; if it cannot, it stays where it is. */
+static void fail_back(struct ldap_directory *d, struct conn *c, uint64_t now)
+{
+	char ignored[512];
+
+	if (c->uri == 0 || now - c->opened_ms < FAILBACK_MS)
+		return;
+	c->opened_ms = now;   /* at most one attempt per period */
+	for (size_t i = 0; i < c->uri; i++) {
+		LDAP *ld;
+
+		if (uri_failed_within(d, i, now, FAILBACK_MS))
+			continue;
+		ld = open_uri(d, i, ignored, sizeof(ignored));
+		mark_uri(d, i, ld == NULL);
+		if (ld != NULL) {
+			drop_conn(c);
+			c->ld = ld;
+			c->uri = i;
+			return;
+		}
+	}
+}
+
+/* Codes that say the connection, not the question, is bad. */
 static bool connection_error(int rc)
 {
 	return rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT || rc == LDAP_CONNECT_ERROR ||
-	       rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY || rc == LDAP_UNWILLING_TO_PERFORM ||
-	       rc == LDAP_OTHER || rc == LDAP_LOCAL_ERROR;
+	       rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY || rc == LDAP_LOCAL_ERROR ||
+	       rc == LDAP_ENCODING_ERROR || rc == LDAP_DECODING_ERROR || rc == LDAP_OTHER ||
+	       rc == LDAP_UNWILLING_TO_PERFORM || rc == LDAP_PROTOCOL_ERROR;
 }
 
-static int search(struct ldap_directory *d, struct conn *c, const char *base, int scope,
-                  const char *filter, char **attrs, int sizelimit, LDAPMessage **msg)
-{
-	struct timeval tv;
+/* ---- searches -------------------------------------------------------------- */
 
-	ms_to_timeval(d->s.timeout_ms, &tv);
-	*msg = NULL;
-	return ldap_search_ext_s(c->ld, base, scope, filter, attrs, 0, NULL, NULL, &tv, sizelimit, msg);
+static void clear_queries(struct query *q, size_t n)
+{
+	for (size_t i = 0; q != NULL && i < n; i++) {
+		free(q[i].filter);
+		ldap_msgfree(q[i].msg);
+	}
+	free(q);
+}
+
+/*
+ * Sends all n searches, then collects their answers: one round trip for the
+ * batch, bounded by timeout_ms as a whole. Returns LDAP_SUCCESS when every
+ * search was answered (each q[i].rc is that search's own code), else the
+ * connection-level failure (the connection then has requests in flight and
+ * must be dropped).
+ */
+static int run_queries(struct ldap_directory *d, struct conn *c, struct query *q, size_t n,
+                       char **attrs, int sizelimit)
+{
+	uint64_t deadline = now_ms() + d->s.timeout_ms;
+	struct timeval server_limit;
+	int rc = LDAP_SUCCESS;
+
+	ms_to_timeval(d->s.timeout_ms, &server_limit);
+	for (size_t i = 0; i < n; i++) {
+		q[i].msgid = -1;
+		rc = ldap_search_ext(c->ld, q[i].base, q[i].scope, q[i].filter, attrs, 0, NULL, NULL,
+		                     &server_limit, sizelimit, &q[i].msgid);
+		if (rc != LDAP_SUCCESS)
+			return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t now = now_ms();
+		struct timeval left;
+		int type;
+
+		ms_to_timeval(now < deadline ? (unsigned)(deadline - now) : 0, &left);
+		type = ldap_result(c->ld, q[i].msgid, LDAP_MSG_ALL, &left, &q[i].msg);
+		if (type == 0)
+			return LDAP_TIMEOUT;
+		if (type < 0) {
+			ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE, &rc);
+			return rc != LDAP_SUCCESS ? rc : LDAP_SERVER_DOWN;
+		}
+		rc = ldap_parse_result(c->ld, q[i].msg, &q[i].rc, NULL, NULL, NULL, NULL, 0);
+		if (rc != LDAP_SUCCESS)
+			return rc;
+	}
+	return LDAP_SUCCESS;
+}
+
+/* What one lookup is doing: the connection, the answer so far, the words. */
+struct lookup {
+	struct ldap_directory *d;
+	struct conn *c;
+	struct ldap_lookup_result *res;
+	char *detail;
+	size_t detaillen;
+	bool not_found;               /* the directory answered: no such device */
+	bool failed;                  /* the directory answered, but not usefully (detail set) */
+};
+
+/* Adds dn to the result unless already there (DNs compare case-insensitively).
+ * 1 added, 0 known, -1 out of memory or too many groups (detail set). */
+static int add_group(struct lookup *l, const char *dn, size_t len)
+{
+	struct ldap_lookup_result *res = l->res;
+	char **grown;
+
+	for (size_t i = 0; i < res->n_groups; i++) {
+		if (strlen(res->groups[i]) == len && strncasecmp(res->groups[i], dn, len) == 0)
+			return 0;
+	}
+	if (res->n_groups >= MAX_GROUPS) {
+		snprintf(l->detail, l->detaillen, "%s: more than %d groups; refusing an incomplete list",
+		         l->d->uris[l->c->uri], MAX_GROUPS);
+		return -1;
+	}
+	grown = realloc(res->groups, (res->n_groups + 1) * sizeof(*grown));
+	if (grown == NULL)
+		goto oom;
+	res->groups = grown;
+	grown[res->n_groups] = strndup(dn, len);
+	if (grown[res->n_groups] == NULL)
+		goto oom;
+	res->n_groups++;
+	return 1;
+oom:
+	snprintf(l->detail, l->detaillen, "out of memory");
+	return -1;
+}
+
+/* Adds the memberOf values of one entry. */
+static int add_memberof(struct lookup *l, LDAPMessage *entry)
+{
+	struct berval **vals = ldap_get_values_len(l->c->ld, entry, "memberOf");
+	int rc = 0;
+
+	for (size_t i = 0; vals != NULL && vals[i] != NULL && rc == 0; i++) {
+		/* A DN never holds a raw NUL; such a value is not a group. */
+		if (vals[i]->bv_len == 0 || memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) != NULL)
+			continue;
+		if (add_group(l, vals[i]->bv_val, vals[i]->bv_len) < 0)
+			rc = -1;
+	}
+	ldap_value_free_len(vals);
+	return rc;
 }
 
 static char *expand(const char *template, const char *name, const char *value)
@@ -289,131 +586,129 @@ static char *expand(const char *template, const char *name, const char *value)
 	return ldap_filter_expand(template, names, values, lengths, 1);
 }
 
-/* Adds dn to the result unless already there (case-insensitive). 1 added, 0 known, -1 ENOMEM. */
-static int add_group(struct ldap_lookup_result *res, const char *dn)
+/*
+ * Adds the groups directly above each of members (the device's DN, or the
+ * groups of the previous level): one batch of searches. members may point
+ * into res->groups, which add_group moves: only the strings are used after
+ * the batch is sent. Returns an LDAP code for the connection; l->failed when
+ * the answers were unusable.
+ */
+static int level_groups(struct lookup *l, const char *const *members, size_t n)
 {
-	char **grown;
-
-	for (size_t i = 0; i < res->n_groups; i++) {
-		if (strcasecmp(res->groups[i], dn) == 0)
-			return 0;
-	}
-	if (res->n_groups >= MAX_GROUPS)
-		return 0;
-	grown = realloc(res->groups, (res->n_groups + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return -1;
-	res->groups = grown;
-	grown[res->n_groups] = strdup(dn);
-	if (grown[res->n_groups] == NULL)
-		return -1;
-	res->n_groups++;
-	return 1;
-}
-
-/* Adds the groups directly above `member` (a device or group DN). Returns an
- * LDAP result code. */
-static int direct_groups(struct ldap_directory *d, struct conn *c, const char *member,
-                         struct ldap_lookup_result *res)
-{
+	struct ldap_directory *d = l->d;
+	bool by_memberof = d->s.group_mode == LDAP_GROUPS_MEMBEROF;
 	char *memberof[] = { "memberOf", NULL }, *none[] = { LDAP_NO_ATTRS, NULL };
-	struct berval **vals = NULL;
-	LDAPMessage *msg = NULL, *e;
-	char *filter = NULL;
-	int rc;
+	struct query *q = calloc(n, sizeof(*q));
+	int rc = LDAP_NO_MEMORY;
 
-	if (d->s.group_mode == LDAP_GROUPS_MEMBEROF) {
-		rc = search(d, c, member, LDAP_SCOPE_BASE, "(objectClass=*)", memberof, 1, &msg);
-		if (rc != LDAP_SUCCESS)
+	if (q == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		q[i].member = members[i];
+		q[i].base = by_memberof ? members[i] : d->s.group_base_dn;
+		q[i].scope = by_memberof ? LDAP_SCOPE_BASE : LDAP_SCOPE_SUBTREE;
+		q[i].filter = by_memberof ? strdup("(objectClass=*)") : expand(d->s.group_filter, "dn", members[i]);
+		if (q[i].filter == NULL)
 			goto out;
-		e = ldap_first_entry(c->ld, msg);
-		vals = e != NULL ? ldap_get_values_len(c->ld, e, "memberOf") : NULL;
-		for (int i = 0; vals != NULL && vals[i] != NULL; i++) {
-			char dn[1024];
+	}
+	rc = run_queries(d, l->c, q, n, by_memberof ? memberof : none, by_memberof ? 1 : MAX_GROUPS + 1);
+	for (size_t i = 0; rc == LDAP_SUCCESS && !l->failed && i < n; i++) {
+		if (by_memberof && (q[i].rc == LDAP_NO_SUCH_OBJECT || q[i].rc == LDAP_REFERRAL))
+			continue;   /* a group we cannot see (deleted, another domain) has no groups for us */
+		if (q[i].rc != LDAP_SUCCESS) {
+			char what[600];
 
-			snprintf(dn, sizeof(dn), "%.*s", (int)vals[i]->bv_len, vals[i]->bv_val);
-			if (add_group(res, dn) < 0) {
-				rc = LDAP_NO_MEMORY;
-				goto out;
-			}
+			snprintf(what, sizeof(what), "groups of %s", q[i].member);
+			say(l->detail, l->detaillen, d->uris[l->c->uri], what, NULL, q[i].rc);
+			l->failed = true;
+			break;
 		}
-		goto out;
-	}
-	filter = expand(d->s.group_filter, "dn", member);
-	if (filter == NULL) {
-		rc = LDAP_FILTER_ERROR;
-		goto out;
-	}
-	rc = search(d, c, d->s.group_base_dn, LDAP_SCOPE_SUBTREE, filter, none, MAX_GROUPS, &msg);
-	if (rc == LDAP_SIZELIMIT_EXCEEDED)
-		rc = LDAP_SUCCESS;
-	for (e = ldap_first_entry(c->ld, msg); rc == LDAP_SUCCESS && e != NULL;
-	     e = ldap_next_entry(c->ld, e)) {
-		char *dn = ldap_get_dn(c->ld, e);
+		for (LDAPMessage *e = ldap_first_entry(l->c->ld, q[i].msg); e != NULL && !l->failed;
+		     e = ldap_next_entry(l->c->ld, e)) {
+			char *dn = by_memberof ? NULL : ldap_get_dn(l->c->ld, e);
 
-		if (dn != NULL && add_group(res, dn) < 0)
-			rc = LDAP_NO_MEMORY;
-		ldap_memfree(dn);
+			if (by_memberof)
+				l->failed = add_memberof(l, e) < 0;
+			else
+				l->failed = dn == NULL || add_group(l, dn, strlen(dn)) < 0;
+			ldap_memfree(dn);
+		}
 	}
 out:
-	ldap_value_free_len(vals);
-	ldap_msgfree(msg);
-	free(filter);
+	clear_queries(q, n);
 	return rc;
 }
 
-/* Groups of the device, then of its groups, level by level: every group is
- * expanded once, so cycles end. */
-static int all_groups(struct ldap_directory *d, struct conn *c, struct ldap_lookup_result *res)
+/* The device's groups, then their groups, level by level: every group is
+ * expanded once (the result is the visited set), so cycles end. */
+static int all_groups(struct lookup *l, LDAPMessage *device)
 {
 	size_t level_start = 0, level_end;
-	int rc = direct_groups(d, c, res->dn, res);
+	int rc = LDAP_SUCCESS;
 
-	for (unsigned depth = 0; rc == LDAP_SUCCESS && depth < d->s.nested_depth; depth++) {
-		level_end = res->n_groups;
+	/* memberOf came with the device entry; a group search needs a round trip. */
+	if (l->d->s.group_mode == LDAP_GROUPS_MEMBEROF)
+		l->failed = add_memberof(l, device) < 0;
+	else
+		rc = level_groups(l, (const char *const *)&l->res->dn, 1);
+	for (unsigned depth = 0; rc == LDAP_SUCCESS && !l->failed && depth < l->d->s.nested_depth; depth++) {
+		level_end = l->res->n_groups;
 		if (level_start == level_end)
 			break;
-		for (size_t i = level_start; rc == LDAP_SUCCESS && i < level_end; i++)
-			rc = direct_groups(d, c, res->groups[i], res);
+		rc = level_groups(l, (const char *const *)l->res->groups + level_start, level_end - level_start);
 		level_start = level_end;
 	}
 	return rc;
 }
 
-/* The device search and its groups on one connection. Returns an LDAP code;
- * LDAP_NO_SUCH_OBJECT means no (unique) device, with detail set. */
-static int find_device(struct ldap_directory *d, struct conn *c, const char *identity,
-                       struct ldap_lookup_result *res, char *detail, size_t detaillen)
+/* The device search and its groups on one connection. Returns an LDAP code
+ * for the connection; the outcome is in l. */
+static int find_device(struct lookup *l, const char *identity)
 {
-	char *none[] = { LDAP_NO_ATTRS, NULL };
-	char *filter = expand(d->s.device_filter, "identity", identity);
-	LDAPMessage *msg = NULL;
-	char *dn;
-	int rc, count;
+	struct ldap_directory *d = l->d;
+	const char *uri = d->uris[l->c->uri];
+	char *memberof[] = { "memberOf", NULL }, *none[] = { LDAP_NO_ATTRS, NULL };
+	struct query q = { .base = d->s.base_dn, .scope = LDAP_SCOPE_SUBTREE };
+	LDAPMessage *e;
+	char *dn = NULL;
+	int rc = LDAP_NO_MEMORY, count;
 
-	if (filter == NULL)
-		return LDAP_FILTER_ERROR;
-	rc = search(d, c, d->s.base_dn, LDAP_SCOPE_SUBTREE, filter, none, 2, &msg);
-	free(filter);
-	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-		ldap_msgfree(msg);
-		return rc;
+	q.filter = expand(d->s.device_filter, "identity", identity);
+	if (q.filter == NULL)
+		goto out;
+	/* Two are enough to tell "one" from "ambiguous". */
+	rc = run_queries(d, l->c, &q, 1, d->s.group_mode == LDAP_GROUPS_MEMBEROF ? memberof : none, 2);
+	if (rc != LDAP_SUCCESS)
+		goto out;
+	if (q.rc != LDAP_SUCCESS && q.rc != LDAP_SIZELIMIT_EXCEEDED) {
+		/* e.g. noSuchObject: the base DN is wrong, or not visible to the bind DN */
+		char what[600];
+
+		snprintf(what, sizeof(what), "search under %s", d->s.base_dn);
+		say(l->detail, l->detaillen, uri, what, NULL, q.rc);
+		l->failed = true;
+		goto out;
 	}
-	count = ldap_count_entries(c->ld, msg);
-	if (count != 1 || rc == LDAP_SIZELIMIT_EXCEEDED) {
-		snprintf(detail, detaillen, "%s", count == 0 ? "no device entry" : "several device entries match");
-		ldap_msgfree(msg);
-		return LDAP_NO_SUCH_OBJECT;
+	count = ldap_count_entries(l->c->ld, q.msg);
+	if (count != 1 || q.rc == LDAP_SIZELIMIT_EXCEEDED) {
+		snprintf(l->detail, l->detaillen, "%s: %s", uri,
+		         count == 0 ? "no device entry" : "several device entries match (ambiguous)");
+		l->not_found = true;
+		goto out;
 	}
-	dn = ldap_get_dn(c->ld, ldap_first_entry(c->ld, msg));
-	ldap_msgfree(msg);
-	if (dn == NULL)
-		return LDAP_NO_MEMORY;
-	res->dn = strdup(dn);
+	e = ldap_first_entry(l->c->ld, q.msg);
+	dn = ldap_get_dn(l->c->ld, e);
+	l->res->dn = dn != NULL ? strdup(dn) : NULL;
+	if (l->res->dn == NULL) {
+		rc = LDAP_NO_MEMORY;
+		goto out;
+	}
+	rc = all_groups(l, e);
+out:
 	ldap_memfree(dn);
-	if (res->dn == NULL)
-		return LDAP_NO_MEMORY;
-	return all_groups(d, c, res);
+	free(q.filter);
+	ldap_msgfree(q.msg);
+	return rc;
 }
 
 static struct conn *take_conn(struct ldap_directory *d)
@@ -430,96 +725,169 @@ static struct conn *take_conn(struct ldap_directory *d)
 	return &d->conns[start];
 }
 
+/* ---- outage cache ---------------------------------------------------------- */
+
+static size_t cache_bucket(const struct cache *cache, const char *identity)
+{
+	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)identity; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (size_t)(h % cache->n_buckets);
+}
+
+/* Unlinks and frees the entry for identity, if any. Called with state_lock. */
+static void cache_remove(struct cache *cache, const char *identity)
+{
+	struct cache_entry **pp = &cache->buckets[cache_bucket(cache, identity)], *e;
+
+	while ((e = *pp) != NULL && strcmp(e->identity, identity) != 0)
+		pp = &e->next;
+	if (e == NULL)
+		return;
+	*pp = e->next;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		cache->oldest = e->newer;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		cache->newest = e->older;
+	cache->n--;
+	cache_entry_free(e);
+}
+
 static void cache_store(struct ldap_directory *d, const char *identity,
                         const struct ldap_lookup_result *res)
 {
-	struct cached *slot = NULL;
+	struct cache *cache = &d->cache;
+	struct cache_entry *e = calloc(1, sizeof(*e));
+	size_t b;
 
+	/* Copies are made before taking the lock; a failed copy only loses caching. */
+	if (e == NULL || (e->identity = strdup(identity)) == NULL || copy_result(&e->res, res) < 0) {
+		if (e != NULL)
+			free(e->identity);
+		free(e);
+		return;
+	}
+	e->stored_ms = now_ms();
 	pthread_mutex_lock(&d->state_lock);
-	for (size_t i = 0; i < d->n_cache && slot == NULL; i++) {
-		if (strcmp(d->cache[i].identity, identity) == 0)
-			slot = &d->cache[i];
-	}
-	if (slot == NULL && d->n_cache < CACHE_MAX) {
-		slot = &d->cache[d->n_cache++];
-	} else if (slot == NULL) {
-		slot = &d->cache[0];   /* full: replace the oldest */
-		for (size_t i = 1; i < d->n_cache; i++) {
-			if (d->cache[i].stored_ms < slot->stored_ms)
-				slot = &d->cache[i];
-		}
-	}
-	free(slot->identity);
-	ldap_lookup_result_clear(&slot->res);
-	slot->identity = strdup(identity);
-	if (slot->identity == NULL || copy_result(&slot->res, res) < 0) {
-		free(slot->identity);
-		slot->identity = strdup("");   /* an unused slot that matches no identity */
-		slot->stored_ms = 0;
-	} else {
-		slot->stored_ms = now_ms();
-	}
+	cache_remove(cache, identity);
+	if (cache->n >= CACHE_MAX)
+		cache_remove(cache, cache->oldest->identity);
+	b = cache_bucket(cache, identity);
+	e->next = cache->buckets[b];
+	cache->buckets[b] = e;
+	e->older = cache->newest;
+	if (cache->newest != NULL)
+		cache->newest->newer = e;
+	else
+		cache->oldest = e;
+	cache->newest = e;
+	cache->n++;
 	pthread_mutex_unlock(&d->state_lock);
 }
 
-static bool cache_find(struct ldap_directory *d, const char *identity, struct ldap_lookup_result *out)
+static void cache_forget(struct ldap_directory *d, const char *identity)
 {
-	uint64_t now = now_ms();
-	bool found = false;
+	pthread_mutex_lock(&d->state_lock);
+	cache_remove(&d->cache, identity);
+	pthread_mutex_unlock(&d->state_lock);
+}
+
+/* Copies a fresh entry for identity into out; returns its age in ms, or -1. */
+static int64_t cache_find(struct ldap_directory *d, const char *identity, struct ldap_lookup_result *out)
+{
+	uint64_t now = now_ms(), ttl = (uint64_t)d->s.cache_ttl_s * 1000;
+	struct cache_entry *e;
+	int64_t age = -1;
 
 	pthread_mutex_lock(&d->state_lock);
-	for (size_t i = 0; i < d->n_cache && !found; i++) {
-		struct cached *c = &d->cache[i];
-
-		if (c->identity != NULL && strcmp(c->identity, identity) == 0 &&
-		    now - c->stored_ms < (uint64_t)d->s.cache_ttl_s * 1000)
-			found = copy_result(out, &c->res) == 0;
+	e = d->cache.buckets[cache_bucket(&d->cache, identity)];
+	while (e != NULL && strcmp(e->identity, identity) != 0)
+		e = e->next;
+	if (e != NULL && now - e->stored_ms < ttl) {
+		if (copy_result(out, &e->res) == 0)
+			age = (int64_t)(now - e->stored_ms);
+	} else if (e != NULL) {
+		cache_remove(&d->cache, identity);   /* stale: it will never serve again */
 	}
 	pthread_mutex_unlock(&d->state_lock);
-	out->from_cache = found;
-	return found;
+	out->from_cache = age >= 0;
+	return age;
 }
+
+/* ---- the lookup ------------------------------------------------------------ */
 
 enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const char *identity,
                                               struct ldap_lookup_result *out,
                                               char *detail, size_t detaillen)
 {
 	enum ldap_lookup_status status = LDAP_LOOKUP_UNAVAILABLE;
-	struct conn *c = take_conn(d);
+	struct lookup l = { .d = d, .res = out, .detail = detail, .detaillen = detaillen };
+	struct conn *c = NULL;
+	uint64_t now;
 	int rc = LDAP_SERVER_DOWN;
 
 	memset(out, 0, sizeof(*out));
 	detail[0] = '\0';
+	if (identity == NULL || identity[0] == '\0') {
+		snprintf(detail, detaillen, "empty identity");
+		return LDAP_LOOKUP_NOT_FOUND;
+	}
+	c = l.c = take_conn(d);
+	now = now_ms();
+	if (c->ld != NULL && now - c->used_ms > IDLE_MAX_MS)
+		drop_conn(c);
+	if (c->ld != NULL)
+		fail_back(d, c, now);
 	/* A pooled connection may have died since its last use (a directory
 	 * restart): one retry on a fresh connection tells that from an outage. */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (c->ld == NULL && connect_conn(d, c, detail, detaillen) < 0)
 			break;
-		rc = find_device(d, c, identity, out, detail, detaillen);
-		if (!connection_error(rc))
+		c->used_ms = now_ms();
+		rc = find_device(&l, identity);
+		if (rc == LDAP_SUCCESS)
 			break;
-		snprintf(detail, detaillen, "%s: %s", d->uris[c->uri], ldap_err2string(rc));
-		mark_uri(d, c->uri, true);
+		/* Requests may still be in flight on it: never reuse it. */
+		say(detail, detaillen, d->uris[c->uri], "search", c->ld, rc);
 		drop_conn(c);
 		ldap_lookup_result_clear(out);
-		/* A server that let the search time out would let a retry time out too:
-		 * one timeout is the most a lookup may cost. */
-		if (rc == LDAP_TIMEOUT)
+		if (!connection_error(rc))
 			break;
+		/* A server that let the search time out would let a retry time out
+		 * too: one timeout is the most a lookup may cost. It also goes last
+		 * for a while, so other connections try the other URIs first. */
+		if (rc == LDAP_TIMEOUT) {
+			mark_uri(d, c->uri, true);
+			break;
+		}
 	}
-	if (rc == LDAP_SUCCESS) {
-		status = LDAP_LOOKUP_FOUND;
-		if (d->cache != NULL)
-			cache_store(d, identity, out);
-	} else if (rc == LDAP_NO_SUCH_OBJECT) {
+	if (rc == LDAP_SUCCESS && l.not_found) {
 		status = LDAP_LOOKUP_NOT_FOUND;
 		ldap_lookup_result_clear(out);
+		/* The directory's "no" is authoritative: never serve an older "yes". */
+		if (d->cache.buckets != NULL)
+			cache_forget(d, identity);
+	} else if (rc == LDAP_SUCCESS && !l.failed) {
+		status = LDAP_LOOKUP_FOUND;
+		if (d->cache.buckets != NULL)
+			cache_store(d, identity, out);
 	} else {
-		if (!connection_error(rc) && c->ld != NULL)
-			snprintf(detail, detaillen, "%s: %s", d->uris[c->uri], ldap_err2string(rc));
+		int64_t age;
+
 		ldap_lookup_result_clear(out);
-		if (d->cache != NULL && cache_find(d, identity, out))
+		if (d->cache.buckets != NULL && (age = cache_find(d, identity, out)) >= 0) {
+			char seen[64];
+
+			snprintf(seen, sizeof(seen), "served from cache, %lld s old",
+			         (long long)(age / 1000));
+			append(detail, detaillen, seen);
 			status = LDAP_LOOKUP_FOUND;
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return status;

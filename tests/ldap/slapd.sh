@@ -4,7 +4,9 @@
 #
 # start writes DIR/env, which callers source:
 #   LDAP_URI=ldap://127.0.0.1:PORT   LDAPS_URI=ldaps://127.0.0.1:TLSPORT (with --tls)
-#   LDAP_BIND_DN, LDAP_BIND_PASSWORD, LDAP_BASE_DN, LDAP_GROUP_BASE_DN, SLAPD_PID
+#   LDAP_PORT, LDAPS_PORT, LDAP_BIND_DN, LDAP_BIND_PASSWORD, LDAP_BASE_DN, LDAP_GROUP_BASE_DN,
+#   LDAP_CA (with --tls), LDAP_ROOT_DN, LDAP_ROOT_PASSWORD (to change the data), SLAPD_PID
+# start on a DIR that holds an earlier instance stops it and starts afresh (new data, new ports).
 # With --tls the server uses PKI_DIR/ldap-server.pem (tests/pki/make-pki.sh) for ldaps:// and
 # StartTLS; clients verify it with PKI_DIR/root-ca.pem. restart stops slapd and starts it again
 # on the same ports with the same data (for outage tests). Everything lives in DIR.
@@ -13,6 +15,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOTDN="cn=admin,dc=corp,dc=example"
 ROOTPW="admin-secret"
+# SLAPD_CERT=NAME serves PKI_DIR/NAME.pem instead (e.g. "server", which names authd.test and not
+# 127.0.0.1: a client must refuse it).
+CERT=${SLAPD_CERT:-ldap-server}
 
 die() { printf 'slapd.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -40,8 +45,8 @@ argsfile $dir/slapd.args
 CONF
 		if [[ -n $pki ]]; then
 			cat <<CONF
-TLSCertificateFile $pki/ldap-server.pem
-TLSCertificateKeyFile $pki/ldap-server.key
+TLSCertificateFile $pki/$CERT.pem
+TLSCertificateKeyFile $pki/$CERT.key
 TLSCACertificateFile $pki/root-ca.pem
 CONF
 		fi
@@ -69,6 +74,7 @@ launch() {
 	local dir=$1 urls pid deadline=$((SECONDS + 30))
 	# shellcheck source=/dev/null
 	source "$dir/env"
+	# shellcheck disable=SC2153 # LDAP_PORT comes from DIR/env
 	urls="ldap://127.0.0.1:$LDAP_PORT/"
 	[[ -n ${LDAPS_PORT:-} ]] && urls="$urls ldaps://127.0.0.1:$LDAPS_PORT/"
 	slapd -f "$dir/slapd.conf" -h "$urls" -d 0 >>"$dir/slapd.log" 2>&1 &
@@ -81,6 +87,9 @@ launch() {
 		sleep 0.1
 	done
 	echo "SLAPD_PID=$(cat "$dir/slapd.pid")" >"$dir/pid"
+	# restart gives a new PID: env keeps naming the running one.
+	sed -i '/^SLAPD_PID=/d' "$dir/env"
+	cat "$dir/pid" >>"$dir/env"
 }
 
 # write_env DIR PKI: fresh random ports for slapd, recorded in DIR/env.
@@ -98,6 +107,8 @@ LDAP_BIND_PASSWORD=authd-bind-secret
 LDAP_BASE_DN="ou=devices,dc=corp,dc=example"
 LDAP_GROUP_BASE_DN="ou=groups,dc=corp,dc=example"
 LDAP_CA=${pki:+$pki/root-ca.pem}
+LDAP_ROOT_DN="$ROOTDN"
+LDAP_ROOT_PASSWORD=$ROOTPW
 ENV
 }
 
@@ -105,12 +116,16 @@ start() {
 	local dir=$1 pki="" attempt rc
 	shift
 	if [[ ${1:-} == --tls ]]; then
-		[[ -s ${2:-}/ldap-server.pem ]] || die "--tls needs a PKI dir made by tests/pki/make-pki.sh"
+		[[ -s ${2:-}/$CERT.pem ]] || die "--tls needs a PKI dir made by tests/pki/make-pki.sh"
 		pki=$(cd "$2" && pwd)
 	fi
 	command -v slapd >/dev/null || die "slapd is needed (Debian packages slapd, ldap-utils)"
-	mkdir -p "$dir/db"
+	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
+	# A leftover instance (an interrupted run) would hold the database: replace it.
+	stop "$dir"
+	rm -rf "$dir/db" "$dir/slapd.log"
+	mkdir -p "$dir/db"
 	write_config "$dir" "$pki"
 	for attempt in 1 2 3 4 5; do
 		write_env "$dir" "$pki"
@@ -120,14 +135,20 @@ start() {
 		echo "slapd.sh: slapd exited at once (attempt $attempt; port taken?), trying other ports" >&2
 	done
 	((rc == 0)) || { tail -n 20 "$dir/slapd.log" >&2; die "slapd would not start"; }
-	ldapmodify -x -a -c -H "$LDAP_URI" -D "$ROOTDN" -w "$ROOTPW" -f "$HERE/fixture.ldif" \
+	ldapmodify -x -a -H "$LDAP_URI" -D "$ROOTDN" -w "$ROOTPW" -f "$HERE/fixture.ldif" \
 		>"$dir/load.log" 2>&1 || { cat "$dir/load.log" >&2; die "loading fixture.ldif failed"; }
 }
 
 stop() {
 	local dir=$1 pid deadline=$((SECONDS + 10))
 	[[ -s $dir/slapd.pid ]] || return 0
+	dir=$(cd "$dir" && pwd)
 	pid=$(cat "$dir/slapd.pid")
+	# A pid file left by a crash may name an unrelated process by now: only our slapd is stopped.
+	if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-f $dir/slapd.conf"; then
+		rm -f "$dir/slapd.pid"
+		return 0
+	fi
 	kill -CONT "$pid" 2>/dev/null || true
 	kill -TERM "$pid" 2>/dev/null || true
 	while kill -0 "$pid" 2>/dev/null; do
