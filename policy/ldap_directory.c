@@ -874,6 +874,7 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const ch
 			cache_forget(d, identity);
 	} else if (rc == LDAP_SUCCESS && !l.failed) {
 		status = LDAP_LOOKUP_FOUND;
+		detail[0] = '\0';   /* a dead pooled connection replaced on the way is no news */
 		if (d->cache.buckets != NULL)
 			cache_store(d, identity, out);
 	} else {

@@ -179,6 +179,8 @@ static void expect_groups(const struct ldap_lookup_result *r, const char *const 
 	}
 }
 
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int run(const char *fmt, ...)
 {
 	char cmd[2048];
@@ -789,7 +791,7 @@ static void test_restart_survived(void **state)
 	expect_lookup(d, "laptop-0001.corp.example", LDAP_LOOKUP_UNAVAILABLE, &r, detail, sizeof(detail));
 	spent = now_ms() - t0;
 	print_message("directory down: %llu ms: %s\n", (unsigned long long)spent, detail);
-	assert_true(spent < 500);
+	assert_true(spent < 1000);   /* refused at once, not a timeout */
 
 	own_relaunch();
 	/* Right away, within the second the URI is remembered as failed. */
@@ -800,6 +802,14 @@ static void test_restart_survived(void **state)
 	spent = now_ms() - t0;
 	print_message("first lookup after the restart: %llu ms\n", (unsigned long long)spent);
 	assert_true(spent < 2000);
+
+	/* Restarted between two lookups: the dead pooled connection is replaced
+	 * within the lookup, which succeeds and has nothing to report. */
+	own_stop();
+	own_relaunch();
+	expect_lookup(d, "laptop-0001.corp.example", LDAP_LOOKUP_FOUND, &r, detail, sizeof(detail));
+	assert_string_equal(detail, "");
+	ldap_lookup_result_clear(&r);
 	ldap_directory_free(d);
 }
 
@@ -865,7 +875,7 @@ static void test_frozen_directory(void **state)
 	uint64_t t0, spent;
 
 	s.connections = 1;
-	s.timeout_ms = 500;
+	s.timeout_ms = 1000;
 	d = open_dir(&s);
 	expect_lookup(d, "laptop-0001.corp.example", LDAP_LOOKUP_FOUND, &r, detail, sizeof(detail));
 	ldap_lookup_result_clear(&r);
@@ -874,13 +884,13 @@ static void test_frozen_directory(void **state)
 	expect_lookup(d, "laptop-0001.corp.example", LDAP_LOOKUP_UNAVAILABLE, &r, detail, sizeof(detail));
 	spent = now_ms() - t0;
 	print_message("frozen, pooled connection: %llu ms: %s\n", (unsigned long long)spent, detail);
-	assert_true(spent >= 450 && spent < 900);
+	assert_true(spent >= 950 && spent < 1900);   /* two timeouts would be 2000 */
 	/* A new connection: the bind is bounded by the same timeout. */
 	t0 = now_ms();
 	expect_lookup(d, "laptop-0001.corp.example", LDAP_LOOKUP_UNAVAILABLE, &r, detail, sizeof(detail));
 	spent = now_ms() - t0;
 	print_message("frozen, new connection: %llu ms: %s\n", (unsigned long long)spent, detail);
-	assert_true(spent < 1900);
+	assert_true(spent >= 950 && spent < 1900);
 	assert_int_equal(kill((pid_t)own.pid, SIGCONT), 0);
 	expect_lookup(d, "laptop-0001.corp.example", LDAP_LOOKUP_FOUND, &r, detail, sizeof(detail));
 	ldap_lookup_result_clear(&r);
@@ -916,7 +926,7 @@ static void bench_one(const char *what, struct ldap_settings *s, int n)
 		groups = r.n_groups;
 		ldap_lookup_result_clear(&r);
 		if (i >= 0)
-			us[i] = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000 + (uint64_t)(b.tv_nsec - a.tv_nsec) / 1000;
+			us[i] = (uint64_t)(((int64_t)b.tv_sec - a.tv_sec) * 1000000 + ((int64_t)b.tv_nsec - a.tv_nsec) / 1000);
 	}
 	qsort(us, (size_t)n, sizeof(*us), cmp_u64);
 	printf("%-40s n=%d groups=%zu median %llu us  p99 %llu us  max %llu us\n", what, n, groups,
