@@ -67,7 +67,7 @@ static X509 *find_issuer(const char *ca_file, X509 *cert)
 }
 
 /* A device by name: the certificate it last authenticated with on any node. */
-static int identify_by_name(struct helpdesk *h, const char *identity, struct revoked_id *id,
+static int identify_by_name(struct helpdesk *h, const char *identity, struct cert_ref *id,
                             struct revocation_record *rec)
 {
 	char err[512];
@@ -84,7 +84,7 @@ static int identify_by_name(struct helpdesk *h, const char *identity, struct rev
 
 /* Resolves the target to the list's key and, for revoke, the audit record. */
 static int identify(struct helpdesk *h, const struct authd_config *cfg, const struct target *t,
-                    struct revoked_id *id, struct revocation_record *rec)
+                    struct cert_ref *id, struct revocation_record *rec)
 {
 	X509 *cert = NULL, *issuer = NULL;
 	int rc = -1;
@@ -103,7 +103,7 @@ static int identify(struct helpdesk *h, const struct authd_config *cfg, const st
 	}
 	if (issuer == NULL)
 		goto out;
-	if (helpdesk_id(cert, issuer, t->serial, id) < 0) {
+	if (cert_ref_make(cert, issuer, t->serial, id) < 0) {
 		fprintf(stderr, "authctl: cannot identify the certificate (serial must be hex)\n");
 		goto out;
 	}
@@ -135,7 +135,7 @@ static void now_iso(char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void print_entry(const struct revoked_id *id, const struct revocation_record *rec, void *arg)
+static void print_entry(const struct cert_ref *id, const struct revocation_record *rec, void *arg)
 {
 	const struct target *t = arg;
 	struct json_buf b;
@@ -164,7 +164,7 @@ static int run(struct helpdesk *h, const struct authd_config *cfg, const char *c
                struct target *t)
 {
 	struct revocation_record rec;
-	struct revoked_id id;
+	struct cert_ref id;
 	char err[512];
 	int rc;
 
@@ -213,7 +213,8 @@ int main(int argc, char **argv)
 	};
 	struct target t = { 0 };
 	struct authd_config cfg;
-	struct helpdesk *h;
+	struct redis_pool *redis = NULL;
+	struct helpdesk *h = NULL;
 	const char *path = NULL;
 	char err[1024];
 	int opt, rc;
@@ -244,9 +245,13 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	h = helpdesk_new(cfg.policy.redis, err, sizeof(err));
-	rc = h != NULL ? run(h, &cfg, argv[optind], &t) : (fprintf(stderr, "authctl: %s\n", err), 1);
+	if ((redis = redis_pool_new(cfg.policy.redis, err, sizeof(err))) == NULL ||
+	    (h = helpdesk_new(redis, err, sizeof(err))) == NULL)
+		rc = (fprintf(stderr, "authctl: %s\n", err), 1);
+	else
+		rc = run(h, &cfg, argv[optind], &t);
 	helpdesk_free(h);
+	redis_pool_free(redis);
 	config_free(&cfg);
 	return rc;
 }

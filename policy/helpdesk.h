@@ -8,26 +8,10 @@
 #ifndef AUTHD_HELPDESK_H
 #define AUTHD_HELPDESK_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
-#include <openssl/x509.h>
-
-struct redis_settings {
-	char *host;
-	unsigned port;
-	char *username;             /* Redis 6 ACL user; NULL: the default user */
-	char *password;             /* NULL: no AUTH */
-	char *prefix;               /* of every key, e.g. "authd:" */
-	unsigned timeout_ms;        /* connect and per command */
-	unsigned connections;
-};
-
-/* Which certificate: the issuer's key hash (as OCSP has it) and the serial. */
-struct revoked_id {
-	char issuer_key_hash[41];   /* SHA-1 of the issuer's public key, hex */
-	char serial[81];            /* hex, upper case */
-};
+#include "policy/cert_ref.h"
+#include "policy/redis_pool.h"
 
 /* The audit record of a revocation. */
 struct revocation_record {
@@ -42,32 +26,30 @@ enum helpdesk_status { HELPDESK_NOT_REVOKED, HELPDESK_REVOKED, HELPDESK_UNAVAILA
 
 struct helpdesk;
 
-struct helpdesk *helpdesk_new(const struct redis_settings *settings, char *err, size_t errlen);
+/* Borrows redis, which must outlive the helpdesk. */
+struct helpdesk *helpdesk_new(struct redis_pool *redis, char *err, size_t errlen);
 void helpdesk_free(struct helpdesk *h);
 
-/* 0, or -1 when the issuer's key cannot be hashed. */
-int helpdesk_id(X509 *cert_or_null, X509 *issuer, const char *serial_hex, struct revoked_id *out);
-
 /* Is this certificate on the list? On REVOKED, detail holds the audit record. */
-enum helpdesk_status helpdesk_check(struct helpdesk *h, const struct revoked_id *id,
+enum helpdesk_status helpdesk_check(struct helpdesk *h, const struct cert_ref *id,
                                     char *detail, size_t detaillen);
 
 /*
  * Which certificate a device identity last authenticated with, so the helpdesk
  * can revoke by name. Kept for 90 days after the last authentication.
  */
-void helpdesk_remember(struct helpdesk *h, const char *identity, const struct revoked_id *id);
+void helpdesk_remember(struct helpdesk *h, const char *identity, const struct cert_ref *id);
 /* 1 found, 0 never seen, -1 error (err). */
-int helpdesk_lookup_identity(struct helpdesk *h, const char *identity, struct revoked_id *id,
+int helpdesk_lookup_identity(struct helpdesk *h, const char *identity, struct cert_ref *id,
                              char *err, size_t errlen);
 
 /* authctl's side. Each returns 0, or -1 with err. revoke publishes the
  * revocation on the "<prefix>revocations" channel. */
-int helpdesk_revoke(struct helpdesk *h, const struct revoked_id *id,
+int helpdesk_revoke(struct helpdesk *h, const struct cert_ref *id,
                     const struct revocation_record *rec, char *err, size_t errlen);
 /* 1 removed, 0 was not listed, -1 error. */
-int helpdesk_unrevoke(struct helpdesk *h, const struct revoked_id *id, char *err, size_t errlen);
-typedef void (*helpdesk_entry_fn)(const struct revoked_id *id, const struct revocation_record *rec,
+int helpdesk_unrevoke(struct helpdesk *h, const struct cert_ref *id, char *err, size_t errlen);
+typedef void (*helpdesk_entry_fn)(const struct cert_ref *id, const struct revocation_record *rec,
                                   void *arg);
 int helpdesk_list(struct helpdesk *h, helpdesk_entry_fn fn, void *arg, char *err, size_t errlen);
 

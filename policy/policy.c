@@ -13,6 +13,7 @@ struct policy {
 	const struct policy_settings *settings;
 	struct ldap_directory *directory;   /* NULL: static map */
 	struct crl_store *crls;             /* NULL: no revocation check */
+	struct redis_pool *redis;           /* NULL: no redis section */
 	struct helpdesk *helpdesk;          /* NULL: no helpdesk list */
 };
 
@@ -31,8 +32,8 @@ struct policy *policy_new(const struct policy_settings *settings, char *err, siz
 			goto fail;
 	}
 	if (settings->redis != NULL) {
-		p->helpdesk = helpdesk_new(settings->redis, err, errlen);
-		if (p->helpdesk == NULL)
+		p->redis = redis_pool_new(settings->redis, err, errlen);
+		if (p->redis == NULL || (p->helpdesk = helpdesk_new(p->redis, err, errlen)) == NULL)
 			goto fail;
 	}
 	if (settings->revocation.n_crl_files > 0) {
@@ -65,6 +66,7 @@ void policy_free(struct policy *p)
 	ldap_directory_free(p->directory);
 	crl_store_free(p->crls);
 	helpdesk_free(p->helpdesk);
+	redis_pool_free(p->redis);
 	free(p);
 }
 
@@ -150,9 +152,9 @@ static int find_groups(struct policy *p, struct decision *dec)
 static int check_helpdesk(struct policy *p, const struct policy_request *req,
                           struct decision *dec, struct policy_result *out)
 {
-	struct revoked_id id;
+	struct cert_ref id;
 
-	if (p->helpdesk == NULL || helpdesk_id(req->cert, req->issuer, NULL, &id) < 0)
+	if (p->helpdesk == NULL || cert_ref_make(req->cert, req->issuer, NULL, &id) < 0)
 		return -1;
 	switch (helpdesk_check(p->helpdesk, &id, dec->detail, sizeof(dec->detail))) {
 	case HELPDESK_REVOKED:
@@ -172,9 +174,9 @@ static int check_helpdesk(struct policy *p, const struct policy_request *req,
 static void remember_identity(struct policy *p, const struct policy_request *req,
                               const char *identity)
 {
-	struct revoked_id id;
+	struct cert_ref id;
 
-	if (p->helpdesk != NULL && helpdesk_id(req->cert, req->issuer, NULL, &id) == 0)
+	if (p->helpdesk != NULL && cert_ref_make(req->cert, req->issuer, NULL, &id) == 0)
 		helpdesk_remember(p->helpdesk, identity, &id);
 }
 

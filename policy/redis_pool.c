@@ -1,0 +1,133 @@
+#include "policy/redis_pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct conn {
+	pthread_mutex_t lock;
+	redisContext *rc;           /* NULL until connected, or after an error */
+};
+
+struct redis_pool {
+	const struct redis_settings *s;   /* borrowed from the config */
+	struct conn *conns;
+	atomic_uint next;
+};
+
+struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *err, size_t errlen)
+{
+	struct redis_pool *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || (p->conns = calloc(settings->connections, sizeof(*p->conns))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(p);
+		return NULL;
+	}
+	p->s = settings;
+	for (unsigned i = 0; i < settings->connections; i++)
+		pthread_mutex_init(&p->conns[i].lock, NULL);
+	atomic_init(&p->next, 0);
+	return p;
+}
+
+void redis_pool_free(struct redis_pool *p)
+{
+	if (p == NULL)
+		return;
+	for (unsigned i = 0; i < p->s->connections; i++) {
+		if (p->conns[i].rc != NULL)
+			redisFree(p->conns[i].rc);
+		pthread_mutex_destroy(&p->conns[i].lock);
+	}
+	free(p->conns);
+	free(p);
+}
+
+const char *redis_pool_prefix(const struct redis_pool *p)
+{
+	return p->s->prefix;
+}
+
+static int connect_conn(struct redis_pool *p, struct conn *c, char *err, size_t errlen)
+{
+	struct timeval tv = { p->s->timeout_ms / 1000, (p->s->timeout_ms % 1000) * 1000 };
+	redisReply *r = NULL;
+
+	c->rc = redisConnectWithTimeout(p->s->host, (int)p->s->port, tv);
+	if (c->rc == NULL || c->rc->err) {
+		snprintf(err, errlen, "redis %s:%u: %s", p->s->host, p->s->port,
+		         c->rc != NULL ? c->rc->errstr : "out of memory");
+		goto fail;
+	}
+	redisSetTimeout(c->rc, tv);
+	if (p->s->password != NULL) {
+		r = p->s->username != NULL
+		            ? redisCommand(c->rc, "AUTH %s %s", p->s->username, p->s->password)
+		            : redisCommand(c->rc, "AUTH %s", p->s->password);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "redis %s:%u: AUTH: %s", p->s->host, p->s->port,
+			         r != NULL ? r->str : c->rc->errstr);
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	return 0;
+fail:
+	if (r != NULL)
+		freeReplyObject(r);
+	if (c->rc != NULL)
+		redisFree(c->rc);
+	c->rc = NULL;
+	return -1;
+}
+
+/* A free connection if there is one, else waits for one. */
+static struct conn *take(struct redis_pool *p)
+{
+	unsigned start = atomic_fetch_add(&p->next, 1) % p->s->connections;
+
+	for (unsigned i = 0; i < p->s->connections; i++) {
+		struct conn *c = &p->conns[(start + i) % p->s->connections];
+
+		if (pthread_mutex_trylock(&c->lock) == 0)
+			return c;
+	}
+	pthread_mutex_lock(&p->conns[start].lock);
+	return &p->conns[start];
+}
+
+redisReply *redis_pool_command(struct redis_pool *p, int argc, const char **argv, char *err,
+                               size_t errlen)
+{
+	struct conn *c = take(p);
+	redisReply *r = NULL;
+
+	bool retry = true;
+
+	/* A connection Redis closed (a restart) is replaced once; a timeout is
+	 * not retried, so one command never costs more than one timeout. */
+	while (r == NULL && retry) {
+		retry = c->rc != NULL;
+		if (c->rc == NULL && connect_conn(p, c, err, errlen) < 0)
+			break;
+		r = redisCommandArgv(c->rc, argc, argv, NULL);
+		if (r == NULL) {
+			retry = retry && (c->rc->err == REDIS_ERR_EOF ||
+			                  (c->rc->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)));
+			snprintf(err, errlen, "redis %s:%u: %s", p->s->host, p->s->port, c->rc->errstr);
+			redisFree(c->rc);
+			c->rc = NULL;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errlen, "redis %s:%u: %s", p->s->host, p->s->port, r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}

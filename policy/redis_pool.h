@@ -1,0 +1,43 @@
+/*
+ * A small pool of blocking hiredis connections shared by everything authd
+ * keeps in Redis (the helpdesk's list, the revocation status cache, the
+ * live-session table). Each command is bounded by the configured timeout; a
+ * connection that failed is replaced on its next use, so a Redis restart
+ * costs one failed command per connection and nothing else. Calls block and
+ * belong on authd's backend threads (or in authctl).
+ */
+#ifndef AUTHD_REDIS_POOL_H
+#define AUTHD_REDIS_POOL_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+struct redis_settings {
+	char *host;
+	unsigned port;
+	char *username;             /* Redis 6 ACL user; NULL: the default user */
+	char *password;             /* NULL: no AUTH */
+	char *prefix;               /* of every key, e.g. "authd:" */
+	unsigned timeout_ms;        /* connect and per command */
+	unsigned connections;
+};
+
+struct redis_pool;
+
+/* Borrows settings, which must outlive the pool. Connects lazily. */
+struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *err, size_t errlen);
+void redis_pool_free(struct redis_pool *p);
+
+const char *redis_pool_prefix(const struct redis_pool *p);
+
+/*
+ * One command on a free pooled connection (arguments are binary-safe
+ * strings). Returns the reply, which the caller frees with freeReplyObject(),
+ * or NULL with err when Redis cannot be reached or answered with an error.
+ * Thread-safe.
+ */
+redisReply *redis_pool_command(struct redis_pool *p, int argc, const char **argv, char *err,
+                               size_t errlen);
+
+#endif
