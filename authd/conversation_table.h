@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "authd/client.h"
-#include "authd/ttl_table.h"
+#include "policy/ttl_table.h"
 #include "eap/eap_tls.h"
 #include "policy/decision.h"
 #include "policy/policy.h"

@@ -13,7 +13,7 @@
 
 #include "authd/log.h"
 #include "authd/radius.h"
-#include "authd/ttl_table.h"
+#include "policy/ttl_table.h"
 
 /* EAP header (4) + type (1) + flags (1) + TLS Message Length (4), RFC 5216 §3.1. */
 #define EAP_TLS_OVERHEAD 10

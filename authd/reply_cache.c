@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd/ttl_table.h"
+#include "policy/ttl_table.h"
 
 struct cached_reply {
 	struct ttl_node node;

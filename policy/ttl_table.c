@@ -1,4 +1,4 @@
-#include "authd/ttl_table.h"
+#include "policy/ttl_table.h"
 
 #include <stdlib.h>
 #include <string.h>
