@@ -42,6 +42,17 @@
 # issuing-ca-empty.crl.pem revokes nothing; issuing-ca-expired.crl.pem revokes `revoked` too but
 # its nextUpdate was yesterday. rogue-ca.crl.pem is signed by the untrusted rogue CA.
 #
+# OCSP (RFC 6960) for the Device CA:
+#   ocsp-responder.pem / .key  CN "authd Test OCSP Responder", issued by the Device CA, EKU
+#                            OCSPSigning, id-pkix-ocsp-nocheck: a delegated responder (leaf only)
+#   issuing-ca.index         the Device CA's `openssl ca` database: `revoked` is revoked
+#                            (keyCompromise), every other certificate it issued (devices, server,
+#                            ldap-server, ocsp-responder) is valid. A responder for it:
+#                              openssl ocsp -port N -index issuing-ca.index -CA issuing-ca.pem \
+#                                -rsigner ocsp-responder.pem -rkey ocsp-responder.key
+#                            (tests/ocsp/ocsp_responder.sh does this). Certificates of other
+#                            issuers (rogue, selfsigned) are not in it: the answer is "unknown".
+#
 # Idempotent: if DIR already holds a complete PKI made by this exact script and the laptop
 # certificate is still valid for a day, nothing is done. --force regenerates. Files are
 # built in a temporary directory and moved into DIR at the end, so a failed run leaves
@@ -71,6 +82,7 @@ expected_files() {
 	echo root-ca.pem root-ca.key issuing-ca.pem issuing-ca.key ca-bundle.pem root-only.pem
 	echo server.pem server.key rogue-ca.pem rogue-ca.key ldap-server.pem ldap-server.key
 	echo issuing-ca.crl.pem issuing-ca-empty.crl.pem issuing-ca-expired.crl.pem rogue-ca.crl.pem
+	echo ocsp-responder.pem ocsp-responder.key issuing-ca.index
 	local d
 	for d in "${DEVICES[@]}"; do echo "$d.pem" "$d-chain.pem" "$d.key"; done
 }
@@ -137,6 +149,14 @@ basicConstraints       = critical, CA:FALSE
 keyUsage               = critical, digitalSignature
 extendedKeyUsage       = serverAuth
 subjectAltName         = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
+[ ocsp_responder ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = OCSPSigning
+noCheck                = ignored
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 
@@ -239,6 +259,9 @@ generate() {
 		new_ec_key ldap-server.key
 		issue issuing-ca ldap-server "/CN=localhost" ldap_server -days 365
 		cat issuing-ca.pem >>ldap-server.pem
+
+		new_ec_key ocsp-responder.key
+		issue issuing-ca ocsp-responder "/CN=authd Test OCSP Responder" ocsp_responder -days 365
 
 		self_signed rogue-ca "/O=rogue/CN=authd Rogue CA" root_ca 3650
 
