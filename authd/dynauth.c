@@ -1,0 +1,802 @@
+#include "authd/dynauth.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <freeradius/build.h>
+#include <freeradius/libradius.h>
+
+#define HEADER_LEN        20
+#define AUTHENTICATOR_LEN 16
+#define MAX_PACKET        4096
+#define MAX_VALUE_LEN     253
+#define IDS_PER_LANE      256   /* the Identifier is one octet */
+#define MAX_IN_FLIGHT     4096
+#define MAX_LANES         (2 * MAX_IN_FLIGHT / IDS_PER_LANE)  /* both families full */
+#define DRAIN_BUDGET      1024  /* datagrams read per wakeup, so a flood cannot hold off the timer */
+
+static const char *const outcome_texts[] = {
+	[DYNAUTH_ACK] = "ack",
+	[DYNAUTH_NAK] = "nak",
+	[DYNAUTH_TIMEOUT] = "timeout",
+	[DYNAUTH_ERROR] = "error",
+};
+
+const char *dynauth_outcome_text(enum dynauth_outcome o)
+{
+	return (unsigned)o < sizeof(outcome_texts) / sizeof(outcome_texts[0]) ? outcome_texts[o] : "unknown";
+}
+
+const char *dynauth_error_cause_text(unsigned cause)
+{
+	switch (cause) {
+	case 201: return "Residual-Session-Context-Removed";
+	case 202: return "Invalid-EAP-Packet";
+	case 401: return "Unsupported-Attribute";
+	case 402: return "Missing-Attribute";
+	case 403: return "NAS-Identification-Mismatch";
+	case 404: return "Invalid-Request";
+	case 405: return "Unsupported-Service";
+	case 406: return "Unsupported-Extension";
+	case 407: return "Invalid-Attribute-Value";
+	case 501: return "Administratively-Prohibited";
+	case 502: return "Request-Not-Routable";
+	case 503: return "Session-Context-Not-Found";
+	case 504: return "Session-Context-Not-Removable";
+	case 505: return "Other-Proxy-Processing-Error";
+	case 506: return "Resources-Unavailable";
+	case 507: return "Request-Initiated";
+	case 508: return "Multiple-Session-Selection-Unsupported";
+	default: return "unknown";
+	}
+}
+
+static unsigned request_code(enum dynauth_request request)
+{
+	return request == DYNAUTH_COA ? PW_CODE_COA_REQUEST : PW_CODE_DISCONNECT_REQUEST;
+}
+
+/* ---- the authenticators ------------------------------------------------- */
+
+/* MD5(Code+Identifier+Length+authenticator+Attributes+Secret) of the packet
+ * buf[0..len), with authenticator in place of octets 4..19. 0 or -1. */
+static int packet_md5(const uint8_t *buf, size_t len, const uint8_t *authenticator, const char *secret,
+                      uint8_t out[AUTHENTICATOR_LEN])
+{
+	unsigned int outlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = -1;
+
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 && EVP_DigestUpdate(ctx, buf, 4) == 1 &&
+	    EVP_DigestUpdate(ctx, authenticator, AUTHENTICATOR_LEN) == 1 &&
+	    EVP_DigestUpdate(ctx, buf + HEADER_LEN, len - HEADER_LEN) == 1 &&
+	    EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 && EVP_DigestFinal_ex(ctx, out, &outlen) == 1 &&
+	    outlen == AUTHENTICATOR_LEN)
+		rc = 0;
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* The Message-Authenticator (at ma_at) the packet buf[0..len) should carry:
+ * HMAC-MD5 with authenticator in octets 4..19 and the attribute's value
+ * zeroed (RFC 3579 3.2, RFC 5176 3.4). 0 or -1. */
+static int packet_hmac(const uint8_t *buf, size_t len, size_t ma_at, const uint8_t *authenticator,
+                       const char *secret, uint8_t out[AUTHENTICATOR_LEN])
+{
+	uint8_t copy[MAX_PACKET];
+	unsigned int outlen = 0;
+
+	if (len > sizeof(copy) || ma_at + 2 + AUTHENTICATOR_LEN > len)
+		return -1;
+	memcpy(copy, buf, len);
+	memcpy(copy + 4, authenticator, AUTHENTICATOR_LEN);
+	memset(copy + ma_at + 2, 0, AUTHENTICATOR_LEN);
+	if (HMAC(EVP_md5(), secret, (int)strlen(secret), copy, len, out, &outlen) == NULL ||
+	    outlen != AUTHENTICATOR_LEN)
+		return -1;
+	return 0;
+}
+
+/* ---- the answer check (pure) ------------------------------------------- */
+
+int dynauth_answer_check(enum dynauth_request request, uint8_t id, const uint8_t request_authenticator[16],
+                         const char *secret, const uint8_t *buf, size_t len, struct dynauth_answer *ans,
+                         char *why, size_t whylen)
+{
+	unsigned ack = request_code(request) + 1, nak = request_code(request) + 2;
+	uint8_t digest[AUTHENTICATOR_LEN];
+	size_t plen, pos, ma_at = 0;
+	int rc = -1;
+
+	memset(ans, 0, sizeof(*ans));
+	if (len < HEADER_LEN) {
+		snprintf(why, whylen, "%zu octets is shorter than a RADIUS header", len);
+		goto out;
+	}
+	plen = (size_t)buf[2] << 8 | buf[3];
+	/* Octets beyond Length are padding (RFC 2865 3); fewer are a truncated packet. */
+	if (plen < HEADER_LEN || plen > len || plen > MAX_PACKET) {
+		snprintf(why, whylen, "Length field %zu does not fit the %zu octets received", plen, len);
+		goto out;
+	}
+	if (buf[0] != ack && buf[0] != nak) {
+		snprintf(why, whylen, "code %u answers no %s-Request", buf[0],
+		         request == DYNAUTH_COA ? "CoA" : "Disconnect");
+		goto out;
+	}
+	if (buf[1] != id) {
+		snprintf(why, whylen, "Identifier %u, expected %u", buf[1], id);
+		goto out;
+	}
+	for (pos = HEADER_LEN; pos < plen; pos += buf[pos + 1]) {
+		if (pos + 2 > plen || buf[pos + 1] < 2 || pos + buf[pos + 1] > plen) {
+			snprintf(why, whylen, "attribute at offset %zu overruns the packet", pos);
+			goto out;
+		}
+		if (buf[pos] == PW_MESSAGE_AUTHENTICATOR) {
+			if (ma_at != 0 || buf[pos + 1] != 2 + AUTHENTICATOR_LEN) {
+				snprintf(why, whylen, "Message-Authenticator repeated or not 16 octets");
+				goto out;
+			}
+			ma_at = pos;
+		} else if (buf[pos] == PW_ERROR_CAUSE) {
+			if (buf[pos + 1] != 6) {
+				snprintf(why, whylen, "Error-Cause of %u octets", buf[pos + 1] - 2u);
+				goto out;
+			}
+			if (ans->error_cause == 0)
+				ans->error_cause = (unsigned)buf[pos + 2] << 24 | (unsigned)buf[pos + 3] << 16 |
+				                   (unsigned)buf[pos + 4] << 8 | buf[pos + 5];
+		}
+	}
+
+	if (packet_md5(buf, plen, request_authenticator, secret, digest) < 0) {
+		snprintf(why, whylen, "MD5 failed");
+		goto out;
+	}
+	if (CRYPTO_memcmp(digest, buf + 4, AUTHENTICATOR_LEN) != 0) {
+		snprintf(why, whylen, "wrong Response Authenticator (shared secret mismatch?)");
+		goto out;
+	}
+	/* With the Request Authenticator in place (RFC 5176 3.4). libfreeradius
+	 * 3.2.1 signs its own ACK/NAK with zeros in place instead; such answers
+	 * fail here, as they fail its own rad_verify(). */
+	if (ma_at != 0) {
+		if (packet_hmac(buf, plen, ma_at, request_authenticator, secret, digest) < 0) {
+			snprintf(why, whylen, "HMAC-MD5 failed");
+			goto out;
+		}
+		if (CRYPTO_memcmp(digest, buf + ma_at + 2, AUTHENTICATOR_LEN) != 0) {
+			snprintf(why, whylen, "wrong Message-Authenticator");
+			goto out;
+		}
+	}
+	ans->ack = buf[0] == ack;
+	ans->message_authenticator = ma_at != 0;
+	rc = 0;
+
+out:
+	if (rc < 0)
+		ans->error_cause = 0;
+	return rc;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+/* One socket, and the targets sharing its Identifier space: the Identifier
+ * tells requests apart per source address and port (RFC 2865 3). */
+struct lane {
+	int fd;
+	int family;
+	unsigned used;                       /* Identifiers handed out */
+	uint8_t first_id;                    /* random: Identifiers are not predictable */
+	size_t target_of[IDS_PER_LANE];      /* index + 1 of the target using an Identifier, 0 none */
+};
+
+/* A target while it is in flight. */
+struct flight {
+	RADIUS_PACKET *request;              /* encoded and signed once; retransmissions are identical */
+	struct lane *lane;
+	bool pending;                        /* valid, and no valid answer yet */
+	unsigned ignored;                    /* answers that failed the checks */
+	char ignored_why[96];                /* why the last one did */
+	char icmp[48];                       /* last ICMP error about the NAS, "" none */
+	int send_errno;                      /* last failed send, 0 none */
+};
+
+/* One batch of at most MAX_IN_FLIGHT targets, all in flight together. */
+struct batch {
+	enum dynauth_request request;
+	struct dynauth_target *t;            /* the caller's targets of this batch */
+	struct flight *f;                    /* one per target */
+	size_t pending;                      /* targets still waiting for a valid answer */
+	struct lane lanes[MAX_LANES];
+	size_t n_lanes;
+	double start;                        /* when dynauth_send() started */
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static bool present(const char *v)
+{
+	return v != NULL && v[0] != '\0';
+}
+
+static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+static void endpoint_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+		snprintf(out, outlen, "%s:%u", host, port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+		snprintf(out, outlen, "[%s]:%u", host, port);
+	} else {
+		snprintf(out, outlen, "address family %d", ss->ss_family);
+	}
+}
+
+/* Input faults that make a target unsendable; "" when it is fine. */
+static const char *target_fault(const struct dynauth_target *t)
+{
+	const struct dynauth_session *s = &t->session;
+	const char *values[] = { s->user_name, s->acct_session_id, s->calling_station_id,
+		                 s->called_station_id, s->nas_identifier };
+	struct in_addr ip;
+
+	if (t->nas_len > sizeof(t->nas))
+		return "NAS address length larger than a sockaddr_storage";
+	if (t->nas.ss_family == AF_INET) {
+		if (t->nas_len < sizeof(struct sockaddr_in))
+			return "NAS address length too short for IPv4";
+	} else if (t->nas.ss_family == AF_INET6) {
+		if (t->nas_len < sizeof(struct sockaddr_in6))
+			return "NAS address length too short for IPv6";
+	} else {
+		return "NAS address is neither IPv4 nor IPv6";
+	}
+	if (!present(t->secret))
+		return "no shared secret";
+	if (!present(s->user_name) && !present(s->acct_session_id) && !present(s->calling_station_id))
+		return "no User-Name, Acct-Session-Id or Calling-Station-Id to identify the session";
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		if (present(values[i]) && strlen(values[i]) > MAX_VALUE_LEN)
+			return "a session attribute is longer than 253 octets";
+	}
+	if (present(s->nas_ip_address) && inet_pton(AF_INET, s->nas_ip_address, &ip) != 1)
+		return "NAS-IP-Address is not a dotted IPv4 address";
+	return "";
+}
+
+static int add_string(RADIUS_PACKET *p, unsigned attr, const char *value)
+{
+	VALUE_PAIR *vp;
+
+	if (!present(value))
+		return 0;
+	if ((vp = fr_pair_afrom_num(p, attr, 0)) == NULL)
+		return -1;
+	fr_pair_value_strcpy(vp, value);
+	fr_pair_add(&p->vps, vp);
+	return 0;
+}
+
+static int add_octets(RADIUS_PACKET *p, unsigned attr, const uint8_t *value, size_t len)
+{
+	VALUE_PAIR *vp;
+
+	if ((vp = fr_pair_afrom_num(p, attr, 0)) == NULL)
+		return -1;
+	fr_pair_value_memcpy(vp, value, len);
+	fr_pair_add(&p->vps, vp);
+	return 0;
+}
+
+/* Integer, date and ipaddr values are all 4 octets in one union member's place. */
+static VALUE_PAIR *add_word(RADIUS_PACKET *p, unsigned attr)
+{
+	VALUE_PAIR *vp = fr_pair_afrom_num(p, attr, 0);
+
+	if (vp == NULL)
+		return NULL;
+	vp->vp_length = 4;
+	fr_pair_add(&p->vps, vp);
+	return vp;
+}
+
+/* Whether p is signed as RFC 5176 wants a request: Message-Authenticator
+ * first, computed with a zero authenticator, then the Request Authenticator
+ * MD5(Code+Identifier+Length+16 zero octets+Attributes+Secret). */
+static bool signed_as_request(const RADIUS_PACKET *p, const char *secret)
+{
+	static const uint8_t zeros[AUTHENTICATOR_LEN];
+	uint8_t ma[AUTHENTICATOR_LEN], auth[AUTHENTICATOR_LEN];
+
+	return p->data != NULL && p->data_len >= HEADER_LEN + 2 + AUTHENTICATOR_LEN &&
+	       p->data_len <= MAX_PACKET && p->data[HEADER_LEN] == PW_MESSAGE_AUTHENTICATOR &&
+	       p->data[HEADER_LEN + 1] == 2 + AUTHENTICATOR_LEN &&
+	       packet_hmac(p->data, p->data_len, HEADER_LEN, zeros, secret, ma) == 0 &&
+	       CRYPTO_memcmp(ma, p->data + HEADER_LEN + 2, AUTHENTICATOR_LEN) == 0 &&
+	       packet_md5(p->data, p->data_len, zeros, secret, auth) == 0 &&
+	       CRYPTO_memcmp(auth, p->data + 4, AUTHENTICATOR_LEN) == 0;
+}
+
+/*
+ * Encodes and signs the request with libfreeradius. In 3.2.1, rad_encode
+ * writes attributes in list order and zeroes the authenticator for codes 40
+ * and 43; rad_sign then computes Message-Authenticator with that zero
+ * authenticator (RFC 5176 3.4) and the Request Authenticator as for
+ * Accounting-Request. The result is checked by hand rather than trusted, so
+ * that a library update signing otherwise fails here and not at every NAS.
+ */
+static RADIUS_PACKET *encode_request(enum dynauth_request request, uint8_t id, const struct dynauth_target *t,
+                                     const char **why)
+{
+	static const uint8_t zeros[AUTHENTICATOR_LEN];
+	const struct dynauth_session *s = &t->session;
+	RADIUS_PACKET *p = rad_alloc(NULL, false);
+	VALUE_PAIR *vp;
+	struct in_addr ip;
+
+	*why = "out of memory";
+	if (p == NULL)
+		return NULL;
+	p->code = request_code(request);
+	p->id = id;
+	p->src_ipaddr.af = p->dst_ipaddr.af = t->nas.ss_family;
+	/* First, so that a forged prefix cannot precede it (BlastRADIUS). */
+	if (add_octets(p, PW_MESSAGE_AUTHENTICATOR, zeros, sizeof(zeros)) < 0)
+		goto fail;
+	if (present(s->nas_ip_address)) {
+		if ((vp = add_word(p, PW_NAS_IP_ADDRESS)) == NULL || inet_pton(AF_INET, s->nas_ip_address, &ip) != 1)
+			goto fail;
+		vp->vp_ipaddr = ip.s_addr;
+	}
+	if (add_string(p, PW_NAS_IDENTIFIER, s->nas_identifier) < 0 ||
+	    add_string(p, PW_USER_NAME, s->user_name) < 0 ||
+	    add_string(p, PW_ACCT_SESSION_ID, s->acct_session_id) < 0 ||
+	    add_string(p, PW_CALLING_STATION_ID, s->calling_station_id) < 0 ||
+	    add_string(p, PW_CALLED_STATION_ID, s->called_station_id) < 0)
+		goto fail;
+	/* Lets the NAS refuse an old request replayed (RFC 5176, replay protection). */
+	if ((vp = add_word(p, PW_EVENT_TIMESTAMP)) == NULL)
+		goto fail;
+	vp->vp_date = (uint32_t)time(NULL);
+	if (request == DYNAUTH_COA) {
+		if ((vp = add_word(p, PW_SERVICE_TYPE)) == NULL)
+			goto fail;
+		vp->vp_integer = PW_AUTHORIZE_ONLY;
+		if (add_octets(p, PW_STATE, t->state, sizeof(t->state)) < 0)
+			goto fail;
+	}
+	if (rad_encode(p, NULL, t->secret) < 0 || rad_sign(p, NULL, t->secret) < 0) {
+		*why = "the RADIUS encoder failed";
+		goto fail;
+	}
+	if (!signed_as_request(p, t->secret)) {
+		*why = "the RADIUS encoder did not sign as RFC 5176 says";
+		goto fail;
+	}
+	return p;
+
+fail:
+	rad_free(&p);
+	return NULL;
+}
+
+static int lane_open(struct lane *l, int family)
+{
+	int on = 1;
+
+	memset(l, 0, sizeof(*l));
+	l->family = family;
+	l->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0)
+		return -1;
+	/* ICMP errors reach an unconnected socket only through the error queue.
+	 * Diagnosis only: a failed setsockopt costs nothing but the note. */
+	if (family == AF_INET)
+		(void)setsockopt(l->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on));
+	else
+		(void)setsockopt(l->fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof(on));
+	if (RAND_bytes(&l->first_id, 1) != 1)
+		l->first_id = 0;
+	return 0;
+}
+
+/* The lane for a target of this family with a free Identifier, opening one
+ * if needed. NULL with errno when no socket can be had. */
+static struct lane *lane_for(struct batch *b, int family)
+{
+	for (size_t i = 0; i < b->n_lanes; i++) {
+		if (b->lanes[i].family == family && b->lanes[i].used < IDS_PER_LANE)
+			return &b->lanes[i];
+	}
+	if (b->n_lanes == MAX_LANES) {
+		errno = EMFILE;
+		return NULL;
+	}
+	if (lane_open(&b->lanes[b->n_lanes], family) < 0)
+		return NULL;
+	return &b->lanes[b->n_lanes++];
+}
+
+/* Records which targets an ICMP error concerns; msg_name of an error-queue
+ * message is the destination of the datagram that caused it. */
+static void note_icmp(struct batch *b, struct lane *l, const struct sockaddr_storage *dst,
+                      const struct sock_extended_err *ee)
+{
+	char text[sizeof(b->f[0].icmp)], reason[64];
+
+	if (ee->ee_errno == ECONNREFUSED)
+		snprintf(text, sizeof(text), "ICMP port unreachable");
+	else
+		snprintf(text, sizeof(text), "ICMP error: %s", strerror_r((int)ee->ee_errno, reason, sizeof(reason)));
+	for (size_t id = 0; id < IDS_PER_LANE; id++) {
+		size_t i = l->target_of[id];
+
+		if (i != 0 && b->f[i - 1].pending && same_endpoint(dst, &b->t[i - 1].nas))
+			snprintf(b->f[i - 1].icmp, sizeof(b->f[i - 1].icmp), "%s", text);
+	}
+}
+
+/* Empties the socket's error queue (which also clears its pending error). */
+static void drain_errors(struct batch *b, struct lane *l)
+{
+	for (int k = 0; k < IDS_PER_LANE; k++) {
+		union {
+			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
+			struct cmsghdr align;
+		} control;
+		struct sockaddr_storage dst;
+		uint8_t byte;
+		struct iovec iov = { .iov_base = &byte, .iov_len = sizeof(byte) };
+		struct msghdr m = {
+			.msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+		};
+		struct sock_extended_err ee;
+
+		memset(&dst, 0, sizeof(dst));
+		if (recvmsg(l->fd, &m, MSG_ERRQUEUE) < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+			if (!((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+			      (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) ||
+			    c->cmsg_len < CMSG_LEN(sizeof(ee)))
+				continue;
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			if (ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6)
+				note_icmp(b, l, &dst, &ee);
+		}
+	}
+}
+
+static void send_request(struct batch *b, size_t i)
+{
+	struct dynauth_target *t = &b->t[i];
+	struct flight *f = &b->f[i];
+	const RADIUS_PACKET *p = f->request;
+	ssize_t r;
+
+	r = sendto(f->lane->fd, p->data, p->data_len, 0, (const struct sockaddr *)&t->nas, t->nas_len);
+	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		/* The socket may be reporting an ICMP error about another NAS it
+		 * talks to; read that from the error queue and try once more. */
+		drain_errors(b, f->lane);
+		r = sendto(f->lane->fd, p->data, p->data_len, 0, (const struct sockaddr *)&t->nas, t->nas_len);
+	}
+	if (r == (ssize_t)p->data_len) {
+		if (t->tries == 0)
+			t->first_sent_ms = now_ms() - b->start;
+		t->tries++;
+	} else {
+		f->send_errno = r < 0 ? errno : EMSGSIZE;
+	}
+}
+
+static void ignore_answer(struct flight *f, const char *why)
+{
+	f->ignored++;
+	snprintf(f->ignored_why, sizeof(f->ignored_why), "%s", why);
+}
+
+static void on_datagram(struct batch *b, struct lane *l, const uint8_t *buf, size_t len,
+                        const struct sockaddr_storage *from)
+{
+	struct dynauth_answer ans;
+	struct dynauth_target *t;
+	struct flight *f;
+	char why[96], where[64];
+	size_t i;
+
+	/* Without an Identifier that names a request in flight there is no one
+	 * to tell; late copies of answered requests end here too. */
+	if (len < 2 || l->target_of[buf[1]] == 0)
+		return;
+	i = l->target_of[buf[1]] - 1;
+	t = &b->t[i];
+	f = &b->f[i];
+	if (!f->pending)
+		return;
+	if (!same_endpoint(from, &t->nas)) {
+		endpoint_text(from, where, sizeof(where));
+		snprintf(why, sizeof(why), "from %s, not the NAS", where);
+		ignore_answer(f, why);
+		return;
+	}
+	if (len > MAX_PACKET) {
+		snprintf(why, sizeof(why), "datagram of %zu octets", len);
+		ignore_answer(f, why);
+		return;
+	}
+	if (dynauth_answer_check(b->request, t->id, f->request->data + 4, t->secret, buf, len, &ans, why,
+	                         sizeof(why)) < 0) {
+		ignore_answer(f, why);
+		return;
+	}
+	f->pending = false;
+	b->pending--;
+	t->answered_ms = now_ms() - b->start;
+	t->outcome = ans.ack ? DYNAUTH_ACK : DYNAUTH_NAK;
+	t->error_cause = ans.error_cause;
+}
+
+static void receive_answers(struct batch *b, struct lane *l)
+{
+	uint8_t buf[MAX_PACKET];
+
+	for (int k = 0; k < DRAIN_BUDGET; k++) {
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t len;
+
+		memset(&from, 0, sizeof(from));
+		/* MSG_TRUNC: the datagram's real length, so an oversized one is seen as such. */
+		len = recvfrom(l->fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &fromlen);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* A pending ICMP error is reported once here; the queue says whose. */
+			drain_errors(b, l);
+			continue;
+		}
+		on_datagram(b, l, buf, (size_t)len, &from);
+	}
+}
+
+/* Waits until deadline (ms, CLOCK_MONOTONIC) or until nothing is pending. */
+static void wait_answers(struct batch *b, double deadline)
+{
+	struct pollfd pfd[MAX_LANES];
+	double left;
+	int r;
+
+	for (size_t i = 0; i < b->n_lanes; i++)
+		pfd[i] = (struct pollfd){ .fd = b->lanes[i].fd, .events = POLLIN };
+	while (b->pending > 0 && (left = deadline - now_ms()) > 0) {
+		r = poll(pfd, b->n_lanes, (int)left + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return;
+		for (size_t i = 0; i < b->n_lanes && r > 0; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (pfd[i].revents & POLLERR)
+				drain_errors(b, &b->lanes[i]);
+			if (pfd[i].revents & POLLIN)
+				receive_answers(b, &b->lanes[i]);
+		}
+	}
+}
+
+/* Fills in t->detail from the outcome and what was noticed on the way. */
+static void describe(struct dynauth_target *t, const struct flight *f, double since_first_send)
+{
+	char *d = t->detail;
+	size_t cap = sizeof(t->detail), at;
+	char reason[64];
+
+	switch (t->outcome) {
+	case DYNAUTH_ACK:
+		if (t->error_cause != 0)
+			snprintf(d, cap, "ACK with Error-Cause %s (%u)", dynauth_error_cause_text(t->error_cause),
+			         t->error_cause);
+		else
+			snprintf(d, cap, "ACK");
+		break;
+	case DYNAUTH_NAK:
+		if (t->error_cause != 0)
+			snprintf(d, cap, "NAK: %s (%u)", dynauth_error_cause_text(t->error_cause), t->error_cause);
+		else
+			snprintf(d, cap, "NAK without Error-Cause");
+		break;
+	case DYNAUTH_TIMEOUT:
+		snprintf(d, cap, "no answer after %u %s (%.0f ms)", t->tries, t->tries == 1 ? "try" : "tries",
+		         since_first_send);
+		break;
+	case DYNAUTH_ERROR:
+		snprintf(d, cap, "cannot send: %s", strerror_r(f->send_errno, reason, sizeof(reason)));
+		return;
+	}
+	at = strlen(d);
+	if (f->ignored == 1 && at < cap)
+		at += (size_t)snprintf(d + at, cap - at, "; ignored an invalid answer: %s", f->ignored_why);
+	else if (f->ignored > 1 && at < cap)
+		at += (size_t)snprintf(d + at, cap - at, "; ignored %u invalid answers, the last: %s", f->ignored,
+		                       f->ignored_why);
+	if (f->icmp[0] != '\0' && at < cap)
+		at += (size_t)snprintf(d + at, cap - at, "; %s", f->icmp);
+	if (f->send_errno != 0 && at < cap)
+		snprintf(d + at, cap - at, "; a send failed: %s", strerror_r(f->send_errno, reason, sizeof(reason)));
+}
+
+/* Sends to n <= MAX_IN_FLIGHT targets and waits for their answers. Adds the
+ * number of targets sent to at least once to *sent. */
+static void run_batch(const struct dynauth_settings *s, struct dynauth_target *t, size_t n, double start,
+                      size_t *sent)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	const char *why;
+
+	if (b == NULL || (b->f = calloc(n, sizeof(*b->f))) == NULL) {
+		for (size_t i = 0; i < n; i++)
+			snprintf(t[i].detail, sizeof(t[i].detail), "out of memory");
+		goto out;
+	}
+	b->request = s->request;
+	b->t = t;
+	b->start = start;
+
+	for (size_t i = 0; i < n; i++) {
+		struct flight *f = &b->f[i];
+		char reason[64];
+
+		if ((why = target_fault(&t[i]))[0] != '\0') {
+			snprintf(t[i].detail, sizeof(t[i].detail), "%s", why);
+			continue;
+		}
+		if (s->request == DYNAUTH_COA && RAND_bytes(t[i].state, sizeof(t[i].state)) != 1) {
+			snprintf(t[i].detail, sizeof(t[i].detail), "no random State");
+			continue;
+		}
+		if ((f->lane = lane_for(b, t[i].nas.ss_family)) == NULL) {
+			snprintf(t[i].detail, sizeof(t[i].detail), "socket: %s",
+			         strerror_r(errno, reason, sizeof(reason)));
+			continue;
+		}
+		t[i].id = (uint8_t)(f->lane->first_id + f->lane->used);
+		if ((f->request = encode_request(s->request, t[i].id, &t[i], &why)) == NULL) {
+			snprintf(t[i].detail, sizeof(t[i].detail), "%s", why);
+			continue;
+		}
+		f->lane->target_of[t[i].id] = i + 1;
+		f->lane->used++;
+		f->pending = true;
+		b->pending++;
+	}
+
+	for (unsigned round = 0; round <= s->retries && b->pending > 0; round++) {
+		double deadline = now_ms() + (double)s->timeout_ms * (double)(1u << round);
+
+		for (size_t i = 0; i < n; i++) {
+			if (b->f[i].pending)
+				send_request(b, i);
+		}
+		wait_answers(b, deadline);
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		if (b->f[i].request == NULL)
+			continue;                /* detail says why it was not sent */
+		if (b->f[i].pending)
+			t[i].outcome = t[i].tries > 0 ? DYNAUTH_TIMEOUT : DYNAUTH_ERROR;
+		if (t[i].tries > 0)
+			(*sent)++;
+		describe(&t[i], &b->f[i], now_ms() - start - t[i].first_sent_ms);
+	}
+
+out:
+	if (b != NULL) {
+		for (size_t i = 0; b->f != NULL && i < n; i++)
+			rad_free(&b->f[i].request);
+		for (size_t i = 0; i < b->n_lanes; i++)
+			close(b->lanes[i].fd);
+		free(b->f);
+		free(b);
+	}
+}
+
+int dynauth_send(const struct dynauth_settings *settings, struct dynauth_target *t, size_t n, char *err,
+                 size_t errlen)
+{
+	struct dynauth_settings s = { DYNAUTH_DISCONNECT, DYNAUTH_DEFAULT_TIMEOUT_MS, DYNAUTH_DEFAULT_RETRIES };
+	double start = now_ms();
+	size_t sent = 0;
+
+	if (settings != NULL)
+		s = *settings;
+	if (s.timeout_ms == 0)
+		s.timeout_ms = DYNAUTH_DEFAULT_TIMEOUT_MS;
+	if (s.timeout_ms > DYNAUTH_MAX_TIMEOUT_MS)
+		s.timeout_ms = DYNAUTH_MAX_TIMEOUT_MS;
+	if (s.retries > DYNAUTH_MAX_RETRIES)
+		s.retries = DYNAUTH_MAX_RETRIES;
+	if (n == 0)
+		return 0;
+	if (t == NULL) {
+		snprintf(err, errlen, "no targets");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		t[i].outcome = DYNAUTH_ERROR;
+		t[i].error_cause = t[i].tries = 0;
+		t[i].id = 0;
+		memset(t[i].state, 0, sizeof(t[i].state));
+		t[i].first_sent_ms = t[i].answered_ms = 0;
+		t[i].detail[0] = '\0';
+	}
+	/* Without dictionaries the encoder would write every attribute as
+	 * unknown octets; refuse instead. */
+	if (dict_attrbyvalue(PW_EVENT_TIMESTAMP, 0) == NULL) {
+		for (size_t i = 0; i < n; i++)
+			snprintf(t[i].detail, sizeof(t[i].detail), "RADIUS dictionaries not loaded");
+		snprintf(err, errlen, "RADIUS dictionaries not loaded (radius_init() was not called)");
+		return -1;
+	}
+	for (size_t done = 0; done < n; done += MAX_IN_FLIGHT)
+		run_batch(&s, t + done, n - done < MAX_IN_FLIGHT ? n - done : MAX_IN_FLIGHT, start, &sent);
+	if (sent == 0) {
+		snprintf(err, errlen, "nothing could be sent (first target: %s)", t[0].detail);
+		return -1;
+	}
+	return 0;
+}
