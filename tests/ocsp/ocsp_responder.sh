@@ -47,8 +47,16 @@ our_pid() {
 	[[ -s $dir/pid ]] || return 1
 	pid=$(cat "$dir/pid")
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-out $dir/responder.text" || return 1
+	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "-out $dir/responder.text" || return 1
 	echo "$pid"
+}
+
+# Running, and not a zombie: an exited responder re-parented to a container's init may stay
+# unreaped for a while, and kill -0 would still find it.
+alive() {
+	local st
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ -n $st && ${st%% *} != Z ]]
 }
 
 received() {
@@ -63,7 +71,7 @@ stop() {
 	dir=$(cd "$dir" && pwd)
 	if pid=$(our_pid "$dir"); then
 		kill -TERM "$pid" 2>/dev/null || true
-		while kill -0 "$pid" 2>/dev/null; do
+		while alive "$pid"; do
 			((SECONDS < deadline)) || { kill -KILL "$pid" 2>/dev/null; break; }
 			sleep 0.05
 		done
@@ -113,7 +121,7 @@ start() {
 
 	deadline=$((SECONDS + 30))
 	until [[ -n $port ]]; do
-		kill -0 "$pid" 2>/dev/null || { cat "$dir/responder.log" >&2; rm -f "$dir/pid"; die "openssl ocsp exited at once"; }
+		alive "$pid" || { cat "$dir/responder.log" >&2; rm -f "$dir/pid"; die "openssl ocsp exited at once"; }
 		((SECONDS < deadline)) || { stop "$dir"; die "openssl ocsp reported no port within 30 s"; }
 		port=$(sed -n 's/^ACCEPT .*:\([0-9][0-9]*\) PID=.*/\1/p' "$dir/responder.log" | head -n 1)
 		[[ -n $port ]] || sleep 0.05
@@ -122,7 +130,7 @@ start() {
 	# Ready when it answers a real request (see the caveat above about bare connections).
 	until openssl ocsp -issuer "$pki/issuing-ca.pem" -cert "$pki/laptop.pem" \
 		-url "http://127.0.0.1:$port/" -noverify -timeout 5 >/dev/null 2>&1; do
-		kill -0 "$pid" 2>/dev/null || { cat "$dir/responder.log" >&2; rm -f "$dir/pid"; die "openssl ocsp died"; }
+		alive "$pid" || { cat "$dir/responder.log" >&2; rm -f "$dir/pid"; die "openssl ocsp died"; }
 		((SECONDS < deadline)) || { stop "$dir"; die "openssl ocsp did not answer within 30 s"; }
 		sleep 0.1
 	done
