@@ -1,10 +1,13 @@
 /*
  * authctl: the helpdesk's tool. Revocations go to the list in Redis that
- * every authd node consults on each authentication.
+ * every authd node consults on each authentication, and the revoked device's
+ * live sessions are ended at their NAS at once (RFC 5176).
  *
  *   authctl -c FILE revoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME) --reason TEXT
  *   authctl -c FILE unrevoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)
  *   authctl -c FILE revocations [--json]
+ *   authctl -c FILE import-crl FILE
+ *   authctl -c FILE audit [--count N]
  */
 #include <getopt.h>
 #include <pwd.h>
@@ -18,13 +21,28 @@
 #include <openssl/x509v3.h>
 
 #include "authd/config.h"
+#include "authd/live_sessions.h"
+#include "authd/radius.h"
+#include "authd/session_disconnect.h"
 #include "policy/cert_names.h"
+#include "policy/crl_store.h"
 #include "policy/helpdesk.h"
 #include "policy/json_buf.h"
+#include "policy/status_cache.h"
 
 struct target {
 	const char *cert_file, *serial, *issuer_file, *identity, *reason;
 	bool json;
+	unsigned count;
+};
+
+/* What the commands work on. */
+struct ctl {
+	const struct authd_config *cfg;
+	struct redis_pool *redis;
+	struct helpdesk *helpdesk;
+	struct live_sessions *sessions;   /* NULL: sessions are off */
+	char by[64];
 };
 
 static void usage(FILE *out)
@@ -32,7 +50,9 @@ static void usage(FILE *out)
 	fprintf(out, "usage: authctl -c FILE revoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)\n"
 	             "                       --reason TEXT\n"
 	             "       authctl -c FILE unrevoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)\n"
-	             "       authctl -c FILE revocations [--json]\n");
+	             "       authctl -c FILE revocations [--json]\n"
+	             "       authctl -c FILE import-crl FILE\n"
+	             "       authctl -c FILE audit [--count N]\n");
 }
 
 static X509 *read_cert(const char *path)
@@ -160,43 +180,181 @@ static void print_entry(const struct cert_ref *id, const struct revocation_recor
 	free(line);
 }
 
-static int run(struct helpdesk *h, const struct authd_config *cfg, const char *cmd,
-               struct target *t)
+static void audit_revocation(struct ctl *c, const char *action, const struct cert_ref *id,
+                             const struct revocation_record *rec)
+{
+	struct json_buf b;
+	char err[256], *line;
+
+	json_buf_begin(&b);
+	json_buf_string(&b, "at", rec->at);
+	json_buf_string(&b, "action", action);
+	json_buf_string(&b, "by", c->by);
+	json_buf_string(&b, "serial", id->serial);
+	json_buf_string(&b, "issuer_key_hash", id->issuer_key_hash);
+	json_buf_string(&b, "subject", rec->subject);
+	json_buf_string(&b, "reason", rec->reason);
+	line = json_buf_finish(&b);
+	if (line != NULL && helpdesk_audit(c->helpdesk, line, err, sizeof(err)) < 0)
+		fprintf(stderr, "authctl: audit log not written: %s\n", err);
+	free(line);
+}
+
+/* Ends the live sessions of a certificate just revoked; since is when the
+ * revocation was recorded. */
+static void disconnect(struct ctl *c, const struct cert_ref *id, const struct timespec *since)
+{
+	char err[512];
+
+	if (c->sessions == NULL || !c->cfg->sessions.disconnect_on_revoke)
+		return;
+	if (session_disconnect(c->cfg, c->sessions, c->helpdesk, id, c->by, since, stdout, err,
+	                       sizeof(err)) < 0)
+		fprintf(stderr, "authctl: live sessions unknown, none disconnected: %s\n", err);
+}
+
+static int cmd_revoke(struct ctl *c, const struct target *t)
+{
+	struct revocation_record rec;
+	struct timespec recorded;
+	struct cert_ref id;
+	char err[512];
+
+	if (t->reason == NULL || t->reason[0] == '\0') {
+		fprintf(stderr, "authctl: revoke needs --reason: the audit record says why\n");
+		return 2;
+	}
+	if (identify(c->helpdesk, c->cfg, t, &id, &rec) < 0)
+		return 2;
+	snprintf(rec.reason, sizeof(rec.reason), "%s", t->reason);
+	snprintf(rec.by, sizeof(rec.by), "%s", c->by);
+	now_iso(rec.at, sizeof(rec.at));
+	if (helpdesk_revoke(c->helpdesk, &id, &rec, err, sizeof(err)) < 0)
+		return fprintf(stderr, "authctl: %s\n", err), 1;
+	clock_gettime(CLOCK_MONOTONIC, &recorded);
+	printf("revoked serial %s (%s) of %s\n    by %s at %s: %s\n", id.serial,
+	       rec.subject[0] ? rec.subject : "subject unknown", rec.issuer, rec.by, rec.at, rec.reason);
+	fflush(stdout);
+	audit_revocation(c, "revoke", &id, &rec);
+	disconnect(c, &id, &recorded);
+	return 0;
+}
+
+static int cmd_unrevoke(struct ctl *c, const struct target *t)
 {
 	struct revocation_record rec;
 	struct cert_ref id;
 	char err[512];
 	int rc;
 
-	if (strcmp(cmd, "revocations") == 0)
-		return helpdesk_list(h, print_entry, t, err, sizeof(err)) == 0 ? 0
-		       : (fprintf(stderr, "authctl: %s\n", err), 1);
-	if (strcmp(cmd, "revoke") != 0 && strcmp(cmd, "unrevoke") != 0) {
-		usage(stderr);
+	if (identify(c->helpdesk, c->cfg, t, &id, &rec) < 0)
 		return 2;
-	}
-	if (identify(h, cfg, t, &id, &rec) < 0)
-		return 2;
-	if (strcmp(cmd, "unrevoke") == 0) {
-		rc = helpdesk_unrevoke(h, &id, err, sizeof(err));
-		if (rc < 0)
-			return fprintf(stderr, "authctl: %s\n", err), 1;
-		printf(rc ? "unrevoked serial %s of %s\n" : "serial %s of %s was not revoked\n", id.serial,
-		       rec.issuer);
-		return 0;
-	}
-	if (t->reason == NULL || t->reason[0] == '\0') {
-		fprintf(stderr, "authctl: revoke needs --reason: the audit record says why\n");
-		return 2;
-	}
-	snprintf(rec.reason, sizeof(rec.reason), "%s", t->reason);
-	who(rec.by, sizeof(rec.by));
-	now_iso(rec.at, sizeof(rec.at));
-	if (helpdesk_revoke(h, &id, &rec, err, sizeof(err)) < 0)
+	rc = helpdesk_unrevoke(c->helpdesk, &id, err, sizeof(err));
+	if (rc < 0)
 		return fprintf(stderr, "authctl: %s\n", err), 1;
-	printf("revoked serial %s (%s) of %s\n    by %s at %s: %s\n", id.serial,
-	       rec.subject[0] ? rec.subject : "subject unknown", rec.issuer, rec.by, rec.at, rec.reason);
+	printf(rc ? "unrevoked serial %s of %s\n" : "serial %s of %s was not revoked\n", id.serial,
+	       rec.issuer);
+	now_iso(rec.at, sizeof(rec.at));
+	if (rc)
+		audit_revocation(c, "unrevoke", &id, &rec);
 	return 0;
+}
+
+static time_t asn1_time_t(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	return t != NULL && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
+}
+
+/*
+ * A CRL the CA just published: every serial it lists becomes "revoked by crl"
+ * in the shared status cache, so every node refuses it whether or not it has
+ * the file, and live sessions of those certificates are ended.
+ */
+static int cmd_import_crl(struct ctl *c, const char *path)
+{
+	struct status_cache *cache = NULL;
+	STACK_OF(X509_REVOKED) *revoked;
+	struct cached_status st = { .status = CERT_STATUS_REVOKED, .source = "crl" };
+	struct revocation_record rec = { 0 };
+	struct timespec recorded;
+	X509 *signer = NULL;
+	X509_CRL *crl;
+	time_t next_update;
+	char err[512] = "", issuer[256];
+	int n, rc = 1;
+
+	crl = crl_store_read_file(path, c->cfg->tls.ca, &signer, err, sizeof(err));
+	if (crl == NULL)
+		return fprintf(stderr, "authctl: %s\n", err), 1;
+	cert_name_string(X509_get_subject_name(signer), issuer, sizeof(issuer));
+	next_update = asn1_time_t(X509_CRL_get0_nextUpdate(crl));
+	if (next_update != 0 && next_update <= time(NULL)) {
+		fprintf(stderr, "authctl: %s: this CRL of %s is past its nextUpdate: get a current one\n",
+		        path, issuer);
+		goto out;
+	}
+	cache = status_cache_new(c->redis, c->cfg->policy.revocation.cache_max_ttl, 0, err, sizeof(err));
+	if (cache == NULL)
+		goto fail;
+	st.learned = time(NULL);
+	revoked = X509_CRL_get_REVOKED(crl);
+	n = sk_X509_REVOKED_num(revoked);
+	for (int i = 0; i < n; i++) {
+		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i)),
+		                                NULL);
+		char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+		struct cert_ref id;
+		int ok = hex != NULL && cert_ref_make(NULL, signer, hex, &id) == 0 &&
+		         status_cache_put(cache, &id, &st, next_update, err, sizeof(err)) == 0;
+
+		OPENSSL_free(hex);
+		BN_free(bn);
+		if (!ok)
+			goto fail;
+		clock_gettime(CLOCK_MONOTONIC, &recorded);
+		snprintf(rec.subject, sizeof(rec.subject), "serial %s", id.serial);
+		snprintf(rec.reason, sizeof(rec.reason), "listed in the CRL %s", path);
+		now_iso(rec.at, sizeof(rec.at));
+		audit_revocation(c, "import-crl", &id, &rec);
+		disconnect(c, &id, &recorded);
+	}
+	printf("imported %d revoked serial(s) of %s from %s\n", n, issuer, path);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "authctl: %s: import stopped: %s\n", path, err[0] ? err : "out of memory");
+out:
+	status_cache_free(cache);
+	X509_CRL_free(crl);
+	X509_free(signer);
+	return rc;
+}
+
+static void print_line(const char *line, void *arg)
+{
+	printf("%s\n", line);
+}
+
+static int run(struct ctl *c, const char *cmd, const char *arg, struct target *t)
+{
+	char err[512];
+
+	if (strcmp(cmd, "revoke") == 0 && arg == NULL)
+		return cmd_revoke(c, t);
+	if (strcmp(cmd, "unrevoke") == 0 && arg == NULL)
+		return cmd_unrevoke(c, t);
+	if (strcmp(cmd, "import-crl") == 0 && arg != NULL)
+		return cmd_import_crl(c, arg);
+	if (strcmp(cmd, "revocations") == 0 && arg == NULL)
+		return helpdesk_list(c->helpdesk, print_entry, t, err, sizeof(err)) == 0
+		               ? 0 : (fprintf(stderr, "authctl: %s\n", err), 1);
+	if (strcmp(cmd, "audit") == 0 && arg == NULL)
+		return helpdesk_audit_list(c->helpdesk, t->count, print_line, NULL, err, sizeof(err)) == 0
+		               ? 0 : (fprintf(stderr, "authctl: %s\n", err), 1);
+	usage(stderr);
+	return 2;
 }
 
 int main(int argc, char **argv)
@@ -208,16 +366,16 @@ int main(int argc, char **argv)
 		{ "identity", required_argument, NULL, 'n' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "count", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct target t = { 0 };
+	struct target t = { .count = 20 };
 	struct authd_config cfg;
-	struct redis_pool *redis = NULL;
-	struct helpdesk *h = NULL;
+	struct ctl c = { .cfg = &cfg };
 	const char *path = NULL;
-	char err[1024];
-	int opt, rc;
+	char err[1024], *end;
+	int opt, rc = 1;
 
 	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		switch (opt) {
@@ -228,11 +386,18 @@ int main(int argc, char **argv)
 		case 'n': t.identity = optarg; break;
 		case 'r': t.reason = optarg; break;
 		case 'j': t.json = true; break;
+		case 'k':
+			t.count = (unsigned)strtoul(optarg, &end, 10);
+			if (*end != '\0' || t.count == 0 || t.count > HELPDESK_AUDIT_KEEP) {
+				fprintf(stderr, "authctl: --count must be 1..%d\n", HELPDESK_AUDIT_KEEP);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (path == NULL || optind + 1 != argc) {
+	if (path == NULL || optind >= argc || argc - optind > 2) {
 		usage(stderr);
 		return 2;
 	}
@@ -242,16 +407,23 @@ int main(int argc, char **argv)
 	}
 	if (cfg.policy.redis == NULL) {
 		fprintf(stderr, "authctl: %s has no redis section: the helpdesk list lives in Redis\n", path);
-		config_free(&cfg);
-		return 1;
+		goto out;
 	}
-	if ((redis = redis_pool_new(cfg.policy.redis, err, sizeof(err))) == NULL ||
-	    (h = helpdesk_new(redis, err, sizeof(err))) == NULL)
-		rc = (fprintf(stderr, "authctl: %s\n", err), 1);
-	else
-		rc = run(h, &cfg, argv[optind], &t);
-	helpdesk_free(h);
-	redis_pool_free(redis);
+	who(c.by, sizeof(c.by));
+	/* The dictionaries encode the Disconnect-Requests. */
+	if (radius_init(err, sizeof(err)) < 0 ||
+	    (c.redis = redis_pool_new(cfg.policy.redis, err, sizeof(err))) == NULL ||
+	    (c.helpdesk = helpdesk_new(c.redis, err, sizeof(err))) == NULL ||
+	    (cfg.sessions.enabled &&
+	     (c.sessions = live_sessions_new(c.redis, cfg.sessions.lifetime, err, sizeof(err))) == NULL)) {
+		fprintf(stderr, "authctl: %s\n", err);
+		goto out;
+	}
+	rc = run(&c, argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, &t);
+out:
+	live_sessions_free(c.sessions);
+	helpdesk_free(c.helpdesk);
+	redis_pool_free(c.redis);
 	config_free(&cfg);
 	return rc;
 }

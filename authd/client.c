@@ -100,6 +100,11 @@ void client_clear(struct client *c)
 		explicit_bzero(c->secret, strlen(c->secret));
 		free(c->secret);
 	}
+	if (c->coa_secret != NULL) {
+		explicit_bzero(c->coa_secret, strlen(c->coa_secret));
+		free(c->coa_secret);
+	}
+	free(c->coa_address);
 	free(c->name);
 	memset(c, 0, sizeof(*c));
 }

@@ -16,6 +16,10 @@ struct client {
 	unsigned prefix;            /* prefix length in bits */
 	char *secret;               /* wiped on free */
 	bool require_message_authenticator;
+	/* RFC 5176: where the NAS takes Disconnect/CoA-Requests */
+	char *coa_address;          /* NULL: the address its RADIUS requests come from */
+	unsigned coa_port;
+	char *coa_secret;           /* the shared secret unless configured; wiped on free */
 };
 
 /*

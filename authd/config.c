@@ -36,7 +36,7 @@ static int get_tls_version(struct parser *p, const config_setting_t *group, cons
 
 static int parse_listen(struct parser *p, struct authd_config *cfg)
 {
-	static const char *const keys[] = { "address", "port", NULL };
+	static const char *const keys[] = { "address", "port", "type", NULL };
 	const config_setting_t *list = config_lookup(&p->cf, "listen");
 	int n;
 
@@ -50,14 +50,22 @@ static int parse_listen(struct parser *p, struct authd_config *cfg)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct listen_addr *l = &cfg->listen[cfg->n_listen];
-		unsigned port = 1812;
-		const char *addr;
+		unsigned port;
+		const char *addr, *type = NULL;
 		uint8_t buf[16];
 
 		if (!config_setting_is_group(g))
 			return parser_fail(p, g, "each \"listen\" entry must be a group { ... }");
 		if (parser_check_keys(p, g, "listen", keys) < 0 || parser_string(p, g, "address", true, &addr) < 0 ||
-		    parser_uint(p, g, "port", 1, 65535, &port) < 0)
+		    parser_string(p, g, "type", false, &type) < 0)
+			return -1;
+		if (type != NULL && strcmp(type, "accounting") == 0)
+			l->accounting = true;
+		else if (type != NULL && strcmp(type, "authentication") != 0)
+			return parser_fail(p, config_setting_get_member(g, "type"),
+			                   "listen type must be \"authentication\" or \"accounting\", not \"%s\"", type);
+		port = l->accounting ? 1813 : 1812;
+		if (parser_uint(p, g, "port", 1, 65535, &port) < 0)
 			return -1;
 		if (inet_pton(AF_INET, addr, buf) != 1 && inet_pton(AF_INET6, addr, buf) != 1)
 			return parser_fail(p, config_setting_get_member(g, "address"),
@@ -74,11 +82,14 @@ static int parse_listen(struct parser *p, struct authd_config *cfg)
 static int parse_client(struct parser *p, const config_setting_t *g, struct authd_config *cfg)
 {
 	static const char *const keys[] = {
-		"name", "address", "secret", "secret_file", "require_message_authenticator", NULL
+		"name", "address", "secret", "secret_file", "require_message_authenticator",
+		"coa_address", "coa_port", "coa_secret", "coa_secret_file", NULL
 	};
 	struct client *c = &cfg->clients[cfg->n_clients];
-	const char *name, *address, *secret, *secret_file;
+	const char *name, *address, *secret, *secret_file, *coa_address = NULL, *coa_secret = NULL;
+	const char *coa_secret_file = NULL;
 	char why[160];
+	uint8_t coa_buf[16];
 
 	if (!config_setting_is_group(g))
 		return parser_fail(p, g, "each \"clients\" entry must be a group { ... }");
@@ -96,14 +107,34 @@ static int parse_client(struct parser *p, const config_setting_t *g, struct auth
 	if ((secret == NULL) == (secret_file == NULL))
 		return parser_fail(p, g, "client \"%s\" needs exactly one of \"secret\" or \"secret_file\"", name);
 	c->require_message_authenticator = true;
-	if (parser_bool(p, g, "require_message_authenticator", &c->require_message_authenticator) < 0)
+	c->coa_port = 3799;
+	if (parser_bool(p, g, "require_message_authenticator", &c->require_message_authenticator) < 0 ||
+	    parser_uint(p, g, "coa_port", 1, 65535, &c->coa_port) < 0 ||
+	    parser_string(p, g, "coa_address", false, &coa_address) < 0 ||
+	    parser_string(p, g, "coa_secret", false, &coa_secret) < 0 ||
+	    parser_string(p, g, "coa_secret_file", false, &coa_secret_file) < 0)
 		return -1;
+	if (coa_address != NULL && inet_pton(AF_INET, coa_address, coa_buf) != 1 &&
+	    inet_pton(AF_INET6, coa_address, coa_buf) != 1)
+		return parser_fail(p, config_setting_get_member(g, "coa_address"),
+		                   "client \"%s\": coa_address \"%s\" is not an IPv4 or IPv6 literal", name, coa_address);
+	if (coa_secret != NULL && coa_secret_file != NULL)
+		return parser_fail(p, g, "client \"%s\" needs at most one of \"coa_secret\" or \"coa_secret_file\"", name);
 	c->name = strdup(name);
 	if (secret != NULL)
 		c->secret = strdup(secret);
 	else if (parser_secret_file(p, g, "secret_file", &c->secret) < 0)
 		goto fail;
-	if (c->name == NULL || c->secret == NULL) {
+	if (coa_secret != NULL)
+		c->coa_secret = strdup(coa_secret);
+	else if (coa_secret_file != NULL && parser_secret_file(p, g, "coa_secret_file", &c->coa_secret) < 0)
+		goto fail;
+	else if (coa_secret_file == NULL && c->secret != NULL)
+		c->coa_secret = strdup(c->secret);
+	if (coa_address != NULL)
+		c->coa_address = strdup(coa_address);
+	if (c->name == NULL || c->secret == NULL || c->coa_secret == NULL ||
+	    (coa_address != NULL && c->coa_address == NULL)) {
 		parser_fail(p, g, "out of memory");
 		goto fail;
 	}
@@ -222,11 +253,56 @@ static int parse_log(struct parser *p, struct authd_config *cfg)
 	return check_writable(p, config_setting_get_member(g, "decisions"), cfg->decision_log);
 }
 
+static int parse_sessions(struct parser *p, struct authd_config *cfg)
+{
+	static const char *const keys[] = { "enabled", "lifetime", "on_revoke", "timeout_ms", "retries", NULL };
+	struct sessions_settings *s = &cfg->sessions;
+	const config_setting_t *g;
+	const char *on_revoke = NULL;
+	bool has_accounting = false;
+
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		has_accounting |= cfg->listen[i].accounting;
+	*s = (struct sessions_settings){
+		.enabled = cfg->policy.redis != NULL,
+		.lifetime = 86400,
+		.dynauth = { .request = DYNAUTH_DISCONNECT, .timeout_ms = 1000, .retries = 3 },
+		.disconnect_on_revoke = true,
+	};
+	if (parser_group(p, config_root_setting(&p->cf), "sessions", false, &g) < 0)
+		return -1;
+	/* A sessions section asks for the table, unless it says enabled = false. */
+	s->enabled |= g != NULL;
+	if (g != NULL &&
+	    (parser_check_keys(p, g, "sessions", keys) < 0 || parser_bool(p, g, "enabled", &s->enabled) < 0 ||
+	     parser_uint(p, g, "lifetime", 60, 30 * 86400, &s->lifetime) < 0 ||
+	     parser_uint(p, g, "timeout_ms", 50, 60000, &s->dynauth.timeout_ms) < 0 ||
+	     parser_uint(p, g, "retries", 0, 10, &s->dynauth.retries) < 0 ||
+	     parser_string(p, g, "on_revoke", false, &on_revoke) < 0))
+		return -1;
+	if (on_revoke != NULL && strcmp(on_revoke, "coa") == 0)
+		s->dynauth.request = DYNAUTH_COA;
+	else if (on_revoke != NULL && strcmp(on_revoke, "none") == 0)
+		s->disconnect_on_revoke = false;
+	else if (on_revoke != NULL && strcmp(on_revoke, "disconnect") != 0)
+		return parser_fail(p, config_setting_get_member(g, "on_revoke"),
+		                   "sessions.on_revoke must be \"disconnect\", \"coa\" or \"none\", not \"%s\"",
+		                   on_revoke);
+	/* The table lives in Redis so that any node (and authctl) can act on it. */
+	if (s->enabled && cfg->policy.redis == NULL)
+		return parser_fail(p, g, "sessions: the live-session table needs the redis section");
+	if (has_accounting && !s->enabled)
+		return parser_fail(p, config_lookup(&p->cf, "listen"),
+		                   "an accounting listener needs the live-session table (a redis section, "
+		                   "sessions not disabled)");
+	return 0;
+}
+
 int config_load(const char *path, struct authd_config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
 		"listen", "clients", "tls", "eap", "log", "threads", "identity", "ldap", "groups", "policy",
-		"revocation", "redis", NULL
+		"revocation", "redis", "sessions", NULL
 	};
 	struct parser p = { .file = path, .err = err, .errlen = errlen };
 	char *copy = strdup(path);
@@ -250,7 +326,8 @@ int config_load(const char *path, struct authd_config *cfg, char *err, size_t er
 	}
 	if (parser_check_keys(&p, config_root_setting(&p.cf), "the top level", keys) < 0 ||
 	    parse_listen(&p, cfg) < 0 || parse_clients(&p, cfg) < 0 || parse_tls(&p, cfg) < 0 ||
-	    config_policy_parse(&p, cfg) < 0 || parse_eap(&p, cfg) < 0 || parse_log(&p, cfg) < 0 ||
+	    config_policy_parse(&p, cfg) < 0 || parse_sessions(&p, cfg) < 0 || parse_eap(&p, cfg) < 0 ||
+	    parse_log(&p, cfg) < 0 ||
 	    parser_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0)
 		goto out;
 	rc = 0;

@@ -6,9 +6,11 @@
 #ifndef AUTHD_CONFIG_H
 #define AUTHD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "authd/dynauth.h"
 #include "authd/client.h"
 #include "authd/log.h"
 #include "eap/eap_tls.h"
@@ -17,6 +19,15 @@
 struct listen_addr {
 	char *address;
 	uint16_t port;
+	bool accounting;               /* RFC 2866 accounting, not authentication */
+};
+
+/* The live-session table and what a revocation does to a live session. */
+struct sessions_settings {
+	bool enabled;                  /* with a redis section, unless turned off */
+	unsigned lifetime;             /* seconds a session lives without accounting news */
+	struct dynauth_settings dynauth;
+	bool disconnect_on_revoke;     /* false: revocation leaves live sessions alone */
 };
 
 struct authd_config {
@@ -34,6 +45,7 @@ struct authd_config {
 	enum log_level log_level;
 	unsigned threads;              /* 0 = one per core */
 	struct policy_settings policy; /* identity, directory, rules */
+	struct sessions_settings sessions;
 };
 
 /*

@@ -385,29 +385,17 @@ static int parse_choice(struct parser *p, const config_setting_t *g, const char 
 	return 0;
 }
 
-static int parse_revocation(struct parser *p, struct authd_config *cfg)
+static int parse_crl_files(struct parser *p, const config_setting_t *g, struct revocation_settings *r)
 {
-	static const char *const keys[] = { "crl", "crl_expired", "unknown", NULL };
-	struct revocation_settings *r = &cfg->policy.revocation;
-	const config_setting_t *g, *list;
+	const config_setting_t *list = config_setting_get_member(g, "crl");
 	int n;
 
-	if (parser_group(p, config_root_setting(&p->cf), "revocation", false, &g) < 0)
-		return -1;
-	if (g == NULL)
+	if (list == NULL)
 		return 0;
-	r->line = (int)config_setting_source_line(g);
-	if (parser_check_keys(p, g, "revocation", keys) < 0 ||
-	    parse_choice(p, g, "crl_expired", "reject", "ignore", &r->ignore_expired_crl) < 0 ||
-	    parse_choice(p, g, "unknown", "reject", "accept", &r->accept_unknown) < 0)
-		return -1;
-	list = config_setting_get_member(g, "crl");
-	if (list == NULL || !config_setting_is_array(list) || (n = config_setting_length(list)) == 0)
-		return parser_fail(p, list != NULL ? list : g,
-		                   "revocation.crl must be a non-empty array of CRL files [ \"...\" ]");
+	if (!config_setting_is_array(list) || (n = config_setting_length(list)) == 0)
+		return parser_fail(p, list, "revocation.crl must be a non-empty array of CRL files [ \"...\" ]");
 	r->crl_files = calloc((size_t)n, sizeof(*r->crl_files));
-	r->ca_file = strdup(cfg->tls.ca);
-	if (r->crl_files == NULL || r->ca_file == NULL)
+	if (r->crl_files == NULL)
 		return parser_fail(p, g, "out of memory");
 	for (int i = 0; i < n; i++) {
 		const char *v = config_setting_get_string_elem(list, i);
@@ -424,6 +412,78 @@ static int parse_revocation(struct parser *p, struct authd_config *cfg)
 			return parser_fail(p, list, "crl: cannot read %s: %s", r->crl_files[i], strerror(errno));
 		fclose(f);
 	}
+	return 0;
+}
+
+static int parse_ocsp(struct parser *p, const config_setting_t *parent, struct revocation_settings *r)
+{
+	static const char *const keys[] = { "url", "nonce", "timeout_ms", "max_age", NULL };
+	const config_setting_t *g;
+	struct ocsp_settings *o;
+	const char *url;
+
+	if (parser_group(p, parent, "ocsp", false, &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	o = r->ocsp = calloc(1, sizeof(*o));
+	if (o == NULL)
+		return parser_fail(p, g, "out of memory");
+	ocsp_settings_init(o);
+	if (parser_check_keys(p, g, "revocation.ocsp", keys) < 0 ||
+	    parser_string(p, g, "url", false, &url) < 0 || parser_bool(p, g, "nonce", &o->nonce) < 0 ||
+	    parser_uint(p, g, "timeout_ms", 50, 30000, &o->timeout_ms) < 0 ||
+	    parser_uint(p, g, "max_age", 1, 7 * 86400, &o->max_age_s) < 0)
+		return -1;
+	/* Only plain HTTP: RFC 6960 responses are signed, and HTTPS to the
+	 * responder would make revocation checking depend on revocation checking. */
+	if (url != NULL && strncmp(url, "http://", 7) != 0)
+		return parser_fail(p, config_setting_get_member(g, "url"),
+		                   "revocation.ocsp.url must be an http:// URL, not \"%s\"", url);
+	if (url != NULL && (o->url = strdup(url)) == NULL)
+		return parser_fail(p, g, "out of memory");
+	return 0;
+}
+
+static int parse_revocation(struct parser *p, struct authd_config *cfg)
+{
+	static const char *const keys[] = {
+		"crl", "crl_expired", "unknown", "ocsp", "cache_max_ttl", NULL
+	};
+	struct revocation_settings *r = &cfg->policy.revocation;
+	const config_setting_t *g;
+	const char *unknown;
+
+	r->cache_max_ttl = 3600;
+	if (parser_group(p, config_root_setting(&p->cf), "revocation", false, &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	r->configured = true;
+	r->line = (int)config_setting_source_line(g);
+	if (parser_check_keys(p, g, "revocation", keys) < 0 ||
+	    parse_choice(p, g, "crl_expired", "reject", "ignore", &r->ignore_expired_crl) < 0 ||
+	    parser_string(p, g, "unknown", false, &unknown) < 0 ||
+	    parser_uint(p, g, "cache_max_ttl", 10, 7 * 86400, &r->cache_max_ttl) < 0 ||
+	    parse_crl_files(p, g, r) < 0 || parse_ocsp(p, g, r) < 0)
+		return -1;
+	if (r->n_crl_files == 0 && r->ocsp == NULL)
+		return parser_fail(p, g, "revocation needs CRL files (crl = [ ... ]), an ocsp section, or both");
+	if (unknown == NULL || strcmp(unknown, "reject") == 0)
+		r->unknown = REVOCATION_UNKNOWN_REJECT;
+	else if (strcmp(unknown, "accept") == 0)
+		r->unknown = REVOCATION_UNKNOWN_ACCEPT;
+	else if (strcmp(unknown, "crl") == 0 && r->ocsp != NULL && r->n_crl_files > 0)
+		r->unknown = REVOCATION_UNKNOWN_CRL;
+	else if (strcmp(unknown, "crl") == 0)
+		return parser_fail(p, config_setting_get_member(g, "unknown"),
+		                   "revocation.unknown = \"crl\" falls back from OCSP to CRL files: it needs both");
+	else
+		return parser_fail(p, config_setting_get_member(g, "unknown"),
+		                   "revocation.unknown must be \"reject\", \"crl\" or \"accept\", not \"%s\"", unknown);
+	r->ca_file = strdup(cfg->tls.ca);
+	if (r->ca_file == NULL)
+		return parser_fail(p, g, "out of memory");
 	return 0;
 }
 

@@ -39,6 +39,13 @@ struct pending {
 	struct conversation *conv;
 };
 
+/* An accepted session, waiting for a backend thread to enter it in the table. */
+struct session_start {
+	struct dispatch *d;
+	struct cert_ref ref;
+	struct live_session session;
+};
+
 #define LOG_REQ(level, r, fmt, ...)                                                   \
 	log_msg(level, "nas=%s id=%u conv=%llu: " fmt, (r)->client->name, (r)->rad.id, \
 	        (unsigned long long)(r)->conversation, ##__VA_ARGS__)
@@ -76,6 +83,11 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	if (policy_blocks(d->policy))
 		d->backend_queue = work_queue_new(policy_backend_threads(d->policy),
 		                                    cfg->max_conversations);
+	/* The config allows sessions only with Redis, where the policy blocks. */
+	if (cfg->sessions.enabled &&
+	    (d->sessions = live_sessions_new(policy_redis(d->policy), cfg->sessions.lifetime, err,
+	                                     errlen)) == NULL)
+		goto fail;
 	if (d->conversations == NULL || d->replies == NULL ||
 	    (policy_blocks(d->policy) && d->backend_queue == NULL)) {
 		snprintf(err, errlen, "out of memory");
@@ -91,6 +103,7 @@ void dispatch_cleanup(struct dispatch *d)
 {
 	/* First: pending placements still use the tables and the decision log. */
 	work_queue_free(d->backend_queue);
+	live_sessions_free(d->sessions);
 	policy_free(d->policy);
 	conversation_table_free(d->conversations);
 	reply_cache_free(d->replies);
@@ -226,9 +239,29 @@ static int add_placement(struct radius_reply *reply, const struct policy_result 
 	return 0;
 }
 
+/* The verified certificate's reference; false when it has none (no issuer). */
+static bool conversation_cert_ref(struct conversation *conv, struct cert_ref *ref)
+{
+	STACK_OF(X509) *chain = eap_conversation_verified_chain(conv->eap);
+
+	return sk_X509_num(chain) > 1 &&
+	       cert_ref_make(eap_conversation_peer_cert(conv->eap), sk_X509_value(chain, 1), NULL, ref) == 0;
+}
+
+/* Tags the session with the certificate, so accounting names it. */
+static int add_session_class(struct radius_reply *reply, const struct cert_ref *ref)
+{
+	char class[sizeof(RADIUS_AUTHD_CLASS_PREFIX) + 128];
+
+	snprintf(class, sizeof(class), RADIUS_AUTHD_CLASS_PREFIX);
+	cert_ref_string(ref, class + strlen(class), sizeof(class) - strlen(class));
+	return radius_reply_add_octets(reply, PW_CLASS, 0, (const uint8_t *)class, strlen(class));
+}
+
 static struct radius_reply *accept_reply(struct request *r, struct conversation *conv,
                                          const uint8_t *eap, size_t eap_len,
-                                         const struct policy_result *res)
+                                         const struct policy_result *res,
+                                         const struct cert_ref *session_ref)
 {
 	struct radius_reply *reply = radius_reply_new(&r->rad, PW_CODE_ACCESS_ACCEPT);
 	uint8_t msk[EAP_MSK_LEN], emsk[EAP_EMSK_LEN];
@@ -244,7 +277,8 @@ static struct radius_reply *accept_reply(struct request *r, struct conversation 
 	    radius_reply_add_octets(reply, PW_MSCHAP_MPPE_RECV_KEY, VENDORPEC_MICROSOFT, msk, 32) < 0 ||
 	    radius_reply_add_octets(reply, PW_MSCHAP_MPPE_SEND_KEY, VENDORPEC_MICROSOFT, msk + 32, 32) < 0 ||
 	    (identity[0] != '\0' && radius_reply_add_string(reply, PW_USER_NAME, 0, identity) < 0) ||
-	    add_placement(reply, res) < 0)
+	    add_placement(reply, res) < 0 ||
+	    (session_ref != NULL && add_session_class(reply, session_ref) < 0))
 		goto out;
 	rc = 0;
 out:
@@ -350,6 +384,36 @@ static struct radius_reply *refuse_overloaded(struct request *r, struct conversa
 	return advance(r, conv, eap_conversation_refuse(conv->eap, &out, &outlen), out, outlen, NULL);
 }
 
+static void run_session_start(void *arg, bool cancelled)
+{
+	struct session_start *job = arg;
+	char err[256];
+
+	if (!cancelled &&
+	    live_sessions_begin(job->d->sessions, &job->ref, &job->session, err, sizeof(err)) < 0)
+		log_msg(LOG_WARNING, "nas=%s: live session of %s not recorded (a revocation cannot "
+		        "disconnect it): %s", job->session.nas, job->session.identity, err);
+	free(job);
+}
+
+/* Enters an accepted session in the live-session table, off this thread. */
+static void start_session(struct request *r, struct conversation *conv, const struct cert_ref *ref)
+{
+	struct session_start *job = malloc(sizeof(*job));
+
+	if (job == NULL)
+		return;
+	job->d = r->d;
+	job->ref = *ref;
+	live_session_from_request(&r->rad, r->client->name, &r->from, &job->session);
+	snprintf(job->session.identity, sizeof(job->session.identity), "%s",
+	         conv->decision.cert_identity[0] ? conv->decision.cert_identity : conv->decision.identity);
+	if (work_queue_push(r->d->backend_queue, run_session_start, job) < 0) {
+		LOG_REQ(LOG_WARNING, r, "backend queue full: live session not recorded");
+		free(job);
+	}
+}
+
 /* Ends a conversation: its decision is written, it leaves the table. */
 static void end_conversation(struct request *r, struct conversation *conv)
 {
@@ -388,9 +452,15 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 			return NULL;
 		}
 		return refuse_overloaded(r, conv);
-	case EAP_STEP_SUCCESS:
-		reply = accept_reply(r, conv, out, outlen, &conv->placement);
+	case EAP_STEP_SUCCESS: {
+		struct cert_ref ref;
+		bool tracked = d->sessions != NULL && conversation_cert_ref(conv, &ref);
+
+		reply = accept_reply(r, conv, out, outlen, &conv->placement, tracked ? &ref : NULL);
+		if (reply != NULL && tracked)
+			start_session(r, conv, &ref);
 		break;
+	}
 	case EAP_STEP_FAILURE:
 		if (conv->decided && eap_conversation_reason(conv->eap) == EAP_REASON_OK) {
 			/* The policy refused; the record already says why. */
@@ -449,10 +519,68 @@ static struct radius_reply *access_request(struct request *r, bool *deferred)
 	return advance(r, conv, step, out, outlen, deferred);
 }
 
-static struct radius_reply *status_server(struct request *r)
+static void run_accounting(void *arg, bool cancelled)
+{
+	struct request *r = arg;
+	struct radius_reply *reply = NULL;
+	struct live_session session;
+	struct cert_ref ref;
+	char text[128], err[256];
+	bool tagged = false;
+	int rc;
+
+	if (cancelled)
+		goto out;
+	live_session_from_request(&r->rad, r->client->name, &r->from, &session);
+	if (r->rad.authd_class != NULL && r->rad.authd_class_len < sizeof(text)) {
+		memcpy(text, r->rad.authd_class, r->rad.authd_class_len);
+		text[r->rad.authd_class_len] = '\0';
+		tagged = cert_ref_parse(text, &ref) == 0;
+	}
+	rc = live_sessions_account(r->d->sessions, r->rad.acct_status_type, tagged ? &ref : NULL,
+	                           &session, err, sizeof(err));
+	if (rc < 0) {
+		/* RFC 2866 4.1: no response unless recorded; the NAS retries. */
+		LOG_REQ(LOG_WARNING, r, "accounting not recorded, no response: %s", err);
+		goto out;
+	}
+	if (rc == 0)
+		LOG_REQ(LOG_DEBUG, r, "accounting for a session authd did not accept (station %s)",
+		        session.calling_station_id);
+	reply = radius_reply_new(&r->rad, PW_CODE_ACCOUNTING_RESPONSE);
+out:
+	respond(r, reply);
+	radius_request_free(&r->rad);
+	free(r);
+}
+
+/* Accounting updates the live-session table in Redis, so a backend thread
+ * does it and answers. Sets *deferred, or returns NULL (no reply: the NAS
+ * retries) when the queue is full. */
+static struct radius_reply *accounting_request(struct request *r, bool *deferred)
+{
+	struct request *job = malloc(sizeof(*job));
+
+	stats_bump(&r->d->stats, STAT_ACCOUNTING);
+	if (job != NULL) {
+		*job = *r;
+		if (work_queue_push(r->d->backend_queue, run_accounting, job) == 0) {
+			*deferred = true;
+			return NULL;
+		}
+		free(job);
+	}
+	stats_bump(&r->d->stats, STAT_OVERLOAD);
+	LOG_REQ(LOG_WARNING, r, "backend queue full: accounting dropped, the NAS will retry");
+	return NULL;
+}
+
+static struct radius_reply *status_server(struct request *r, enum radius_port port)
 {
 	stats_bump(&r->d->stats, STAT_STATUS_SERVER);
-	return radius_reply_new(&r->rad, PW_CODE_ACCESS_ACCEPT);
+	/* RFC 5997 4.2: the accounting port answers Accounting-Response. */
+	return radius_reply_new(&r->rad, port == RADIUS_PORT_ACCOUNTING ? PW_CODE_ACCOUNTING_RESPONSE
+	                                                                : PW_CODE_ACCESS_ACCEPT);
 }
 
 static void send_bytes(struct request *r, const uint8_t *data, size_t len)
@@ -486,7 +614,7 @@ static void log_drop(struct dispatch *d, const struct sockaddr_storage *from, co
 	        what, detail[0] ? ": " : "", detail);
 }
 
-void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t len,
+void dispatch_datagram(struct dispatch *d, int fd, enum radius_port port, const uint8_t *buf, size_t len,
                        const struct sockaddr_storage *from, socklen_t fromlen,
                        struct dispatch_scratch *scratch)
 {
@@ -504,13 +632,13 @@ void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t le
 		log_drop(d, from, NULL, "not a configured client", "");
 		return;
 	}
-	drop = radius_request_decode(buf, len, r.client, &r.rad, detail, sizeof(detail));
+	drop = radius_request_decode(buf, len, port, r.client, &r.rad, detail, sizeof(detail));
 	if (drop != RADIUS_ACCEPTED) {
 		stats_bump(&d->stats, drop_counters[drop]);
 		log_drop(d, from, r.client->name, radius_drop_text(drop), detail);
 		return;
 	}
-	if (!r.rad.message_authenticator)
+	if (!r.rad.message_authenticator && r.rad.code == PW_CODE_ACCESS_REQUEST)
 		LOG_REQ(LOG_WARNING, &r, "accepted without Message-Authenticator: "
 		        "require_message_authenticator is off for this client (BlastRADIUS risk)");
 
@@ -533,11 +661,13 @@ void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t le
 	}
 
 	if (r.rad.code == PW_CODE_STATUS_SERVER)
-		reply = status_server(&r);
+		reply = status_server(&r, port);
+	else if (r.rad.code == PW_CODE_ACCOUNTING_REQUEST)
+		reply = accounting_request(&r, &deferred);
 	else
 		reply = access_request(&r, &deferred);
 	if (deferred)
-		return;   /* a directory thread owns the request now */
+		return;   /* a backend thread owns the request now */
 	respond(&r, reply);
 out:
 	radius_request_free(&r.rad);

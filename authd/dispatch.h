@@ -14,6 +14,8 @@
 
 #include "authd/config.h"
 #include "authd/conversation_table.h"
+#include "authd/live_sessions.h"
+#include "authd/radius.h"
 #include "authd/reply_cache.h"
 #include "authd/stats.h"
 #include "authd/work_queue.h"
@@ -28,6 +30,7 @@ struct dispatch {
 	struct conversation_table *conversations;
 	struct reply_cache *replies;
 	struct policy *policy;
+	struct live_sessions *sessions;      /* NULL: no live-session table */
 	struct work_queue *backend_queue;    /* NULL when the policy never blocks */
 	struct stats stats;
 	atomic_ullong next_conversation;
@@ -48,8 +51,9 @@ struct dispatch_scratch {
 	uint8_t reply[REPLY_CACHE_MAX_REPLY];
 };
 
-/* Handles one datagram received on fd; replies on fd to `from`. */
-void dispatch_datagram(struct dispatch *d, int fd, const uint8_t *buf, size_t len,
+/* Handles one datagram received on fd (a listener of the given kind);
+ * replies on fd to `from`. */
+void dispatch_datagram(struct dispatch *d, int fd, enum radius_port port, const uint8_t *buf, size_t len,
                        const struct sockaddr_storage *from, socklen_t fromlen,
                        struct dispatch_scratch *scratch);
 

@@ -1,5 +1,6 @@
 #include "authd/radius.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +24,7 @@ static const char *const drop_texts[RADIUS_DROP_COUNT] = {
 	[RADIUS_DROP_MALFORMED] = "malformed packet",
 	[RADIUS_DROP_UNSUPPORTED_CODE] = "unsupported packet code",
 	[RADIUS_DROP_NO_MESSAGE_AUTHENTICATOR] = "missing Message-Authenticator",
-	[RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR] = "invalid Message-Authenticator (wrong shared secret?)",
+	[RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR] = "invalid Message-Authenticator or Request Authenticator (wrong shared secret?)",
 };
 
 const char *radius_drop_text(enum radius_drop drop)
@@ -51,9 +52,11 @@ int radius_init(char *err, size_t errlen)
  * enforce. *pktlen is the Length field (trailing bytes beyond it are padding
  * per RFC 2865 and ignored).
  */
-static enum radius_drop check_framing(const uint8_t *buf, size_t len, size_t *pktlen,
-                                      bool *has_ma, bool *has_eap, char *detail, size_t detaillen)
+static enum radius_drop check_framing(const uint8_t *buf, size_t len, enum radius_port port,
+                                      size_t *pktlen, bool *has_ma, bool *has_eap, char *detail,
+                                      size_t detaillen)
 {
+	unsigned request = port == RADIUS_PORT_AUTH ? PW_CODE_ACCESS_REQUEST : PW_CODE_ACCOUNTING_REQUEST;
 	size_t plen, pos;
 
 	*has_ma = *has_eap = false;
@@ -66,8 +69,10 @@ static enum radius_drop check_framing(const uint8_t *buf, size_t len, size_t *pk
 		snprintf(detail, detaillen, "Length field %zu does not fit the %zu bytes received", plen, len);
 		return RADIUS_DROP_MALFORMED;
 	}
-	if (buf[0] != PW_CODE_ACCESS_REQUEST && buf[0] != PW_CODE_STATUS_SERVER) {
-		snprintf(detail, detaillen, "code %u is not Access-Request or Status-Server", buf[0]);
+	if (buf[0] != request && buf[0] != PW_CODE_STATUS_SERVER) {
+		snprintf(detail, detaillen, "code %u is not %s or Status-Server on the %s port", buf[0],
+		         port == RADIUS_PORT_AUTH ? "Access-Request" : "Accounting-Request",
+		         port == RADIUS_PORT_AUTH ? "authentication" : "accounting");
 		return RADIUS_DROP_UNSUPPORTED_CODE;
 	}
 	for (pos = 20; pos < plen; pos += buf[pos + 1]) {
@@ -94,6 +99,37 @@ static VALUE_PAIR *find(RADIUS_PACKET *p, unsigned attr)
 	return fr_pair_find_by_num(p->vps, attr, 0, TAG_ANY);
 }
 
+static const char *string_of(RADIUS_PACKET *p, unsigned attr)
+{
+	VALUE_PAIR *vp = find(p, attr);
+
+	return vp != NULL ? vp->vp_strvalue : "";
+}
+
+static unsigned integer_of(RADIUS_PACKET *p, unsigned attr)
+{
+	VALUE_PAIR *vp = find(p, attr);
+
+	return vp != NULL ? vp->vp_integer : 0;
+}
+
+/* The Class authd issued, among any others the NAS echoes. */
+static void find_authd_class(RADIUS_PACKET *p, struct radius_request *req)
+{
+	static const char prefix[] = RADIUS_AUTHD_CLASS_PREFIX;
+	vp_cursor_t cursor;
+	VALUE_PAIR *vp;
+
+	for (vp = fr_cursor_init(&cursor, &p->vps); vp != NULL; vp = fr_cursor_next(&cursor)) {
+		if (vp->da->vendor == 0 && vp->da->attr == PW_CLASS && vp->vp_length > sizeof(prefix) - 1 &&
+		    memcmp(vp->vp_octets, prefix, sizeof(prefix) - 1) == 0) {
+			req->authd_class = vp->vp_octets + sizeof(prefix) - 1;
+			req->authd_class_len = vp->vp_length - (sizeof(prefix) - 1);
+			return;
+		}
+	}
+}
+
 /* RFC 3580 §3.20: Called-Station-Id is "MAC:SSID" on 802.11. The MAC is 17
  * characters in both the dash and the colon notation, so the SSID follows
  * the 18th character when that is a colon. */
@@ -104,7 +140,7 @@ static const char *ssid_of(const char *called_station_id)
 	return NULL;
 }
 
-enum radius_drop radius_request_decode(const uint8_t *buf, size_t len,
+enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radius_port port,
                                        const struct client *client,
                                        struct radius_request *req,
                                        char *detail, size_t detaillen)
@@ -118,15 +154,17 @@ enum radius_drop radius_request_decode(const uint8_t *buf, size_t len,
 
 	memset(req, 0, sizeof(*req));
 	detail[0] = '\0';
-	drop = check_framing(buf, len, &plen, &has_ma, &has_eap, detail, detaillen);
+	drop = check_framing(buf, len, port, &plen, &has_ma, &has_eap, detail, detaillen);
 	if (drop != RADIUS_ACCEPTED)
 		return drop;
 	/* RFC 3579 and RFC 5997 make it mandatory with EAP and Status-Server;
-	 * BlastRADIUS makes it mandatory everywhere unless the admin opted out. */
-	if (!has_ma && (client->require_message_authenticator || has_eap ||
-	                buf[0] == PW_CODE_STATUS_SERVER)) {
+	 * BlastRADIUS makes it mandatory on Access-Requests unless the admin
+	 * opted out. Accounting is signed by its Request Authenticator. */
+	if (!has_ma && ((client->require_message_authenticator && buf[0] == PW_CODE_ACCESS_REQUEST) ||
+	                has_eap || buf[0] == PW_CODE_STATUS_SERVER)) {
 		snprintf(detail, detaillen, "%s without Message-Authenticator",
-		         buf[0] == PW_CODE_STATUS_SERVER ? "Status-Server" : "Access-Request");
+		         buf[0] == PW_CODE_STATUS_SERVER ? "Status-Server"
+		         : buf[0] == PW_CODE_ACCESS_REQUEST ? "Access-Request" : "Accounting-Request with EAP-Message");
 		return RADIUS_DROP_NO_MESSAGE_AUTHENTICATOR;
 	}
 	p = rad_alloc(NULL, false);
@@ -167,14 +205,19 @@ enum radius_drop radius_request_decode(const uint8_t *buf, size_t len,
 		req->state = vp->vp_octets;
 		req->state_len = vp->vp_length;
 	}
-	if ((vp = find(p, PW_FRAMED_MTU)) != NULL)
-		req->framed_mtu = vp->vp_integer;
-	vp = find(p, PW_CALLING_STATION_ID);
-	req->calling_station_id = vp != NULL ? vp->vp_strvalue : "";
-	if ((vp = find(p, PW_NAS_PORT_TYPE)) != NULL)
-		req->nas_port_type = vp->vp_integer;
-	if ((vp = find(p, PW_CALLED_STATION_ID)) != NULL)
-		req->ssid = ssid_of(vp->vp_strvalue);
+	req->framed_mtu = integer_of(p, PW_FRAMED_MTU);
+	req->user_name = string_of(p, PW_USER_NAME);
+	req->calling_station_id = string_of(p, PW_CALLING_STATION_ID);
+	req->called_station_id = string_of(p, PW_CALLED_STATION_ID);
+	req->ssid = ssid_of(req->called_station_id);
+	req->nas_identifier = string_of(p, PW_NAS_IDENTIFIER);
+	if ((vp = find(p, PW_NAS_IP_ADDRESS)) != NULL)
+		inet_ntop(AF_INET, &vp->vp_ipaddr, req->nas_ip_address, sizeof(req->nas_ip_address));
+	req->nas_port = integer_of(p, PW_NAS_PORT);
+	req->nas_port_type = integer_of(p, PW_NAS_PORT_TYPE);
+	req->acct_status_type = integer_of(p, PW_ACCT_STATUS_TYPE);
+	req->acct_session_id = string_of(p, PW_ACCT_SESSION_ID);
+	find_authd_class(p, req);
 	return RADIUS_ACCEPTED;
 
 malformed:
@@ -207,8 +250,10 @@ struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code)
 	if (p == NULL)
 		return NULL;
 	p->code = code;
-	/* First attribute of every reply (BlastRADIUS): rad_encode writes the
-	 * attributes in list order and rad_sign fills this one in. */
+	if (req->code == PW_CODE_ACCOUNTING_REQUEST)
+		return (struct radius_reply *)p;
+	/* First attribute of every other reply (BlastRADIUS): rad_encode writes
+	 * the attributes in list order and rad_sign fills this one in. */
 	vp = fr_pair_afrom_num(p, PW_MESSAGE_AUTHENTICATOR, 0);
 	if (vp == NULL) {
 		rad_free(&p);

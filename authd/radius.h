@@ -28,8 +28,14 @@ enum radius_drop {
 /* Short text for the log, e.g. "missing Message-Authenticator". */
 const char *radius_drop_text(enum radius_drop drop);
 
-/* What authd uses of an Access-Request or Status-Server. Pointers refer to
- * memory owned by the request and live until radius_request_free(). */
+/* RFC 2866 Acct-Status-Type values authd acts on. */
+#define ACCT_STATUS_START   1
+#define ACCT_STATUS_STOP    2
+#define ACCT_STATUS_INTERIM 3
+
+/* What authd uses of an Access-Request, Accounting-Request or Status-Server.
+ * Pointers refer to memory owned by the request and live until
+ * radius_request_free(). Absent strings are "". */
 struct radius_request {
 	void *packet;                    /* libfreeradius RADIUS_PACKET */
 	unsigned code;
@@ -40,11 +46,28 @@ struct radius_request {
 	const uint8_t *state;            /* NULL if absent */
 	size_t state_len;
 	unsigned framed_mtu;             /* 0 if absent */
-	const char *calling_station_id;  /* "" if absent */
+	const char *user_name;
+	const char *calling_station_id;
+	const char *called_station_id;
+	const char *nas_identifier;
+	char nas_ip_address[16];         /* dotted IPv4 */
+	unsigned nas_port;               /* 0 if absent */
 	unsigned nas_port_type;          /* 0 if absent */
 	const char *ssid;                /* from Called-Station-Id "MAC:SSID", NULL if absent */
 	bool message_authenticator;      /* present (and then valid) */
+	/* Accounting-Request only */
+	unsigned acct_status_type;       /* 0 if absent */
+	const char *acct_session_id;
+	const uint8_t *authd_class;      /* the Class authd put in its Access-Accept, NULL if absent */
+	size_t authd_class_len;
 };
+
+/* Which listener a datagram came in on: each takes its own packet codes. */
+enum radius_port { RADIUS_PORT_AUTH, RADIUS_PORT_ACCOUNTING };
+
+/* The prefix of the Class attribute authd adds to every Access-Accept, so
+ * that accounting names the certificate (RFC 2865 5.25: the NAS echoes it). */
+#define RADIUS_AUTHD_CLASS_PREFIX "authd-cert:"
 
 /* Once per process, before threads start: checks the library and loads the
  * dictionaries. Returns 0, or -1 with a message in err. */
@@ -52,12 +75,14 @@ int radius_init(char *err, size_t errlen);
 
 /*
  * Validates and decodes one datagram from client: framing, code (Access-
- * Request or Status-Server), Message-Authenticator presence (unless the
- * client opted out, and always for Status-Server and EAP) and value. A pure
- * function of its inputs, and the RADIUS fuzz target. On RADIUS_ACCEPTED the
- * caller must radius_request_free(req); otherwise detail says what was wrong.
+ * Request on the authentication port, Accounting-Request on the accounting
+ * port, Status-Server on both), the Request Authenticator of accounting,
+ * Message-Authenticator presence (on Access-Requests unless the client opted
+ * out, and always for Status-Server and EAP) and value. A pure function of
+ * its inputs, and the RADIUS fuzz target. On RADIUS_ACCEPTED the caller must
+ * radius_request_free(req); otherwise detail says what was wrong.
  */
-enum radius_drop radius_request_decode(const uint8_t *buf, size_t len,
+enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radius_port port,
                                        const struct client *client,
                                        struct radius_request *req,
                                        char *detail, size_t detaillen);
@@ -65,7 +90,10 @@ void radius_request_free(struct radius_request *req);
 
 struct radius_reply;
 
-/* Starts a reply (Access-Accept/-Reject/-Challenge) to req. NULL on ENOMEM. */
+/* Starts a reply (Access-Accept/-Reject/-Challenge, Accounting-Response) to
+ * req, Message-Authenticator first unless it answers an Accounting-Request
+ * (RFC 2866 authenticates those by the Response Authenticator alone). NULL
+ * on ENOMEM. */
 struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code);
 /* Attribute helpers; vendor 0 for standard attributes. 0 or -1. Long
  * EAP-Message values are split into 253-byte attributes on encoding. */

@@ -117,10 +117,16 @@ fail:
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	enum radius_port port = RADIUS_PORT_AUTH;
 	struct sockaddr_storage from;
 	socklen_t fromlen;
 	ssize_t n;
 
+	/* A handful of sockets: finding this one's kind costs nothing. */
+	for (size_t i = 0; i < w->server->n_fds; i++) {
+		if (w->server->fds[i] == fd && w->server->cfg->listen[i].accounting)
+			port = RADIUS_PORT_ACCOUNTING;
+	}
 	for (int i = 0; i < READ_BURST; i++) {
 		fromlen = sizeof(from);
 		/* MSG_TRUNC reports the real size, so oversized datagrams are noticed. */
@@ -136,9 +142,21 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			        RADIUS_MAX_PACKET);
 			continue;
 		}
-		dispatch_datagram(&w->server->dispatch, fd, w->datagram, (size_t)n, &from, fromlen,
+		dispatch_datagram(&w->server->dispatch, fd, port, w->datagram, (size_t)n, &from, fromlen,
 		                  &w->scratch);
 	}
+}
+
+static void log_revocation_counters(const struct policy *p)
+{
+	char line[256];
+	size_t n = 0;
+
+	for (int i = 0; i < REVOCATION_COUNTER_COUNT && n < sizeof(line); i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s=%llu", i ? " " : "",
+		                      revocation_counter_name((enum revocation_counter)i),
+		                      policy_revocation_counter(p, (enum revocation_counter)i));
+	log_msg(LOG_INFO, "revocation checks: %s", line);
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -253,7 +271,8 @@ int server_run(struct server *s)
 		w->started = true;
 	}
 	for (size_t i = 0; i < s->cfg->n_listen; i++)
-		log_msg(LOG_INFO, "listening on [%s]:%u", s->cfg->listen[i].address, s->cfg->listen[i].port);
+		log_msg(LOG_INFO, "listening on [%s]:%u (%s)", s->cfg->listen[i].address,
+		        s->cfg->listen[i].port, s->cfg->listen[i].accounting ? "accounting" : "authentication");
 	log_msg(LOG_INFO, "ready: %zu socket(s), %u worker thread(s), %zu client(s)", s->n_fds,
 	        s->n_workers, s->cfg->n_clients);
 	wait_for_stop(s);
@@ -269,6 +288,7 @@ stop:
 		worker_cleanup(s, &s->workers[i]);
 	}
 	stats_log(&s->dispatch.stats);
+	log_revocation_counters(s->dispatch.policy);
 	return rc;
 }
 

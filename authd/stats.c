@@ -17,6 +17,7 @@ static const char *const names[STAT_COUNT] = {
 	[STAT_UNKNOWN_STATE] = "unknown_state",
 	[STAT_NOT_EAP] = "not_eap",
 	[STAT_STATUS_SERVER] = "status_server",
+	[STAT_ACCOUNTING] = "accounting",
 	[STAT_ACCEPT] = "accept",
 	[STAT_REJECT] = "reject",
 	[STAT_TIMEOUT] = "timeout",

@@ -20,6 +20,7 @@ enum stat_counter {
 	STAT_UNKNOWN_STATE,
 	STAT_NOT_EAP,
 	STAT_STATUS_SERVER,
+	STAT_ACCOUNTING,              /* Accounting-Requests taken */
 	STAT_ACCEPT,
 	STAT_REJECT,
 	STAT_TIMEOUT,

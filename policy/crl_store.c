@@ -44,8 +44,10 @@ static STACK_OF(X509) *read_ca(const char *path, char *err, size_t errlen)
 	return cas;
 }
 
-/* One CRL file, PEM or DER, whose signature a certificate of cas verifies. */
-static X509_CRL *read_crl(const char *path, STACK_OF(X509) *cas, char *err, size_t errlen)
+/* One CRL file, PEM or DER, whose signature a certificate of cas verifies;
+ * that certificate in *signer when asked (caller frees). */
+static X509_CRL *read_crl(const char *path, STACK_OF(X509) *cas, X509 **signer, char *err,
+                          size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	X509_CRL *crl = NULL;
@@ -71,6 +73,8 @@ static X509_CRL *read_crl(const char *path, STACK_OF(X509) *cas, char *err, size
 
 		signed_ok = X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(crl)) == 0 &&
 		            X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1;
+		if (signed_ok && signer != NULL && X509_up_ref(ca) == 1)
+			*signer = ca;
 	}
 	ERR_clear_error();
 	if (!signed_ok) {
@@ -101,7 +105,7 @@ static STACK_OF(X509_CRL) *load_all(struct crl_store *s, struct timespec *mtimes
 			goto fail;
 		}
 		mtimes[i] = st.st_mtim;
-		crl = read_crl(s->files[i], cas, err, errlen);
+		crl = read_crl(s->files[i], cas, NULL, err, errlen);
 		if (crl == NULL || !sk_X509_CRL_push(crls, crl)) {
 			X509_CRL_free(crl);
 			goto fail;
@@ -242,4 +246,18 @@ enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
 	if (status == CRL_UNKNOWN)
 		snprintf(detail, detaillen, "no CRL of %s is configured", name);
 	return status;
+}
+
+X509_CRL *crl_store_read_file(const char *path, const char *ca_file, X509 **signer, char *err,
+                              size_t errlen)
+{
+	STACK_OF(X509) *cas = read_ca(ca_file, err, errlen);
+	X509_CRL *crl;
+
+	*signer = NULL;
+	if (cas == NULL)
+		return NULL;
+	crl = read_crl(path, cas, signer, err, errlen);
+	sk_X509_pop_free(cas, X509_free);
+	return crl;
 }

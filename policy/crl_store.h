@@ -38,4 +38,10 @@ int crl_store_reload_if_changed(struct crl_store *s, char *err, size_t errlen);
 enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
                                 char *detail, size_t detaillen);
 
+/* One CRL file (PEM or DER) that a CA in ca_file signed, for authctl
+ * import-crl; *signer gets that CA. Both are the caller's to free. NULL with
+ * err when unreadable or not signed by a trusted CA. */
+X509_CRL *crl_store_read_file(const char *path, const char *ca_file, X509 **signer, char *err,
+                              size_t errlen);
+
 #endif

@@ -213,3 +213,47 @@ int helpdesk_list(struct helpdesk *h, helpdesk_entry_fn fn, void *arg, char *err
 	} while (strcmp(cursor, "0") != 0);
 	return 0;
 }
+
+static void audit_key(const struct helpdesk *h, char *key, size_t len)
+{
+	snprintf(key, len, "%saudit", redis_pool_prefix(h->redis));
+}
+
+int helpdesk_audit(struct helpdesk *h, const char *json_line, char *err, size_t errlen)
+{
+	char key[160], last[24];
+	const char *push[3] = { "LPUSH", key, json_line };
+	const char *trim[4] = { "LTRIM", key, "0", last };
+	redisReply *r;
+
+	audit_key(h, key, sizeof(key));
+	snprintf(last, sizeof(last), "%d", HELPDESK_AUDIT_KEEP - 1);
+	if ((r = command(h, 3, push, err, errlen)) == NULL)
+		return -1;
+	freeReplyObject(r);
+	if ((r = command(h, 4, trim, err, errlen)) == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+int helpdesk_audit_list(struct helpdesk *h, unsigned max, void (*fn)(const char *line, void *arg),
+                        void *arg, char *err, size_t errlen)
+{
+	char key[160], last[24];
+	const char *range[4] = { "LRANGE", key, "0", last };
+	redisReply *r;
+
+	if (max == 0)
+		return 0;
+	audit_key(h, key, sizeof(key));
+	snprintf(last, sizeof(last), "%u", max - 1);
+	if ((r = command(h, 4, range, err, errlen)) == NULL)
+		return -1;
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		if (r->element[i]->type == REDIS_REPLY_STRING)
+			fn(r->element[i]->str, arg);
+	}
+	freeReplyObject(r);
+	return 0;
+}

@@ -49,6 +49,17 @@ int helpdesk_revoke(struct helpdesk *h, const struct cert_ref *id,
                     const struct revocation_record *rec, char *err, size_t errlen);
 /* 1 removed, 0 was not listed, -1 error. */
 int helpdesk_unrevoke(struct helpdesk *h, const struct cert_ref *id, char *err, size_t errlen);
+/*
+ * The audit log: one JSON object per line (revocations, disconnects,
+ * imports), newest first, the last HELPDESK_AUDIT_KEEP kept in Redis under
+ * "<prefix>audit". 0, or -1 with err.
+ */
+#define HELPDESK_AUDIT_KEEP 100000
+int helpdesk_audit(struct helpdesk *h, const char *json_line, char *err, size_t errlen);
+/* The newest `max` entries, newest first. 0, or -1 with err. */
+int helpdesk_audit_list(struct helpdesk *h, unsigned max, void (*fn)(const char *line, void *arg),
+                        void *arg, char *err, size_t errlen);
+
 typedef void (*helpdesk_entry_fn)(const struct cert_ref *id, const struct revocation_record *rec,
                                   void *arg);
 int helpdesk_list(struct helpdesk *h, helpdesk_entry_fn fn, void *arg, char *err, size_t errlen);

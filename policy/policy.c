@@ -9,12 +9,15 @@
 #include "policy/rules.h"
 #include "policy/static_groups.h"
 
+/* Threads for decisions when OCSP is on and nothing asks for more: enough
+ * that a slow responder delays a few authentications, not all of them. */
+#define POLICY_OCSP_THREADS 8
+
 struct policy {
 	const struct policy_settings *settings;
 	struct ldap_directory *directory;   /* NULL: static map */
-	struct crl_store *crls;             /* NULL: no revocation check */
 	struct redis_pool *redis;           /* NULL: no redis section */
-	struct helpdesk *helpdesk;          /* NULL: no helpdesk list */
+	struct revocation *revocation;
 };
 
 struct policy *policy_new(const struct policy_settings *settings, char *err, size_t errlen)
@@ -31,18 +34,11 @@ struct policy *policy_new(const struct policy_settings *settings, char *err, siz
 		if (p->directory == NULL)
 			goto fail;
 	}
-	if (settings->redis != NULL) {
-		p->redis = redis_pool_new(settings->redis, err, errlen);
-		if (p->redis == NULL || (p->helpdesk = helpdesk_new(p->redis, err, errlen)) == NULL)
-			goto fail;
-	}
-	if (settings->revocation.n_crl_files > 0) {
-		p->crls = crl_store_new((const char *const *)settings->revocation.crl_files,
-		                        settings->revocation.n_crl_files, settings->revocation.ca_file,
-		                        err, errlen);
-		if (p->crls == NULL)
-			goto fail;
-	}
+	if (settings->redis != NULL && (p->redis = redis_pool_new(settings->redis, err, errlen)) == NULL)
+		goto fail;
+	p->revocation = revocation_new(&settings->revocation, p->redis, err, errlen);
+	if (p->revocation == NULL)
+		goto fail;
 	return p;
 fail:
 	policy_free(p);
@@ -51,12 +47,17 @@ fail:
 
 int policy_reload(struct policy *p, char *err, size_t errlen)
 {
-	return p->crls != NULL ? crl_store_reload(p->crls, err, errlen) : 0;
+	return revocation_reload(p->revocation, err, errlen);
 }
 
 int policy_reload_changed(struct policy *p, char *err, size_t errlen)
 {
-	return p->crls != NULL ? crl_store_reload_if_changed(p->crls, err, errlen) : 0;
+	return revocation_reload_changed(p->revocation, err, errlen);
+}
+
+unsigned long long policy_revocation_counter(const struct policy *p, enum revocation_counter c)
+{
+	return revocation_counter(p->revocation, c);
 }
 
 void policy_free(struct policy *p)
@@ -64,23 +65,31 @@ void policy_free(struct policy *p)
 	if (p == NULL)
 		return;
 	ldap_directory_free(p->directory);
-	crl_store_free(p->crls);
-	helpdesk_free(p->helpdesk);
+	revocation_free(p->revocation);
 	redis_pool_free(p->redis);
 	free(p);
 }
 
 bool policy_blocks(const struct policy *p)
 {
-	return p->directory != NULL || p->helpdesk != NULL;
+	return p->directory != NULL || revocation_blocks(p->revocation);
 }
 
 unsigned policy_backend_threads(const struct policy *p)
 {
 	unsigned ldap = p->directory != NULL ? p->settings->ldap->connections : 0;
-	unsigned redis = p->helpdesk != NULL ? p->settings->redis->connections : 0;
+	unsigned redis = p->redis != NULL ? p->settings->redis->connections : 0;
+	unsigned most = ldap > redis ? ldap : redis;
 
-	return ldap > redis ? ldap : redis;
+	/* OCSP queries hold a thread each while they wait on the responder. */
+	if (p->settings->revocation.ocsp != NULL && most < POLICY_OCSP_THREADS)
+		most = POLICY_OCSP_THREADS;
+	return most;
+}
+
+struct redis_pool *policy_redis(struct policy *p)
+{
+	return p->redis;
 }
 
 static unsigned ms_since(const struct timespec *t0)
@@ -148,84 +157,6 @@ static int find_groups(struct policy *p, struct decision *dec)
 	return rc;
 }
 
-/* The helpdesk's list: 1 revoked (decided), 0 not listed, -1 not consulted. */
-static int check_helpdesk(struct policy *p, const struct policy_request *req,
-                          struct decision *dec, struct policy_result *out)
-{
-	struct cert_ref id;
-
-	if (p->helpdesk == NULL || cert_ref_make(req->cert, req->issuer, NULL, &id) < 0)
-		return -1;
-	switch (helpdesk_check(p->helpdesk, &id, dec->detail, sizeof(dec->detail))) {
-	case HELPDESK_REVOKED:
-		dec->revocation = "revoked";
-		dec->revocation_source = "helpdesk";
-		fall_back(p, POLICY_REJECT, "revoked", dec, out);
-		return 1;
-	case HELPDESK_NOT_REVOKED:
-		dec->detail[0] = '\0';
-		return 0;
-	default:
-		return -1;   /* Redis is down: the CRL (or the unknown-status rule) decides; detail says why */
-	}
-}
-
-/* So that the helpdesk can revoke a device by its name (authctl --identity). */
-static void remember_identity(struct policy *p, const struct policy_request *req,
-                              const char *identity)
-{
-	struct cert_ref id;
-
-	if (p->helpdesk != NULL && cert_ref_make(req->cert, req->issuer, NULL, &id) == 0)
-		helpdesk_remember(p->helpdesk, identity, &id);
-}
-
-/* Returns true when the certificate may go on to placement. Sources in
- * order: the helpdesk's list, then the issuer's CRL. */
-static bool check_revocation(struct policy *p, const struct policy_request *req,
-                             struct decision *dec, struct policy_result *out)
-{
-	const struct revocation_settings *r = &p->settings->revocation;
-	int helpdesk = check_helpdesk(p, req, dec, out);
-	enum crl_status status;
-	char why[sizeof(dec->detail)];
-
-	if (helpdesk == 1)
-		return false;
-	if (p->crls == NULL && helpdesk == 0) {
-		dec->revocation = "good";
-		dec->revocation_source = "helpdesk";
-		return true;
-	}
-	if (p->crls == NULL && p->helpdesk == NULL)
-		return true;
-	snprintf(why, sizeof(why), "%s", dec->detail);   /* a Redis outage, if any */
-	status = p->crls != NULL ? crl_store_check(p->crls, req->cert, req->issuer, dec->detail,
-	                                           sizeof(dec->detail))
-	                         : CRL_UNKNOWN;
-	dec->revocation_source = p->crls != NULL ? "crl" : "helpdesk";
-	if (status == CRL_EXPIRED && r->ignore_expired_crl)
-		status = CRL_GOOD;
-	switch (status) {
-	case CRL_GOOD:
-		dec->revocation = "good";
-		snprintf(dec->detail, sizeof(dec->detail), "%s", why);
-		return true;
-	case CRL_REVOKED:
-		dec->revocation = "revoked";
-		fall_back(p, POLICY_REJECT, "revoked", dec, out);
-		return false;
-	default:
-		dec->revocation = "unknown";
-		if (p->crls == NULL)
-			snprintf(dec->detail, sizeof(dec->detail), "%s", why);
-		if (r->accept_unknown)
-			return true;   /* soft fail: the detail stays in the decision log */
-		fall_back(p, POLICY_REJECT, "revocation_unknown", dec, out);
-		return false;
-	}
-}
-
 void policy_decide(struct policy *p, const struct policy_request *req, struct decision *dec,
                    struct policy_result *out)
 {
@@ -233,12 +164,16 @@ void policy_decide(struct policy *p, const struct policy_request *req, struct de
 	enum identity_source used = IDENTITY_SUBJECT_CN;
 	char issuer[512];
 	struct rule_input in;
+	const char *refusal;
 	int known, rule;
 
 	memset(out, 0, sizeof(*out));
 	dec->detail[0] = '\0';
-	if (!check_revocation(p, req, dec, out))
+	refusal = revocation_check(p->revocation, req->cert, req->issuer, dec);
+	if (refusal != NULL) {
+		fall_back(p, POLICY_REJECT, refusal, dec, out);
 		return;
+	}
 	switch (cert_identity(req->cert, s->sources, s->n_sources, dec->cert_identity,
 	                      sizeof(dec->cert_identity), &used)) {
 	case CERT_IDENTITY_NONE:
@@ -258,7 +193,7 @@ void policy_decide(struct policy *p, const struct policy_request *req, struct de
 		return;
 	case CERT_IDENTITY_FOUND:
 		dec->identity_source = identity_source_name(used);
-		remember_identity(p, req, dec->cert_identity);
+		revocation_remember_identity(p->revocation, dec->cert_identity, req->cert, req->issuer);
 		break;
 	}
 	if (s->match_eap_identity && !cert_identity_matches_eap(dec->cert_identity, req->eap_identity)) {
@@ -354,6 +289,10 @@ void policy_settings_clear(struct policy_settings *s)
 	free(s->quarantine_vlan);
 	free_strings(s->revocation.crl_files, s->revocation.n_crl_files);
 	free(s->revocation.ca_file);
+	if (s->revocation.ocsp != NULL) {
+		free(s->revocation.ocsp->url);
+		free(s->revocation.ocsp);
+	}
 	if (s->redis != NULL) {
 		if (s->redis->password != NULL)
 			explicit_bzero(s->redis->password, strlen(s->redis->password));

@@ -13,10 +13,9 @@
 #include <openssl/x509.h>
 
 #include "policy/cert_identity.h"
-#include "policy/crl_store.h"
 #include "policy/decision.h"
-#include "policy/helpdesk.h"
 #include "policy/ldap_directory.h"
+#include "policy/revocation.h"
 
 /* RFC 2865 NAS-Port-Type values rules can name. */
 #define NAS_PORT_TYPE_ETHERNET 15
@@ -44,16 +43,6 @@ struct static_group_entry {
 
 enum policy_fallback { POLICY_REJECT, POLICY_QUARANTINE };
 
-/* Revocation by CRL files (the "revocation" section). */
-struct revocation_settings {
-	char **crl_files;           /* none: no revocation check */
-	size_t n_crl_files;
-	char *ca_file;              /* the trusted issuers that must have signed the CRLs */
-	bool ignore_expired_crl;    /* use a CRL past its nextUpdate as if current */
-	bool accept_unknown;        /* status unknown (no current CRL): accept, logged, not reject */
-	int line;                   /* where the section starts, for load errors */
-};
-
 /* Everything the config says about placement; strings are owned by it. */
 struct policy_settings {
 	bool placement;             /* rules configured; without them a valid certificate is
@@ -70,7 +59,7 @@ struct policy_settings {
 	enum policy_fallback directory_unavailable;
 	char *quarantine_vlan;                  /* required when either fallback quarantines */
 	struct revocation_settings revocation;
-	struct redis_settings *redis;           /* the helpdesk's revocation list; NULL: none */
+	struct redis_settings *redis;           /* shared state (revocations, status, sessions); NULL: none */
 };
 
 /* Frees every string and array the settings own, and zeroes them. */
@@ -81,6 +70,9 @@ struct policy;
 /* Borrows settings, which must outlive the policy. NULL with err on failure. */
 struct policy *policy_new(const struct policy_settings *settings, char *err, size_t errlen);
 void policy_free(struct policy *p);
+
+/* Counters of the revocation checks. */
+unsigned long long policy_revocation_counter(const struct policy *p, enum revocation_counter c);
 
 /* Re-reads what can change on disk (CRLs); keeps the old state on error.
  * 0, or -1 with err. */
@@ -94,6 +86,9 @@ int policy_reload_changed(struct policy *p, char *err, size_t errlen);
 bool policy_blocks(const struct policy *p);
 /* How many decisions the backends serve in parallel (0 when nothing blocks). */
 unsigned policy_backend_threads(const struct policy *p);
+/* The Redis connections the policy uses (NULL without a redis section), for
+ * whatever else the server keeps there. */
+struct redis_pool *policy_redis(struct policy *p);
 
 struct policy_request {
 	X509 *cert;                 /* the verified device certificate */

@@ -187,7 +187,9 @@ int status_cache_put(struct status_cache *c, const struct cert_ref *ref,
 	const char *argv[5] = { "SET", key, value, "EX", ttl_text };
 	redisReply *r;
 
-	if (next_update != 0 && next_update - now < ttl)
+	/* A revocation does not undo itself: it is kept until the source's next
+	 * update whatever the cap, which is there to make "good" age. */
+	if (next_update != 0 && (next_update - now < ttl || st->status == CERT_STATUS_REVOKED))
 		ttl = next_update - now;
 	if (ttl <= 0)
 		return 0;

@@ -39,7 +39,8 @@ int status_cache_get(struct status_cache *c, const struct cert_ref *ref, struct 
 
 /*
  * Keeps st until next_update (0: the source gave none) or for the maximum
- * TTL, whichever comes first; a next_update already past stores nothing.
+ * TTL, whichever comes first; a revoked status with a next_update is kept
+ * until then, past the maximum. A next_update already past stores nothing.
  * 0, or -1 with err (Redis unreachable: the next check asks the source again).
  */
 int status_cache_put(struct status_cache *c, const struct cert_ref *ref,

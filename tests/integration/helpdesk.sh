@@ -6,38 +6,15 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=redis_lib.sh
+source "$HERE/redis_lib.sh"
 
-REDIS_PORT=""
-REDIS_PID=""
 NODE2_PID=""
 NODE2_PORT=""
-
-redis_start() {
-	local deadline=$((SECONDS + 10))
-	[[ -n $REDIS_PORT ]] || REDIS_PORT=$(free_udp_port)
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-		--dir "$HARNESS_DIR" >"$HARNESS_DIR/redis.log" 2>&1 &
-	REDIS_PID=$!
-	until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do
-		((SECONDS < deadline)) || fail "redis-server did not answer within 10 s"
-		sleep 0.05
-	done
-}
-
-redis_stop() {
-	[[ -n $REDIS_PID ]] || return 0
-	kill "$REDIS_PID" 2>/dev/null || true
-	wait "$REDIS_PID" 2>/dev/null || true
-	REDIS_PID=""
-}
 
 stop_servers() {
 	[[ -z $NODE2_PID ]] || { kill -TERM "$NODE2_PID" 2>/dev/null; wait "$NODE2_PID" 2>/dev/null; }
 	redis_stop
-}
-
-redis_section() {
-	echo "redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; prefix = \"test:\"; timeout_ms = 300; };"
 }
 
 # A second authd node on its own port, sharing the Redis of the first.

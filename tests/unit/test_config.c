@@ -226,6 +226,53 @@ static void test_policy_sections(void **state)
 	                    "  bind_dn = \"cn=a\"; };\n", ":6:", "missing required setting \"bind_password\"");
 }
 
+#define REDIS "redis = { host = \"127.0.0.1\"; };\n"
+
+static void test_revocation_and_sessions(void **state)
+{
+	char body[8192];
+	struct authd_config cfg;
+	char err[1024];
+
+	snprintf(body, sizeof(body),
+	         "listen = ( { address = \"127.0.0.1\"; }, { address = \"127.0.0.1\"; type = \"accounting\"; } );\n"
+	         "clients = ( { name = \"sw\"; address = \"127.0.0.0/8\"; secret = \"testing123\";\n"
+	         "              coa_port = 4000; coa_address = \"192.0.2.7\"; } );\n%s%s%s"
+	         "revocation = { ocsp = { url = \"http://127.0.0.1:8888/\"; nonce = false; }; unknown = \"accept\"; };\n"
+	         "sessions = { on_revoke = \"coa\"; retries = 0; };\n",
+	         good_tls(), GOOD_LOG, REDIS);
+	assert_int_equal(config_load(write_config("revocation.conf", body), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.listen[0].port, 1812);
+	assert_false(cfg.listen[0].accounting);
+	assert_int_equal(cfg.listen[1].port, 1813);
+	assert_true(cfg.listen[1].accounting);
+	assert_int_equal(cfg.clients[0].coa_port, 4000);
+	assert_string_equal(cfg.clients[0].coa_address, "192.0.2.7");
+	assert_string_equal(cfg.clients[0].coa_secret, "testing123");   /* defaults to the secret */
+	assert_non_null(cfg.policy.revocation.ocsp);
+	assert_string_equal(cfg.policy.revocation.ocsp->url, "http://127.0.0.1:8888/");
+	assert_false(cfg.policy.revocation.ocsp->nonce);
+	assert_int_equal(cfg.policy.revocation.ocsp->timeout_ms, 2000);
+	assert_int_equal(cfg.policy.revocation.unknown, REVOCATION_UNKNOWN_ACCEPT);
+	assert_true(cfg.sessions.enabled);
+	assert_int_equal(cfg.sessions.dynauth.request, DYNAUTH_COA);
+	assert_int_equal(cfg.sessions.dynauth.retries, 0);
+	config_free(&cfg);
+
+	expect_policy_error("revocation = { unknown = \"reject\"; };\n", ":6:", "needs CRL files");
+	expect_policy_error("revocation = { ocsp = { url = \"https://x/\"; }; };\n", ":6:", "http:// URL");
+	expect_policy_error("revocation = { ocsp = { }; unknown = \"crl\"; };\n", ":6:", "it needs both");
+	expect_policy_error("revocation = { ocsp = { }; unknown = \"maybe\"; };\n", ":6:",
+	                    "must be \"reject\", \"crl\" or \"accept\"");
+	expect_policy_error("sessions = { lifetime = 600; };\n", ":6:", "needs the redis section");
+	expect_policy_error(REDIS "sessions = { on_revoke = \"kick\"; };\n", ":7:", "sessions.on_revoke must be");
+	expect_error("listen = ( { address = \"127.0.0.1\"; type = \"acct\"; } );\n", ":1:",
+	             "listen type must be");
+	snprintf(body, sizeof(body), "listen = ( { address = \"127.0.0.1\"; type = \"accounting\"; } );\n%s%s%s",
+	         GOOD_CLIENTS, good_tls(), GOOD_LOG);
+	expect_error(body, ":1:", "accounting listener needs the live-session table");
+}
+
 static struct sockaddr_storage addr(const char *text)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -277,6 +324,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_missing_sections),
 		cmocka_unit_test(test_client_match_prefixes),
 		cmocka_unit_test(test_policy_sections),
+		cmocka_unit_test(test_revocation_and_sessions),
 	};
 	char cmd[128];
 	int failed;

@@ -1,0 +1,306 @@
+#include "authd/live_sessions.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "authd/radius.h"
+
+struct live_sessions {
+	struct redis_pool *redis;   /* borrowed */
+	unsigned lifetime_s;
+};
+
+/* A session is stored as "name=value" lines; the table maps names to fields. */
+#define TEXT_FIELD(f) { #f, offsetof(struct live_session, f), sizeof(((struct live_session *)0)->f) }
+static const struct {
+	const char *name;
+	size_t offset, size;
+} text_fields[] = {
+	TEXT_FIELD(nas), TEXT_FIELD(nas_addr), TEXT_FIELD(nas_identifier), TEXT_FIELD(nas_ip_address),
+	TEXT_FIELD(user_name), TEXT_FIELD(acct_session_id), TEXT_FIELD(calling_station_id),
+	TEXT_FIELD(called_station_id), TEXT_FIELD(identity),
+};
+#define N_TEXT_FIELDS (sizeof(text_fields) / sizeof(text_fields[0]))
+
+void live_session_from_request(const struct radius_request *req, const char *nas,
+                               const struct sockaddr_storage *from, struct live_session *out)
+{
+	const void *addr = from->ss_family == AF_INET6
+	                           ? (const void *)&((const struct sockaddr_in6 *)from)->sin6_addr
+	                           : (const void *)&((const struct sockaddr_in *)from)->sin_addr;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->nas, sizeof(out->nas), "%s", nas);
+	inet_ntop(from->ss_family, addr, out->nas_addr, sizeof(out->nas_addr));
+	snprintf(out->nas_identifier, sizeof(out->nas_identifier), "%s", req->nas_identifier);
+	snprintf(out->nas_ip_address, sizeof(out->nas_ip_address), "%s", req->nas_ip_address);
+	out->nas_port = req->nas_port;
+	snprintf(out->user_name, sizeof(out->user_name), "%s", req->user_name);
+	snprintf(out->acct_session_id, sizeof(out->acct_session_id), "%s", req->acct_session_id);
+	snprintf(out->calling_station_id, sizeof(out->calling_station_id), "%s", req->calling_station_id);
+	snprintf(out->called_station_id, sizeof(out->called_station_id), "%s", req->called_station_id);
+	out->started = out->updated = (long long)time(NULL);
+}
+
+struct live_sessions *live_sessions_new(struct redis_pool *redis, unsigned lifetime_s, char *err,
+                                        size_t errlen)
+{
+	struct live_sessions *ls = calloc(1, sizeof(*ls));
+
+	if (ls == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ls->redis = redis;
+	ls->lifetime_s = lifetime_s;
+	return ls;
+}
+
+void live_sessions_free(struct live_sessions *ls)
+{
+	free(ls);
+}
+
+/* Appends "name=value\n", the value's control bytes made '?' so a hostile
+ * attribute cannot forge a line. */
+static void put_line(char *buf, size_t cap, size_t *len, const char *name, const char *value)
+{
+	int n = snprintf(buf + *len, cap - *len, "%s=", name);
+
+	if (n < 0 || (size_t)n >= cap - *len)
+		return;
+	*len += (size_t)n;
+	for (; *value != '\0' && *len + 2 < cap; value++)
+		buf[(*len)++] = (unsigned char)*value < 0x20 || *value == 0x7f ? '?' : *value;
+	buf[(*len)++] = '\n';
+	buf[*len] = '\0';
+}
+
+static void serialize(const struct live_session *s, char *buf, size_t cap)
+{
+	char number[24];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < N_TEXT_FIELDS; i++)
+		put_line(buf, cap, &len, text_fields[i].name, (const char *)s + text_fields[i].offset);
+	snprintf(number, sizeof(number), "%u", s->nas_port);
+	put_line(buf, cap, &len, "nas_port", number);
+	snprintf(number, sizeof(number), "%lld", s->started);
+	put_line(buf, cap, &len, "started", number);
+	snprintf(number, sizeof(number), "%lld", s->updated);
+	put_line(buf, cap, &len, "updated", number);
+}
+
+static void deserialize(const char *text, struct live_session *s)
+{
+	memset(s, 0, sizeof(*s));
+	while (*text != '\0') {
+		const char *eq = strchr(text, '='), *nl = strchr(text, '\n');
+		size_t namelen, vallen;
+
+		if (nl == NULL)
+			nl = text + strlen(text);
+		if (eq == NULL || eq > nl)
+			goto next;
+		namelen = (size_t)(eq - text);
+		vallen = (size_t)(nl - eq - 1);
+		for (size_t i = 0; i < N_TEXT_FIELDS; i++) {
+			if (strlen(text_fields[i].name) == namelen && memcmp(text, text_fields[i].name, namelen) == 0)
+				snprintf((char *)s + text_fields[i].offset, text_fields[i].size, "%.*s", (int)vallen,
+				         eq + 1);
+		}
+		if (namelen == 8 && memcmp(text, "nas_port", 8) == 0)
+			s->nas_port = (unsigned)strtoul(eq + 1, NULL, 10);
+		else if (namelen == 7 && memcmp(text, "started", 7) == 0)
+			s->started = strtoll(eq + 1, NULL, 10);
+		else if (namelen == 7 && memcmp(text, "updated", 7) == 0)
+			s->updated = strtoll(eq + 1, NULL, 10);
+next:
+		text = *nl != '\0' ? nl + 1 : nl;
+	}
+}
+
+static void sessions_key(const struct live_sessions *ls, const struct cert_ref *ref, char *key,
+                         size_t len)
+{
+	char text[128];
+
+	cert_ref_string(ref, text, sizeof(text));
+	snprintf(key, len, "%ssessions:%s", redis_pool_prefix(ls->redis), text);
+}
+
+/* Which certificate the NAS last had accepted at this station. */
+static void station_key(const struct live_sessions *ls, const struct live_session *s, char *key,
+                        size_t len)
+{
+	snprintf(key, len, "%sstation:%s:%s", redis_pool_prefix(ls->redis), s->nas, s->calling_station_id);
+}
+
+/* One session per NAS and station; without a Calling-Station-Id, per
+ * accounting session. Access-Accept and accounting then name the same one. */
+static void session_field(const struct live_session *s, char *field, size_t len)
+{
+	if (s->calling_station_id[0] != '\0')
+		snprintf(field, len, "%s|%s", s->nas, s->calling_station_id);
+	else
+		snprintf(field, len, "%s|acct:%s", s->nas, s->acct_session_id);
+}
+
+static int run(struct live_sessions *ls, int argc, const char **argv, char *err, size_t errlen)
+{
+	redisReply *r = redis_pool_command(ls->redis, argc, argv, err, errlen);
+
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+static int store(struct live_sessions *ls, const struct cert_ref *ref, const struct live_session *s,
+                 char *err, size_t errlen)
+{
+	char key[256], field[256], value[2048], skey[512], ref_text[128], ttl[16];
+	const char *hset[4] = { "HSET", key, field, value };
+	const char *expire[3] = { "EXPIRE", key, ttl };
+	const char *set[5] = { "SET", skey, ref_text, "EX", ttl };
+
+	sessions_key(ls, ref, key, sizeof(key));
+	session_field(s, field, sizeof(field));
+	serialize(s, value, sizeof(value));
+	snprintf(ttl, sizeof(ttl), "%u", ls->lifetime_s);
+	if (run(ls, 4, hset, err, errlen) < 0 || run(ls, 3, expire, err, errlen) < 0)
+		return -1;
+	if (s->calling_station_id[0] == '\0')
+		return 0;
+	station_key(ls, s, skey, sizeof(skey));
+	cert_ref_string(ref, ref_text, sizeof(ref_text));
+	return run(ls, 5, set, err, errlen);
+}
+
+int live_sessions_begin(struct live_sessions *ls, const struct cert_ref *ref,
+                        const struct live_session *s, char *err, size_t errlen)
+{
+	return store(ls, ref, s, err, errlen);
+}
+
+/* The certificate of a session the NAS did not tag with authd's Class.
+ * 1 found, 0 none, -1 error. */
+static int ref_of_station(struct live_sessions *ls, const struct live_session *s,
+                          struct cert_ref *ref, char *err, size_t errlen)
+{
+	char skey[512];
+	const char *get[2] = { "GET", skey };
+	redisReply *r;
+	int found;
+
+	if (s->calling_station_id[0] == '\0')
+		return 0;
+	station_key(ls, s, skey, sizeof(skey));
+	if ((r = redis_pool_command(ls->redis, 2, get, err, errlen)) == NULL)
+		return -1;
+	found = r->type == REDIS_REPLY_STRING && cert_ref_parse(r->str, ref) == 0;
+	freeReplyObject(r);
+	return found;
+}
+
+/* The stored session, or *out untouched when there is none. -1 on error. */
+static int fetch(struct live_sessions *ls, const struct cert_ref *ref, const struct live_session *s,
+                 struct live_session *out, char *err, size_t errlen)
+{
+	char key[256], field[256];
+	const char *hget[3] = { "HGET", key, field };
+	redisReply *r;
+
+	sessions_key(ls, ref, key, sizeof(key));
+	session_field(s, field, sizeof(field));
+	if ((r = redis_pool_command(ls->redis, 3, hget, err, errlen)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING)
+		deserialize(r->str, out);
+	freeReplyObject(r);
+	return 0;
+}
+
+int live_sessions_account(struct live_sessions *ls, unsigned status_type, const struct cert_ref *ref,
+                          const struct live_session *s, char *err, size_t errlen)
+{
+	struct live_session merged = { 0 };
+	struct cert_ref found;
+	int rc;
+
+	if (ref == NULL) {
+		if ((rc = ref_of_station(ls, s, &found, err, errlen)) <= 0)
+			return rc;
+		ref = &found;
+	}
+	if (status_type == ACCT_STATUS_STOP)
+		return live_sessions_end(ls, ref, s, err, errlen) < 0 ? -1 : 1;
+	if (status_type != ACCT_STATUS_START && status_type != ACCT_STATUS_INTERIM)
+		return 1;   /* nothing to keep (Accounting-On/Off are acknowledged as they are) */
+	/* Accounting adds what the Access-Request lacked (Acct-Session-Id above
+	 * all); what authd learned at the Accept (the identity) stays. */
+	if (fetch(ls, ref, s, &merged, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < N_TEXT_FIELDS; i++) {
+		const char *news = (const char *)s + text_fields[i].offset;
+
+		if (news[0] != '\0')
+			memcpy((char *)&merged + text_fields[i].offset, news, text_fields[i].size);
+	}
+	if (s->nas_port != 0)
+		merged.nas_port = s->nas_port;
+	if (merged.started == 0)
+		merged.started = s->started;
+	merged.updated = s->updated;
+	return store(ls, ref, &merged, err, errlen) < 0 ? -1 : 1;
+}
+
+int live_sessions_of(struct live_sessions *ls, const struct cert_ref *ref, struct live_session **out,
+                     size_t *n, char *err, size_t errlen)
+{
+	char key[256];
+	const char *hvals[2] = { "HVALS", key };
+	redisReply *r;
+
+	*out = NULL;
+	*n = 0;
+	sessions_key(ls, ref, key, sizeof(key));
+	if ((r = redis_pool_command(ls->redis, 2, hvals, err, errlen)) == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+		*out = calloc(r->elements, sizeof(**out));
+		if (*out == NULL) {
+			freeReplyObject(r);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		for (size_t i = 0; i < r->elements; i++) {
+			if (r->element[i]->type == REDIS_REPLY_STRING)
+				deserialize(r->element[i]->str, &(*out)[(*n)++]);
+		}
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+int live_sessions_end(struct live_sessions *ls, const struct cert_ref *ref,
+                      const struct live_session *s, char *err, size_t errlen)
+{
+	char key[256], field[256], skey[512];
+	const char *hdel[3] = { "HDEL", key, field };
+	const char *del[2] = { "DEL", skey };
+
+	sessions_key(ls, ref, key, sizeof(key));
+	session_field(s, field, sizeof(field));
+	if (run(ls, 3, hdel, err, errlen) < 0)
+		return -1;
+	if (s->calling_station_id[0] == '\0')
+		return 0;
+	station_key(ls, s, skey, sizeof(skey));
+	return run(ls, 2, del, err, errlen);
+}

@@ -1,0 +1,70 @@
+/*
+ * The live-session table: which NAS has which device on the network right
+ * now, per certificate, so that a revocation can take the device off at
+ * once (RFC 5176). Sessions begin with authd's own Access-Accept and are
+ * kept current by RADIUS accounting (Start, Interim-Update, Stop); a session
+ * no accounting mentions for `lifetime` seconds is forgotten. The table is
+ * in Redis so that any node, and authctl, sees every session. Calls block
+ * (bounded by the Redis timeout) and belong on backend threads.
+ */
+#ifndef AUTHD_LIVE_SESSIONS_H
+#define AUTHD_LIVE_SESSIONS_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "policy/cert_ref.h"
+#include "policy/redis_pool.h"
+
+/* What identifies a session at its NAS, and what the helpdesk is shown.
+ * Strings are "" when unknown. */
+struct live_session {
+	char nas[64];                  /* the client's name in the config */
+	char nas_addr[46];             /* where its RADIUS packets come from */
+	char nas_identifier[128];
+	char nas_ip_address[16];
+	unsigned nas_port;             /* 0 unknown */
+	char user_name[128];
+	char acct_session_id[128];
+	char calling_station_id[64];
+	char called_station_id[128];
+	char identity[256];            /* the certificate's identity, from the Access-Accept */
+	long long started, updated;    /* Unix seconds */
+};
+
+/* The session a request describes (no identity yet): NAS name and address,
+ * the station, accounting ids; started and updated are now. */
+struct radius_request;
+void live_session_from_request(const struct radius_request *req, const char *nas,
+                               const struct sockaddr_storage *from, struct live_session *out);
+
+struct live_sessions;
+
+/* Borrows redis. */
+struct live_sessions *live_sessions_new(struct redis_pool *redis, unsigned lifetime_s, char *err,
+                                        size_t errlen);
+void live_sessions_free(struct live_sessions *ls);
+
+/* authd accepted ref on this session. 0, or -1 with err. */
+int live_sessions_begin(struct live_sessions *ls, const struct cert_ref *ref,
+                        const struct live_session *s, char *err, size_t errlen);
+
+/*
+ * Accounting news (Acct-Status-Type 1 Start, 3 Interim-Update, 2 Stop) about
+ * a session of ref, or, when ref is NULL (the NAS did not echo authd's
+ * Class), of whichever certificate authd last accepted for this NAS and
+ * Calling-Station-Id. 1 applied, 0 no certificate known for the session,
+ * -1 Redis failed (err): the caller must not acknowledge the request.
+ */
+int live_sessions_account(struct live_sessions *ls, unsigned status_type, const struct cert_ref *ref,
+                          const struct live_session *s, char *err, size_t errlen);
+
+/* Every live session of ref into *out (caller frees), count in *n. 0 or -1. */
+int live_sessions_of(struct live_sessions *ls, const struct cert_ref *ref, struct live_session **out,
+                     size_t *n, char *err, size_t errlen);
+
+/* Forgets one session (its NAS confirmed it ended). 0 or -1. */
+int live_sessions_end(struct live_sessions *ls, const struct cert_ref *ref,
+                      const struct live_session *s, char *err, size_t errlen);
+
+#endif

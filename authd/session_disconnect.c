@@ -1,0 +1,174 @@
+#include "authd/session_disconnect.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authd/dynauth.h"
+#include "policy/json_buf.h"
+
+static const struct client *client_named(const struct authd_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		if (strcmp(cfg->clients[i].name, name) == 0)
+			return &cfg->clients[i];
+	}
+	return NULL;
+}
+
+/* Where the NAS takes dynamic authorization: its configured coa_address, or
+ * the address its RADIUS requests came from, at its coa_port. */
+static int target_address(const struct client *c, const struct live_session *s,
+                          struct dynauth_target *t)
+{
+	const char *addr = c->coa_address != NULL ? c->coa_address : s->nas_addr;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&t->nas;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&t->nas;
+
+	memset(&t->nas, 0, sizeof(t->nas));
+	if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)c->coa_port);
+		t->nas_len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)c->coa_port);
+		t->nas_len = sizeof(*in6);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static const char *or_null(const char *s)
+{
+	return s[0] != '\0' ? s : NULL;
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void audit(struct helpdesk *h, const struct cert_ref *ref, const struct live_session *s,
+                  const struct dynauth_target *t, const char *by, const char *request)
+{
+	char at[32], err[256], *line;
+	time_t now = time(NULL);
+	struct json_buf b;
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_buf_begin(&b);
+	json_buf_string(&b, "at", at);
+	json_buf_string(&b, "action", request);
+	json_buf_string(&b, "by", by);
+	json_buf_string(&b, "serial", ref->serial);
+	json_buf_string(&b, "issuer_key_hash", ref->issuer_key_hash);
+	json_buf_string(&b, "identity", s->identity);
+	json_buf_string(&b, "nas", s->nas);
+	json_buf_string(&b, "user_name", s->user_name);
+	json_buf_string(&b, "calling_station_id", s->calling_station_id);
+	json_buf_string(&b, "acct_session_id", s->acct_session_id);
+	json_buf_string(&b, "outcome", t != NULL ? dynauth_outcome_text(t->outcome) : "error");
+	if (t != NULL) {
+		json_buf_uint(&b, "error_cause", t->error_cause);
+		json_buf_uint(&b, "tries", t->tries);
+	}
+	json_buf_string(&b, "detail", t != NULL ? t->detail : "the NAS is not in the config");
+	line = json_buf_finish(&b);
+	if (line != NULL && helpdesk_audit(h, line, err, sizeof(err)) < 0)
+		fprintf(stderr, "authctl: audit log not written: %s\n", err);
+	free(line);
+}
+
+static void print_outcome(FILE *out, const struct live_session *s, const struct dynauth_target *t,
+                          double sent_after_ms)
+{
+	fprintf(out, "  %s on NAS %s (station %s%s%s): ", s->identity[0] ? s->identity : s->user_name,
+	        s->nas, s->calling_station_id[0] ? s->calling_station_id : "?",
+	        s->acct_session_id[0] ? ", session " : "", s->acct_session_id);
+	switch (t->outcome) {
+	case DYNAUTH_ACK:
+		fprintf(out, "disconnected (ACK %.0f ms after the request; sent %.1f ms after the revocation)\n",
+		        t->answered_ms - t->first_sent_ms, sent_after_ms);
+		break;
+	case DYNAUTH_NAK:
+		fprintf(out, "NAS refused: %s\n", t->detail);
+		break;
+	default:
+		fprintf(out, "%s: %s\n", t->outcome == DYNAUTH_TIMEOUT ? "no answer" : "not sent", t->detail);
+		break;
+	}
+}
+
+int session_disconnect(const struct authd_config *cfg, struct live_sessions *ls, struct helpdesk *h,
+                       const struct cert_ref *ref, const char *by, const struct timespec *since,
+                       FILE *out, char *err, size_t errlen)
+{
+	const char *request = cfg->sessions.dynauth.request == DYNAUTH_COA ? "coa" : "disconnect";
+	struct live_session *sessions = NULL;
+	struct dynauth_target *targets = NULL;
+	size_t n = 0, *index = NULL, m = 0;
+	struct timespec started;
+	char why[256];
+	int rc = -1;
+
+	if (live_sessions_of(ls, ref, &sessions, &n, err, errlen) < 0)
+		return -1;
+	if (n == 0) {
+		fprintf(out, "no live session of this certificate is on record\n");
+		rc = 0;
+		goto out;
+	}
+	targets = calloc(n, sizeof(*targets));
+	index = calloc(n, sizeof(*index));
+	if (targets == NULL || index == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* Sessions of NASes no longer configured cannot be reached: said and audited. */
+	for (size_t i = 0; i < n; i++) {
+		const struct client *c = client_named(cfg, sessions[i].nas);
+		struct dynauth_target *t = &targets[m];
+
+		if (c == NULL || target_address(c, &sessions[i], t) < 0) {
+			fprintf(out, "  %s on NAS %s: not sent: the NAS is not in the config\n",
+			        sessions[i].identity, sessions[i].nas);
+			audit(h, ref, &sessions[i], NULL, by, request);
+			continue;
+		}
+		t->secret = c->coa_secret;
+		t->session = (struct dynauth_session){
+			.user_name = or_null(sessions[i].user_name),
+			.acct_session_id = or_null(sessions[i].acct_session_id),
+			.calling_station_id = or_null(sessions[i].calling_station_id),
+			.nas_identifier = or_null(sessions[i].nas_identifier),
+			.nas_ip_address = or_null(sessions[i].nas_ip_address),
+		};
+		index[m++] = i;
+	}
+	fprintf(out, "%zu live session(s): sending %s-Request%s\n", n,
+	        cfg->sessions.dynauth.request == DYNAUTH_COA ? "CoA" : "Disconnect", m == 1 ? "" : "s");
+	clock_gettime(CLOCK_MONOTONIC, &started);
+	if (m > 0 && dynauth_send(&cfg->sessions.dynauth, targets, m, why, sizeof(why)) < 0)
+		fprintf(out, "  %s\n", why);
+	for (size_t k = 0; k < m; k++) {
+		const struct live_session *s = &sessions[index[k]];
+
+		print_outcome(out, s, &targets[k], ms_between(since, &started) + targets[k].first_sent_ms);
+		audit(h, ref, s, &targets[k], by, request);
+		/* An acknowledged Disconnect ended the session; a CoA did not. */
+		if (targets[k].outcome == DYNAUTH_ACK && cfg->sessions.dynauth.request == DYNAUTH_DISCONNECT &&
+		    live_sessions_end(ls, ref, s, why, sizeof(why)) < 0)
+			fprintf(stderr, "authctl: session not removed from the table: %s\n", why);
+	}
+	rc = (int)n;
+out:
+	free(sessions);
+	free(targets);
+	free(index);
+	return rc;
+}

@@ -1,0 +1,271 @@
+#include "policy/revocation.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/cert_ref.h"
+#include "policy/crl_store.h"
+#include "policy/helpdesk.h"
+#include "policy/status_cache.h"
+
+/* The in-process cache (no Redis) holds this many certificates at most. */
+#define LOCAL_CACHE_ENTRIES 100000
+
+struct revocation {
+	const struct revocation_settings *s;
+	struct helpdesk *helpdesk;      /* NULL: no Redis */
+	struct status_cache *cache;     /* NULL: nothing to cache (no Redis, no OCSP) */
+	struct ocsp_check *ocsp;        /* NULL: no OCSP */
+	struct crl_store *crls;         /* NULL: no CRL files */
+	atomic_ullong counters[REVOCATION_COUNTER_COUNT];
+};
+
+struct revocation *revocation_new(const struct revocation_settings *s, struct redis_pool *redis,
+                                  char *err, size_t errlen)
+{
+	struct revocation *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->s = s;
+	if (redis != NULL && (r->helpdesk = helpdesk_new(redis, err, errlen)) == NULL)
+		goto fail;
+	/* With Redis the cache also serves CRLs the helpdesk imported, so it is
+	 * consulted even without OCSP. */
+	if ((redis != NULL || s->ocsp != NULL) &&
+	    (r->cache = status_cache_new(redis, s->cache_max_ttl, LOCAL_CACHE_ENTRIES, err, errlen)) == NULL)
+		goto fail;
+	if (s->ocsp != NULL && (r->ocsp = ocsp_check_new(s->ocsp, s->ca_file, err, errlen)) == NULL)
+		goto fail;
+	if (s->n_crl_files > 0 &&
+	    (r->crls = crl_store_new((const char *const *)s->crl_files, s->n_crl_files, s->ca_file, err,
+	                             errlen)) == NULL)
+		goto fail;
+	return r;
+fail:
+	revocation_free(r);
+	return NULL;
+}
+
+void revocation_free(struct revocation *r)
+{
+	if (r == NULL)
+		return;
+	helpdesk_free(r->helpdesk);
+	status_cache_free(r->cache);
+	ocsp_check_free(r->ocsp);
+	crl_store_free(r->crls);
+	free(r);
+}
+
+int revocation_reload(struct revocation *r, char *err, size_t errlen)
+{
+	return r->crls != NULL ? crl_store_reload(r->crls, err, errlen) : 0;
+}
+
+int revocation_reload_changed(struct revocation *r, char *err, size_t errlen)
+{
+	return r->crls != NULL ? crl_store_reload_if_changed(r->crls, err, errlen) : 0;
+}
+
+bool revocation_blocks(const struct revocation *r)
+{
+	return r->helpdesk != NULL || r->ocsp != NULL;
+}
+
+const char *revocation_counter_name(enum revocation_counter c)
+{
+	static const char *const names[REVOCATION_COUNTER_COUNT] = {
+		[REVOCATION_CACHE_HITS] = "cache_hits",
+		[REVOCATION_OCSP_QUERIES] = "ocsp_queries",
+		[REVOCATION_OCSP_FAILURES] = "ocsp_failures",
+		[REVOCATION_REDIS_UNAVAILABLE] = "redis_unavailable",
+		[REVOCATION_SOFT_FAIL_ACCEPTS] = "soft_fail_accepts",
+	};
+
+	return names[c];
+}
+
+unsigned long long revocation_counter(const struct revocation *r, enum revocation_counter c)
+{
+	return atomic_load(&r->counters[c]);
+}
+
+static void count(struct revocation *r, enum revocation_counter c)
+{
+	atomic_fetch_add_explicit(&r->counters[c], 1, memory_order_relaxed);
+}
+
+/* Adds to dec->detail, so a Redis outage and what decided both show. */
+__attribute__((format(printf, 2, 3))) static void note(struct decision *dec, const char *fmt, ...)
+{
+	size_t used = strlen(dec->detail);
+	va_list ap;
+
+	snprintf(dec->detail + used, sizeof(dec->detail) - used, "%s", used ? "; " : "");
+	used = strlen(dec->detail);
+	va_start(ap, fmt);
+	vsnprintf(dec->detail + used, sizeof(dec->detail) - used, fmt, ap);
+	va_end(ap);
+}
+
+static void iso_time(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A status some source gave, or none yet. */
+struct learned {
+	bool known;
+	enum cert_status status;
+	const char *source;
+};
+
+static void set(struct learned *l, enum cert_status status, const char *source)
+{
+	*l = (struct learned){ .known = true, .status = status, .source = source };
+}
+
+/* The helpdesk's list. 1 revoked (dec filled), 0 not listed, -1 unreachable. */
+static int check_helpdesk(struct revocation *r, const struct cert_ref *ref, struct decision *dec)
+{
+	char detail[sizeof(dec->detail)];
+
+	switch (helpdesk_check(r->helpdesk, ref, detail, sizeof(detail))) {
+	case HELPDESK_REVOKED:
+		note(dec, "%s", detail);
+		return 1;
+	case HELPDESK_UNAVAILABLE:
+		count(r, REVOCATION_REDIS_UNAVAILABLE);
+		note(dec, "helpdesk list not consulted: %s", detail);
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+static void check_cache(struct revocation *r, const struct cert_ref *ref, struct decision *dec,
+                        struct learned *l)
+{
+	struct cached_status st;
+	char err[256], when[32];
+
+	switch (status_cache_get(r->cache, ref, &st, err, sizeof(err))) {
+	case 1:
+		count(r, REVOCATION_CACHE_HITS);
+		iso_time(st.learned, when, sizeof(when));
+		note(dec, "%s by %s at %s (cached)", cert_status_name(st.status), st.source, when);
+		set(l, st.status, "cache");
+		break;
+	case -1:
+		count(r, REVOCATION_REDIS_UNAVAILABLE);
+		note(dec, "status cache not consulted: %s", err);
+		break;
+	}
+}
+
+static void check_ocsp(struct revocation *r, X509 *cert, X509 *issuer, const struct cert_ref *ref,
+                       struct decision *dec, struct learned *l)
+{
+	static const enum cert_status from_ocsp[] = {
+		[OCSP_CHECK_GOOD] = CERT_STATUS_GOOD,
+		[OCSP_CHECK_REVOKED] = CERT_STATUS_REVOKED,
+		[OCSP_CHECK_UNKNOWN] = CERT_STATUS_UNKNOWN,
+	};
+	struct ocsp_answer answer;
+	struct cached_status st;
+	enum ocsp_check_status status;
+	char err[256];
+
+	count(r, REVOCATION_OCSP_QUERIES);
+	status = ocsp_check_query(r->ocsp, cert, issuer, &answer);
+	note(dec, "%s", answer.detail);
+	if (status == OCSP_CHECK_FAILED) {
+		count(r, REVOCATION_OCSP_FAILURES);
+		return;
+	}
+	set(l, from_ocsp[status], "ocsp");
+	st = (struct cached_status){ .status = from_ocsp[status], .learned = time(NULL) };
+	snprintf(st.source, sizeof(st.source), "ocsp");
+	if (status_cache_put(r->cache, ref, &st, answer.next_update, err, sizeof(err)) < 0) {
+		count(r, REVOCATION_REDIS_UNAVAILABLE);
+		note(dec, "status not cached: %s", err);
+	}
+}
+
+static void check_crl(struct revocation *r, X509 *cert, X509 *issuer, struct decision *dec,
+                      struct learned *l)
+{
+	char detail[sizeof(dec->detail)];
+	enum crl_status status = crl_store_check(r->crls, cert, issuer, detail, sizeof(detail));
+
+	if (status == CRL_EXPIRED && r->s->ignore_expired_crl)
+		status = CRL_GOOD;
+	if (status != CRL_GOOD && detail[0] != '\0')
+		note(dec, "%s", detail);
+	if (status == CRL_GOOD)
+		set(l, CERT_STATUS_GOOD, "crl");
+	else if (status == CRL_REVOKED)
+		set(l, CERT_STATUS_REVOKED, "crl");
+	else
+		set(l, CERT_STATUS_UNKNOWN, "crl");
+}
+
+const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer, struct decision *dec)
+{
+	struct learned l = { 0 };
+	struct cert_ref ref;
+	bool have_ref;
+	int listed = -1;
+
+	if (!r->s->configured && r->helpdesk == NULL)
+		return NULL;
+	have_ref = cert_ref_make(cert, issuer, NULL, &ref) == 0;
+	if (have_ref && r->helpdesk != NULL && (listed = check_helpdesk(r, &ref, dec)) == 1) {
+		dec->revocation = "revoked";
+		dec->revocation_source = "helpdesk";
+		return "revoked";
+	}
+	if (have_ref && r->cache != NULL)
+		check_cache(r, &ref, dec, &l);
+	if (!l.known && have_ref && r->ocsp != NULL)
+		check_ocsp(r, cert, issuer, &ref, dec, &l);
+	/* The CRL answers when it is the only source, or as the fallback the
+	 * admin chose for a status OCSP could not give. */
+	if ((!l.known || l.status == CERT_STATUS_UNKNOWN) && r->crls != NULL &&
+	    (r->ocsp == NULL || r->s->unknown == REVOCATION_UNKNOWN_CRL))
+		check_crl(r, cert, issuer, dec, &l);
+	/* Only the helpdesk's list is kept: it decides, when it could be read. */
+	if (!l.known && !r->s->configured && listed == 0)
+		set(&l, CERT_STATUS_GOOD, "helpdesk");
+	dec->revocation = cert_status_name(l.known ? l.status : CERT_STATUS_UNKNOWN);
+	dec->revocation_source = l.known ? l.source
+	                         : r->ocsp != NULL ? "ocsp" : r->crls != NULL ? "crl" : "helpdesk";
+	if (l.known && l.status == CERT_STATUS_GOOD)
+		return NULL;
+	if (l.known && l.status == CERT_STATUS_REVOKED)
+		return "revoked";
+	if (r->s->unknown == REVOCATION_UNKNOWN_ACCEPT) {
+		count(r, REVOCATION_SOFT_FAIL_ACCEPTS);
+		note(dec, "%s", "status unknown: accepted (revocation.unknown = \"accept\")");
+		return NULL;
+	}
+	return "revocation_unknown";
+}
+
+void revocation_remember_identity(struct revocation *r, const char *identity, X509 *cert,
+                                  X509 *issuer)
+{
+	struct cert_ref ref;
+
+	if (r->helpdesk != NULL && cert_ref_make(cert, issuer, NULL, &ref) == 0)
+		helpdesk_remember(r->helpdesk, identity, &ref);
+}

@@ -1,0 +1,76 @@
+/*
+ * Is the device certificate revoked? Sources in order: the helpdesk's list
+ * (Redis), the cached status (Redis, or in process), OCSP, the issuer's CRL.
+ * What OCSP says is cached until its nextUpdate (capped), so one query per
+ * certificate serves every node. When no source can say, the configured
+ * rule decides: reject, ask the CRL, or accept (soft fail, logged).
+ */
+#ifndef AUTHD_REVOCATION_H
+#define AUTHD_REVOCATION_H
+
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "policy/decision.h"
+#include "policy/ocsp_check.h"
+#include "policy/redis_pool.h"
+
+/* When the status cannot be learned. */
+enum revocation_unknown { REVOCATION_UNKNOWN_REJECT, REVOCATION_UNKNOWN_CRL, REVOCATION_UNKNOWN_ACCEPT };
+
+/* The "revocation" section. */
+struct revocation_settings {
+	bool configured;            /* the section is present */
+	char **crl_files;           /* may be none when OCSP serves */
+	size_t n_crl_files;
+	char *ca_file;              /* the trusted issuers: CRL and OCSP response signers */
+	bool ignore_expired_crl;    /* use a CRL past its nextUpdate as if current */
+	enum revocation_unknown unknown;
+	struct ocsp_settings *ocsp; /* NULL: no OCSP */
+	unsigned cache_max_ttl;     /* seconds a learned status is kept at most */
+	int line;                   /* where the section starts, for load errors */
+};
+
+/* Counted for the metrics and the shutdown summary. */
+enum revocation_counter {
+	REVOCATION_CACHE_HITS,
+	REVOCATION_OCSP_QUERIES,
+	REVOCATION_OCSP_FAILURES,
+	REVOCATION_REDIS_UNAVAILABLE,
+	REVOCATION_SOFT_FAIL_ACCEPTS,
+	REVOCATION_COUNTER_COUNT
+};
+
+struct revocation;
+
+/* Borrows settings and redis (NULL: no helpdesk list, the cache in process). */
+struct revocation *revocation_new(const struct revocation_settings *settings,
+                                  struct redis_pool *redis, char *err, size_t errlen);
+void revocation_free(struct revocation *r);
+
+/* CRL files: see crl_store_reload and crl_store_reload_if_changed. */
+int revocation_reload(struct revocation *r, char *err, size_t errlen);
+int revocation_reload_changed(struct revocation *r, char *err, size_t errlen);
+
+/* True when a check may wait on the network (Redis, OCSP). */
+bool revocation_blocks(const struct revocation *r);
+
+/*
+ * Checks cert (issued by issuer, NULL when the chain had none) and fills
+ * dec->revocation, dec->revocation_source and, on anything worth knowing,
+ * dec->detail. Returns NULL when the certificate may go on, else the reason
+ * to refuse it ("revoked" or "revocation_unknown"). Thread-safe.
+ */
+const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer, struct decision *dec);
+
+/* So that the helpdesk can later revoke the device by name. Best effort. */
+void revocation_remember_identity(struct revocation *r, const char *identity, X509 *cert,
+                                  X509 *issuer);
+
+unsigned long long revocation_counter(const struct revocation *r, enum revocation_counter c);
+const char *revocation_counter_name(enum revocation_counter c);   /* e.g. "ocsp_queries" */
+
+#endif

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# ocsp.sh CASE — revocation by OCSP against a real `openssl ocsp` responder
+# (tests/ocsp/ocsp_responder.sh), with the status cached in a real redis-server or in process.
+# Needs AUTHD_BIN and AUTHD_PKI (see lib.sh) and OCSP_RESPONDER (the responder script).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=redis_lib.sh
+source "$HERE/redis_lib.sh"
+
+OCSP_DIR=""
+OCSP_PORT=""
+
+now_ms() { date +%s%3N; }
+
+stop_servers() {
+	[[ -z $OCSP_DIR ]] || "$OCSP_RESPONDER" stop "$OCSP_DIR" >/dev/null 2>&1 || true
+	redis_stop
+}
+
+responder_start() {
+	OCSP_DIR=$HARNESS_DIR/ocsp
+	OCSP_PORT=$("$OCSP_RESPONDER" start "$OCSP_DIR" "$AUTHD_PKI" "$@") || fail "could not start the OCSP responder"
+}
+
+# How many requests the responder has answered.
+responder_count() { "$OCSP_RESPONDER" count "$OCSP_DIR"; }
+
+# start_authd [REVOCATION_SETTINGS] [--no-redis]: authd asking the responder, the status cached
+# in Redis unless --no-redis.
+start_authd() {
+	local settings=${1:-} redis=""
+	[[ ${2:-} == --no-redis ]] || { redis_start; redis=$(redis_section); }
+	AUTHD_EXTRA_CONFIG="$redis
+revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; timeout_ms = 1500; }; $settings };"
+	authd_start
+}
+
+# auth DEVICE MAC OUTCOME REASON REVOCATION SOURCE: one authentication and its decision record.
+auth() {
+	local device=$1 mac=$2 outcome=$3 reason=$4 revocation=$5 source=$6
+	eapol_config "$device" >"$HARNESS_DIR/$device.conf"
+	eapol_run "$HARNESS_DIR/$device.conf" "$mac"
+	if [[ $outcome == accept ]]; then expect_eapol_accept; else expect_eapol_reject; fi
+	expect_decision "$mac" ".outcome == \"$outcome\" and .reason == \"$reason\" and
+		.revocation == \"$revocation\" and .revocation_source == \"$source\"" \
+		"$outcome, reason $reason, revocation $revocation from $source"
+}
+
+# good → accept; the status lands in Redis with a TTL; the second authentication is answered
+# from the cache without asking the responder.
+case_good_cached() {
+	local keys ttl
+	responder_start
+	start_authd
+	auth laptop 02:00:00:70:00:01 accept ok good ocsp
+	[[ $(responder_count) == 1 ]] || fail "expected 1 request at the responder, it counted $(responder_count)"
+	keys=$(rcli --scan --pattern 'test:status:*')
+	[[ $(wc -w <<<"$keys") == 1 ]] || fail "expected one status key in Redis, found: $keys"
+	[[ $(rcli GET "$keys") == "good ocsp "* ]] || fail "the cached status is '$(rcli GET "$keys")'"
+	ttl=$(rcli TTL "$keys")
+	((ttl > 0 && ttl <= 3600)) || fail "the cached status has TTL $ttl, expected 1..3600 s"
+	auth laptop 02:00:00:70:00:02 accept ok good cache
+	[[ $(responder_count) == 1 ]] || fail "the second authentication asked the responder again ($(responder_count) requests)"
+}
+
+# Without Redis the cache is in process: same effect on one node.
+case_good_cached_in_process() {
+	responder_start
+	start_authd "" --no-redis
+	auth laptop 02:00:00:71:00:01 accept ok good ocsp
+	auth laptop 02:00:00:71:00:02 accept ok good cache
+	[[ $(responder_count) == 1 ]] || fail "the responder was asked $(responder_count) times, expected once"
+}
+
+case_revoked() {
+	responder_start
+	start_authd
+	auth revoked 02:00:00:72:00:01 reject revoked revoked ocsp
+	expect_decision 02:00:00:72:00:01 '.detail | test("revoked"; "i")' "the revocation in detail"
+	# A revoked status is cached too: the next attempt is refused from the cache.
+	auth revoked 02:00:00:72:00:02 reject revoked revoked cache
+}
+
+# Responder down: reject by default, or the CRL, or accept (soft fail) as configured.
+case_responder_down() {
+	OCSP_PORT=$(free_udp_port)   # nobody listens there
+	cp "$AUTHD_PKI/issuing-ca.crl.pem" "$HARNESS_DIR/crl.pem"
+	start_authd
+	auth laptop 02:00:00:73:00:01 reject revocation_unknown unknown ocsp
+	expect_decision 02:00:00:73:00:01 '.detail | test("OCSP")' "the OCSP failure in detail"
+	authd_stop
+	redis_stop
+	start_authd "unknown = \"crl\"; crl = [ \"$HARNESS_DIR/crl.pem\" ];"
+	auth laptop 02:00:00:73:00:02 accept ok good crl
+	auth revoked 02:00:00:73:00:03 reject revoked revoked crl
+	authd_stop
+	redis_stop
+	start_authd 'unknown = "accept";'
+	auth laptop 02:00:00:73:00:04 accept ok unknown ocsp
+}
+
+# A responder that accepts TCP and never answers (SIGSTOPped): the authentication waiting on it
+# ends within the timeout with revocation_unknown, and a device whose status is cached is
+# accepted meanwhile without waiting.
+case_responder_hangs() {
+	local pid start ms bg
+	responder_start
+	start_authd
+	auth printer 02:00:00:74:00:01 accept ok good ocsp
+	pid=$(cat "$OCSP_DIR/pid")
+	kill -STOP "$pid"
+	eapol_config laptop >"$HARNESS_DIR/laptop.conf"
+	start=$(now_ms)
+	( eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:74:00:02 ) &
+	bg=$!
+	sleep 0.3
+	auth printer 02:00:00:74:00:03 accept ok good cache
+	ms=$(($(now_ms) - start))
+	if jq -e 'select(.calling_station_id == "02-00-00-74-00-02")' "$AUTHD_DECISIONS" >/dev/null 2>&1; then
+		fail "the laptop was decided before the cached printer (${ms} ms): nothing waited on the responder"
+	fi
+	wait "$bg" || true
+	kill -CONT "$pid"
+	expect_decision 02:00:00:74:00:02 '.reason == "revocation_unknown" and .duration_ms < 5000' \
+		"revocation_unknown within the 1500 ms timeout (plus the handshake)"
+}
+
+# Redis killed: every check goes to the responder, decisions stay right, and caching resumes
+# when Redis is back.
+case_redis_down() {
+	responder_start
+	start_authd
+	redis_stop
+	auth laptop 02:00:00:75:00:01 accept ok good ocsp
+	auth laptop 02:00:00:75:00:02 accept ok good ocsp
+	expect_decision 02:00:00:75:00:02 '.detail | test("redis"; "i")' "the Redis outage in detail"
+	[[ $(responder_count) == 2 ]] || fail "expected 2 responder requests with Redis down, saw $(responder_count)"
+	redis_start
+	auth laptop 02:00:00:75:00:03 accept ok good ocsp
+	auth laptop 02:00:00:75:00:04 accept ok good cache
+}
+
+main() {
+	local case=${1:-}
+	if [[ $case == --list ]]; then
+		declare -F | sed -n 's/^declare -f case_//p'
+		exit 0
+	fi
+	declare -F "case_$case" >/dev/null || { echo "usage: ocsp.sh CASE (ocsp.sh --list)" >&2; exit 2; }
+	[[ -x ${OCSP_RESPONDER:-} ]] || { echo "ocsp.sh: OCSP_RESPONDER must name tests/ocsp/ocsp_responder.sh" >&2; exit 2; }
+	need_command redis-server redis-server
+	harness_init
+	harness_on_exit stop_servers
+	"case_$case"
+}
+
+main "$@"

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# sessions.sh CASE — live sessions and what a revocation does to them: authd records its
+# Access-Accepts and RADIUS accounting in a real redis-server, and `authctl revoke` sends an
+# RFC 5176 Disconnect-Request (or CoA-Request) to the NAS, here test_nas (tests/nas), which logs
+# every request it receives. Needs AUTHD_BIN, AUTHD_PKI, AUTHCTL_BIN and NAS_BIN.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=redis_lib.sh
+source "$HERE/redis_lib.sh"
+
+NAS_PID=""
+NAS_PORT=""
+NAS_LOG=""
+SECRET=testing123
+
+stop_servers() {
+	[[ -z $NAS_PID ]] || { kill -TERM "$NAS_PID" 2>/dev/null; wait "$NAS_PID" 2>/dev/null; }
+	redis_stop
+}
+
+# nas_start MODE: the test NAS's Dynamic Authorization Server (ack, nak, silent, ...).
+nas_start() {
+	local deadline=$((SECONDS + 10))
+	NAS_LOG=$HARNESS_DIR/nas.log
+	"$NAS_BIN" listen --port-file "$HARNESS_DIR/nas.port" --secret "$SECRET" --mode "$1" \
+		--log "$NAS_LOG" >"$HARNESS_DIR/nas.out" 2>&1 &
+	NAS_PID=$!
+	until [[ -s $HARNESS_DIR/nas.port ]]; do
+		((SECONDS < deadline)) || fail "test_nas did not start: $(cat "$HARNESS_DIR/nas.out")"
+		sleep 0.05
+	done
+	NAS_PORT=$(cat "$HARNESS_DIR/nas.port")
+}
+
+# start MODE [SESSIONS_SETTINGS]: Redis, the NAS in MODE, authd with an accounting port.
+start() {
+	redis_start
+	nas_start "$1"
+	AUTHD_ACCT_PORT=$(free_udp_port)
+	AUTHD_CLIENT_EXTRA="coa_port = $NAS_PORT;"
+	AUTHD_EXTRA_CONFIG="$(redis_section) sessions = { timeout_ms = 200; retries = 2; ${2:-} };"
+	authd_start
+}
+
+authctl() { "$AUTHCTL_BIN" -c "$AUTHD_CONF" "$@"; }
+
+# accept MAC: the laptop authenticates (the Access-Accept starts a live session).
+accept() {
+	eapol_config laptop >"$HARNESS_DIR/laptop.conf"
+	eapol_run "$HARNESS_DIR/laptop.conf" "$1"
+	expect_eapol_accept
+}
+
+# account STATUS ATTR=VALUE...: one Accounting-Request from the NAS; fails without a valid response.
+account() {
+	local status=$1 out
+	shift
+	out=$("$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret "$SECRET" \
+		--status "$status" "$@" 2>&1) || fail "Accounting-Request ($status) got no valid Accounting-Response: $out"
+}
+
+# The Class authd put in the Access-Accept that eapol_test received last, in hex.
+accept_class_hex() {
+	awk '/code=2 \(Access-Accept\)/ { accept = 1 } accept && /Attribute 25 \(Class\)/ { getline; print $2; exit }' \
+		"$EAPOL_LOG"
+}
+
+# expect_nas_request PATTERN WHAT: the NAS logged a request matching the extended regex.
+expect_nas_request() {
+	grep -Eq "$1" "$NAS_LOG" || fail "expected the NAS to log $2, it logged: $(cat "$NAS_LOG" 2>/dev/null)"
+}
+
+# expect_audit JQ WHAT: the newest disconnect entry of the audit log satisfies JQ.
+expect_audit() {
+	authctl audit --count 50 | jq -s -e "map(select(.action == \"disconnect\" or .action == \"coa\")) | first | $1" \
+		>/dev/null || fail "expected the audit log to record $2, it holds: $(authctl audit --count 5)"
+}
+
+revoke_laptop() {
+	REVOKE_OUT=$(authctl revoke --cert "$AUTHD_PKI/laptop.pem" --reason "stolen, ticket 4711") ||
+		fail "authctl revoke failed: $REVOKE_OUT"
+	harness_log "$REVOKE_OUT"
+}
+
+# Access-Accept + Accounting-Start (matched by station), then a revoke: the NAS receives a
+# Disconnect-Request naming the session, signed, and its ACK ends the session in the table.
+case_disconnect_ack() {
+	start ack
+	accept 02:00:00:60:00:01
+	account start User-Name=laptop-0001.corp.example Calling-Station-Id=02-00-00-60-00-01 \
+		Acct-Session-Id=SESSION-6001 NAS-IP-Address=127.0.0.1
+	revoke_laptop
+	[[ $REVOKE_OUT == *"disconnected (ACK"* ]] || fail "authctl revoke did not report the disconnect: $REVOKE_OUT"
+	expect_nas_request '^code=40 .*authenticator=valid .*message_authenticator=valid first=yes' \
+		"a Disconnect-Request with a valid Request Authenticator and Message-Authenticator first"
+	expect_nas_request 'Acct-Session-Id=SESSION-6001' "the Acct-Session-Id of the session"
+	expect_nas_request 'User-Name=laptop-0001.corp.example' "the User-Name of the session"
+	expect_nas_request 'Calling-Station-Id=02-00-00-60-00-01' "the Calling-Station-Id of the session"
+	expect_audit '.outcome == "ack" and .acct_session_id == "SESSION-6001"' "an ack for SESSION-6001"
+	[[ $(rcli HLEN "test:sessions:$(session_ref)") == 0 ]] || fail "the acknowledged session is still in the table"
+	# The device is refused from now on.
+	eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:60:00:02
+	expect_eapol_reject
+}
+
+# The certificate reference authd keeps for the laptop (from its station index).
+session_ref() { rcli GET "test:station:lab-switch:02-00-00-60-00-01"; }
+
+case_disconnect_nak() {
+	start nak
+	accept 02:00:00:60:00:01
+	revoke_laptop
+	[[ $REVOKE_OUT == *"NAS refused"*"503"* ]] || fail "authctl revoke did not report the NAK: $REVOKE_OUT"
+	expect_audit '.outcome == "nak" and .error_cause == 503' "a nak with Error-Cause 503"
+}
+
+case_disconnect_timeout() {
+	start silent
+	accept 02:00:00:60:00:01
+	revoke_laptop
+	[[ $REVOKE_OUT == *"no answer"* ]] || fail "authctl revoke did not report the timeout: $REVOKE_OUT"
+	expect_audit '.outcome == "timeout" and .tries == 3' "a timeout after 3 tries (retries = 2)"
+	[[ $(grep -c '^code=40 ' "$NAS_LOG") == 3 ]] || fail "expected 3 Disconnect-Requests at the NAS"
+}
+
+# Accounting-Stop ends the session: a later revoke has nothing to disconnect.
+case_accounting_stop() {
+	start ack
+	accept 02:00:00:60:00:01
+	account start Calling-Station-Id=02-00-00-60-00-01 Acct-Session-Id=SESSION-6002
+	account interim Calling-Station-Id=02-00-00-60-00-01 Acct-Session-Id=SESSION-6002 Acct-Session-Time=60
+	account stop Calling-Station-Id=02-00-00-60-00-01 Acct-Session-Id=SESSION-6002 Acct-Session-Time=120
+	revoke_laptop
+	[[ $REVOKE_OUT == *"no live session"* ]] || fail "expected no live session after Accounting-Stop: $REVOKE_OUT"
+	[[ ! -s $NAS_LOG ]] || fail "the NAS received a request for a session that had stopped"
+}
+
+# A NAS that echoes authd's Class names the certificate even for a station authd never saw.
+case_accounting_class() {
+	local class
+	start ack
+	accept 02:00:00:60:00:01
+	class=$(accept_class_hex)
+	# "authd-cert:" in hex
+	[[ $class == 61757468642d636572743a* ]] || fail "the Access-Accept carried no authd Class: '$class'"
+	account start "Class=$class" \
+		Calling-Station-Id=02-00-00-60-00-99 Acct-Session-Id=SESSION-6003
+	revoke_laptop
+	expect_nas_request 'Acct-Session-Id=SESSION-6003' "the session named by Class"
+}
+
+# Accounting signed with another secret is dropped, unanswered.
+case_accounting_wrong_secret() {
+	start ack
+	if "$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret wrong \
+		--status start Calling-Station-Id=02-00-00-60-00-01 >/dev/null 2>&1; then
+		fail "authd answered accounting signed with a wrong secret"
+	fi
+	grep -q "Request Authenticator" "$AUTHD_LOG" || fail "authd did not log why it dropped the request"
+}
+
+# on_revoke = "coa": a CoA-Request asking the NAS to re-authenticate (Service-Type Authorize-Only).
+case_coa() {
+	start ack 'on_revoke = "coa";'
+	accept 02:00:00:60:00:01
+	revoke_laptop
+	expect_nas_request '^code=43 .*Service-Type=(17|Authorize-Only).*State=' "a CoA-Request with Authorize-Only and State"
+	expect_audit '.action == "coa" and .outcome == "ack"' "an acknowledged CoA"
+}
+
+main() {
+	local case=${1:-}
+	if [[ $case == --list ]]; then
+		declare -F | sed -n 's/^declare -f case_//p'
+		exit 0
+	fi
+	declare -F "case_$case" >/dev/null || { echo "usage: sessions.sh CASE (sessions.sh --list)" >&2; exit 2; }
+	[[ -x ${AUTHCTL_BIN:-} && -x ${NAS_BIN:-} ]] || { echo "sessions.sh: AUTHCTL_BIN and NAS_BIN must be set" >&2; exit 2; }
+	need_command redis-server redis-server
+	harness_init
+	harness_on_exit stop_servers
+	"case_$case"
+}
+
+main "$@"
