@@ -201,16 +201,20 @@ static void audit_revocation(struct ctl *c, const char *action, const struct cer
 }
 
 /* Ends the live sessions of a certificate just revoked; since is when the
- * revocation was recorded. */
-static void disconnect(struct ctl *c, const struct cert_ref *id, const struct timespec *since)
+ * revocation was recorded. Returns how many there were, or -1 when sessions
+ * are off or unknown. */
+static int disconnect(struct ctl *c, const struct cert_ref *id, const struct timespec *since)
 {
 	char err[512];
+	int n;
 
 	if (c->sessions == NULL || !c->cfg->sessions.disconnect_on_revoke)
-		return;
-	if (session_disconnect(c->cfg, c->sessions, c->helpdesk, id, c->by, since, stdout, err,
-	                       sizeof(err)) < 0)
+		return -1;
+	n = session_disconnect(c->cfg, c->sessions, c->helpdesk, id, c->by, since, stdout, err,
+	                       sizeof(err));
+	if (n < 0)
 		fprintf(stderr, "authctl: live sessions unknown, none disconnected: %s\n", err);
+	return n;
 }
 
 static int cmd_revoke(struct ctl *c, const struct target *t)
@@ -236,7 +240,8 @@ static int cmd_revoke(struct ctl *c, const struct target *t)
 	       rec.subject[0] ? rec.subject : "subject unknown", rec.issuer, rec.by, rec.at, rec.reason);
 	fflush(stdout);
 	audit_revocation(c, "revoke", &id, &rec);
-	disconnect(c, &id, &recorded);
+	if (disconnect(c, &id, &recorded) == 0)
+		printf("no live session of this certificate is on record\n");
 	return 0;
 }
 

@@ -119,7 +119,6 @@ int session_disconnect(const struct authd_config *cfg, struct live_sessions *ls,
 	if (live_sessions_of(ls, ref, &sessions, &n, err, errlen) < 0)
 		return -1;
 	if (n == 0) {
-		fprintf(out, "no live session of this certificate is on record\n");
 		rc = 0;
 		goto out;
 	}

@@ -16,7 +16,8 @@
 #include "policy/helpdesk.h"
 
 /*
- * Acts on every live session of ref and prints one line per session to out,
+ * Acts on every live session of ref and prints one line per session to out
+ * (nothing when there is none),
  * with the time from `since` (when the revocation was recorded) to the
  * request leaving. `by` names who acted, for the audit log. Returns the
  * number of sessions found, or -1 with err when the table cannot be read.

@@ -107,6 +107,29 @@ case_revoke_by_identity() {
 	auth printer 02:00:00:53:00:03 accept ok helpdesk
 }
 
+# import-crl: the serials of a CA's fresh CRL are refused on a node that has no CRL file, and the
+# import is audited; a CRL no trusted CA signed, or one past its nextUpdate, is refused.
+case_import_crl() {
+	local out
+	redis_start
+	AUTHD_EXTRA_CONFIG=$(redis_section)
+	authd_start
+	out=$(authctl import-crl "$AUTHD_PKI/issuing-ca.crl.pem") || fail "authctl import-crl failed: $out"
+	[[ $out == "imported 1 revoked serial(s) of "* ]] || fail "unexpected import-crl output: $out"
+	auth revoked 02:00:00:54:00:01 reject revoked cache
+	auth laptop 02:00:00:54:00:02 accept ok helpdesk
+	authctl audit | jq -e -s 'map(select(.action == "import-crl")) | length == 1' >/dev/null ||
+		fail "the import is not in the audit log: $(authctl audit)"
+	if out=$("$AUTHCTL_BIN" -c "$AUTHD_CONF" import-crl "$AUTHD_PKI/rogue-ca.crl.pem" 2>&1); then
+		fail "authctl imported a CRL signed by an untrusted CA"
+	fi
+	[[ $out == *"no trusted CA"* ]] || fail "the refusal does not say why: $out"
+	if out=$("$AUTHCTL_BIN" -c "$AUTHD_CONF" import-crl "$AUTHD_PKI/issuing-ca-expired.crl.pem" 2>&1); then
+		fail "authctl imported an expired CRL"
+	fi
+	[[ $out == *"nextUpdate"* ]] || fail "the refusal does not say why: $out"
+}
+
 main() {
 	local case=${1:-}
 	if [[ $case == --list ]]; then
