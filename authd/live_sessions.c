@@ -1,6 +1,7 @@
 #include "authd/live_sessions.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,31 @@ static const struct {
 };
 #define N_TEXT_FIELDS (sizeof(text_fields) / sizeof(text_fields[0]))
 
+/*
+ * A MAC address as RFC 3580 3.21 writes it ("00-10-A4-23-19-C0"), whatever
+ * notation the NAS used (colons, dots, lower case), so that an Access-Request
+ * and the accounting of the same station name one session; anything else is
+ * copied as it is.
+ */
+static void station_id(const char *in, char *out, size_t len)
+{
+	char digits[13];
+	size_t n = 0;
+
+	for (const char *p = in; *p != '\0'; p++) {
+		if (isxdigit((unsigned char)*p) && n < 12)
+			digits[n++] = (char)toupper((unsigned char)*p);
+		else if ((*p != ':' && *p != '-' && *p != '.') || isxdigit((unsigned char)*p))
+			n = 13;   /* not a MAC address */
+	}
+	if (n != 12 || len < 18) {
+		snprintf(out, len, "%s", in);
+		return;
+	}
+	snprintf(out, len, "%.2s-%.2s-%.2s-%.2s-%.2s-%.2s", digits, digits + 2, digits + 4, digits + 6,
+	         digits + 8, digits + 10);
+}
+
 void live_session_from_request(const struct radius_request *req, const char *nas,
                                const struct sockaddr_storage *from, struct live_session *out)
 {
@@ -41,7 +67,7 @@ void live_session_from_request(const struct radius_request *req, const char *nas
 	out->nas_port = req->nas_port;
 	snprintf(out->user_name, sizeof(out->user_name), "%s", req->user_name);
 	snprintf(out->acct_session_id, sizeof(out->acct_session_id), "%s", req->acct_session_id);
-	snprintf(out->calling_station_id, sizeof(out->calling_station_id), "%s", req->calling_station_id);
+	station_id(req->calling_station_id, out->calling_station_id, sizeof(out->calling_station_id));
 	snprintf(out->called_station_id, sizeof(out->called_station_id), "%s", req->called_station_id);
 	out->started = out->updated = (long long)time(NULL);
 }

@@ -5,10 +5,13 @@
 # 127.0.0.1 and authenticates devices with the real 802.1X supplicant (eapol_test): an employee
 # laptop on the corporate Wi-Fi and wired VLANs, a printer on the printer VLAN, a kiosk that is
 # in no group and a device the directory does not know (both rejected), an expired certificate
-# and one from an unknown CA (rejected); then the helpdesk revokes the laptop with authctl (a
-# throwaway Redis holds the list), the laptop is rejected, unrevoked, and accepted again. Prints a
-# verdict, the VLAN the switch was told, and the logged JSON decision for each, then stops authd,
-# slapd and Redis. Exits 0 only if every outcome was the expected one.
+# and one from an unknown CA (rejected), a certificate its CA revoked (rejected: the CA's OCSP
+# responder, `openssl ocsp`, says so). Then the helpdesk revokes the laptop with authctl while it
+# is on the network (a throwaway Redis holds the list and the live sessions): authctl sends the
+# switch (test_nas, standing in for its RFC 5176 port) a Disconnect-Request for the laptop's
+# session, the laptop's next attempt is rejected; it is unrevoked and accepted again. Prints a
+# verdict, the VLAN the switch was told, and the logged JSON decision for each, then stops
+# everything it started. Exits 0 only if every outcome was the expected one.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -130,6 +133,38 @@ stop_redis() {
 	[[ -z $REDIS_PID ]] || { kill "$REDIS_PID"; wait "$REDIS_PID"; }
 }
 
+# The Device CA's OCSP responder, in demo/ocsp.
+stop_ocsp() { "$ROOT/tests/ocsp/ocsp_responder.sh" stop "$DEMO/ocsp"; }
+
+# The switch's dynamic authorization port (RFC 5176): test_nas acknowledges every
+# Disconnect-Request and logs it in demo/nas/requests.log.
+NAS_PID=""
+NAS_BIN=$ROOT/build/tests/nas/test_nas
+start_nas() {
+	local deadline=$((SECONDS + 10))
+	mkdir -p "$DEMO/nas"
+	rm -f "$DEMO/nas/port" "$DEMO/nas/requests.log"
+	"$NAS_BIN" listen --port-file "$DEMO/nas/port" --secret testing123 --mode ack \
+		--log "$DEMO/nas/requests.log" >"$DEMO/nas/nas.log" 2>&1 &
+	NAS_PID=$!
+	until [[ -s $DEMO/nas/port ]]; do
+		((SECONDS < deadline)) || { echo "demo: test_nas did not start" >&2; exit 1; }
+		sleep 0.05
+	done
+	NAS_PORT=$(cat "$DEMO/nas/port")
+}
+
+stop_nas() {
+	[[ -z $NAS_PID ]] || { kill "$NAS_PID"; wait "$NAS_PID" || true; }
+}
+
+# account_start MAC SESSION: the switch reports the session of the device at MAC (RFC 2866).
+account_start() {
+	"$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret testing123 --status start \
+		"Calling-Station-Id=${1//:/-}" "Acct-Session-Id=$2" NAS-IP-Address=127.0.0.1 >/dev/null ||
+		{ echo "demo: authd did not answer the Accounting-Start" >&2; exit 1; }
+}
+
 main() {
 	local failures=0
 	build
@@ -144,12 +179,21 @@ main() {
 	"$ROOT/tests/ldap/slapd.sh" stop "$DEMO/slapd"
 	rm -rf "$DEMO/slapd"
 	"$ROOT/tests/ldap/slapd.sh" start "$DEMO/slapd"
-	step "starting a throwaway Redis for the helpdesk's revocation list in demo/redis"
+	step "starting a throwaway Redis for the helpdesk's list and the live sessions in demo/redis"
 	harness_on_exit stop_redis
 	start_redis
+	step "starting the Device CA's OCSP responder (openssl ocsp) in demo/ocsp"
+	harness_on_exit stop_ocsp
+	OCSP_PORT=$("$ROOT/tests/ocsp/ocsp_responder.sh" start "$DEMO/ocsp" "$AUTHD_PKI")
+	step "starting the switch's dynamic authorization port (test_nas) in demo/nas"
+	harness_on_exit stop_nas
+	start_nas
+	AUTHD_ACCT_PORT=$(free_udp_port)
+	AUTHD_CLIENT_EXTRA="coa_port = $NAS_PORT;"
 	AUTHD_EXTRA_CONFIG="$(placement_config)
-redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; };" AUTHD_LOG_LEVEL=info authd_start
-	step "authd is running: pid $AUTHD_PID, 127.0.0.1:$AUTHD_PORT, config demo/authd.conf"
+redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; };
+revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; }; };" AUTHD_LOG_LEVEL=info authd_start
+	step "authd is running: pid $AUTHD_PID, 127.0.0.1:$AUTHD_PORT (accounting $AUTHD_ACCT_PORT), config demo/authd.conf"
 
 	step "authenticating devices with eapol_test (Wi-Fi: NAS-Port-Type 19 and SSID CORP; wired: 15)"
 	local wifi=(-N61:d:19 -N30:s:02-00-00-de-00-ff:CORP) wired=(-N61:d:15)
@@ -160,28 +204,41 @@ redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; };" AUTHD_LOG_LEVEL=info aut
 	authenticate stranger 02:00:00:de:00:05 "reject unknown_device" "${wired[@]}" || failures=$((failures + 1))
 	authenticate expired 02:00:00:de:00:06 "reject cert_expired" "${wired[@]}" || failures=$((failures + 1))
 	authenticate rogue 02:00:00:de:00:07 "reject unknown_ca" "${wired[@]}" || failures=$((failures + 1))
+	authenticate revoked 02:00:00:de:00:0a "reject revoked" "${wired[@]}" || failures=$((failures + 1))
 
-	step "the helpdesk revokes the laptop (authctl revoke), then takes it back (authctl unrevoke)"
+	step "the switch reports the wired laptop's session (Accounting-Start, session DEMO-0002)"
+	account_start 02:00:00:de:00:02 DEMO-0002
+	step "the helpdesk revokes the laptop (authctl revoke): its live session is disconnected at once"
 	"$ROOT/build/authd/authctl" -c "$AUTHD_CONF" revoke --cert "$AUTHD_PKI/laptop.pem" \
 		--reason "reported stolen (demo)" | sed 's/^/         /'
+	echo "         the switch received: $(grep -m1 'Acct-Session-Id=DEMO-0002' "$DEMO/nas/requests.log" |
+		tr ' ' '\n' | grep -E '^(code|authenticator|message_authenticator|User-Name|Acct-Session-Id|Calling-Station-Id)=' |
+		tr '\n' ' ')"
+	grep -q '^code=40 .*Acct-Session-Id=DEMO-0002' "$DEMO/nas/requests.log" || {
+		echo "         UNEXPECTED: no Disconnect-Request for session DEMO-0002 reached the switch"
+		failures=$((failures + 1))
+	}
 	authenticate laptop 02:00:00:de:00:08 "reject revoked" "${wired[@]}" || failures=$((failures + 1))
+	step "the helpdesk takes it back (authctl unrevoke)"
 	"$ROOT/build/authd/authctl" -c "$AUTHD_CONF" unrevoke --cert "$AUTHD_PKI/laptop.pem" | sed 's/^/         /'
 	authenticate laptop 02:00:00:de:00:09 "accept 110" "${wired[@]}" || failures=$((failures + 1))
 
-	step "stopping authd, the directory and Redis"
+	step "stopping authd, the directory, Redis, the OCSP responder and the switch"
 	authd_stop
 	cat <<EOF
 Files: demo/authd.conf (config), demo/decisions.jsonl (decision log), demo/authd.log (authd's log).
 Run it again by hand:  tests/ldap/slapd.sh restart demo/slapd
                        redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" &
+                       tests/ocsp/ocsp_responder.sh start demo/ocsp demo/pki  (prints its new port:
+                         put it in revocation.ocsp.url of demo/authd.conf)
                        build/authd/authd -c demo/authd.conf
 Ask what a device would get:  build/authd/authd --explain demo/pki/printer.pem -c demo/authd.conf
 EOF
 	if ((failures > 0)); then
-		echo "demo: $failures of 9 outcomes were not the expected ones" >&2
+		echo "demo: $failures of 11 outcomes were not the expected ones" >&2
 		exit 1
 	fi
-	echo "demo: all 9 outcomes as expected"
+	echo "demo: all 11 outcomes as expected"
 }
 
 main "$@"
