@@ -39,12 +39,6 @@ struct pending {
 	struct conversation *conv;
 };
 
-/* An accepted session, waiting for a backend thread to enter it in the table. */
-struct session_start {
-	struct dispatch *d;
-	struct cert_ref ref;
-	struct live_session session;
-};
 
 #define LOG_REQ(level, r, fmt, ...)                                                   \
 	log_msg(level, "nas=%s id=%u conv=%llu: " fmt, (r)->client->name, (r)->rad.id, \
@@ -306,6 +300,26 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
                                     enum eap_step step, const uint8_t *out, size_t outlen,
                                     bool *deferred);
 
+/*
+ * Enters the session the policy just accepted in the live-session table. It
+ * runs on a backend thread before authd's last flight, so the entry exists
+ * before the Access-Accept does and the NAS's Accounting-Start finds it.
+ */
+static void start_session(struct request *r, struct conversation *conv)
+{
+	struct live_session session;
+	struct cert_ref ref;
+	char err[256];
+
+	if (!conversation_cert_ref(conv, &ref))
+		return;
+	live_session_from_request(&r->rad, r->client->name, &r->from, &session);
+	snprintf(session.identity, sizeof(session.identity), "%s",
+	         conv->decision.cert_identity[0] ? conv->decision.cert_identity : conv->decision.identity);
+	if (live_sessions_begin(r->d->sessions, &ref, &session, err, sizeof(err)) < 0)
+		LOG_REQ(LOG_WARNING, r, "live session not recorded (a revocation cannot disconnect it): %s", err);
+}
+
 /* The peer is verified: the policy places it or refuses it, and the EAP
  * conversation goes on accordingly. May block on the directory (see
  * policy_blocks), so it runs on a directory thread when there is one. */
@@ -329,6 +343,8 @@ static struct radius_reply *decide(struct request *r, struct conversation *conv)
 	};
 	policy_decide(r->d->policy, &preq, &conv->decision, &conv->placement);
 	conv->decided = true;
+	if (conv->placement.accept && r->d->sessions != NULL)
+		start_session(r, conv);
 	if (conv->placement.accept)
 		step = eap_conversation_allow(conv->eap, &out, &outlen);
 	else
@@ -384,36 +400,6 @@ static struct radius_reply *refuse_overloaded(struct request *r, struct conversa
 	return advance(r, conv, eap_conversation_refuse(conv->eap, &out, &outlen), out, outlen, NULL);
 }
 
-static void run_session_start(void *arg, bool cancelled)
-{
-	struct session_start *job = arg;
-	char err[256];
-
-	if (!cancelled &&
-	    live_sessions_begin(job->d->sessions, &job->ref, &job->session, err, sizeof(err)) < 0)
-		log_msg(LOG_WARNING, "nas=%s: live session of %s not recorded (a revocation cannot "
-		        "disconnect it): %s", job->session.nas, job->session.identity, err);
-	free(job);
-}
-
-/* Enters an accepted session in the live-session table, off this thread. */
-static void start_session(struct request *r, struct conversation *conv, const struct cert_ref *ref)
-{
-	struct session_start *job = malloc(sizeof(*job));
-
-	if (job == NULL)
-		return;
-	job->d = r->d;
-	job->ref = *ref;
-	live_session_from_request(&r->rad, r->client->name, &r->from, &job->session);
-	snprintf(job->session.identity, sizeof(job->session.identity), "%s",
-	         conv->decision.cert_identity[0] ? conv->decision.cert_identity : conv->decision.identity);
-	if (work_queue_push(r->d->backend_queue, run_session_start, job) < 0) {
-		LOG_REQ(LOG_WARNING, r, "backend queue full: live session not recorded");
-		free(job);
-	}
-}
-
 /* Ends a conversation: its decision is written, it leaves the table. */
 static void end_conversation(struct request *r, struct conversation *conv)
 {
@@ -457,8 +443,6 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 		bool tracked = d->sessions != NULL && conversation_cert_ref(conv, &ref);
 
 		reply = accept_reply(r, conv, out, outlen, &conv->placement, tracked ? &ref : NULL);
-		if (reply != NULL && tracked)
-			start_session(r, conv, &ref);
 		break;
 	}
 	case EAP_STEP_FAILURE:
