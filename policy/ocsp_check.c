@@ -748,8 +748,8 @@ static void verify_failure(OCSP_BASICRESP *bs, X509 *issuer, char *why, size_t w
 		break;
 	case OCSP_R_MISSING_OCSPSIGNING_USAGE:
 	case OCSP_R_ROOT_CA_NOT_TRUSTED:
-		snprintf(why, whylen, "signature check failed: signer %s is neither the issuer nor a "
-		                      "responder it delegated (EKU OCSPSigning)", signer_name);
+		snprintf(why, whylen, "signature check failed: signer %s is neither the certificate's "
+		                      "issuer nor a responder delegated by it (EKU OCSPSigning)", signer_name);
 		break;
 	default:
 		d = reason != 0 ? ERR_reason_error_string(ERR_PACK(ERR_LIB_OCSP, 0, reason)) : NULL;

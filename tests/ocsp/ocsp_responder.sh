@@ -13,18 +13,22 @@
 #                 (e.g. "server": trusted, but not authorized to sign OCSP responses).
 #       --nmin N  responses carry nextUpdate = thisUpdate + N minutes; without it they carry no
 #                 nextUpdate at all (a client then judges them by their age).
-#       --index   the `openssl ca` database to answer from (default PKI_DIR/issuing-ca.index).
-#                 `openssl ocsp` re-reads it when it changes, so a test may revoke at run time by
-#                 editing a copy of it.
+#       --index   the `openssl ca` database to answer from (default PKI_DIR/issuing-ca.index,
+#                 which every test shares: pass a copy to change it at run time).
 #       start on a STATE_DIR that holds a running instance stops it first.
 #   ocsp_responder.sh stop STATE_DIR
 #       Stops it (only if the recorded pid is still this responder).
 #   ocsp_responder.sh count STATE_DIR
-#       Prints how many OCSP requests it has received since start (the readiness probe excluded).
+#       Prints how many OCSP requests it has received since start (its own probes excluded).
+#   ocsp_responder.sh revoke STATE_DIR CERT.pem [REASON]
+#       Marks CERT revoked now (REASON default keyCompromise) in the index given with --index,
+#       and makes the responder use it before returning.
+#   ocsp_responder.sh reload STATE_DIR
+#       Makes the responder use an index edited by the caller before returning.
 #
-# STATE_DIR also keeps pid, port, base (the count at readiness), responder.log (stderr: one
-# "Received request" line per request, errors) and responder.text (-text: every request and
-# response in full, written by a buffered stdout so it may lag).
+# STATE_DIR also keeps pid, port, base (requests that were our probes), index (the index
+# served), responder.log (stderr: one "Received request" line per request, errors) and
+# responder.text (-text: every request and response in full, from a buffered stdout, so it lags).
 #
 # Caveats of `openssl ocsp -port` in OpenSSL 3.0, which matter to anyone reusing this:
 # - It is single-threaded, and a client that connects and closes without sending a request line
@@ -33,12 +37,15 @@
 #   request, and nothing should ever probe its port otherwise.
 # - It listens on [::] (all interfaces, dual-stack); there is no option to bind 127.0.0.1 only.
 #   Clients should use OCSP_URL (127.0.0.1). The PKI is worthless, so nothing is exposed.
+# - It re-reads a changed index (new inode or mtime) only at the top of its loop, before it
+#   waits for the next connection: the first request after an edit still gets the old answer.
+#   revoke and reload therefore send one probe request of their own.
 set -euo pipefail
 
 die() { printf 'ocsp_responder.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-	die "usage: ocsp_responder.sh start STATE_DIR PKI_DIR [--signer ca|responder|rogue|NAME] [--nmin N] [--index FILE] | stop STATE_DIR | count STATE_DIR"
+	die "usage: ocsp_responder.sh start STATE_DIR PKI_DIR [--signer ca|responder|rogue|NAME] [--nmin N] [--index FILE] | stop STATE_DIR | count STATE_DIR | revoke STATE_DIR CERT [REASON] | reload STATE_DIR"
 }
 
 # The pid in STATE_DIR if that process is still our responder (its command line names STATE_DIR).
@@ -63,6 +70,36 @@ received() {
 	local n
 	n=$(grep -c 'Received request' "$1/responder.log" 2>/dev/null) || true
 	echo "${n:-0}"
+}
+
+# probe DIR PKI PORT: one real OCSP request (about the laptop); 0 when it was answered.
+probe() {
+	openssl ocsp -issuer "$2/issuing-ca.pem" -cert "$2/laptop.pem" -url "http://127.0.0.1:$3/" \
+		-noverify -timeout 5 >/dev/null 2>&1
+}
+
+# Sends a probe so that an edited index is in force; the probe is not counted.
+reload() {
+	local dir=$1 before after
+	[[ -s $dir/base && -s $dir/port ]] || die "$dir: no responder is running there"
+	before=$(received "$dir")
+	probe "$dir" "$(cat "$dir/pki")" "$(cat "$dir/port")" || die "the responder in $dir did not answer"
+	after=$(received "$dir")
+	echo $(($(cat "$dir/base") + after - before)) >"$dir/base"
+}
+
+revoke() {
+	local dir=$1 cert=$2 reason=${3:-keyCompromise} index serial now
+	[[ -s $dir/index && -s $dir/pki ]] || die "$dir: no responder was started there"
+	index=$(cat "$dir/index")
+	[[ $index != "$(cat "$dir/pki")/issuing-ca.index" ]] ||
+		die "the PKI's own index is shared by every test: start with --index A_COPY to revoke"
+	serial=$(openssl x509 -in "$cert" -noout -serial 2>/dev/null) || die "$cert: not a certificate"
+	serial=${serial#serial=}
+	grep -q "^V	[0-9]*Z		$serial	" "$index" || die "$cert: serial $serial is not valid in $index"
+	now=$(date -u +%y%m%d%H%M%SZ)
+	sed -i "s/^V\t\([0-9]*Z\)\t\t$serial\t/R\t\1\t$now,$reason\t$serial\t/" "$index"
+	reload "$dir"
 }
 
 stop() {
@@ -109,6 +146,8 @@ start() {
 	dir=$(cd "$dir" && pwd)
 	stop "$dir"
 	rm -f "$dir/responder.log" "$dir/responder.text" "$dir/base"
+	echo "$index" >"$dir/index"
+	echo "$pki" >"$dir/pki"
 
 	# -port 0: the kernel picks a free port (no race with other tests), reported on stdout as
 	# "ACCEPT [::]:PORT PID=N". -ignore_err: a malformed request is answered and forgotten
@@ -128,8 +167,7 @@ start() {
 	done
 
 	# Ready when it answers a real request (see the caveat above about bare connections).
-	until openssl ocsp -issuer "$pki/issuing-ca.pem" -cert "$pki/laptop.pem" \
-		-url "http://127.0.0.1:$port/" -noverify -timeout 5 >/dev/null 2>&1; do
+	until probe "$dir" "$pki" "$port"; do
 		alive "$pid" || { cat "$dir/responder.log" >&2; rm -f "$dir/pid"; die "openssl ocsp died"; }
 		((SECONDS < deadline)) || { stop "$dir"; die "openssl ocsp did not answer within 30 s"; }
 		sleep 0.1
@@ -156,5 +194,7 @@ case ${1:-} in
 start) [[ $# -ge 3 ]] || usage; shift; start "$@" ;;
 stop) [[ $# -eq 2 ]] || usage; stop "$2" ;;
 count) [[ $# -eq 2 ]] || usage; count "$2" ;;
+revoke) [[ $# -eq 3 || $# -eq 4 ]] || usage; revoke "$2" "$3" "${4:-keyCompromise}" ;;
+reload) [[ $# -eq 2 ]] || usage; reload "$2" ;;
 *) usage ;;
 esac

@@ -411,13 +411,13 @@ static void test_verify_signers_refused(void **state)
 	s.signer = server;
 	s.key = server_key;
 	verify_spec(c, &s, NULL, 0, &a);
-	expect_answer(&a, OCSP_CHECK_FAILED, "signer CN=authd.test is neither the issuer nor a responder it delegated");
+	expect_answer(&a, OCSP_CHECK_FAILED, "signer CN=authd.test is neither the certificate's issuer nor a responder delegated by it");
 
 	/* The root is trusted, but it did not issue the laptop: it may not answer for it. */
 	s.signer = root_ca;
 	s.key = root_ca_key;
 	verify_spec(c, &s, NULL, 0, &a);
-	expect_answer(&a, OCSP_CHECK_FAILED, "is neither the issuer nor a responder it delegated");
+	expect_answer(&a, OCSP_CHECK_FAILED, "is neither the certificate's issuer nor a responder delegated by it");
 	ocsp_check_free(c);
 }
 
@@ -911,6 +911,43 @@ static void test_responder_parallel(void **state)
 	ocsp_check_free(c);
 }
 
+static void test_responder_revoked_at_run_time(void **state)
+{
+	/* The helpdesk revokes at the CA; the next query sees it. */
+	struct ocsp_check *c = new_check((struct check_opts){ 0 });
+	struct ocsp_answer a;
+	char pem[700];
+	FILE *f;
+
+	ocsp_check_query(c, aia_device, issuing_ca, &a);
+	expect_answer(&a, OCSP_CHECK_GOOD, "good");
+	snprintf(pem, sizeof(pem), "%s/aia.pem", own_dir);
+	f = fopen(pem, "w");
+	assert_non_null(f);
+	assert_true(PEM_write_X509(f, aia_device));
+	fclose(f);
+	assert_int_equal(run("'%s' revoke '%s/shared' '%s' superseded", responder_sh, own_dir, pem), 0);
+	ocsp_check_query(c, aia_device, issuing_ca, &a);
+	expect_answer(&a, OCSP_CHECK_REVOKED, "(superseded)");
+	assert_int_equal(a.reason, OCSP_REVOKED_STATUS_SUPERSEDED);
+	assert_true(a.revoked_at >= time(NULL) - 60 && a.revoked_at <= time(NULL));
+	ocsp_check_free(c);
+}
+
+static void test_responder_answers_only_for_its_ca(void **state)
+{
+	/* It answers "unknown" about another CA's certificate, signed with a key delegated by
+	 * the Device CA only: that says nothing about the rogue CA's certificates. */
+	struct ocsp_check *c = new_check((struct check_opts){ .url = url });
+	X509 *rogue = load_cert("rogue");
+	struct ocsp_answer a;
+
+	ocsp_check_query(c, rogue, rogue_ca, &a);
+	expect_answer(&a, OCSP_CHECK_FAILED, "is neither the certificate's issuer nor a responder delegated by it");
+	X509_free(rogue);
+	ocsp_check_free(c);
+}
+
 /* ---- group "signers": a responder per signer ------------------------------------------ */
 
 static struct ocsp_answer ask_responder(const char *name, const char *args, X509 *cert)
@@ -946,7 +983,7 @@ static void test_signer_unauthorized(void **state)
 {
 	struct ocsp_answer a = ask_responder("server", "--signer server --nmin 5", laptop);
 
-	expect_answer(&a, OCSP_CHECK_FAILED, "signer CN=authd.test is neither the issuer nor a responder it delegated");
+	expect_answer(&a, OCSP_CHECK_FAILED, "signer CN=authd.test is neither the certificate's issuer nor a responder delegated by it");
 }
 
 static void test_signer_without_next_update(void **state)
@@ -1277,6 +1314,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_responder_hostile_aia),
 		cmocka_unit_test(test_responder_nonce_off),
 		cmocka_unit_test(test_responder_parallel),
+		cmocka_unit_test(test_responder_answers_only_for_its_ca),
+		cmocka_unit_test(test_responder_revoked_at_run_time),
 	};
 	static const struct CMUnitTest signers[] = {
 		cmocka_unit_test(test_signer_issuing_ca),
