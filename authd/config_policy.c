@@ -448,7 +448,7 @@ static int parse_ocsp(struct parser *p, const config_setting_t *parent, struct r
 static int parse_revocation(struct parser *p, struct authd_config *cfg)
 {
 	static const char *const keys[] = {
-		"crl", "crl_expired", "unknown", "ocsp", "cache_max_ttl", NULL
+		"crl", "crl_expired", "unknown", "ocsp", "cache_max_ttl", "check_intermediates", NULL
 	};
 	struct revocation_settings *r = &cfg->policy.revocation;
 	const config_setting_t *g;
@@ -465,6 +465,7 @@ static int parse_revocation(struct parser *p, struct authd_config *cfg)
 	    parse_choice(p, g, "crl_expired", "reject", "ignore", &r->ignore_expired_crl) < 0 ||
 	    parser_string(p, g, "unknown", false, &unknown) < 0 ||
 	    parser_uint(p, g, "cache_max_ttl", 10, 7 * 86400, &r->cache_max_ttl) < 0 ||
+	    parser_bool(p, g, "check_intermediates", &r->check_intermediates) < 0 ||
 	    parse_crl_files(p, g, r) < 0 || parse_ocsp(p, g, r) < 0)
 		return -1;
 	if (r->n_crl_files == 0 && r->ocsp == NULL)

@@ -336,6 +336,7 @@ static struct radius_reply *decide(struct request *r, struct conversation *conv)
 	preq = (struct policy_request){
 		.cert = eap_conversation_peer_cert(conv->eap),
 		.issuer = sk_X509_num(chain) > 1 ? sk_X509_value(chain, 1) : NULL,
+		.chain = chain,
 		.eap_identity = eap_conversation_identity(conv->eap),
 		.nas = r->client->name,
 		.nas_port_type = r->rad.nas_port_type,

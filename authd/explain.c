@@ -120,6 +120,7 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	preq = (struct policy_request){
 		.cert = cert,
 		.issuer = sk_X509_num(verified) > 1 ? sk_X509_value(verified, 1) : NULL,
+		.chain = verified,
 		.eap_identity = req->eap_identity != NULL ? req->eap_identity : text,
 		.nas = req->nas != NULL ? req->nas : "",
 		.nas_port_type = req->nas_port_type,

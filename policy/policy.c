@@ -169,7 +169,7 @@ void policy_decide(struct policy *p, const struct policy_request *req, struct de
 
 	memset(out, 0, sizeof(*out));
 	dec->detail[0] = '\0';
-	refusal = revocation_check(p->revocation, req->cert, req->issuer, dec);
+	refusal = revocation_check(p->revocation, req->cert, req->issuer, req->chain, dec);
 	if (refusal != NULL) {
 		fall_back(p, POLICY_REJECT, refusal, dec, out);
 		return;

@@ -93,6 +93,7 @@ struct redis_pool *policy_redis(struct policy *p);
 struct policy_request {
 	X509 *cert;                 /* the verified device certificate */
 	X509 *issuer;               /* its issuer from the verified chain, NULL if unknown */
+	STACK_OF(X509) *chain;      /* the verified chain, leaf first; NULL if unknown */
 	const char *eap_identity;
 	const char *nas;            /* client name */
 	unsigned nas_port_type;     /* 0 = not sent */

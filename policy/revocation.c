@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "policy/cert_names.h"
 #include "policy/cert_ref.h"
 #include "policy/crl_store.h"
 #include "policy/helpdesk.h"
@@ -219,15 +220,15 @@ static void check_crl(struct revocation *r, X509 *cert, X509 *issuer, struct dec
 		set(l, CERT_STATUS_UNKNOWN, "crl");
 }
 
-const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer, struct decision *dec)
+/* One certificate through every source and the unknown rule: NULL, or the
+ * reason to refuse. */
+static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer, struct decision *dec)
 {
 	struct learned l = { 0 };
 	struct cert_ref ref;
 	bool have_ref;
 	int listed = -1;
 
-	if (!r->s->configured && r->helpdesk == NULL)
-		return NULL;
 	have_ref = cert_ref_make(cert, issuer, NULL, &ref) == 0;
 	if (have_ref && r->helpdesk != NULL && (listed = check_helpdesk(r, &ref, dec)) == 1) {
 		dec->revocation = "revoked";
@@ -259,6 +260,32 @@ const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer, str
 		return NULL;
 	}
 	return "revocation_unknown";
+}
+
+const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer,
+                             STACK_OF(X509) *chain, struct decision *dec)
+{
+	const char *refusal;
+
+	if (!r->s->configured && r->helpdesk == NULL)
+		return NULL;
+	refusal = check_one(r, cert, issuer, dec);
+	/* The intermediates, each by its issuer; the root (last) is trusted as it is. */
+	for (int i = 1; refusal == NULL && r->s->check_intermediates && i + 1 < sk_X509_num(chain); i++) {
+		X509 *ca = sk_X509_value(chain, i);
+		size_t before = strlen(dec->detail);
+		char name[256], *mine;
+
+		refusal = check_one(r, ca, sk_X509_value(chain, i + 1), dec);
+		if (refusal == NULL || (mine = strdup(dec->detail + before)) == NULL)
+			continue;
+		/* Say which certificate of the chain it was. */
+		cert_name_string(X509_get_subject_name(ca), name, sizeof(name));
+		dec->detail[before] = '\0';
+		note(dec, "intermediate CA %s: %s", name, mine + (mine[0] == ';' ? 2 : 0));
+		free(mine);
+	}
+	return refusal;
 }
 
 void revocation_remember_identity(struct revocation *r, const char *identity, X509 *cert,

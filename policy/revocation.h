@@ -29,6 +29,7 @@ struct revocation_settings {
 	char *ca_file;              /* the trusted issuers: CRL and OCSP response signers */
 	bool ignore_expired_crl;    /* use a CRL past its nextUpdate as if current */
 	enum revocation_unknown unknown;
+	bool check_intermediates;   /* also the CAs between the device and the root */
 	struct ocsp_settings *ocsp; /* NULL: no OCSP */
 	unsigned cache_max_ttl;     /* seconds a learned status is kept at most */
 	int line;                   /* where the section starts, for load errors */
@@ -59,12 +60,14 @@ int revocation_reload_changed(struct revocation *r, char *err, size_t errlen);
 bool revocation_blocks(const struct revocation *r);
 
 /*
- * Checks cert (issued by issuer, NULL when the chain had none) and fills
- * dec->revocation, dec->revocation_source and, on anything worth knowing,
- * dec->detail. Returns NULL when the certificate may go on, else the reason
- * to refuse it ("revoked" or "revocation_unknown"). Thread-safe.
+ * Checks cert (issued by issuer, NULL when the chain had none) and, with
+ * check_intermediates, every CA of the verified chain (leaf first) below its
+ * root. Fills dec->revocation, dec->revocation_source and, on anything worth
+ * knowing, dec->detail. Returns NULL when the certificate may go on, else
+ * the reason to refuse it ("revoked" or "revocation_unknown"). Thread-safe.
  */
-const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer, struct decision *dec);
+const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer,
+                             STACK_OF(X509) *chain, struct decision *dec);
 
 /* So that the helpdesk can later revoke the device by name. Best effort. */
 void revocation_remember_identity(struct revocation *r, const char *identity, X509 *cert,

@@ -74,6 +74,27 @@ case_crl_untrusted() {
 	grep -q "no trusted CA (tls.ca) named CN=authd Rogue CA" <<<"$out" || fail "authd -C said: $out"
 }
 
+# check_intermediates: the Root CA's CRL revoking the Device CA refuses every device it issued,
+# and says which certificate of the chain was revoked; without the setting only devices count.
+case_crl_intermediate() {
+	cp "$AUTHD_PKI/issuing-ca.crl.pem" "$HARNESS_DIR/device-ca.crl.pem"
+	cp "$AUTHD_PKI/root-ca.crl.pem" "$HARNESS_DIR/root-ca.crl.pem"
+	AUTHD_EXTRA_CONFIG="revocation = { crl = [ \"$HARNESS_DIR/device-ca.crl.pem\", \"$HARNESS_DIR/root-ca.crl.pem\" ];
+		check_intermediates = true; };"
+	authd_start
+	auth laptop 02:00:00:44:00:01 accept ok good
+	cp "$AUTHD_PKI/root-ca-revokes-device-ca.crl.pem" "$HARNESS_DIR/crl.new"
+	mv "$HARNESS_DIR/crl.new" "$HARNESS_DIR/root-ca.crl.pem"
+	sleep 1.2   # changes are looked for at most once a second
+	auth laptop 02:00:00:44:00:02 reject revoked revoked
+	expect_decision 02:00:00:44:00:02 '.detail | test("intermediate CA .*Device CA")' \
+		"the detail to name the revoked intermediate"
+	authd_stop
+	AUTHD_EXTRA_CONFIG="revocation = { crl = [ \"$HARNESS_DIR/device-ca.crl.pem\", \"$HARNESS_DIR/root-ca.crl.pem\" ]; };"
+	authd_start
+	auth laptop 02:00:00:44:00:03 accept ok good
+}
+
 main() {
 	local case=${1:-}
 	if [[ $case == --list ]]; then

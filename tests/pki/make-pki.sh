@@ -41,6 +41,8 @@
 # CRLs of the Device CA (PEM): issuing-ca.crl.pem revokes `revoked` (next update in 30 days);
 # issuing-ca-empty.crl.pem revokes nothing; issuing-ca-expired.crl.pem revokes `revoked` too but
 # its nextUpdate was yesterday. rogue-ca.crl.pem is signed by the untrusted rogue CA.
+# CRLs of the Root CA: root-ca.crl.pem revokes nothing; root-ca-revokes-device-ca.crl.pem revokes
+# the Device CA (cACompromise), for checks of intermediates.
 #
 # OCSP (RFC 6960) for the Device CA:
 #   ocsp-responder.pem / .key  CN "authd Test OCSP Responder", issued by the Device CA, EKU
@@ -82,6 +84,7 @@ expected_files() {
 	echo root-ca.pem root-ca.key issuing-ca.pem issuing-ca.key ca-bundle.pem root-only.pem
 	echo server.pem server.key rogue-ca.pem rogue-ca.key ldap-server.pem ldap-server.key
 	echo issuing-ca.crl.pem issuing-ca-empty.crl.pem issuing-ca-expired.crl.pem rogue-ca.crl.pem
+	echo root-ca.crl.pem root-ca-revokes-device-ca.crl.pem
 	echo ocsp-responder.pem ocsp-responder.key issuing-ca.index
 	local d
 	for d in "${DEVICES[@]}"; do echo "$d.pem" "$d-chain.pem" "$d.key"; done
@@ -299,6 +302,10 @@ generate() {
 		crl issuing-ca issuing-ca-expired.crl.pem -crl_lastupdate "$(ca_date '3 days ago')" \
 			-crl_nextupdate "$yesterday"
 		crl rogue-ca rogue-ca.crl.pem -crldays 30
+		crl root-ca root-ca.crl.pem -crldays 30
+		ISSUER=root-ca run "revoke the Device CA" openssl ca -config ca.cnf -batch -revoke issuing-ca.pem \
+			-crl_reason CACompromise
+		crl root-ca root-ca-revokes-device-ca.crl.pem -crldays 30
 
 		SAN_DNS=selfsigned-0001.corp.example \
 			self_signed selfsigned "/CN=selfsigned-0001.corp.example" device 365
