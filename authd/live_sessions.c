@@ -208,12 +208,6 @@ static int store(struct live_sessions *ls, const struct cert_ref *ref, const str
 	return run(ls, 5, set, err, errlen);
 }
 
-int live_sessions_begin(struct live_sessions *ls, const struct cert_ref *ref,
-                        const struct live_session *s, char *err, size_t errlen)
-{
-	return store(ls, ref, s, err, errlen);
-}
-
 /* The certificate of a session the NAS did not tag with authd's Class.
  * 1 found, 0 none, -1 error. */
 static int ref_of_station(struct live_sessions *ls, const struct live_session *s,
@@ -252,24 +246,14 @@ static int fetch(struct live_sessions *ls, const struct cert_ref *ref, const str
 	return 0;
 }
 
-int live_sessions_account(struct live_sessions *ls, unsigned status_type, const struct cert_ref *ref,
-                          const struct live_session *s, char *err, size_t errlen)
+/* Stores what s says over what the table holds about the same session:
+ * accounting adds what the Access-Request lacked (Acct-Session-Id above all),
+ * a re-authentication adds the identity, and neither forgets the other's. */
+static int merge(struct live_sessions *ls, const struct cert_ref *ref, const struct live_session *s,
+                 char *err, size_t errlen)
 {
 	struct live_session merged = { 0 };
-	struct cert_ref found;
-	int rc;
 
-	if (ref == NULL) {
-		if ((rc = ref_of_station(ls, s, &found, err, errlen)) <= 0)
-			return rc;
-		ref = &found;
-	}
-	if (status_type == ACCT_STATUS_STOP)
-		return live_sessions_end(ls, ref, s, err, errlen) < 0 ? -1 : 1;
-	if (status_type != ACCT_STATUS_START && status_type != ACCT_STATUS_INTERIM)
-		return 1;   /* nothing to keep (Accounting-On/Off are acknowledged as they are) */
-	/* Accounting adds what the Access-Request lacked (Acct-Session-Id above
-	 * all); what authd learned at the Accept (the identity) stays. */
 	if (fetch(ls, ref, s, &merged, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < N_TEXT_FIELDS; i++) {
@@ -283,7 +267,31 @@ int live_sessions_account(struct live_sessions *ls, unsigned status_type, const 
 	if (merged.started == 0)
 		merged.started = s->started;
 	merged.updated = s->updated;
-	return store(ls, ref, &merged, err, errlen) < 0 ? -1 : 1;
+	return store(ls, ref, &merged, err, errlen);
+}
+
+int live_sessions_begin(struct live_sessions *ls, const struct cert_ref *ref,
+                        const struct live_session *s, char *err, size_t errlen)
+{
+	return merge(ls, ref, s, err, errlen);
+}
+
+int live_sessions_account(struct live_sessions *ls, unsigned status_type, const struct cert_ref *ref,
+                          const struct live_session *s, char *err, size_t errlen)
+{
+	struct cert_ref found;
+	int rc;
+
+	if (ref == NULL) {
+		if ((rc = ref_of_station(ls, s, &found, err, errlen)) <= 0)
+			return rc;
+		ref = &found;
+	}
+	if (status_type == ACCT_STATUS_STOP)
+		return live_sessions_end(ls, ref, s, err, errlen) < 0 ? -1 : 1;
+	if (status_type != ACCT_STATUS_START && status_type != ACCT_STATUS_INTERIM)
+		return 1;   /* nothing to keep (Accounting-On/Off are acknowledged as they are) */
+	return merge(ls, ref, s, err, errlen) < 0 ? -1 : 1;
 }
 
 int live_sessions_of(struct live_sessions *ls, const struct cert_ref *ref, struct live_session **out,

@@ -85,14 +85,15 @@ revoke_laptop() {
 	harness_log "$REVOKE_OUT"
 }
 
-# Access-Accept + Accounting-Start (matched by station, in another MAC notation), then a revoke:
-# the NAS receives a Disconnect-Request naming the session, signed, and its ACK ends the session
-# in the table.
+# Access-Accept + Accounting-Start (matched by station, in another MAC notation) + a periodic
+# re-authentication, then a revoke: the NAS receives a Disconnect-Request naming the session,
+# signed, and its ACK ends the session in the table.
 case_disconnect_ack() {
 	start ack
 	accept 02:00:00:60:00:01
 	account start User-Name=laptop-0001.corp.example Calling-Station-Id=02:00:00:60:00:01 \
 		Acct-Session-Id=SESSION-6001 NAS-IP-Address=127.0.0.1
+	accept 02:00:00:60:00:01
 	revoke_laptop
 	[[ $REVOKE_OUT == *"disconnected (ACK"* ]] || fail "authctl revoke did not report the disconnect: $REVOKE_OUT"
 	expect_nas_request '^code=40 .*authenticator=valid .*message_authenticator=valid first=yes' \
