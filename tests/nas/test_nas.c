@@ -381,8 +381,15 @@ static void serve_datagram(int fd, const char *secret, enum mode mode, FILE *log
 	}
 	build_reply(&req, mode, secret, &reply);
 	add(l, " reply=%u", reply.data[0]);
-	if (sendto(fd, reply.data, reply.len, 0, (struct sockaddr *)&from, fromlen) != (ssize_t)reply.len)
-		add(l, " send_error=%s", strerror(errno));
+	/* Logged before the answer leaves: whoever holds the answer finds the line. */
+	fprintf(log, "%s\n", l->text);
+	fflush(log);
+	if (sendto(fd, reply.data, reply.len, 0, (struct sockaddr *)&from, fromlen) != (ssize_t)reply.len) {
+		fprintf(log, "send_error=%s\n", strerror(errno));
+		fflush(log);
+	}
+	free(l);
+	return;
 
 out:
 	fprintf(log, "%s\n", l->text);
