@@ -18,6 +18,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEMO=$ROOT/demo
 # shellcheck source=tests/integration/lib.sh
 source "$ROOT/tests/integration/lib.sh"
+# shellcheck source=tests/integration/redis_lib.sh
+source "$ROOT/tests/integration/redis_lib.sh"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -114,25 +116,6 @@ policy = {
 EOF
 }
 
-# The helpdesk's revocation list: a throwaway Redis in demo/redis.
-REDIS_PID=""
-start_redis() {
-	local deadline=$((SECONDS + 10))
-	mkdir -p "$DEMO/redis"
-	REDIS_PORT=$(free_udp_port)
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$DEMO/redis" \
-		>"$DEMO/redis/redis.log" 2>&1 &
-	REDIS_PID=$!
-	until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do
-		((SECONDS < deadline)) || { echo "demo: redis-server did not start" >&2; exit 1; }
-		sleep 0.05
-	done
-}
-
-stop_redis() {
-	[[ -z $REDIS_PID ]] || { kill "$REDIS_PID"; wait "$REDIS_PID"; }
-}
-
 # The Device CA's OCSP responder, in demo/ocsp.
 stop_ocsp() { "$ROOT/tests/ocsp/ocsp_responder.sh" stop "$DEMO/ocsp"; }
 
@@ -179,9 +162,9 @@ main() {
 	"$ROOT/tests/ldap/slapd.sh" stop "$DEMO/slapd"
 	rm -rf "$DEMO/slapd"
 	"$ROOT/tests/ldap/slapd.sh" start "$DEMO/slapd"
-	step "starting a throwaway Redis for the helpdesk's list and the live sessions in demo/redis"
-	harness_on_exit stop_redis
-	start_redis
+	step "starting a throwaway Redis for the helpdesk's list and the live sessions (demo/redis.log)"
+	harness_on_exit redis_stop
+	redis_start
 	step "starting the Device CA's OCSP responder (openssl ocsp) in demo/ocsp"
 	harness_on_exit stop_ocsp
 	OCSP_PORT=$("$ROOT/tests/ocsp/ocsp_responder.sh" start "$DEMO/ocsp" "$AUTHD_PKI")

@@ -5,16 +5,43 @@
 REDIS_PORT=""
 REDIS_PID=""
 
-redis_start() {
-	local deadline=$((SECONDS + 10))
-	[[ -n $REDIS_PORT ]] || REDIS_PORT=$(free_udp_port)
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-		--dir "$HARNESS_DIR" >"$HARNESS_DIR/redis.log" 2>&1 &
-	REDIS_PID=$!
-	until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do
-		((SECONDS < deadline)) || fail "redis-server did not answer within 10 s"
-		sleep 0.05
+# A TCP port on 127.0.0.1 nobody listens on right now.
+free_tcp_port() {
+	local port i
+	for ((i = 0; i < 100; i++)); do
+		port=$((20000 + RANDOM % 40000))
+		if [[ -z $(ss -Hltn "sport = :$port") ]]; then
+			echo "$port"
+			return 0
+		fi
 	done
+	fail "found no free TCP port in 100 tries"
+}
+
+# redis_start: on REDIS_PORT if set (a restart), else on a free port, retried if another
+# process takes it first.
+redis_start() {
+	local deadline attempt fixed=${REDIS_PORT:+yes}
+	for attempt in 1 2 3 4 5; do
+		[[ -n $fixed ]] || REDIS_PORT=$(free_tcp_port)
+		redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+			--dir "$HARNESS_DIR" >"$HARNESS_DIR/redis.log" 2>&1 &
+		REDIS_PID=$!
+		deadline=$((SECONDS + 10))
+		until redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; do
+			if ! kill -0 "$REDIS_PID" 2>/dev/null; then
+				wait "$REDIS_PID" 2>/dev/null || true
+				REDIS_PID=""
+				[[ -z $fixed ]] || fail "redis-server could not start again on port $REDIS_PORT: $(tail -n 3 "$HARNESS_DIR/redis.log")"
+				harness_log "redis port $REDIS_PORT was taken (attempt $attempt), trying another"
+				continue 2
+			fi
+			((SECONDS < deadline)) || fail "redis-server did not answer within 10 s"
+			sleep 0.05
+		done
+		return 0
+	done
+	fail "could not start redis-server: every port tried was taken"
 }
 
 redis_stop() {
