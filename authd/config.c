@@ -168,7 +168,7 @@ static int parse_tls(struct parser *p, struct authd_config *cfg)
 {
 	static const char *const keys[] = {
 		"certificate", "private_key", "ca", "min_version", "max_version",
-		"require_client_eku", NULL
+		"require_client_eku", "session_lifetime", NULL
 	};
 	struct eap_tls_settings *t = &cfg->tls;
 	const config_setting_t *g;
@@ -185,8 +185,12 @@ static int parse_tls(struct parser *p, struct authd_config *cfg)
 	    parser_input_file(p, g, "ca", (char **)&t->ca) < 0 ||
 	    get_tls_version(p, g, "min_version", &t->min_version) < 0 ||
 	    get_tls_version(p, g, "max_version", &t->max_version) < 0 ||
-	    parser_bool(p, g, "require_client_eku", &t->require_client_eku) < 0)
+	    parser_bool(p, g, "require_client_eku", &t->require_client_eku) < 0 ||
+	    parser_uint(p, g, "session_lifetime", 0, 86400, &t->session_lifetime) < 0)
 		return -1;
+	if (t->session_lifetime > 0 && t->session_lifetime < 60)
+		return parser_fail(p, config_setting_get_member(g, "session_lifetime"),
+		                   "tls.session_lifetime must be 0 (no resumption) or 60..86400 seconds");
 	if (t->min_version > t->max_version)
 		return parser_fail(p, g, "tls.min_version is above tls.max_version");
 	return 0;

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <freeradius/build.h>
 #include <freeradius/libradius.h>
@@ -20,6 +22,8 @@
 /* RFC 5080 §2.2.2: keep replies long enough to cover the NAS's retries. */
 #define REPLY_CACHE_LIFETIME_S 30
 #define DROP_LOG_PER_SECOND 10
+/* Resumable sessions one node keeps without Redis (about 1.5 KB each). */
+#define TLS_SESSIONS_IN_PROCESS 100000
 
 /* Everything one request carries through the dispatch functions, and what
  * it takes to answer it from another thread. */
@@ -33,10 +37,12 @@ struct request {
 	socklen_t fromlen;
 };
 
-/* A conversation with a verified peer, waiting for a directory thread. */
+/* A conversation waiting for a backend thread: to decide on its verified
+ * peer, or to look up the session the peer offered. */
 struct pending {
 	struct request r;           /* owns r.rad */
 	struct conversation *conv;
+	bool lookup;
 };
 
 
@@ -82,6 +88,13 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	    (d->sessions = live_sessions_new(policy_redis(d->policy), cfg->sessions.lifetime, err,
 	                                     errlen)) == NULL)
 		goto fail;
+	/* Resumable sessions go where the other shared state is: Redis, or this process. */
+	if (cfg->tls.session_lifetime > 0 &&
+	    (d->tls_sessions = tls_session_store_new(policy_redis(d->policy), cfg->tls.session_lifetime,
+	                                             TLS_SESSIONS_IN_PROCESS)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (d->conversations == NULL || d->replies == NULL ||
 	    (policy_blocks(d->policy) && d->backend_queue == NULL)) {
 		snprintf(err, errlen, "out of memory");
@@ -98,6 +111,7 @@ void dispatch_cleanup(struct dispatch *d)
 	/* First: pending placements still use the tables and the decision log. */
 	work_queue_free(d->backend_queue);
 	live_sessions_free(d->sessions);
+	tls_session_store_free(d->tls_sessions);
 	policy_free(d->policy);
 	conversation_table_free(d->conversations);
 	reply_cache_free(d->replies);
@@ -124,6 +138,7 @@ static void fill_from_eap(struct conversation *conv)
 	snprintf(dec->identity, sizeof(dec->identity), "%s", eap_conversation_identity(conv->eap));
 	dec->cert = eap_conversation_peer_cert(conv->eap);
 	dec->tls_version = eap_conversation_tls_version(conv->eap);
+	dec->resumed = eap_conversation_resumed(conv->eap);
 	dec->round_trips = eap_conversation_round_trips(conv->eap);
 }
 
@@ -355,32 +370,82 @@ static struct radius_reply *decide(struct request *r, struct conversation *conv)
 
 static void respond(struct request *r, struct radius_reply *reply);
 
+/*
+ * The peer offered a session: fetch it, and let it resume only if its
+ * certificate still verifies and is not revoked; otherwise the handshake
+ * goes on in full, where the device meets every check again. May block on
+ * Redis, so it runs on a backend thread when the store is there.
+ */
+static struct radius_reply *look_up_session(struct request *r, struct conversation *conv)
+{
+	struct decision scratch;
+	STACK_OF(X509) *chain = NULL;
+	SSL_SESSION *session = NULL;
+	const uint8_t *id, *out = NULL, *p;
+	const char *refusal = NULL;
+	uint8_t *der = NULL;
+	size_t idlen = eap_conversation_offered_session(conv->eap, &id), derlen = 0, outlen = 0;
+	enum eap_step step;
+	char err[256];
+	X509 *leaf;
+	int found;
+
+	found = tls_session_store_get(r->d->tls_sessions, id, idlen, &der, &derlen, err, sizeof(err));
+	if (found < 0)
+		LOG_REQ(LOG_WARNING, r, "session store unreachable, full handshake: %s", err);
+	p = der;
+	if (found > 0 && (session = d2i_SSL_SESSION(NULL, &p, (long)derlen)) != NULL &&
+	    (leaf = SSL_SESSION_get0_peer(session)) != NULL) {
+		decision_start(&scratch, conv->decision.conversation, r->client->name);
+		if (eap_tls_verify_certificate(r->d->tls, leaf, NULL, &chain, err, sizeof(err)) != EAP_REASON_OK)
+			refusal = err;
+		else
+			refusal = policy_revocation_refusal(r->d->policy, leaf, sk_X509_value(chain, 1), chain,
+			                                    &scratch);
+		if (refusal != NULL) {
+			LOG_REQ(LOG_INFO, r, "session not resumed (%s): full handshake", refusal);
+			found = 0;
+		}
+		decision_clear(&scratch);
+	}
+	sk_X509_pop_free(chain, X509_free);
+	SSL_SESSION_free(session);
+	ERR_clear_error();
+	step = eap_conversation_resume(conv->eap, found > 0 ? der : NULL, derlen, &out, &outlen);
+	if (der != NULL)
+		OPENSSL_cleanse(der, derlen);
+	free(der);
+	return advance(r, conv, step, out, outlen, NULL);
+}
+
+/* A conversation handed to a backend thread: what it does there. */
 static void run_pending(void *arg, bool cancelled)
 {
 	struct pending *p = arg;
 	struct radius_reply *reply = NULL;
 
-	if (!cancelled) {
-		reply = decide(&p->r, p->conv);
-	} else {
-		LOG_REQ(LOG_WARNING, &p->r, "stopping: placement abandoned, no reply");
+	if (cancelled) {
+		LOG_REQ(LOG_WARNING, &p->r, "stopping: conversation abandoned, no reply");
 		conversation_table_remove(p->r.d->conversations, p->conv);
 		conversation_free(p->conv);
+	} else {
+		reply = p->lookup ? look_up_session(&p->r, p->conv) : decide(&p->r, p->conv);
 	}
 	respond(&p->r, reply);
 	radius_request_free(&p->r.rad);
 	free(p);
 }
 
-/* Hands the decision on a verified peer to a directory thread, which answers
- * on its own. 0, or -1 (queue full: the caller still owns everything). */
-static int defer_decision(struct request *r, struct conversation *conv)
+/* Hands the conversation to a backend thread, which answers on its own: to
+ * decide on a verified peer, or to look up the session it offered. 0, or -1
+ * (queue full: the caller still owns everything). */
+static int defer(struct request *r, struct conversation *conv, bool lookup)
 {
 	struct pending *p = malloc(sizeof(*p));
 
 	if (p == NULL)
 		return -1;
-	*p = (struct pending){ .r = *r, .conv = conv };
+	*p = (struct pending){ .r = *r, .conv = conv, .lookup = lookup };
 	if (work_queue_push(r->d->backend_queue, run_pending, p) < 0) {
 		free(p);
 		return -1;
@@ -399,6 +464,47 @@ static struct radius_reply *refuse_overloaded(struct request *r, struct conversa
 	mark_failed(conv, "directory_unavailable", "directory queue full");
 	conv->decided = true;
 	return advance(r, conv, eap_conversation_refuse(conv->eap, &out, &outlen), out, outlen, NULL);
+}
+
+/* A session waiting for a backend thread to put it in the store. */
+struct session_put {
+	struct dispatch *d;
+	uint8_t id[32];
+	size_t idlen;
+	uint8_t *der;
+	size_t derlen;
+};
+
+static void run_session_put(void *arg, bool cancelled)
+{
+	struct session_put *job = arg;
+	char err[256];
+
+	if (!cancelled && tls_session_store_put(job->d->tls_sessions, job->id, job->idlen, job->der,
+	                                        job->derlen, err, sizeof(err)) < 0)
+		log_msg(LOG_WARNING, "session not stored (the device cannot resume it): %s", err);
+	OPENSSL_cleanse(job->der, job->derlen);
+	free(job->der);
+	free(job);
+}
+
+/* Stores the session a successful handshake created, so the device can
+ * resume it: at once in process, through a backend thread to Redis. */
+static void keep_session(struct request *r, struct conversation *conv)
+{
+	struct session_put *job = calloc(1, sizeof(*job));
+
+	if (job == NULL)
+		return;
+	job->d = r->d;
+	if (eap_conversation_new_session(conv->eap, job->id, &job->idlen, &job->der, &job->derlen) < 0) {
+		free(job);
+		return;
+	}
+	if (!tls_session_store_blocks(r->d->tls_sessions))
+		run_session_put(job, false);
+	else if (work_queue_push(r->d->backend_queue, run_session_put, job) < 0)
+		run_session_put(job, true);
 }
 
 /* Ends a conversation: its decision is written, it leaves the table. */
@@ -434,16 +540,28 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 	case EAP_STEP_VERIFIED:
 		if (d->backend_queue == NULL || deferred == NULL)
 			return decide(r, conv);
-		if (defer_decision(r, conv) == 0) {
+		if (defer(r, conv, false) == 0) {
 			*deferred = true;
 			return NULL;
 		}
 		return refuse_overloaded(r, conv);
+	case EAP_STEP_LOOKUP:
+		if (!tls_session_store_blocks(d->tls_sessions) || deferred == NULL)
+			return look_up_session(r, conv);
+		if (defer(r, conv, true) == 0) {
+			*deferred = true;
+			return NULL;
+		}
+		/* No thread to look it up: a full handshake, which needs none. */
+		return advance(r, conv, eap_conversation_resume(conv->eap, NULL, 0, &out, &outlen), out,
+		               outlen, deferred);
 	case EAP_STEP_SUCCESS: {
 		struct cert_ref ref;
 		bool tracked = d->sessions != NULL && conversation_cert_ref(conv, &ref);
 
 		reply = accept_reply(r, conv, out, outlen, &conv->placement, tracked ? &ref : NULL);
+		if (reply != NULL && d->tls_sessions != NULL)
+			keep_session(r, conv);
 		break;
 	}
 	case EAP_STEP_FAILURE:

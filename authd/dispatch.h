@@ -18,6 +18,7 @@
 #include "authd/radius.h"
 #include "authd/reply_cache.h"
 #include "authd/stats.h"
+#include "authd/tls_session_store.h"
 #include "authd/work_queue.h"
 #include "eap/eap_tls.h"
 #include "policy/decision.h"
@@ -31,6 +32,7 @@ struct dispatch {
 	struct reply_cache *replies;
 	struct policy *policy;
 	struct live_sessions *sessions;      /* NULL: no live-session table */
+	struct tls_session_store *tls_sessions;   /* NULL: no resumption */
 	struct work_queue *backend_queue;    /* NULL when the policy never blocks */
 	struct stats stats;
 	atomic_ullong next_conversation;

@@ -34,6 +34,7 @@ struct eap_tls_settings {
 	int min_version;           /* TLS1_2_VERSION or TLS1_3_VERSION */
 	int max_version;           /* TLS1_2_VERSION or TLS1_3_VERSION */
 	bool require_client_eku;   /* device certificate must carry EKU clientAuth */
+	unsigned session_lifetime; /* seconds a session may be resumed; 0: no resumption */
 };
 
 /*
@@ -90,6 +91,9 @@ enum eap_step {
 	EAP_STEP_SUCCESS,  /* *out is EAP-Success: keys and peer chain are available */
 	EAP_STEP_FAILURE,  /* *out is EAP-Failure: eap_conversation_reason() says why */
 	EAP_STEP_DISCARD,  /* input silently discarded (e.g. stale Identifier); send nothing */
+	EAP_STEP_LOOKUP,   /* the peer offers to resume a session: look it up
+	                      (eap_conversation_offered_session), then call
+	                      eap_conversation_resume() */
 };
 
 struct eap_conversation;
@@ -130,6 +134,31 @@ enum eap_step eap_conversation_allow(struct eap_conversation *conv,
                                      const uint8_t **out, size_t *outlen);
 enum eap_step eap_conversation_refuse(struct eap_conversation *conv,
                                       const uint8_t **out, size_t *outlen);
+
+/*
+ * Session resumption (settings.session_lifetime > 0). Sessions live in a
+ * store the caller keeps (shared between servers, say), so the module asks
+ * and is told. After EAP_STEP_LOOKUP, the id the peer offered (1..32 bytes;
+ * a TLS 1.2 session ID or a TLS 1.3 stateful ticket):
+ */
+size_t eap_conversation_offered_session(const struct eap_conversation *conv, const uint8_t **id);
+/*
+ * The stored session for that id (DER, as eap_conversation_new_session gave
+ * it), or NULL/0 when there is none or the caller will not let the device
+ * resume (it was revoked meanwhile, say): the handshake then goes on in full.
+ * Returns the next step, as eap_conversation_step would.
+ */
+enum eap_step eap_conversation_resume(struct eap_conversation *conv, const uint8_t *der, size_t len,
+                                      const uint8_t **out, size_t *outlen);
+/* True when the handshake resumed a session (from VERIFIED on). */
+bool eap_conversation_resumed(const struct eap_conversation *conv);
+/*
+ * After SUCCESS: the session the peer may resume later, for the caller's
+ * store: its id and DER encoding (malloc'd; the caller frees *der).
+ * 0, or -1 when there is none (resumption off, or this was a resumption).
+ */
+int eap_conversation_new_session(const struct eap_conversation *conv, uint8_t id[32], size_t *idlen,
+                                 uint8_t **der, size_t *derlen);
 
 enum eap_reason eap_conversation_reason(const struct eap_conversation *conv);
 /* Detail for the log, e.g. OpenSSL's verify error string; "" if none. */

@@ -218,11 +218,115 @@ static int check_versions(const struct eap_tls_settings *s, char *err, size_t er
  * (cache mode, session id context, a remove callback that re-checks
  * revocation); stateless tickets stay off.
  */
-static void configure_sessions(SSL_CTX *ssl_ctx)
+/* The identity of the first PSK a TLS 1.3 ClientHello offers (RFC 8446
+ * 4.2.11): with stateful tickets, the session id. 0 if none usable. */
+static size_t offered_psk(SSL *ssl, const uint8_t **id)
 {
-	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_num_tickets(ssl_ctx, 0);
+	const unsigned char *ext;
+	size_t len, idlen;
+
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &ext, &len) != 1 || len < 4)
+		return 0;
+	idlen = (size_t)ext[2] << 8 | ext[3];
+	if (idlen == 0 || idlen > SSL_MAX_SSL_SESSION_ID_LENGTH || 4 + idlen > len)
+		return 0;
+	*id = ext + 4;
+	return idlen;
+}
+
+/* True when the ClientHello offers TLS 1.3 and so will get it: its legacy
+ * session id is then only middlebox camouflage, not a session to resume. */
+static bool will_be_tls13(SSL *ssl)
+{
+	const unsigned char *ext;
+	size_t len;
+
+	if (SSL_get_max_proto_version(ssl) != 0 && SSL_get_max_proto_version(ssl) < TLS1_3_VERSION)
+		return false;
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &ext, &len) != 1 || len < 1)
+		return false;
+	for (size_t i = 1; i + 1 < len && i < (size_t)ext[0] + 1; i += 2) {
+		if (ext[i] == 0x03 && ext[i + 1] == 0x04)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Before anything else of a ClientHello: if it offers a session, stop the
+ * handshake (SSL_ERROR_WANT_CLIENT_HELLO_CB) so the caller can fetch it, and
+ * judge the device anew, off the TLS thread; the retried ClientHello then
+ * passes.
+ */
+static int on_client_hello(SSL *ssl, int *alert, void *arg)
+{
+	struct eap_tls_peer *peer = SSL_get_app_data(ssl);
+	struct eap_tls_resumption *r = &peer->resume;
+	const uint8_t *id = NULL;
+	size_t len;
+
+	if (r->looked_up)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	if (will_be_tls13(ssl))
+		len = offered_psk(ssl, &id);
+	else
+		len = SSL_client_hello_get0_session_id(ssl, &id);
+	if (len == 0 || len > sizeof(r->offered))
+		return SSL_CLIENT_HELLO_SUCCESS;
+	memcpy(r->offered, id, len);
+	r->offered_len = len;
+	return SSL_CLIENT_HELLO_RETRY;
+}
+
+/* OpenSSL asks for the session behind an id: only the one the caller found. */
+static SSL_SESSION *on_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
+{
+	struct eap_tls_peer *peer = SSL_get_app_data(ssl);
+	SSL_SESSION *found = peer->resume.found;
+	unsigned int found_len = 0;
+	const unsigned char *found_id = found != NULL ? SSL_SESSION_get_id(found, &found_len) : NULL;
+
+	*copy = 1;
+	if (found == NULL || found_len != (unsigned)len || memcmp(found_id, id, found_len) != 0)
+		return NULL;
+	return found;
+}
+
+/* A new session (TLS 1.2 at the end of a full handshake, TLS 1.3 per
+ * ticket): kept until the caller stores it, which it does only on success. */
+static int on_new_session(SSL *ssl, SSL_SESSION *session)
+{
+	struct eap_tls_peer *peer = SSL_get_app_data(ssl);
+
+	SSL_SESSION_free(peer->resume.fresh);
+	peer->resume.fresh = session;
+	return 1;   /* the reference is ours */
+}
+
+/*
+ * Without resumption nothing is cached. With it, sessions live only in the
+ * caller's store (no internal cache: every resumption goes through the
+ * caller, who re-checks the device), TLS 1.2 by session ID and TLS 1.3 by
+ * stateful tickets: stateless tickets would carry the client certificate in
+ * every ticket, and OpenSSL 3.0 is slow to parse them.
+ */
+static int configure_sessions(SSL_CTX *ssl_ctx, unsigned lifetime)
+{
+	static const unsigned char context[] = "authd EAP-TLS";
+
 	SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_TICKET);
+	if (lifetime == 0) {
+		SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_num_tickets(ssl_ctx, 0);
+		return 0;
+	}
+	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_set_num_tickets(ssl_ctx, 1);
+	SSL_CTX_set_timeout(ssl_ctx, lifetime);
+	SSL_CTX_set_client_hello_cb(ssl_ctx, on_client_hello, NULL);
+	SSL_CTX_sess_set_get_cb(ssl_ctx, on_get_session);
+	SSL_CTX_sess_set_new_cb(ssl_ctx, on_new_session);
+	return SSL_CTX_set_session_id_context(ssl_ctx, context, sizeof(context) - 1) == 1 ? 0 : -1;
 }
 
 static enum eap_reason reason_from_verify_error(int error, int depth)
@@ -417,7 +521,11 @@ struct eap_tls_context *eap_tls_context_new(const struct eap_tls_settings *setti
 	SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 	                   verify_callback);
-	configure_sessions(ctx->ssl_ctx);
+	ctx->resumption = settings->session_lifetime > 0;
+	if (configure_sessions(ctx->ssl_ctx, settings->session_lifetime) < 0) {
+		set_error(err, errlen, "cannot set up session resumption: %s", openssl_reason());
+		goto fail;
+	}
 	if (load_identity(ctx->ssl_ctx, settings, err, errlen) < 0)
 		goto fail;
 	if (load_trust(ctx->ssl_ctx, settings->ca, err, errlen) < 0)

@@ -15,6 +15,16 @@
 struct eap_tls_context {
 	SSL_CTX *ssl_ctx;          /* its app data points back here */
 	bool require_client_eku;
+	bool resumption;
+};
+
+/* A resumption in progress: what the peer offered and what the caller found. */
+struct eap_tls_resumption {
+	uint8_t offered[SSL_MAX_SSL_SESSION_ID_LENGTH];
+	size_t offered_len;
+	bool looked_up;            /* the caller answered; the handshake goes on */
+	SSL_SESSION *found;        /* owned; NULL: resume nothing */
+	SSL_SESSION *fresh;        /* owned; the session this handshake created */
 };
 
 /*
@@ -25,6 +35,7 @@ struct eap_tls_peer {
 	enum eap_reason reason;            /* first failure; EAP_REASON_OK if none */
 	char detail[EAP_TLS_DETAIL_MAX];
 	X509 *leaf;                        /* owned reference, captured even on failure */
+	struct eap_tls_resumption resume;
 };
 
 /*

@@ -5,8 +5,10 @@
  * the write BIO and are read out one fragment per EAP-Request, so a
  * conversation holds no copy of its outgoing flight.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -49,6 +51,7 @@ struct eap_conversation {
 	struct eap_tls_peer peer;    /* reason, detail, leaf certificate */
 	STACK_OF(X509) *chain;       /* verified chain, after success */
 	const char *tls_version;
+	bool resumed;
 	char identity[EAP_IDENTITY_MAX + 1];
 	bool have_keys;
 	uint8_t msk[EAP_MSK_LEN];
@@ -258,10 +261,37 @@ static int keep_peer(struct eap_conversation *conv)
 	return conv->chain != NULL ? 0 : -1;
 }
 
+/*
+ * A resumed session brings its certificate but no verification: it is
+ * verified again now, as a full handshake would, so a certificate that
+ * expired since (or whose CA is no longer trusted) ends here.
+ */
+static enum eap_reason verify_resumed_peer(struct eap_conversation *conv)
+{
+	if (conv->peer.leaf == NULL)
+		conv->peer.leaf = SSL_get1_peer_certificate(conv->ssl);
+	if (conv->peer.leaf == NULL) {
+		snprintf(conv->peer.detail, sizeof(conv->peer.detail), "resumed session without a certificate");
+		return EAP_REASON_NO_CLIENT_CERT;
+	}
+	return eap_tls_verify_certificate(conv->ctx, conv->peer.leaf, SSL_get_peer_cert_chain(conv->ssl),
+	                                  &conv->chain, conv->peer.detail, sizeof(conv->peer.detail));
+}
+
 static enum eap_step handshake_done(struct eap_conversation *conv,
                                     const uint8_t **out, size_t *outlen)
 {
-	if (export_keys(conv) < 0 || keep_peer(conv) < 0) {
+	enum eap_reason reason;
+
+	if (SSL_session_reused(conv->ssl)) {
+		reason = verify_resumed_peer(conv);
+		if (reason != EAP_REASON_OK) {
+			conv->peer.reason = reason;
+			return finish(conv, EAP_CODE_FAILURE, out, outlen);
+		}
+		conv->resumed = true;
+	}
+	if (export_keys(conv) < 0 || (!conv->resumed && keep_peer(conv) < 0)) {
 		ERR_clear_error();
 		return fail(conv, EAP_REASON_TLS_FAILED, out, outlen,
 		            "cannot export keys or peer chain");
@@ -288,6 +318,10 @@ enum eap_step eap_conversation_allow(struct eap_conversation *conv,
 		            "cannot write the TLS 1.3 commitment message");
 	}
 	conv->state = STATE_FINISHING;
+	/* A resumed TLS 1.2 handshake ends with the peer's Finished: ours went
+	 * first, so EAP-Success follows at once (RFC 5216 2.1.3). */
+	if (BIO_ctrl_pending(SSL_get_wbio(conv->ssl)) == 0 && conv->resumed)
+		return finish(conv, EAP_CODE_SUCCESS, out, outlen);
 	if (BIO_ctrl_pending(SSL_get_wbio(conv->ssl)) == 0)
 		return fail(conv, EAP_REASON_TLS_FAILED, out, outlen,
 		            "handshake completed without a final flight");
@@ -303,7 +337,7 @@ enum eap_step eap_conversation_refuse(struct eap_conversation *conv,
 	BIO *wbio;
 
 	wipe_keys(conv);
-	if (conv->state == STATE_VERIFIED && SSL_version(conv->ssl) == TLS1_2_VERSION) {
+	if (conv->state == STATE_VERIFIED && SSL_version(conv->ssl) == TLS1_2_VERSION && !conv->resumed) {
 		/* Our CCS and Finished are replaced: a peer that had them would count
 		 * the method as succeeded and ignore the EAP-Failure (RFC 4137). */
 		wbio = SSL_get_wbio(conv->ssl);
@@ -314,7 +348,8 @@ enum eap_step eap_conversation_refuse(struct eap_conversation *conv,
 		}
 	}
 	/* TLS 1.3: the peer has not seen the commitment message, so it still
-	 * honours a plain EAP-Failure. */
+	 * honours a plain EAP-Failure. A resumed TLS 1.2 handshake was judged
+	 * before it began (see EAP_STEP_LOOKUP); this is the NAS's answer. */
 	return finish(conv, EAP_CODE_FAILURE, out, outlen);
 }
 
@@ -338,11 +373,14 @@ static enum eap_step run_handshake(struct eap_conversation *conv,
 
 	ERR_clear_error();
 	ret = SSL_do_handshake(conv->ssl);
+	ssl_error = ret == 1 ? SSL_ERROR_NONE : SSL_get_error(conv->ssl, ret);
+	/* The peer offered a session (see on_client_hello); no version agreed yet. */
+	if (ssl_error == SSL_ERROR_WANT_CLIENT_HELLO_CB)
+		return EAP_STEP_LOOKUP;
 	if (conv->tls_version == NULL)
 		conv->tls_version = version_name(conv->ssl);
 	if (ret == 1)
 		return handshake_done(conv, out, outlen);
-	ssl_error = SSL_get_error(conv->ssl, ret);
 	if (ssl_error != SSL_ERROR_WANT_READ)
 		return handshake_failed(conv, ssl_error, out, outlen);
 	if (BIO_ctrl_pending(SSL_get_wbio(conv->ssl)) > 0)
@@ -549,6 +587,8 @@ void eap_conversation_free(struct eap_conversation *conv)
 	release_tls(conv);
 	wipe_keys(conv);
 	X509_free(conv->peer.leaf);
+	SSL_SESSION_free(conv->peer.resume.found);
+	SSL_SESSION_free(conv->peer.resume.fresh);
 	sk_X509_pop_free(conv->chain, X509_free);
 	OPENSSL_free(conv->packet);
 	OPENSSL_free(conv);
@@ -597,5 +637,61 @@ int eap_conversation_keys(const struct eap_conversation *conv,
 		return -1;
 	memcpy(msk, conv->msk, EAP_MSK_LEN);
 	memcpy(emsk, conv->emsk, EAP_EMSK_LEN);
+	return 0;
+}
+
+size_t eap_conversation_offered_session(const struct eap_conversation *conv, const uint8_t **id)
+{
+	*id = conv->peer.resume.offered;
+	return conv->peer.resume.offered_len;
+}
+
+enum eap_step eap_conversation_resume(struct eap_conversation *conv, const uint8_t *der, size_t len,
+                                      const uint8_t **out, size_t *outlen)
+{
+	struct eap_tls_resumption *r = &conv->peer.resume;
+	const unsigned char *p = der;
+
+	*out = NULL;
+	*outlen = 0;
+	if (conv->state != STATE_HANDSHAKE || conv->ssl == NULL || r->offered_len == 0 || r->looked_up)
+		return fail(conv, EAP_REASON_TLS_FAILED, out, outlen, "resume without a session lookup");
+	r->looked_up = true;
+	/* A stored session that does not decode is no session: full handshake. */
+	if (der != NULL && len > 0 && len <= LONG_MAX)
+		r->found = d2i_SSL_SESSION(NULL, &p, (long)len);
+	ERR_clear_error();
+	return run_handshake(conv, out, outlen);
+}
+
+bool eap_conversation_resumed(const struct eap_conversation *conv)
+{
+	return conv->resumed;
+}
+
+int eap_conversation_new_session(const struct eap_conversation *conv, uint8_t id[32], size_t *idlen,
+                                 uint8_t **der, size_t *derlen)
+{
+	SSL_SESSION *session = conv->peer.resume.fresh;
+	const unsigned char *sid;
+	unsigned int sidlen = 0;
+	unsigned char *p;
+	int n;
+
+	if (conv->state != STATE_SUCCESS || session == NULL)
+		return -1;
+	sid = SSL_SESSION_get_id(session, &sidlen);
+	n = i2d_SSL_SESSION(session, NULL);
+	if (sidlen == 0 || sidlen > 32 || n <= 0 || (*der = malloc((size_t)n)) == NULL)
+		return -1;
+	p = *der;
+	if (i2d_SSL_SESSION(session, &p) != n) {
+		free(*der);
+		*der = NULL;
+		return -1;
+	}
+	memcpy(id, sid, sidlen);
+	*idlen = sidlen;
+	*derlen = (size_t)n;
 	return 0;
 }

@@ -111,6 +111,7 @@ char *decision_to_json(const struct decision *d, const struct timespec *now)
 	json_buf_string(&b, "identity", d->identity);
 	add_cert(&b, d->cert);
 	json_buf_string(&b, "tls_version", d->tls_version);
+	json_buf_bool(&b, "resumed", d->resumed);
 	json_buf_string(&b, "nas", d->nas);
 	json_buf_string(&b, "calling_station_id", d->calling_station_id);
 	json_buf_string(&b, "revocation", d->revocation);

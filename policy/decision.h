@@ -25,6 +25,7 @@ struct decision {
 	char calling_station_id[64];
 	X509 *cert;                     /* borrowed device certificate, may be NULL */
 	const char *tls_version;        /* static string or NULL */
+	bool resumed;                   /* the TLS handshake resumed a session */
 	unsigned round_trips;
 	/* Filled by policy_decide(): */
 	const char *revocation;         /* "good", "revoked", "unknown"; NULL = not checked */

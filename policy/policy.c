@@ -55,6 +55,12 @@ int policy_reload_changed(struct policy *p, char *err, size_t errlen)
 	return revocation_reload_changed(p->revocation, err, errlen);
 }
 
+const char *policy_revocation_refusal(struct policy *p, X509 *cert, X509 *issuer,
+                                      STACK_OF(X509) *chain, struct decision *dec)
+{
+	return revocation_check(p->revocation, cert, issuer, chain, dec);
+}
+
 unsigned long long policy_revocation_counter(const struct policy *p, enum revocation_counter c)
 {
 	return revocation_counter(p->revocation, c);

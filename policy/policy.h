@@ -71,6 +71,11 @@ struct policy;
 struct policy *policy_new(const struct policy_settings *settings, char *err, size_t errlen);
 void policy_free(struct policy *p);
 
+/* The revocation check alone (see revocation_check), e.g. before a device
+ * may resume a session. NULL, or the reason to refuse it. */
+const char *policy_revocation_refusal(struct policy *p, X509 *cert, X509 *issuer,
+                                      STACK_OF(X509) *chain, struct decision *dec);
+
 /* Counters of the revocation checks. */
 unsigned long long policy_revocation_counter(const struct policy *p, enum revocation_counter c);
 

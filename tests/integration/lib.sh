@@ -131,6 +131,7 @@ tls = {
   min_version = "${AUTHD_MIN_VERSION:-1.2}";
   max_version = "${AUTHD_MAX_VERSION:-1.3}";
   require_client_eku = true;
+  session_lifetime = ${AUTHD_SESSION_LIFETIME:-0};
 };
 eap = { fragment_size = ${AUTHD_FRAGMENT_SIZE:-1014}; timeout = ${AUTHD_EAP_TIMEOUT:-30}; };
 log = { decisions = "$AUTHD_DECISIONS"; level = "${AUTHD_LOG_LEVEL:-debug}"; };

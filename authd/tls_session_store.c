@@ -1,0 +1,202 @@
+#include "authd/tls_session_store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "policy/ttl_table.h"
+
+/* A session in the process: keyed by its id (at most 32 bytes). */
+struct local_session {
+	struct ttl_node node;
+	size_t len;
+	uint8_t der[];
+};
+
+struct tls_session_store {
+	struct redis_pool *redis;       /* NULL: the local table */
+	unsigned lifetime_s;
+	pthread_mutex_t lock;
+	struct ttl_table *local;
+};
+
+struct tls_session_store *tls_session_store_new(struct redis_pool *redis, unsigned lifetime_s,
+                                                size_t capacity)
+{
+	struct tls_session_store *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->redis = redis;
+	s->lifetime_s = lifetime_s;
+	pthread_mutex_init(&s->lock, NULL);
+	if (redis == NULL && (s->local = ttl_table_new(capacity, (uint64_t)lifetime_s * 1000)) == NULL) {
+		tls_session_store_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void drop_local(struct tls_session_store *s, struct ttl_node *node)
+{
+	struct local_session *e = (struct local_session *)((char *)node - offsetof(struct local_session, node));
+
+	ttl_table_remove(s->local, node);
+	/* A session holds its master secret. */
+	OPENSSL_cleanse(e->der, e->len);
+	free(e);
+}
+
+void tls_session_store_free(struct tls_session_store *s)
+{
+	struct ttl_node *node;
+
+	if (s == NULL)
+		return;
+	if (s->local != NULL) {
+		while ((node = ttl_table_oldest(s->local)) != NULL)
+			drop_local(s, node);
+		ttl_table_free(s->local);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int tls_session_store_blocks(const struct tls_session_store *s)
+{
+	return s->redis != NULL;
+}
+
+static void hex(const uint8_t *in, size_t len, char *out)
+{
+	for (size_t i = 0; i < len; i++)
+		snprintf(out + 2 * i, 3, "%02x", in[i]);
+}
+
+static void redis_key(const struct tls_session_store *s, const uint8_t *id, size_t idlen, char *key,
+                      size_t keylen)
+{
+	char idhex[65];
+
+	hex(id, idlen, idhex);
+	snprintf(key, keylen, "%stls-session:%s", redis_pool_prefix(s->redis), idhex);
+}
+
+static int local_put(struct tls_session_store *s, const uint8_t *id, size_t idlen, const uint8_t *der,
+                     size_t derlen)
+{
+	struct local_session *e = malloc(sizeof(*e) + derlen);
+	struct ttl_node *old;
+
+	if (e == NULL)
+		return -1;
+	memset(&e->node, 0, sizeof(e->node));
+	memcpy(e->node.key, id, idlen);
+	e->node.keylen = idlen;
+	e->len = derlen;
+	memcpy(e->der, der, derlen);
+	pthread_mutex_lock(&s->lock);
+	while ((old = ttl_table_oldest_expired(s->local, ttl_now_ms())) != NULL)
+		drop_local(s, old);
+	if ((old = ttl_table_find(s->local, id, idlen)) != NULL)
+		drop_local(s, old);
+	/* Full: the oldest session makes room. */
+	if (ttl_table_insert(s->local, &e->node, ttl_now_ms()) < 0) {
+		if ((old = ttl_table_oldest(s->local)) != NULL)
+			drop_local(s, old);
+		if (ttl_table_insert(s->local, &e->node, ttl_now_ms()) < 0)
+			free(e);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int tls_session_store_put(struct tls_session_store *s, const uint8_t *id, size_t idlen,
+                          const uint8_t *der, size_t derlen, char *err, size_t errlen)
+{
+	char key[160], ttl[16], *value;
+	const char *argv[5] = { "SET", key, NULL, "EX", ttl };
+	redisReply *r;
+
+	if (idlen == 0 || idlen > TTL_KEY_MAX) {
+		snprintf(err, errlen, "session id of %zu bytes", idlen);
+		return -1;
+	}
+	if (s->redis == NULL)
+		return local_put(s, id, idlen, der, derlen) < 0 ? (snprintf(err, errlen, "out of memory"), -1) : 0;
+	/* Hex: the pool passes C strings. */
+	if ((value = malloc(2 * derlen + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	hex(der, derlen, value);
+	redis_key(s, id, idlen, key, sizeof(key));
+	snprintf(ttl, sizeof(ttl), "%u", s->lifetime_s);
+	argv[2] = value;
+	r = redis_pool_command(s->redis, 5, argv, err, errlen);
+	OPENSSL_cleanse(value, 2 * derlen);
+	free(value);
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+static int unhex(const char *in, size_t len, uint8_t **out, size_t *outlen)
+{
+	if (len == 0 || len % 2 != 0 || (*out = malloc(len / 2)) == NULL)
+		return -1;
+	for (size_t i = 0; i < len / 2; i++) {
+		unsigned v;
+
+		if (sscanf(in + 2 * i, "%2x", &v) != 1) {
+			free(*out);
+			*out = NULL;
+			return -1;
+		}
+		(*out)[i] = (uint8_t)v;
+	}
+	*outlen = len / 2;
+	return 0;
+}
+
+int tls_session_store_get(struct tls_session_store *s, const uint8_t *id, size_t idlen,
+                          uint8_t **der, size_t *derlen, char *err, size_t errlen)
+{
+	char key[160];
+	const char *argv[2] = { "GET", key };
+	struct ttl_node *node;
+	redisReply *r;
+	int found = 0;
+
+	*der = NULL;
+	if (idlen == 0 || idlen > TTL_KEY_MAX)
+		return 0;
+	if (s->redis == NULL) {
+		pthread_mutex_lock(&s->lock);
+		node = ttl_table_find(s->local, id, idlen);
+		if (node != NULL && node->expires_ms > ttl_now_ms()) {
+			struct local_session *e =
+				(struct local_session *)((char *)node - offsetof(struct local_session, node));
+
+			if ((*der = malloc(e->len)) != NULL) {
+				memcpy(*der, e->der, e->len);
+				*derlen = e->len;
+				found = 1;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		return found;
+	}
+	redis_key(s, id, idlen, key, sizeof(key));
+	if ((r = redis_pool_command(s->redis, 2, argv, err, errlen)) == NULL)
+		return -1;
+	/* Anything but our own hex is no session. */
+	if (r->type == REDIS_REPLY_STRING)
+		found = unhex(r->str, r->len, der, derlen) == 0;
+	freeReplyObject(r);
+	return found;
+}

@@ -1,0 +1,34 @@
+/*
+ * Where resumable TLS sessions live between a device's authentications: in
+ * Redis when there is one, so a device roaming to another authd node resumes
+ * there, else in a bounded table in the process. Sessions are kept DER-encoded
+ * under the id the device will offer (TLS 1.2 session ID, TLS 1.3 ticket),
+ * for the configured lifetime. The Redis side blocks (bounded by its
+ * timeout): call it from backend threads.
+ */
+#ifndef AUTHD_TLS_SESSION_STORE_H
+#define AUTHD_TLS_SESSION_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/redis_pool.h"
+
+struct tls_session_store;
+
+/* redis NULL: in process, at most capacity sessions. Borrows redis. */
+struct tls_session_store *tls_session_store_new(struct redis_pool *redis, unsigned lifetime_s,
+                                                size_t capacity);
+void tls_session_store_free(struct tls_session_store *s);
+
+/* True when calls may block (Redis). */
+int tls_session_store_blocks(const struct tls_session_store *s);
+
+/* 0, or -1 with err. */
+int tls_session_store_put(struct tls_session_store *s, const uint8_t *id, size_t idlen,
+                          const uint8_t *der, size_t derlen, char *err, size_t errlen);
+/* 1 found (*der malloc'd, caller frees), 0 none, -1 error (err). */
+int tls_session_store_get(struct tls_session_store *s, const uint8_t *id, size_t idlen,
+                          uint8_t **der, size_t *derlen, char *err, size_t errlen);
+
+#endif
