@@ -464,7 +464,7 @@ static int parse_revocation(struct parser *p, struct authd_config *cfg)
 	if (parser_check_keys(p, g, "revocation", keys) < 0 ||
 	    parse_choice(p, g, "crl_expired", "reject", "ignore", &r->ignore_expired_crl) < 0 ||
 	    parser_string(p, g, "unknown", false, &unknown) < 0 ||
-	    parser_uint(p, g, "cache_max_ttl", 10, 7 * 86400, &r->cache_max_ttl) < 0 ||
+	    parser_uint(p, g, "cache_max_ttl", 0, 7 * 86400, &r->cache_max_ttl) < 0 ||
 	    parser_bool(p, g, "check_intermediates", &r->check_intermediates) < 0 ||
 	    parse_crl_files(p, g, r) < 0 || parse_ocsp(p, g, r) < 0)
 		return -1;

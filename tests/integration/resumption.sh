@@ -60,6 +60,34 @@ case_redis() {
 	((ttl > 0 && ttl <= 600)) || fail "the stored session has TTL $ttl, expected 1..600 s"
 }
 
+# Revoke, then resume: the device offering its session is checked again first, refused the
+# resumption, and rejected in the full handshake that follows. The revocation comes from OCSP:
+# `openssl ocsp` reads its index before waiting for a request, so an index edited now answers
+# the first authentication with the old "good" and everything after with "revoked". With
+# cache_max_ttl = 0 authd caches none of the answers.
+case_revoked() {
+	local ocsp_dir=$HARNESS_DIR/ocsp index=$HARNESS_DIR/issuing-ca.index port serial now
+	cp "$AUTHD_PKI/issuing-ca.index" "$index"
+	port=$("$OCSP_RESPONDER" start "$ocsp_dir" "$AUTHD_PKI" --index "$index") ||
+		fail "could not start the OCSP responder"
+	harness_on_exit "stop_responder $ocsp_dir"
+	start "revocation = { ocsp = { url = \"http://127.0.0.1:$port/\"; }; cache_max_ttl = 0; };"
+	serial=$(openssl x509 -in "$AUTHD_PKI/laptop.pem" -noout -serial | cut -d= -f2)
+	now=$(date -u +%y%m%d%H%M%SZ)
+	sed -i "s/^V\t\([0-9]*Z\)\t\t$serial\t/R\t\1\t$now,keyCompromise\t$serial\t/" "$index"
+	eapol_config laptop phase1=tls_disable_tlsv1_3=1 >"$HARNESS_DIR/laptop.conf"
+	eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:80:00:05 -r1
+	sleep 0.2
+	jq -s -e 'length == 2 and .[0].outcome == "accept" and .[1].outcome == "reject"
+		and .[1].reason == "revoked" and .[1].revocation_source == "ocsp" and (.[1].resumed | not)' \
+		"$AUTHD_DECISIONS" >/dev/null ||
+		fail "expected an accept, then a revoked reject without resumption: $(jq -c '{outcome, reason, revocation_source, resumed}' "$AUTHD_DECISIONS")"
+	grep -q 'session not resumed (revoked)' "$AUTHD_LOG" ||
+		fail "authd did not log that it refused the resumption"
+}
+
+stop_responder() { "$OCSP_RESPONDER" stop "$1" >/dev/null 2>&1 || true; }
+
 # A session offered to a node without resumption is simply not resumed.
 case_off() {
 	authd_start
