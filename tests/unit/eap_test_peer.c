@@ -1,14 +1,12 @@
-/* In-process EAP-TLS supplicant for the unit tests; see eap_test_peer.h. */
+/* EAP-TLS supplicant on memory BIOs for the unit tests and authbench; see eap_test_peer.h. */
 #include "eap_test_peer.h"
 
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -25,14 +23,15 @@ struct eap_test_peer {
 	/* our outgoing flight */
 	uint8_t *flight;
 	size_t flight_len, flight_sent;
-	/* last response */
-	uint8_t resp[16 + 16384];
+	/* last response: room for the identity or one fragment with its header */
+	uint8_t *resp;
 	/* observations */
 	unsigned fragments_received;
 	size_t largest_fragment;
 	size_t app_data;
 	bool last_had_data;
 	char error[256];
+	char tls_error[160];
 };
 
 static int peer_error(struct eap_test_peer *p, const char *fmt, ...)
@@ -48,31 +47,56 @@ static int peer_error(struct eap_test_peer *p, const char *fmt, ...)
 	return -1;
 }
 
+SSL_CTX *eap_test_peer_ctx_new(const struct eap_test_peer_options *opt)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL)
+		return NULL;
+	if (opt->security_level >= 0)
+		SSL_CTX_set_security_level(ctx, opt->security_level);
+	if (opt->min_version != 0)
+		SSL_CTX_set_min_proto_version(ctx, opt->min_version);
+	if (opt->max_version != 0)
+		SSL_CTX_set_max_proto_version(ctx, opt->max_version);
+	if (opt->cert != NULL &&
+	    (SSL_CTX_use_certificate_chain_file(ctx, opt->cert) != 1 ||
+	     SSL_CTX_use_PrivateKey_file(ctx, opt->key, SSL_FILETYPE_PEM) != 1))
+		goto fail;
+	if (opt->server_ca != NULL) {
+		if (SSL_CTX_load_verify_file(ctx, opt->server_ca) != 1)
+			goto fail;
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
 struct eap_test_peer *eap_test_peer_new(const struct eap_test_peer_options *opt)
 {
 	struct eap_test_peer *p = calloc(1, sizeof(*p));
+	size_t resp_size;
 
 	if (p == NULL)
 		return NULL;
 	p->fragment_size = opt->fragment_size != 0 ? opt->fragment_size : 1014;
 	snprintf(p->identity, sizeof(p->identity), "%s", opt->identity != NULL ? opt->identity : "anonymous");
-	p->ssl_ctx = SSL_CTX_new(TLS_client_method());
-	if (p->ssl_ctx == NULL)
+	resp_size = 10 + p->fragment_size;
+	if (resp_size < 5 + sizeof(p->identity))
+		resp_size = 5 + sizeof(p->identity);
+	p->resp = malloc(resp_size);
+	if (p->resp == NULL)
 		goto fail;
-	if (opt->security_level >= 0)
-		SSL_CTX_set_security_level(p->ssl_ctx, opt->security_level);
-	if (opt->min_version != 0)
-		SSL_CTX_set_min_proto_version(p->ssl_ctx, opt->min_version);
-	if (opt->max_version != 0)
-		SSL_CTX_set_max_proto_version(p->ssl_ctx, opt->max_version);
-	if (opt->cert != NULL &&
-	    (SSL_CTX_use_certificate_chain_file(p->ssl_ctx, opt->cert) != 1 ||
-	     SSL_CTX_use_PrivateKey_file(p->ssl_ctx, opt->key, SSL_FILETYPE_PEM) != 1))
-		goto fail;
-	if (opt->server_ca != NULL) {
-		if (SSL_CTX_load_verify_file(p->ssl_ctx, opt->server_ca) != 1)
+	if (opt->ssl_ctx != NULL) {
+		if (SSL_CTX_up_ref(opt->ssl_ctx) != 1)
 			goto fail;
-		SSL_CTX_set_verify(p->ssl_ctx, SSL_VERIFY_PEER, NULL);
+		p->ssl_ctx = opt->ssl_ctx;
+	} else {
+		p->ssl_ctx = eap_test_peer_ctx_new(opt);
+		if (p->ssl_ctx == NULL)
+			goto fail;
 	}
 	p->ssl = SSL_new(p->ssl_ctx);
 	if (p->ssl == NULL)
@@ -80,9 +104,10 @@ struct eap_test_peer *eap_test_peer_new(const struct eap_test_peer_options *opt)
 	SSL_set_bio(p->ssl, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
 	BIO_set_mem_eof_return(SSL_get_rbio(p->ssl), -1);
 	SSL_set_connect_state(p->ssl);
+	if (opt->session != NULL && SSL_set_session(p->ssl, opt->session) != 1)
+		goto fail;
 	return p;
 fail:
-	ERR_print_errors_fp(stderr);
 	eap_test_peer_free(p);
 	return NULL;
 }
@@ -95,6 +120,7 @@ void eap_test_peer_free(struct eap_test_peer *p)
 	SSL_CTX_free(p->ssl_ctx);
 	free(p->in);
 	free(p->flight);
+	free(p->resp);
 	free(p);
 }
 
@@ -149,8 +175,17 @@ static int advance_tls(struct eap_test_peer *p, uint8_t id, const uint8_t **resp
 
 	if (!SSL_is_init_finished(p->ssl)) {
 		r = SSL_do_handshake(p->ssl);
-		if (r != 1 && SSL_get_error(p->ssl, r) != SSL_ERROR_WANT_READ)
-			ERR_clear_error();  /* e.g. the server's alert: answer with an ACK like wpa_supplicant */
+		if (r != 1 && SSL_get_error(p->ssl, r) != SSL_ERROR_WANT_READ) {
+			/* e.g. the server's alert: answer with an ACK like wpa_supplicant */
+			unsigned long e = ERR_peek_error();
+
+			if (p->tls_error[0] == '\0')
+				snprintf(p->tls_error, sizeof(p->tls_error), "%s",
+				         e != 0 ? ERR_reason_error_string(e) != NULL ? ERR_reason_error_string(e)
+				                                                     : "unknown TLS error"
+				                : "handshake failed");
+			ERR_clear_error();
+		}
 	}
 	if (SSL_is_init_finished(p->ssl)) {
 		while ((r = SSL_read(p->ssl, buf, sizeof(buf))) > 0) {
@@ -207,6 +242,8 @@ static int handle_tls(struct eap_test_peer *p, uint8_t id, const uint8_t *d, siz
 		if (p->in_active || !(flags & 0x40))
 			return peer_error(p, "L flag on a non-first or unfragmented message");
 		p->in_declared = (size_t)d[1] << 24 | (size_t)d[2] << 16 | (size_t)d[3] << 8 | d[4];
+		if (p->in_declared == 0 || p->in_declared > (1u << 20))
+			return peer_error(p, "server message length %zu out of bounds", p->in_declared);
 		off = 5;
 		p->in_active = true;
 		p->in_len = 0;
@@ -276,6 +313,32 @@ bool eap_test_peer_handshake_done(const struct eap_test_peer *p)
 	return SSL_is_init_finished(p->ssl);
 }
 
+const char *eap_test_peer_tls_error(const struct eap_test_peer *p)
+{
+	return p->tls_error[0] != '\0' ? p->tls_error : NULL;
+}
+
+bool eap_test_peer_resumed(const struct eap_test_peer *p)
+{
+	return SSL_session_reused(p->ssl) == 1;
+}
+
+const char *eap_test_peer_tls_version(const struct eap_test_peer *p)
+{
+	return SSL_is_init_finished(p->ssl) ? SSL_get_version(p->ssl) : NULL;
+}
+
+SSL_SESSION *eap_test_peer_session(const struct eap_test_peer *p)
+{
+	SSL_SESSION *s = SSL_get1_session(p->ssl);
+
+	if (s != NULL && SSL_SESSION_is_resumable(s) != 1) {
+		SSL_SESSION_free(s);
+		s = NULL;
+	}
+	return s;
+}
+
 int eap_test_peer_keys(struct eap_test_peer *p, uint8_t msk[EAP_MSK_LEN], uint8_t emsk[EAP_EMSK_LEN])
 {
 	static const uint8_t context13[] = { 13 };
@@ -315,34 +378,4 @@ size_t eap_test_peer_app_data(const struct eap_test_peer *p)
 bool eap_test_peer_last_request_had_data(const struct eap_test_peer *p)
 {
 	return p->last_had_data;
-}
-
-enum eap_step eap_test_run_policy(struct eap_conversation *conv, struct eap_test_peer *peer,
-                                  bool allow, const uint8_t **last, size_t *lastlen)
-{
-	const uint8_t *out = NULL, *resp = NULL;
-	size_t outlen = 0, resplen = 0;
-	enum eap_step step;
-
-	step = eap_conversation_step(conv, NULL, 0, &out, &outlen);
-	for (int i = 0; (step == EAP_STEP_SEND || step == EAP_STEP_VERIFIED) &&
-	                i < 2 * EAP_TLS_MAX_ROUND_TRIPS; i++) {
-		if (step == EAP_STEP_VERIFIED) {
-			step = allow ? eap_conversation_allow(conv, &out, &outlen)
-			             : eap_conversation_refuse(conv, &out, &outlen);
-			continue;
-		}
-		if (eap_test_peer_respond(peer, out, outlen, &resp, &resplen) < 0)
-			fail_msg("peer: %s", eap_test_peer_error(peer));
-		step = eap_conversation_step(conv, resp, resplen, &out, &outlen);
-	}
-	*last = out;
-	*lastlen = outlen;
-	return step;
-}
-
-enum eap_step eap_test_run(struct eap_conversation *conv, struct eap_test_peer *peer,
-                           const uint8_t **last, size_t *lastlen)
-{
-	return eap_test_run_policy(conv, peer, true, last, lastlen);
 }
