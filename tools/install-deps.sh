@@ -14,6 +14,8 @@ packages=(
   slapd ldap-utils
   # the shared revocation list: a throwaway Redis
   redis-server
+  # the benchmarks' comparison server (FreeRADIUS 3.2) and its radclient
+  freeradius freeradius-utils
 )
 
 missing=()
