@@ -380,41 +380,33 @@ static struct radius_reply *look_up_session(struct request *r, struct conversati
 {
 	struct decision scratch;
 	STACK_OF(X509) *chain = NULL;
-	SSL_SESSION *session = NULL;
-	const uint8_t *id, *out = NULL, *p;
+	const uint8_t *id, *out = NULL;
 	const char *refusal = NULL;
 	uint8_t *der = NULL;
 	size_t idlen = eap_conversation_offered_session(conv->eap, &id), derlen = 0, outlen = 0;
 	enum eap_step step;
 	char err[256];
-	X509 *leaf;
 	int found;
 
 	found = tls_session_store_get(r->d->tls_sessions, id, idlen, &der, &derlen, err, sizeof(err));
 	if (found < 0)
 		LOG_REQ(LOG_WARNING, r, "session store unreachable, full handshake: %s", err);
-	p = der;
-	if (found > 0 && (session = d2i_SSL_SESSION(NULL, &p, (long)derlen)) != NULL &&
-	    (leaf = SSL_SESSION_get0_peer(session)) != NULL) {
+	if (found > 0)
+		chain = eap_conversation_offered_chain(conv->eap, der, derlen, err, sizeof(err));
+	if (found > 0 && chain == NULL)
+		refusal = err;
+	if (chain != NULL) {
 		decision_start(&scratch, conv->decision.conversation, r->client->name);
-		if (eap_tls_verify_certificate(r->d->tls, leaf, NULL, &chain, err, sizeof(err)) != EAP_REASON_OK)
-			refusal = err;
-		else
-			refusal = policy_revocation_refusal(r->d->policy, leaf, sk_X509_value(chain, 1), chain,
-			                                    &scratch);
-		if (refusal != NULL) {
-			LOG_REQ(LOG_INFO, r, "session not resumed (%s): full handshake", refusal);
-			found = 0;
-		}
+		refusal = policy_revocation_refusal(r->d->policy, sk_X509_value(chain, 0),
+		                                    sk_X509_value(chain, 1), chain, &scratch);
 		decision_clear(&scratch);
 	}
-	sk_X509_pop_free(chain, X509_free);
-	SSL_SESSION_free(session);
-	ERR_clear_error();
-	step = eap_conversation_resume(conv->eap, found > 0 ? der : NULL, derlen, &out, &outlen);
+	if (refusal != NULL)
+		LOG_REQ(LOG_INFO, r, "session not resumed (%s): full handshake", refusal);
 	if (der != NULL)
 		OPENSSL_cleanse(der, derlen);
 	free(der);
+	step = eap_conversation_resume(conv->eap, chain != NULL && refusal == NULL, &out, &outlen);
 	return advance(r, conv, step, out, outlen, NULL);
 }
 
@@ -553,7 +545,7 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 			return NULL;
 		}
 		/* No thread to look it up: a full handshake, which needs none. */
-		return advance(r, conv, eap_conversation_resume(conv->eap, NULL, 0, &out, &outlen), out,
+		return advance(r, conv, eap_conversation_resume(conv->eap, false, &out, &outlen), out,
 		               outlen, deferred);
 	case EAP_STEP_SUCCESS: {
 		struct cert_ref ref;

@@ -144,11 +144,20 @@ enum eap_step eap_conversation_refuse(struct eap_conversation *conv,
 size_t eap_conversation_offered_session(const struct eap_conversation *conv, const uint8_t **id);
 /*
  * The stored session for that id (DER, as eap_conversation_new_session gave
- * it), or NULL/0 when there is none or the caller will not let the device
- * resume (it was revoked meanwhile, say): the handshake then goes on in full.
- * Returns the next step, as eap_conversation_step would.
+ * it): decoded and its certificate verified as a handshake would (validity,
+ * trust, EKU), once. Returns the verified chain (leaf first, borrowed) for
+ * the caller's own checks (revocation), or NULL with detail when the session
+ * cannot be used.
  */
-enum eap_step eap_conversation_resume(struct eap_conversation *conv, const uint8_t *der, size_t len,
+STACK_OF(X509) *eap_conversation_offered_chain(struct eap_conversation *conv, const uint8_t *der,
+                                               size_t len, char *detail, size_t detaillen);
+/*
+ * Goes on with the handshake: resuming the session given above (resume
+ * true), or in full (no session found, or the caller will not let the device
+ * resume, say it was revoked meanwhile). Returns the next step, as
+ * eap_conversation_step would.
+ */
+enum eap_step eap_conversation_resume(struct eap_conversation *conv, bool resume,
                                       const uint8_t **out, size_t *outlen);
 /* True when the handshake resumed a session (from VERIFIED on). */
 bool eap_conversation_resumed(const struct eap_conversation *conv);

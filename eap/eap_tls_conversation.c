@@ -261,37 +261,16 @@ static int keep_peer(struct eap_conversation *conv)
 	return conv->chain != NULL ? 0 : -1;
 }
 
-/*
- * A resumed session brings its certificate but no verification: it is
- * verified again now, as a full handshake would, so a certificate that
- * expired since (or whose CA is no longer trusted) ends here.
- */
-static enum eap_reason verify_resumed_peer(struct eap_conversation *conv)
-{
-	if (conv->peer.leaf == NULL)
-		conv->peer.leaf = SSL_get1_peer_certificate(conv->ssl);
-	if (conv->peer.leaf == NULL) {
-		snprintf(conv->peer.detail, sizeof(conv->peer.detail), "resumed session without a certificate");
-		return EAP_REASON_NO_CLIENT_CERT;
-	}
-	return eap_tls_verify_certificate(conv->ctx, conv->peer.leaf, SSL_get_peer_cert_chain(conv->ssl),
-	                                  &conv->chain, conv->peer.detail, sizeof(conv->peer.detail));
-}
-
 static enum eap_step handshake_done(struct eap_conversation *conv,
                                     const uint8_t **out, size_t *outlen)
 {
-	enum eap_reason reason;
-
-	if (SSL_session_reused(conv->ssl)) {
-		reason = verify_resumed_peer(conv);
-		if (reason != EAP_REASON_OK) {
-			conv->peer.reason = reason;
-			return finish(conv, EAP_CODE_FAILURE, out, outlen);
-		}
-		conv->resumed = true;
-	}
-	if (export_keys(conv) < 0 || (!conv->resumed && keep_peer(conv) < 0)) {
+	/* A resumed session's certificate was verified when it was offered
+	 * (eap_conversation_offered_chain), and that chain is kept. */
+	conv->resumed = SSL_session_reused(conv->ssl);
+	if (conv->resumed && conv->peer.leaf == NULL)
+		conv->peer.leaf = SSL_get1_peer_certificate(conv->ssl);
+	if (export_keys(conv) < 0 || (conv->resumed ? conv->chain == NULL || conv->peer.leaf == NULL
+	                                            : keep_peer(conv) < 0)) {
 		ERR_clear_error();
 		return fail(conv, EAP_REASON_TLS_FAILED, out, outlen,
 		            "cannot export keys or peer chain");
@@ -646,21 +625,51 @@ size_t eap_conversation_offered_session(const struct eap_conversation *conv, con
 	return conv->peer.resume.offered_len;
 }
 
-enum eap_step eap_conversation_resume(struct eap_conversation *conv, const uint8_t *der, size_t len,
-                                      const uint8_t **out, size_t *outlen)
+STACK_OF(X509) *eap_conversation_offered_chain(struct eap_conversation *conv, const uint8_t *der,
+                                               size_t len, char *detail, size_t detaillen)
 {
 	struct eap_tls_resumption *r = &conv->peer.resume;
 	const unsigned char *p = der;
+	SSL_SESSION *session = NULL;
+	STACK_OF(X509) *chain = NULL;
+	X509 *leaf;
+
+	snprintf(detail, detaillen, "stored session does not decode");
+	if (r->offered_len == 0 || r->looked_up || r->found != NULL || len == 0 || len > LONG_MAX ||
+	    (session = d2i_SSL_SESSION(NULL, &p, (long)len)) == NULL)
+		goto fail;
+	snprintf(detail, detaillen, "stored session without a certificate");
+	if ((leaf = SSL_SESSION_get0_peer(session)) == NULL)
+		goto fail;
+	if (eap_tls_verify_certificate(conv->ctx, leaf, NULL, &chain, detail, detaillen) != EAP_REASON_OK)
+		goto fail;
+	r->found = session;
+	sk_X509_pop_free(conv->chain, X509_free);
+	conv->chain = chain;
+	return chain;
+fail:
+	ERR_clear_error();
+	SSL_SESSION_free(session);
+	return NULL;
+}
+
+enum eap_step eap_conversation_resume(struct eap_conversation *conv, bool resume,
+                                      const uint8_t **out, size_t *outlen)
+{
+	struct eap_tls_resumption *r = &conv->peer.resume;
 
 	*out = NULL;
 	*outlen = 0;
 	if (conv->state != STATE_HANDSHAKE || conv->ssl == NULL || r->offered_len == 0 || r->looked_up)
 		return fail(conv, EAP_REASON_TLS_FAILED, out, outlen, "resume without a session lookup");
 	r->looked_up = true;
-	/* A stored session that does not decode is no session: full handshake. */
-	if (der != NULL && len > 0 && len <= LONG_MAX)
-		r->found = d2i_SSL_SESSION(NULL, &p, (long)len);
-	ERR_clear_error();
+	if (!resume || r->found == NULL) {
+		/* A full handshake verifies (and keeps) its own chain. */
+		SSL_SESSION_free(r->found);
+		r->found = NULL;
+		sk_X509_pop_free(conv->chain, X509_free);
+		conv->chain = NULL;
+	}
 	return run_handshake(conv, out, outlen);
 }
 
