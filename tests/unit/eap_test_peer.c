@@ -32,6 +32,7 @@ struct eap_test_peer {
 	bool last_had_data;
 	char error[256];
 	char tls_error[160];
+	bool tls_alert_received;
 };
 
 static int peer_error(struct eap_test_peer *p, const char *fmt, ...)
@@ -179,11 +180,14 @@ static int advance_tls(struct eap_test_peer *p, uint8_t id, const uint8_t **resp
 			/* e.g. the server's alert: answer with an ACK like wpa_supplicant */
 			unsigned long e = ERR_peek_error();
 
-			if (p->tls_error[0] == '\0')
+			if (p->tls_error[0] == '\0') {
+				p->tls_alert_received = ERR_GET_LIB(e) == ERR_LIB_SSL &&
+				                        ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET;
 				snprintf(p->tls_error, sizeof(p->tls_error), "%s",
 				         e != 0 ? ERR_reason_error_string(e) != NULL ? ERR_reason_error_string(e)
 				                                                     : "unknown TLS error"
 				                : "handshake failed");
+			}
 			ERR_clear_error();
 		}
 	}
@@ -318,6 +322,11 @@ const char *eap_test_peer_tls_error(const struct eap_test_peer *p)
 	return p->tls_error[0] != '\0' ? p->tls_error : NULL;
 }
 
+bool eap_test_peer_tls_alert_received(const struct eap_test_peer *p)
+{
+	return p->tls_alert_received;
+}
+
 bool eap_test_peer_resumed(const struct eap_test_peer *p)
 {
 	return SSL_session_reused(p->ssl) == 1;
@@ -330,13 +339,11 @@ const char *eap_test_peer_tls_version(const struct eap_test_peer *p)
 
 SSL_SESSION *eap_test_peer_session(const struct eap_test_peer *p)
 {
-	SSL_SESSION *s = SSL_get1_session(p->ssl);
+	SSL_SESSION *s = SSL_get0_session(p->ssl);
 
-	if (s != NULL && SSL_SESSION_is_resumable(s) != 1) {
-		SSL_SESSION_free(s);
-		s = NULL;
-	}
-	return s;
+	/* A copy: SSL_free() without a close_notify (EAP-TLS sends none) marks the
+	 * connection's own session not resumable. */
+	return s != NULL && SSL_SESSION_is_resumable(s) == 1 ? SSL_SESSION_dup(s) : NULL;
 }
 
 int eap_test_peer_keys(struct eap_test_peer *p, uint8_t msk[EAP_MSK_LEN], uint8_t emsk[EAP_EMSK_LEN])

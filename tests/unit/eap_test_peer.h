@@ -72,6 +72,8 @@ bool eap_test_peer_handshake_done(const struct eap_test_peer *peer);
  * not failed. The peer still answers with an ACK then, like wpa_supplicant.
  */
 const char *eap_test_peer_tls_error(const struct eap_test_peer *peer);
+/* Whether that failure was an alert the server sent (rather than the client's own finding). */
+bool eap_test_peer_tls_alert_received(const struct eap_test_peer *peer);
 /* Whether the server accepted the offered session (an abbreviated handshake). */
 bool eap_test_peer_resumed(const struct eap_test_peer *peer);
 /* "TLSv1.2", "TLSv1.3", ... once negotiated; NULL before. */
