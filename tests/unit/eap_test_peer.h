@@ -41,6 +41,12 @@ struct eap_test_peer_options {
 	SSL_CTX *ssl_ctx;
 	/* A session to offer for resumption (NULL: full handshake). The peer holds its own reference. */
 	SSL_SESSION *session;
+	/*
+	 * Accept the L flag wherever RFC 5216 allows it (every fragment, an
+	 * unfragmented message: FreeRADIUS's include_length), its value checked.
+	 * false: only on the first fragment of a fragmented message, as authd sends it.
+	 */
+	bool lenient_length;
 };
 
 struct eap_test_peer;

@@ -210,6 +210,17 @@ struct counters {
 	atomic_uint_fast64_t requests, retransmissions;
 };
 
+/*
+ * The server chain a thread last verified, to verify each distinct chain once:
+ * the load generator should spend its CPU on what every handshake must do.
+ * The handshake itself (CertificateVerify, Finished) is checked every time.
+ */
+struct verified_chain {
+	X509 *leaf;
+	STACK_OF(X509) *untrusted;
+	uint64_t hits;
+};
+
 struct worker {
 	unsigned index;
 	pthread_t thread;
@@ -220,6 +231,7 @@ struct worker {
 	unsigned nsocks, sock_rr;
 	struct bench_radius_secret *secret;
 	SSL_CTX **ctx;                /* per certificate */
+	struct verified_chain verified;
 	char **identity;              /* per certificate */
 	struct device *devs;
 	unsigned ndevs, dev_rr;
@@ -559,6 +571,7 @@ static struct eap_test_peer *new_peer(struct worker *w, struct device *dev, bool
 		.fragment_size = w->opt->fragment,
 		.ssl_ctx = w->ctx[dev->cert],
 		.session = resume ? dev->session : NULL,
+		.lenient_length = true,
 	};
 
 	return eap_test_peer_new(&po);
@@ -952,6 +965,46 @@ static void *worker_main(void *arg)
 
 /* ---------------------------------------------------------------- setup */
 
+static bool same_chain(const struct verified_chain *v, X509 *leaf, STACK_OF(X509) *untrusted)
+{
+	int n = untrusted != NULL ? sk_X509_num(untrusted) : 0;
+
+	if (v->leaf == NULL || X509_cmp(v->leaf, leaf) != 0 || sk_X509_num(v->untrusted) != n)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (X509_cmp(sk_X509_value(v->untrusted, i), sk_X509_value(untrusted, i)) != 0)
+			return false;
+	return true;
+}
+
+/* SSL_CTX_set_cert_verify_callback: X509_verify_cert() once per distinct server chain. */
+static int verify_server_chain(X509_STORE_CTX *store, void *arg)
+{
+	struct verified_chain *v = arg;
+	X509 *leaf = X509_STORE_CTX_get0_cert(store);
+	STACK_OF(X509) *untrusted = X509_STORE_CTX_get0_untrusted(store);
+	int ok;
+
+	if (leaf != NULL && same_chain(v, leaf, untrusted)) {
+		v->hits++;
+		X509_STORE_CTX_set_error(store, X509_V_OK);
+		return 1;
+	}
+	ok = X509_verify_cert(store);
+	if (ok == 1 && leaf != NULL) {
+		X509_free(v->leaf);
+		sk_X509_pop_free(v->untrusted, X509_free);
+		X509_up_ref(leaf);
+		v->leaf = leaf;
+		v->untrusted = untrusted != NULL ? X509_chain_up_ref(untrusted) : sk_X509_new_null();
+		if (v->untrusted == NULL) {
+			X509_free(v->leaf);
+			v->leaf = NULL;
+		}
+	}
+	return ok;
+}
+
 /* "host/" + the first DNS name of the certificate, or its CN: what authd's identity check expects. */
 static char *cert_identity(SSL_CTX *ctx)
 {
@@ -1038,6 +1091,8 @@ static void worker_init(struct worker *w, struct shared *sh, unsigned index)
 		/* TLS 1.3 sends tickets after the handshake; EAP-TLS keeps one per device. */
 		SSL_CTX_set_session_cache_mode(w->ctx[i], SSL_SESS_CACHE_OFF);
 		SSL_CTX_set_num_tickets(w->ctx[i], 1);
+		if (o->ca != NULL)
+			SSL_CTX_set_cert_verify_callback(w->ctx[i], verify_server_chain, &w->verified);
 		w->identity[i] = cert_identity(w->ctx[i]);
 		if (w->identity[i] == NULL)
 			die("out of memory");
@@ -1118,6 +1173,8 @@ static void worker_free(struct worker *w)
 	if (w->epfd >= 0)
 		close(w->epfd);
 	bench_radius_secret_free(w->secret);
+	X509_free(w->verified.leaf);
+	sk_X509_pop_free(w->verified.untrusted, X509_free);
 	free(w->ctx);
 	free(w->identity);
 	free(w->devs);
@@ -1144,7 +1201,8 @@ static void usage(FILE *f)
 "                            chain) and its key; repeat for a pool of certificates\n"
 "      --cert-dir DIR        add every NAME.pem in DIR that has a NAME.key beside it\n"
 "      --ca FILE             verify the server's certificate against these CAs (default:\n"
-"                            not verified)\n"
+"                            not verified); each distinct chain is verified once per\n"
+"                            thread, the handshake's signatures every time\n"
 "      --identity NAME       EAP identity of every device (default: host/ and the\n"
 "                            certificate's first DNS name, else its CN)\n"
 "      --tls 1.2|1.3|any     TLS version to offer (default any: up to 1.3)\n"
