@@ -65,6 +65,7 @@
 #define DEFAULT_DEVICES  1024
 #define IDS_PER_SOCKET   256
 #define REQUESTS_PER_SOCKET 128  /* default pool: each port at most half full, so Identifiers rest */
+#define LATE_START_NS    5000000  /* --rate: a start this far behind its schedule is reported */
 
 enum cause {
 	CAUSE_NONE,
@@ -930,11 +931,11 @@ static void *worker_main(void *arg)
 				start_auth(w, now_ns());
 		} else if (load_started) {
 			while (load_may_start(w, now) && w->next_start_ns <= now) {
-				if (w->free_convs == NULL) {
-					/* Every slot busy: the start waits, and its latency counts the wait. */
-					w->delayed_starts++;
+				/* Every slot busy: the start waits, and its latency counts the wait. */
+				if (w->free_convs == NULL)
 					break;
-				}
+				if (now - w->next_start_ns > LATE_START_NS)
+					w->delayed_starts++;
 				start_auth(w, w->next_start_ns);
 				w->next_start_ns = load_start +
 				        (uint64_t)((double)atomic_load_explicit(&w->c.started, memory_order_relaxed) *
@@ -1652,19 +1653,22 @@ static int report(const struct options *o, struct worker *ws, double load_s, dou
 		printf("  radius      %" PRIu64 " requests, %" PRIu64 " retransmissions, %" PRIu64 " late duplicate replies, %" PRIu64 " unmatched, %" PRIu64 " send errors\n",
 		       t.requests, t.retransmissions, stale, unmatched, send_errors);
 		if (o->rate > 0)
-			printf("  rate        %" PRIu64 " starts waited for a free slot (raise --concurrency if many)\n", delayed);
+			printf("  rate        %" PRIu64 " starts more than 5 ms behind schedule (no free slot: raise "
+			       "--concurrency; or authbench short of CPU: add --threads)\n", delayed);
 		printf("  cpu         authbench used %.2f s of CPU in %.2f s: %.0f%% of one core\n", cpu, total_s,
 		       total_s > 0 ? 100.0 * cpu / total_s : 0);
 	}
+	if (o->quiet && first_failure[0] != '\0')
+		fprintf(stderr, "authbench: first failure: %s\n", first_failure);
 	printf("summary: ok=%d auths=%" PRIu64 " accepts=%" PRIu64 " rejects=%" PRIu64 " failures=%" PRIu64
 	       " duration_s=%.3f auths_per_s=%.1f p50_ms=%.2f p95_ms=%.2f p99_ms=%.2f max_ms=%.2f"
 	       " rt_full=%.2f rt_full_n=%" PRIu64 " rt_resumed=%.2f rt_resumed_n=%" PRIu64
 	       " resumed=%" PRIu64 " resume_offered=%" PRIu64 " mppe_ok=%" PRIu64 " tls12=%" PRIu64 " tls13=%" PRIu64
 	       " half_open=%" PRIu64 " half_open_failed=%" PRIu64 " requests=%" PRIu64 " retransmissions=%" PRIu64
-	       " cpu_s=%.2f cpu_pct=%.0f",
+	       " late_starts=%" PRIu64 " cpu_s=%.2f cpu_pct=%.0f",
 	       ok ? 1 : 0, t.finished, t.accepts, t.rejects, t.failures, load_s, rate, p50, p95, p99,
 	       max_us / 1000.0, full_avg, full.n, res_avg, res.n, resumed, offered, mppe_ok, tls12, tls13,
-	       t.half_ok, t.half_failed, t.requests, t.retransmissions, cpu,
+	       t.half_ok, t.half_failed, t.requests, t.retransmissions, delayed, cpu,
 	       total_s > 0 ? 100.0 * cpu / total_s : 0);
 	for (int k = 1; k < CAUSE_COUNT; k++)
 		printf(" %s=%" PRIu64, cause_names[k], causes[k]);
@@ -1740,7 +1744,8 @@ int main(int argc, char **argv)
 
 			fprintf(stderr, "[%6.1fs] %" PRIu64 " done: %" PRIu64 " accept, %" PRIu64 " reject, %" PRIu64
 			        " fail; %" PRIu64 " in flight; %.0f auths/s; cpu %.0f%%",
-			        (double)(now - t0) / 1e9, t.finished, t.accepts, t.rejects, t.failures, t.active,
+			        (double)(now - t0) / 1e9, t.accepts + t.rejects + t.failures, t.accepts, t.rejects,
+			        t.failures, t.active,
 			        (double)(t.finished - last_finished) / dt, 100 * (cpu - last_cpu) / dt);
 			if (opt.half_open != 0)
 				fprintf(stderr, "; half-open %" PRIu64 "/%u held, %" PRIu64 " failed", t.half_ok,
