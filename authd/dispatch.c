@@ -75,8 +75,9 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	if (d->policy == NULL)
 		goto fail;
 	d->conversations = conversation_table_new(cfg->max_conversations, cfg->timeout);
-	/* Every conversation round trip and every Status-Server occupies an entry
-	 * for the lifetime; twice the conversation bound leaves room for both. */
+	/* An entry per (NAS address, port, Identifier) seen within the lifetime:
+	 * what NASes keep in flight, whatever the rate. The bound is for NASes
+	 * that spread requests over very many ports; beyond it the oldest goes. */
 	d->replies = reply_cache_new((size_t)cfg->max_conversations * 2, REPLY_CACHE_LIFETIME_S);
 	/* One directory thread per pooled connection: lookups run in parallel and
 	 * a slow directory holds only these threads, never the TLS workers. */

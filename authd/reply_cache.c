@@ -8,8 +8,13 @@
 
 #include "policy/ttl_table.h"
 
+/* One per (client address, port, Identifier): a NAS has at most one request
+ * outstanding for each (RFC 2865 3, RFC 5080 2.2.2), so a new Request
+ * Authenticator there means the old request is over and the entry is reused.
+ * The cache is thus bounded by what NASes have in flight, not by the rate. */
 struct cached_reply {
 	struct ttl_node node;
+	uint8_t authenticator[16];
 	bool done;
 	size_t len;
 	uint8_t *data;
@@ -25,9 +30,8 @@ static struct cached_reply *from_node(struct ttl_node *node)
 	return (struct cached_reply *)((char *)node - offsetof(struct cached_reply, node));
 }
 
-/* Key: address (16) | port (2) | id (1) | authenticator (16). */
-static size_t make_key(uint8_t key[TTL_KEY_MAX], const struct sockaddr_storage *from,
-                       uint8_t id, const uint8_t authenticator[16])
+/* Key: address (16) | port (2) | id (1). */
+static size_t make_key(uint8_t key[TTL_KEY_MAX], const struct sockaddr_storage *from, uint8_t id)
 {
 	memset(key, 0, TTL_KEY_MAX);
 	if (from->ss_family == AF_INET) {
@@ -42,8 +46,7 @@ static size_t make_key(uint8_t key[TTL_KEY_MAX], const struct sockaddr_storage *
 		memcpy(key + 16, &sin6->sin6_port, 2);
 	}
 	key[18] = id;
-	memcpy(key + 19, authenticator, 16);
-	return 35;
+	return 19;
 }
 
 static void entry_free(struct cached_reply *e)
@@ -88,8 +91,8 @@ enum reply_cache_status reply_cache_begin(struct reply_cache *c,
                                           uint8_t *out, size_t *outlen)
 {
 	uint8_t key[TTL_KEY_MAX];
-	size_t keylen = make_key(key, from, id, authenticator);
-	enum reply_cache_status status;
+	size_t keylen = make_key(key, from, id);
+	enum reply_cache_status status = REPLY_CACHE_NEW;
 	struct cached_reply *e;
 	struct ttl_node *node;
 
@@ -97,7 +100,15 @@ enum reply_cache_status reply_cache_begin(struct reply_cache *c,
 	node = ttl_table_find(c->entries, key, keylen);
 	if (node != NULL) {
 		e = from_node(node);
-		if (!e->done) {
+		if (memcmp(e->authenticator, authenticator, 16) != 0) {
+			/* The NAS moved on to a new request with this Identifier. */
+			free(e->data);
+			e->data = NULL;
+			e->len = 0;
+			e->done = false;
+			memcpy(e->authenticator, authenticator, 16);
+			ttl_table_touch(c->entries, node, ttl_now_ms());
+		} else if (!e->done) {
 			status = REPLY_CACHE_IN_PROGRESS;
 		} else {
 			memcpy(out, e->data, e->len);
@@ -112,9 +123,18 @@ enum reply_cache_status reply_cache_begin(struct reply_cache *c,
 		goto out;
 	memcpy(e->node.key, key, keylen);
 	e->node.keylen = keylen;
+	memcpy(e->authenticator, authenticator, 16);
+	/* Full: the oldest entry, whose retransmissions are least likely, goes. */
 	if (ttl_table_insert(c->entries, &e->node, ttl_now_ms()) < 0) {
-		free(e);
-		goto out;
+		node = ttl_table_oldest(c->entries);
+		if (node != NULL) {
+			ttl_table_remove(c->entries, node);
+			entry_free(from_node(node));
+		}
+		if (ttl_table_insert(c->entries, &e->node, ttl_now_ms()) < 0) {
+			free(e);
+			goto out;
+		}
 	}
 	status = REPLY_CACHE_NEW;
 out:
@@ -127,22 +147,27 @@ void reply_cache_complete(struct reply_cache *c, const struct sockaddr_storage *
                           const uint8_t *reply, size_t len)
 {
 	uint8_t key[TTL_KEY_MAX];
-	size_t keylen = make_key(key, from, id, authenticator);
+	size_t keylen = make_key(key, from, id);
 	uint8_t *copy = NULL;
 	struct ttl_node *node;
+	struct cached_reply *e;
 
 	if (len > 0 && len <= REPLY_CACHE_MAX_REPLY && (copy = malloc(len)) != NULL)
 		memcpy(copy, reply, len);
 	pthread_mutex_lock(&c->lock);
 	node = ttl_table_find(c->entries, key, keylen);
-	if (node != NULL && copy != NULL) {
-		from_node(node)->data = copy;
-		from_node(node)->len = len;
-		from_node(node)->done = true;
-		copy = NULL;
-	} else if (node != NULL) {
-		ttl_table_remove(c->entries, node);
-		entry_free(from_node(node));
+	e = node != NULL ? from_node(node) : NULL;
+	/* The entry may belong to a newer request by now: leave it alone. */
+	if (e != NULL && memcmp(e->authenticator, authenticator, 16) == 0) {
+		if (copy != NULL) {
+			e->data = copy;
+			e->len = len;
+			e->done = true;
+			copy = NULL;
+		} else {
+			ttl_table_remove(c->entries, node);
+			entry_free(e);
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	free(copy);

@@ -3,6 +3,8 @@
  * port, RADIUS id and Request Authenticator as one already seen is a
  * retransmission. It gets the cached reply byte for byte, or nothing while
  * the original is still being worked on, and never re-runs the EAP machine.
+ * One entry per (address, port, id): a new Request Authenticator replaces it.
+ * When the cache is full the oldest entry goes.
  */
 #ifndef AUTHD_REPLY_CACHE_H
 #define AUTHD_REPLY_CACHE_H
@@ -17,7 +19,7 @@ enum reply_cache_status {
 	REPLY_CACHE_NEW,          /* first sight: now marked in progress, process it */
 	REPLY_CACHE_IN_PROGRESS,  /* the original is being processed: drop this copy */
 	REPLY_CACHE_HIT,          /* out and *outlen hold the reply to resend */
-	REPLY_CACHE_FULL,         /* no room to track it: drop, the NAS will retry */
+	REPLY_CACHE_FULL,         /* out of memory: drop, the NAS will retry */
 };
 
 struct reply_cache;

@@ -47,12 +47,18 @@ static void test_retransmission_gets_identical_reply(void **state)
 	/* Same id, other authenticator or other source port: a new request. */
 	assert_int_equal(reply_cache_begin(c, &a, 7, other, out, &outlen), REPLY_CACHE_NEW);
 	assert_int_equal(reply_cache_begin(c, &b, 7, auth, out, &outlen), REPLY_CACHE_NEW);
+	/* A late answer to the request it replaced does not land on the new one. */
+	reply_cache_complete(c, &a, 7, auth, reply, sizeof(reply));
+	assert_int_equal(reply_cache_begin(c, &a, 7, other, out, &outlen), REPLY_CACHE_IN_PROGRESS);
 	/* No reply sent: forgotten, so a retry is processed afresh. */
 	reply_cache_complete(c, &b, 7, auth, NULL, 0);
 	assert_int_equal(reply_cache_begin(c, &b, 7, auth, out, &outlen), REPLY_CACHE_NEW);
 	reply_cache_free(c);
 }
 
+/* Bounded, and never refusing: when full, the oldest entry makes room. A NAS
+ * reusing an Identifier replaces its entry, so a steady stream of requests
+ * from one port never grows the cache past 256 entries. */
 static void test_reply_cache_is_bounded(void **state)
 {
 	struct reply_cache *c = reply_cache_new(2, 30);
@@ -60,9 +66,16 @@ static void test_reply_cache_is_bounded(void **state)
 	uint8_t out[REPLY_CACHE_MAX_REPLY];
 	size_t outlen;
 
-	for (uint8_t id = 0; id < 2; id++)
+	for (uint8_t id = 0; id < 3; id++)
 		assert_int_equal(reply_cache_begin(c, &a, id, (uint8_t[16]){ id }, out, &outlen), REPLY_CACHE_NEW);
-	assert_int_equal(reply_cache_begin(c, &a, 2, (uint8_t[16]){ 2 }, out, &outlen), REPLY_CACHE_FULL);
+	/* id 0 was the oldest: evicted, so its retransmission is new again; id 2 is in progress. */
+	assert_int_equal(reply_cache_begin(c, &a, 0, (uint8_t[16]){ 0 }, out, &outlen), REPLY_CACHE_NEW);
+	assert_int_equal(reply_cache_begin(c, &a, 2, (uint8_t[16]){ 2 }, out, &outlen), REPLY_CACHE_IN_PROGRESS);
+	reply_cache_free(c);
+	c = reply_cache_new(300, 30);
+	for (unsigned n = 0; n < 10000; n++)
+		assert_int_equal(reply_cache_begin(c, &a, (uint8_t)n, (uint8_t[16]){ (uint8_t)n, (uint8_t)(n >> 8) },
+		                                   out, &outlen), REPLY_CACHE_NEW);
 	reply_cache_free(c);
 }
 
