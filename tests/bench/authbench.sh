@@ -15,8 +15,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../integration/lib.sh
 source "$HERE/../integration/lib.sh"
+# shellcheck source=../integration/redis_lib.sh
+source "$HERE/../integration/redis_lib.sh"
 
 CASES=(authd_tls12 authd_tls13 authd_threads authd_half_open authd_resume_tls12 authd_resume_tls13
+	authd_resume_two_nodes
 	authd_detects_wrong_secret authd_detects_untrusted_server authd_reject_expired
 	freeradius_tls12 freeradius_tls13 freeradius_resume)
 
@@ -169,6 +172,43 @@ case_authd_resume() {
 
 case_authd_resume_tls12() { case_authd_resume 1.2; }
 case_authd_resume_tls13() { case_authd_resume 1.3; }
+
+# Two authd nodes sharing Redis, auths alternating between them: a device resumes on the node it
+# did not get its session from, and no offered session is refused.
+case_authd_resume_two_nodes() {
+	local port2 conf2=$HARNESS_DIR/node2.conf log2=$HARNESS_DIR/node2.jsonl deadline n1 n2
+	AUTHD_SESSION_LIFETIME=3600
+	harness_init
+	harness_on_exit stop_node2
+	redis_start
+	AUTHD_EXTRA_CONFIG=$(redis_section)
+	AUTHD_LOG_LEVEL=info
+	authd_start
+	port2=$(free_udp_port)
+	AUTHD_PORT=$port2 AUTHD_DECISIONS=$log2 authd_write_config "$conf2"
+	"$AUTHD_BIN" -c "$conf2" >"$HARNESS_DIR/node2.log" 2>&1 &
+	NODE2_PID=$!
+	deadline=$((SECONDS + 10))
+	until grep -qw ready "$HARNESS_DIR/node2.log"; do
+		((SECONDS < deadline)) || fail "the second authd did not start: $(tail -n 3 "$HARNESS_DIR/node2.log")"
+		sleep 0.05
+	done
+	authbench_run "$AUTHD_PORT" testing123 -s "127.0.0.1:$port2" --tls 1.2 --resume 100 --devices 10 \
+		--count 100 --concurrency 4 --quiet
+	expect_all_accepted 100
+	expect_ab resumed -gt 0
+	[[ $(ab resumed) == "$(ab resume_offered)" ]] ||
+		ab_fail "$(ab resume_offered) sessions offered, only $(ab resumed) resumed: one node did not find the other's"
+	n1=$(jq -s '[.[] | select(.resumed)] | length' "$AUTHD_DECISIONS")
+	n2=$(jq -s '[.[] | select(.resumed)] | length' "$log2")
+	((n1 > 0 && n2 > 0)) || fail "resumed auths per node: $n1 and $n2, expected some on both"
+}
+
+NODE2_PID=""
+stop_node2() {
+	[[ -z $NODE2_PID ]] || { kill -TERM "$NODE2_PID" 2>/dev/null; wait "$NODE2_PID" 2>/dev/null || true; }
+	redis_stop
+}
 
 # authd drops requests whose Message-Authenticator is wrong: every auth times out.
 case_authd_detects_wrong_secret() {

@@ -111,8 +111,12 @@ struct cert_file {
 	const char *cert, *key;
 };
 
+#define MAX_SERVERS 8
+
 struct options {
-	const char *server;
+	const char *servers[MAX_SERVERS];   /* several: each auth goes to the next, so a device
+	                                       roams between them (and resumes across them) */
+	unsigned nservers;
 	uint8_t *secret;
 	size_t secret_len;
 	struct cert_file *certs;
@@ -142,8 +146,8 @@ struct options {
 /* State every thread reads; written only by main before the threads start, or atomically. */
 struct shared {
 	const struct options *opt;
-	struct sockaddr_storage server;
-	socklen_t server_len;
+	struct sockaddr_storage server[MAX_SERVERS];
+	socklen_t server_len[MAX_SERVERS];
 	FILE *csv;
 	_Atomic uint64_t load_start_ns;     /* 0 until every half-open conversation is established */
 	atomic_uint half_open_pending;      /* workers still establishing half-open conversations */
@@ -166,6 +170,7 @@ struct conv {
 	bool half_open;
 	bool active;
 	bool offered_session;
+	unsigned server;         /* which --server the whole conversation talks to */
 	uint64_t seq;            /* auth number, unique in the run */
 	uint64_t start_ns;       /* scheduled start: latency includes any wait for a free slot */
 	unsigned round_trips;
@@ -184,6 +189,7 @@ struct conv {
 
 struct sock {
 	int fd;
+	unsigned server;         /* the --server it is connected to */
 	struct conv *inflight[IDS_PER_SOCKET];
 	/* The Request Authenticator each Identifier carried last: a late duplicate reply to it
 	 * (after a retransmission) is recognised as stale rather than as a forgery. */
@@ -347,7 +353,7 @@ static bool take_id(struct worker *w, struct conv *c)
 		struct sock *s = &w->socks[w->sock_rr];
 
 		w->sock_rr = (w->sock_rr + 1) % w->nsocks;
-		if (s->free_count == 0)
+		if (s->free_count == 0 || s->server != c->server)
 			continue;
 		c->id = s->free_ids[s->free_head];
 		s->free_head = (s->free_head + 1) % IDS_PER_SOCKET;
@@ -631,6 +637,7 @@ static void start_auth(struct worker *w, uint64_t scheduled)
 	c->offered_session = resume;
 	c->seq = (uint64_t)atomic_fetch_add_explicit(&w->c.started, 1, memory_order_relaxed) *
 	         w->opt->threads + w->index + (uint64_t)w->opt->half_open;
+	c->server = (unsigned)(c->seq % w->opt->nservers);
 	c->start_ns = scheduled;
 	c->round_trips = 0;
 	c->state_len = 0;
@@ -656,6 +663,7 @@ static void start_half_open(struct worker *w)
 	c->half_open = true;
 	c->active = true;
 	c->seq = (uint64_t)w->half_started * w->opt->threads + w->index;
+	c->server = (unsigned)(c->seq % w->opt->nservers);
 	w->half_started++;
 	c->start_ns = now_ns();
 	set_station(w, c);
@@ -1033,9 +1041,9 @@ static char *cert_identity(SSL_CTX *ctx)
 	return out;
 }
 
-static int open_socket(const struct shared *sh)
+static int open_socket(const struct shared *sh, unsigned server)
 {
-	int fd = socket(sh->server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(sh->server[server].ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int size = 1 << 20;
 
 	if (fd < 0)
@@ -1043,8 +1051,8 @@ static int open_socket(const struct shared *sh)
 	/* Bursts of replies must not be dropped by a small receive buffer (capped by rmem_max). */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	if (connect(fd, (const struct sockaddr *)&sh->server, sh->server_len) < 0)
-		die("connect to %s: %s", sh->opt->server, strerror(errno));
+	if (connect(fd, (const struct sockaddr *)&sh->server[server], sh->server_len[server]) < 0)
+		die("connect to %s: %s", sh->opt->servers[server], strerror(errno));
 	return fd;
 }
 
@@ -1133,6 +1141,8 @@ static void worker_init(struct worker *w, struct shared *sh, unsigned index)
 			w->nsocks = dflt < 2 ? 2 : dflt;
 		if (w->nsocks < need)
 			w->nsocks = need;
+		/* That many for each server; socket i talks to server i % nservers. */
+		w->nsocks *= o->nservers;
 	}
 	w->socks = calloc(w->nsocks, sizeof(*w->socks));
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1142,7 +1152,8 @@ static void worker_init(struct worker *w, struct shared *sh, unsigned index)
 		struct sock *s = &w->socks[i];
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
 
-		s->fd = open_socket(sh);
+		s->server = i % o->nservers;
+		s->fd = open_socket(sh, s->server);
 		for (unsigned id = 0; id < IDS_PER_SOCKET; id++)
 			s->free_ids[id] = (uint8_t)id;
 		s->free_count = IDS_PER_SOCKET;
@@ -1195,7 +1206,9 @@ static void usage(FILE *f)
 "EAP-TLS load generator: many 802.1X supplicant conversations over RADIUS/UDP.\n"
 "\n"
 "server and devices:\n"
-"  -s, --server HOST[:PORT]  RADIUS server (port 1812 unless given; [ADDR]:PORT for IPv6)\n"
+"  -s, --server HOST[:PORT]  RADIUS server (port 1812 unless given; [ADDR]:PORT for IPv6);\n"
+"                            repeat for several: auths go to each in turn, so devices\n"
+"                            roam between them (and resume across them)\n"
 "      --secret SECRET       RADIUS shared secret (or --secret-file FILE, first line)\n"
 "      --cert FILE --key FILE\n"
 "                            a device certificate (PEM, leaf optionally followed by its\n"
@@ -1371,7 +1384,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 	};
 	while ((ch = getopt_long(argc, argv, "s:c:r:n:d:t:qh", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 's': o->server = optarg; break;
+		case 's':
+			if (o->nservers == MAX_SERVERS)
+				die("at most %d --server", MAX_SERVERS);
+			o->servers[o->nservers++] = optarg;
+			break;
 		case OPT_SECRET:
 			free(o->secret);
 			o->secret = (uint8_t *)strdup(optarg);
@@ -1433,7 +1450,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die("unexpected argument '%s' (see --help)", argv[optind]);
 	if (pending_cert != NULL)
 		die("--cert %s has no --key", pending_cert);
-	if (o->server == NULL)
+	if (o->nservers == 0)
 		die("--server HOST[:PORT] is required (see --help)");
 	if (o->secret == NULL || o->secret_len == 0)
 		die("--secret or --secret-file is required");
@@ -1457,9 +1474,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die("--fragment must be at least 64");
 }
 
-static void resolve_server(struct shared *sh)
+static void resolve_server(struct shared *sh, unsigned index)
 {
-	const char *arg = sh->opt->server;
+	const char *arg = sh->opt->servers[index];
 	char host[256], port[16] = "1812";
 	const char *colon;
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV }, *res;
@@ -1482,8 +1499,8 @@ static void resolve_server(struct shared *sh)
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0)
 		die("--server %s: %s", arg, gai_strerror(rc));
-	memcpy(&sh->server, res->ai_addr, res->ai_addrlen);
-	sh->server_len = res->ai_addrlen;
+	memcpy(&sh->server[index], res->ai_addr, res->ai_addrlen);
+	sh->server_len[index] = res->ai_addrlen;
 	freeaddrinfo(res);
 }
 
@@ -1627,7 +1644,7 @@ static int report(const struct options *o, struct worker *ws, double load_s, dou
 
 	if (!o->quiet) {
 		printf("authbench: %" PRIu64 " auths in %.2f s against %s (TLS %s, %s %g, %u thread%s)\n", t.finished,
-		       load_s, o->server,
+		       load_s, o->nservers == 1 ? o->servers[0] : "several servers",
 		       o->tls_version == TLS1_3_VERSION ? "1.3" : o->tls_version == TLS1_2_VERSION ? "1.2" : "any",
 		       o->rate > 0 ? "rate" : "concurrency", o->rate > 0 ? o->rate : (double)o->concurrency, n,
 		       n == 1 ? "" : "s");
@@ -1692,7 +1709,8 @@ int main(int argc, char **argv)
 
 	parse_options(argc, argv, &opt);
 	sh.opt = &opt;
-	resolve_server(&sh);
+	for (unsigned i = 0; i < opt.nservers; i++)
+		resolve_server(&sh, i);
 	if (opt.csv != NULL) {
 		sh.csv = fopen(opt.csv, "w");
 		if (sh.csv == NULL)
