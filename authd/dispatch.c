@@ -336,6 +336,26 @@ static void start_session(struct request *r, struct conversation *conv)
 		LOG_REQ(LOG_WARNING, r, "live session not recorded (a revocation cannot disconnect it): %s", err);
 }
 
+/*
+ * Stores the session an allowed handshake created, so the device can resume
+ * it, on any node. Runs where the decision runs (a backend thread when the
+ * store is Redis), before the last flight: the session is in the store
+ * before the device holds an Access-Accept and could offer it elsewhere.
+ */
+static void keep_session(struct request *r, struct conversation *conv)
+{
+	uint8_t id[32], *der = NULL;
+	size_t idlen, derlen;
+	char err[256];
+
+	if (eap_conversation_new_session(conv->eap, id, &idlen, &der, &derlen) < 0)
+		return;
+	if (tls_session_store_put(r->d->tls_sessions, id, idlen, der, derlen, err, sizeof(err)) < 0)
+		LOG_REQ(LOG_WARNING, r, "session not stored (the device cannot resume it): %s", err);
+	OPENSSL_cleanse(der, derlen);
+	free(der);
+}
+
 /* The peer is verified: the policy places it or refuses it, and the EAP
  * conversation goes on accordingly. May block on the directory (see
  * policy_blocks), so it runs on a directory thread when there is one. */
@@ -362,6 +382,8 @@ static struct radius_reply *decide(struct request *r, struct conversation *conv)
 	conv->decided = true;
 	if (conv->placement.accept && r->d->sessions != NULL)
 		start_session(r, conv);
+	if (conv->placement.accept && r->d->tls_sessions != NULL)
+		keep_session(r, conv);
 	if (conv->placement.accept)
 		step = eap_conversation_allow(conv->eap, &out, &outlen);
 	else
@@ -459,47 +481,6 @@ static struct radius_reply *refuse_overloaded(struct request *r, struct conversa
 	return advance(r, conv, eap_conversation_refuse(conv->eap, &out, &outlen), out, outlen, NULL);
 }
 
-/* A session waiting for a backend thread to put it in the store. */
-struct session_put {
-	struct dispatch *d;
-	uint8_t id[32];
-	size_t idlen;
-	uint8_t *der;
-	size_t derlen;
-};
-
-static void run_session_put(void *arg, bool cancelled)
-{
-	struct session_put *job = arg;
-	char err[256];
-
-	if (!cancelled && tls_session_store_put(job->d->tls_sessions, job->id, job->idlen, job->der,
-	                                        job->derlen, err, sizeof(err)) < 0)
-		log_msg(LOG_WARNING, "session not stored (the device cannot resume it): %s", err);
-	OPENSSL_cleanse(job->der, job->derlen);
-	free(job->der);
-	free(job);
-}
-
-/* Stores the session a successful handshake created, so the device can
- * resume it: at once in process, through a backend thread to Redis. */
-static void keep_session(struct request *r, struct conversation *conv)
-{
-	struct session_put *job = calloc(1, sizeof(*job));
-
-	if (job == NULL)
-		return;
-	job->d = r->d;
-	if (eap_conversation_new_session(conv->eap, job->id, &job->idlen, &job->der, &job->derlen) < 0) {
-		free(job);
-		return;
-	}
-	if (!tls_session_store_blocks(r->d->tls_sessions))
-		run_session_put(job, false);
-	else if (work_queue_push(r->d->backend_queue, run_session_put, job) < 0)
-		run_session_put(job, true);
-}
-
 /* Ends a conversation: its decision is written, it leaves the table. */
 static void end_conversation(struct request *r, struct conversation *conv)
 {
@@ -553,8 +534,6 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 		bool tracked = d->sessions != NULL && conversation_cert_ref(conv, &ref);
 
 		reply = accept_reply(r, conv, out, outlen, &conv->placement, tracked ? &ref : NULL);
-		if (reply != NULL && d->tls_sessions != NULL)
-			keep_session(r, conv);
 		break;
 	}
 	case EAP_STEP_FAILURE:

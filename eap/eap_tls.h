@@ -162,9 +162,11 @@ enum eap_step eap_conversation_resume(struct eap_conversation *conv, bool resume
 /* True when the handshake resumed a session (from VERIFIED on). */
 bool eap_conversation_resumed(const struct eap_conversation *conv);
 /*
- * After SUCCESS: the session the peer may resume later, for the caller's
- * store: its id and DER encoding (malloc'd; the caller frees *der).
- * 0, or -1 when there is none (resumption off, or this was a resumption).
+ * From VERIFIED on: the session the peer may resume later, for the caller's
+ * store once it has allowed the peer (before the last flight, so the session
+ * is there before the peer can offer it): its id and DER encoding (malloc'd;
+ * the caller frees *der). 0, or -1 when there is none (resumption off, or
+ * this was a resumption).
  */
 int eap_conversation_new_session(const struct eap_conversation *conv, uint8_t id[32], size_t *idlen,
                                  uint8_t **der, size_t *derlen);

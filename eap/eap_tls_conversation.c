@@ -687,7 +687,8 @@ int eap_conversation_new_session(const struct eap_conversation *conv, uint8_t id
 	unsigned char *p;
 	int n;
 
-	if (conv->state != STATE_SUCCESS || session == NULL)
+	if ((conv->state != STATE_VERIFIED && conv->state != STATE_FINISHING &&
+	     conv->state != STATE_SUCCESS) || session == NULL)
 		return -1;
 	sid = SSL_SESSION_get_id(session, &sidlen);
 	n = i2d_SSL_SESSION(session, NULL);

@@ -99,19 +99,22 @@ harness_cleanup() {
 	exit "$rc"
 }
 
-# A UDP port on 127.0.0.1 nobody listens on right now. Another process may take it before
-# authd binds; authd_start retries with another port when that happens.
-free_udp_port() {
-	local port i
+# free_port udp|tcp: a port on 127.0.0.1 nobody listens on right now. Another process may take
+# it before ours binds; authd_start and redis_start retry with another port when that happens.
+free_port() {
+	local port i flag=u
+	[[ $1 == tcp ]] && flag=t
 	for ((i = 0; i < 100; i++)); do
 		port=$((20000 + RANDOM % 40000))
-		if [[ -z $(ss -Hlun "sport = :$port") ]]; then
+		if [[ -z $(ss -Hl${flag}n "sport = :$port") ]]; then
 			echo "$port"
 			return 0
 		fi
 	done
-	fail "found no free UDP port in 100 tries"
+	fail "found no free $1 port in 100 tries"
 }
+
+free_udp_port() { free_port udp; }
 
 # authd_write_config FILE: a complete authd config from the AUTHD_* knobs, absolute paths only.
 authd_write_config() {

@@ -5,25 +5,12 @@
 REDIS_PORT=""
 REDIS_PID=""
 
-# A TCP port on 127.0.0.1 nobody listens on right now.
-free_tcp_port() {
-	local port i
-	for ((i = 0; i < 100; i++)); do
-		port=$((20000 + RANDOM % 40000))
-		if [[ -z $(ss -Hltn "sport = :$port") ]]; then
-			echo "$port"
-			return 0
-		fi
-	done
-	fail "found no free TCP port in 100 tries"
-}
-
 # redis_start: on REDIS_PORT if set (a restart), else on a free port, retried if another
 # process takes it first.
 redis_start() {
 	local deadline attempt fixed=${REDIS_PORT:+yes}
 	for attempt in 1 2 3 4 5; do
-		[[ -n $fixed ]] || REDIS_PORT=$(free_tcp_port)
+		[[ -n $fixed ]] || REDIS_PORT=$(free_port tcp)
 		redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
 			--dir "$HARNESS_DIR" >"$HARNESS_DIR/redis.log" 2>&1 &
 		REDIS_PID=$!
