@@ -257,6 +257,8 @@ static int keep_peer(struct eap_conversation *conv)
 		conv->peer.leaf = SSL_get1_peer_certificate(conv->ssl);
 	if (chain == NULL || conv->peer.leaf == NULL)
 		return -1;
+	/* A session offered but not resumed left its chain behind: this one counts. */
+	sk_X509_pop_free(conv->chain, X509_free);
 	conv->chain = X509_chain_up_ref(chain);
 	return conv->chain != NULL ? 0 : -1;
 }
