@@ -29,6 +29,7 @@
 #include "policy/helpdesk.h"
 #include "policy/json_buf.h"
 #include "policy/status_cache.h"
+#include "policy/utc_time.h"
 
 struct target {
 	const char *cert_file, *serial, *issuer_file, *identity, *reason;
@@ -146,15 +147,6 @@ static void who(char *out, size_t len)
 	snprintf(out, len, "%s", sudo != NULL ? sudo : pw != NULL ? pw->pw_name : "unknown");
 }
 
-static void now_iso(char *out, size_t len)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void print_entry(const struct cert_ref *id, const struct revocation_record *rec, void *arg)
 {
 	const struct target *t = arg;
@@ -232,7 +224,7 @@ static int cmd_revoke(struct ctl *c, const struct target *t)
 		return 2;
 	snprintf(rec.reason, sizeof(rec.reason), "%s", t->reason);
 	snprintf(rec.by, sizeof(rec.by), "%s", c->by);
-	now_iso(rec.at, sizeof(rec.at));
+	utc_time_format(time(NULL), rec.at, sizeof(rec.at));
 	if (helpdesk_revoke(c->helpdesk, &id, &rec, err, sizeof(err)) < 0)
 		return fprintf(stderr, "authctl: %s\n", err), 1;
 	clock_gettime(CLOCK_MONOTONIC, &recorded);
@@ -259,7 +251,7 @@ static int cmd_unrevoke(struct ctl *c, const struct target *t)
 		return fprintf(stderr, "authctl: %s\n", err), 1;
 	printf(rc ? "unrevoked serial %s of %s\n" : "serial %s of %s was not revoked\n", id.serial,
 	       rec.issuer);
-	now_iso(rec.at, sizeof(rec.at));
+	utc_time_format(time(NULL), rec.at, sizeof(rec.at));
 	if (rc)
 		audit_revocation(c, "unrevoke", &id, &rec);
 	return 0;
@@ -321,7 +313,7 @@ static int cmd_import_crl(struct ctl *c, const char *path)
 		clock_gettime(CLOCK_MONOTONIC, &recorded);
 		snprintf(rec.subject, sizeof(rec.subject), "serial %s", id.serial);
 		snprintf(rec.reason, sizeof(rec.reason), "listed in the CRL %s", path);
-		now_iso(rec.at, sizeof(rec.at));
+		utc_time_format(time(NULL), rec.at, sizeof(rec.at));
 		audit_revocation(c, "import-crl", &id, &rec);
 		disconnect(c, &id, &recorded);
 	}

@@ -7,6 +7,7 @@
 
 #include "authd/dynauth.h"
 #include "policy/json_buf.h"
+#include "policy/utc_time.h"
 
 static const struct client *client_named(const struct authd_config *cfg, const char *name)
 {
@@ -55,12 +56,9 @@ static void audit(struct helpdesk *h, const struct cert_ref *ref, const struct l
                   const struct dynauth_target *t, const char *by, const char *request)
 {
 	char at[32], err[256], *line;
-	time_t now = time(NULL);
 	struct json_buf b;
-	struct tm tm;
 
-	gmtime_r(&now, &tm);
-	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	utc_time_format(time(NULL), at, sizeof(at));
 	json_buf_begin(&b);
 	json_buf_string(&b, "at", at);
 	json_buf_string(&b, "action", request);

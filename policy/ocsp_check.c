@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "policy/cert_names.h"
+#include "policy/utc_time.h"
 
 #define NONCE_LEN 32            /* RFC 8954: clients SHOULD send 32 octets */
 #define MAX_URL 1024
@@ -70,14 +71,6 @@ static void printable(char *out, size_t outlen, const char *in, size_t n)
 	for (i = 0; i < n && i + 1 < outlen; i++)
 		out[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
 	out[i] = '\0';
-}
-
-static void format_time(time_t t, char *out, size_t len)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, len, "?");
 }
 
 /* ---- URLs ---------------------------------------------------------------- */
@@ -798,13 +791,13 @@ static int check_times(const struct ocsp_check *c, ASN1_GENERALIZEDTIME *this_up
 		snprintf(why, whylen, "malformed nextUpdate");
 		return -1;
 	}
-	format_time(out->this_update, a, sizeof(a));
+	utc_time_format(out->this_update, a, sizeof(a));
 	if (out->this_update > now + OCSP_CHECK_CLOCK_SKEW_S) {
 		snprintf(why, whylen, "thisUpdate %s is in the future (clocks apart?)", a);
 		return -1;
 	}
 	if (next_upd != NULL) {
-		format_time(out->next_update, b, sizeof(b));
+		utc_time_format(out->next_update, b, sizeof(b));
 		if (out->next_update < out->this_update) {
 			snprintf(why, whylen, "nextUpdate %s is before thisUpdate %s", b, a);
 			return -1;
@@ -892,11 +885,11 @@ static enum ocsp_check_status judge(struct ocsp_check *c, const unsigned char *d
 	switch (cert_status) {
 	case V_OCSP_CERTSTATUS_GOOD:
 		status = OCSP_CHECK_GOOD;
-		format_time(out->this_update, t, sizeof(t));
+		utc_time_format(out->this_update, t, sizeof(t));
 		if (next_upd != NULL) {
 			char n[32];
 
-			format_time(out->next_update, n, sizeof(n));
+			utc_time_format(out->next_update, n, sizeof(n));
 			snprintf(why, whylen, "good (thisUpdate %s, nextUpdate %s)", t, n);
 		} else {
 			snprintf(why, whylen, "good (thisUpdate %s, no nextUpdate)", t);
@@ -909,7 +902,7 @@ static enum ocsp_check_status judge(struct ocsp_check *c, const unsigned char *d
 		}
 		status = OCSP_CHECK_REVOKED;
 		out->reason = reason == OCSP_REVOKED_STATUS_NOSTATUS ? -1 : reason;
-		format_time(out->revoked_at, t, sizeof(t));
+		utc_time_format(out->revoked_at, t, sizeof(t));
 		snprintf(why, whylen, "revoked at %s (%s)", t,
 		         out->reason < 0 ? "no reason given" : OCSP_crl_reason_str(out->reason));
 		break;

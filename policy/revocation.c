@@ -11,6 +11,7 @@
 #include "policy/crl_store.h"
 #include "policy/helpdesk.h"
 #include "policy/status_cache.h"
+#include "policy/utc_time.h"
 
 /* The in-process cache (no Redis) holds this many certificates at most. */
 #define LOCAL_CACHE_ENTRIES 100000
@@ -115,14 +116,6 @@ __attribute__((format(printf, 2, 3))) static void note(struct decision *dec, con
 	va_end(ap);
 }
 
-static void iso_time(time_t t, char *out, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* A status some source gave, or none yet. */
 struct learned {
 	bool known;
@@ -162,7 +155,7 @@ static void check_cache(struct revocation *r, const struct cert_ref *ref, struct
 	switch (status_cache_get(r->cache, ref, &st, err, sizeof(err))) {
 	case 1:
 		count(r, REVOCATION_CACHE_HITS);
-		iso_time(st.learned, when, sizeof(when));
+		utc_time_format(st.learned, when, sizeof(when));
 		note(dec, "%s by %s at %s (cached)", cert_status_name(st.status), st.source, when);
 		set(l, st.status, "cache");
 		break;
