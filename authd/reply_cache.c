@@ -125,17 +125,8 @@ enum reply_cache_status reply_cache_begin(struct reply_cache *c,
 	e->node.keylen = keylen;
 	memcpy(e->authenticator, authenticator, 16);
 	/* Full: the oldest entry, whose retransmissions are least likely, goes. */
-	if (ttl_table_insert(c->entries, &e->node, ttl_now_ms()) < 0) {
-		node = ttl_table_oldest(c->entries);
-		if (node != NULL) {
-			ttl_table_remove(c->entries, node);
-			entry_free(from_node(node));
-		}
-		if (ttl_table_insert(c->entries, &e->node, ttl_now_ms()) < 0) {
-			free(e);
-			goto out;
-		}
-	}
+	if ((node = ttl_table_insert_evicting(c->entries, &e->node, ttl_now_ms())) != NULL)
+		entry_free(from_node(node));
 	status = REPLY_CACHE_NEW;
 out:
 	pthread_mutex_unlock(&c->lock);

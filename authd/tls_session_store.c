@@ -40,14 +40,24 @@ struct tls_session_store *tls_session_store_new(struct redis_pool *redis, unsign
 	return s;
 }
 
-static void drop_local(struct tls_session_store *s, struct ttl_node *node)
+static struct local_session *local_of(struct ttl_node *node)
 {
-	struct local_session *e = (struct local_session *)((char *)node - offsetof(struct local_session, node));
+	return (struct local_session *)((char *)node - offsetof(struct local_session, node));
+}
 
-	ttl_table_remove(s->local, node);
-	/* A session holds its master secret. */
+/* A session holds its master secret: wiped before it goes. */
+static void free_local(struct ttl_node *node)
+{
+	struct local_session *e = local_of(node);
+
 	OPENSSL_cleanse(e->der, e->len);
 	free(e);
+}
+
+static void drop_local(struct tls_session_store *s, struct ttl_node *node)
+{
+	ttl_table_remove(s->local, node);
+	free_local(node);
 }
 
 void tls_session_store_free(struct tls_session_store *s)
@@ -104,12 +114,8 @@ static int local_put(struct tls_session_store *s, const uint8_t *id, size_t idle
 	if ((old = ttl_table_find(s->local, id, idlen)) != NULL)
 		drop_local(s, old);
 	/* Full: the oldest session makes room. */
-	if (ttl_table_insert(s->local, &e->node, ttl_now_ms()) < 0) {
-		if ((old = ttl_table_oldest(s->local)) != NULL)
-			drop_local(s, old);
-		if (ttl_table_insert(s->local, &e->node, ttl_now_ms()) < 0)
-			free(e);
-	}
+	if ((old = ttl_table_insert_evicting(s->local, &e->node, ttl_now_ms())) != NULL)
+		free_local(old);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -179,8 +185,7 @@ int tls_session_store_get(struct tls_session_store *s, const uint8_t *id, size_t
 		pthread_mutex_lock(&s->lock);
 		node = ttl_table_find(s->local, id, idlen);
 		if (node != NULL && node->expires_ms > ttl_now_ms()) {
-			struct local_session *e =
-				(struct local_session *)((char *)node - offsetof(struct local_session, node));
+			struct local_session *e = local_of(node);
 
 			if ((*der = malloc(e->len)) != NULL) {
 				memcpy(*der, e->der, e->len);

@@ -50,10 +50,15 @@ fail:
 	return NULL;
 }
 
+static struct local_entry *local_of(struct ttl_node *node)
+{
+	return (struct local_entry *)((char *)node - offsetof(struct local_entry, node));
+}
+
 static void drop_local(struct status_cache *c, struct ttl_node *node)
 {
 	ttl_table_remove(c->local, node);
-	free((char *)node - offsetof(struct local_entry, node));
+	free(local_of(node));
 }
 
 void status_cache_free(struct status_cache *c)
@@ -92,7 +97,7 @@ static int local_get(struct status_cache *c, const struct cert_ref *ref, struct 
 		drop_local(c, node);
 	node = ttl_table_find(c->local, probe.key, probe.keylen);
 	if (node != NULL) {
-		e = (struct local_entry *)((char *)node - offsetof(struct local_entry, node));
+		e = local_of(node);
 		if (e->valid_until > time(NULL)) {
 			*out = e->status;
 			found = 1;
@@ -120,12 +125,8 @@ static void local_put(struct status_cache *c, const struct cert_ref *ref,
 		drop_local(c, old);
 	/* Full: the oldest entry makes room, so a storm of new devices cannot
 	 * lock the cache on stale ones. */
-	if (ttl_table_insert(c->local, &e->node, ttl_now_ms()) < 0) {
-		if ((old = ttl_table_oldest(c->local)) != NULL)
-			drop_local(c, old);
-		if (ttl_table_insert(c->local, &e->node, ttl_now_ms()) < 0)
-			free(e);
-	}
+	if ((old = ttl_table_insert_evicting(c->local, &e->node, ttl_now_ms())) != NULL)
+		free(local_of(old));
 	pthread_mutex_unlock(&c->lock);
 }
 

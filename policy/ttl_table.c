@@ -108,6 +108,17 @@ int ttl_table_insert(struct ttl_table *t, struct ttl_node *node, uint64_t now_ms
 	return 0;
 }
 
+struct ttl_node *ttl_table_insert_evicting(struct ttl_table *t, struct ttl_node *node,
+                                           uint64_t now_ms)
+{
+	struct ttl_node *evicted = NULL;
+
+	if (t->count >= t->capacity && (evicted = t->oldest) != NULL)
+		ttl_table_remove(t, evicted);
+	ttl_table_insert(t, node, now_ms);
+	return evicted;
+}
+
 struct ttl_node *ttl_table_find(const struct ttl_table *t, const uint8_t *key, size_t keylen)
 {
 	struct ttl_node *n;

@@ -34,6 +34,11 @@ void ttl_table_free(struct ttl_table *t);
 size_t ttl_table_count(const struct ttl_table *t);
 /* Inserts node (key already set) expiring at now + lifetime. -1 when full. */
 int ttl_table_insert(struct ttl_table *t, struct ttl_node *node, uint64_t now_ms);
+/* Inserts node even when the table is full: the oldest entry makes room and
+ * is returned, removed, for the caller to free; NULL when none had to go.
+ * The table must have a capacity of at least 1. */
+struct ttl_node *ttl_table_insert_evicting(struct ttl_table *t, struct ttl_node *node,
+                                           uint64_t now_ms);
 struct ttl_node *ttl_table_find(const struct ttl_table *t, const uint8_t *key, size_t keylen);
 /* Moves node to the young end with a fresh lifetime. */
 void ttl_table_touch(struct ttl_table *t, struct ttl_node *node, uint64_t now_ms);
