@@ -14,8 +14,9 @@
 
 static int parse_identity(struct parser *p, struct policy_settings *s)
 {
-	static const char *const keys[] = { "sources", "match_eap_identity", NULL };
+	static const char *const keys[] = { "sources", "match_eap_identity", "reply_user_name", NULL };
 	const config_setting_t *g, *list;
+	const char *user_name = NULL;
 
 	s->sources[0] = IDENTITY_SAN_DNS;
 	s->sources[1] = IDENTITY_SUBJECT_CN;
@@ -25,8 +26,15 @@ static int parse_identity(struct parser *p, struct policy_settings *s)
 	if (g == NULL)
 		return 0;
 	if (parser_check_keys(p, g, "identity", keys) < 0 ||
-	    parser_bool(p, g, "match_eap_identity", &s->match_eap_identity) < 0)
+	    parser_bool(p, g, "match_eap_identity", &s->match_eap_identity) < 0 ||
+	    parser_string(p, g, "reply_user_name", false, &user_name) < 0)
 		return -1;
+	if (user_name != NULL && strcmp(user_name, "eap") == 0)
+		s->reply_eap_identity = true;
+	else if (user_name != NULL && strcmp(user_name, "certificate") != 0)
+		return parser_fail(p, config_setting_get_member(g, "reply_user_name"),
+		                   "identity.reply_user_name must be \"certificate\" or \"eap\", not \"%s\"",
+		                   user_name);
 	list = config_setting_get_member(g, "sources");
 	if (list == NULL)
 		return 0;

@@ -29,6 +29,7 @@ struct conversation {
 	struct decision decision;
 	bool decided;                   /* the policy has spoken (decision.accept/reason set) */
 	struct policy_result placement; /* what it said, for the Access-Accept */
+	enum policy_step step;          /* how far the decision went (it waits on backends) */
 	bool busy;
 };
 

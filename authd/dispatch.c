@@ -37,12 +37,19 @@ struct request {
 	socklen_t fromlen;
 };
 
+/* Accounting writes the live-session table in Redis; it has threads of its
+ * own so that a burst of it never delays an authentication. */
+#define ACCOUNTING_THREADS 2
+
 /* A conversation waiting for a backend thread: to decide on its verified
  * peer, or to look up the session the peer offered. */
+enum pending_job { PENDING_DECIDE, PENDING_LOOKUP };
+
 struct pending {
 	struct request r;           /* owns r.rad */
 	struct conversation *conv;
-	bool lookup;
+	enum pending_job job;
+	enum policy_backend here;   /* whose threads run it */
 };
 
 
@@ -79,16 +86,26 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	 * what NASes keep in flight, whatever the rate. The bound is for NASes
 	 * that spread requests over very many ports; beyond it the oldest goes. */
 	d->replies = reply_cache_new((size_t)cfg->max_conversations * 2, REPLY_CACHE_LIFETIME_S);
-	/* One directory thread per pooled connection: lookups run in parallel and
-	 * a slow directory holds only these threads, never the TLS workers. */
-	if (policy_blocks(d->policy))
-		d->backend_queue = work_queue_new(policy_backend_threads(d->policy),
-		                                    cfg->max_conversations);
+	/* A thread per connection of each backend: its requests run in parallel,
+	 * and a slow backend holds only its own threads, never the TLS workers. */
+	for (int b = POLICY_BACKEND_NONE + 1; b < POLICY_BACKEND_COUNT; b++) {
+		unsigned threads = policy_backend_threads(d->policy, (enum policy_backend)b);
+
+		if (threads > 0 &&
+		    (d->queues[b] = work_queue_new(threads, cfg->max_conversations)) == NULL) {
+			snprintf(err, errlen, "cannot start the backend threads");
+			goto fail;
+		}
+	}
 	/* The config allows sessions only with Redis, where the policy blocks. */
 	if (cfg->sessions.enabled &&
-	    (d->sessions = live_sessions_new(policy_redis(d->policy), cfg->sessions.lifetime, err,
-	                                     errlen)) == NULL)
+	    ((d->sessions = live_sessions_new(policy_redis(d->policy), cfg->sessions.lifetime, err,
+	                                      errlen)) == NULL ||
+	     (d->accounting = work_queue_new(ACCOUNTING_THREADS, cfg->max_conversations)) == NULL)) {
+		if (d->sessions != NULL)
+			snprintf(err, errlen, "cannot start the accounting threads");
 		goto fail;
+	}
 	/* Resumable sessions go where the other shared state is: Redis, or this process. */
 	if (cfg->tls.session_lifetime > 0 &&
 	    (d->tls_sessions = tls_session_store_new(policy_redis(d->policy), cfg->tls.session_lifetime,
@@ -96,8 +113,7 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (d->conversations == NULL || d->replies == NULL ||
-	    (policy_blocks(d->policy) && d->backend_queue == NULL)) {
+	if (d->conversations == NULL || d->replies == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -109,8 +125,15 @@ fail:
 
 void dispatch_cleanup(struct dispatch *d)
 {
-	/* First: pending placements still use the tables and the decision log. */
-	work_queue_free(d->backend_queue);
+	/* First: pending work still uses the tables and the decision log. A
+	 * conversation may move between backends' queues, so every queue stops
+	 * (later pushes fail) before any is freed. */
+	for (int b = 0; b < POLICY_BACKEND_COUNT; b++)
+		work_queue_stop(d->queues[b]);
+	work_queue_stop(d->accounting);
+	for (int b = 0; b < POLICY_BACKEND_COUNT; b++)
+		work_queue_free(d->queues[b]);
+	work_queue_free(d->accounting);
 	live_sessions_free(d->sessions);
 	tls_session_store_free(d->tls_sessions);
 	policy_free(d->policy);
@@ -275,7 +298,10 @@ static struct radius_reply *accept_reply(struct request *r, struct conversation 
 {
 	struct radius_reply *reply = radius_reply_new(&r->rad, PW_CODE_ACCESS_ACCEPT);
 	uint8_t msk[EAP_MSK_LEN], emsk[EAP_EMSK_LEN];
-	const char *identity = eap_conversation_identity(conv->eap);
+	/* The NAS logs and accounts under User-Name: the identity authd verified,
+	 * not whatever the supplicant typed, unless configured so. */
+	const char *identity = r->d->cfg->policy.reply_eap_identity ? eap_conversation_identity(conv->eap)
+	                                                            : conv->decision.cert_identity;
 	int rc = -1;
 
 	if (reply == NULL)
@@ -314,7 +340,43 @@ static const char *policy_refusal_text(const char *reason)
 
 static struct radius_reply *advance(struct request *r, struct conversation *conv,
                                     enum eap_step step, const uint8_t *out, size_t outlen,
-                                    bool *deferred);
+                                    enum policy_backend here, bool *deferred);
+static void run_pending(void *arg, bool cancelled);
+static bool drop_log_allowed(struct dispatch *d);
+
+static const char *backend_name(enum policy_backend b)
+{
+	static const char *const names[POLICY_BACKEND_COUNT] = {
+		[POLICY_BACKEND_NONE] = "worker",
+		[POLICY_BACKEND_REDIS] = "Redis",
+		[POLICY_BACKEND_OCSP] = "OCSP",
+		[POLICY_BACKEND_DIRECTORY] = "directory",
+	};
+
+	return names[b];
+}
+
+/* Hands the conversation to the threads of backend b, which go on with it
+ * and answer. 0, or -1 (that queue is full or stopping: the caller still
+ * owns everything). */
+static int hand_over(struct request *r, struct conversation *conv, enum pending_job job,
+                     enum policy_backend b)
+{
+	struct pending *p = malloc(sizeof(*p));
+
+	if (p == NULL)
+		return -1;
+	*p = (struct pending){ .r = *r, .conv = conv, .job = job, .here = b };
+	if (r->d->queues[b] == NULL || work_queue_push(r->d->queues[b], run_pending, p) < 0) {
+		free(p);
+		if (drop_log_allowed(r->d))
+			LOG_REQ(LOG_WARNING, r, "every %s thread is busy and their queue is full",
+			        backend_name(b));
+		stats_bump(&r->d->stats, STAT_OVERLOAD);
+		return -1;
+	}
+	return 0;
+}
 
 /*
  * Enters the session the policy just accepted in the live-session table. It
@@ -356,17 +418,22 @@ static void keep_session(struct request *r, struct conversation *conv)
 	free(der);
 }
 
-/* The peer is verified: the policy places it or refuses it, and the EAP
- * conversation goes on accordingly. May block on the directory (see
- * policy_blocks), so it runs on a directory thread when there is one. */
-static struct radius_reply *decide(struct request *r, struct conversation *conv)
+/*
+ * The peer is verified: the policy places it or refuses it, and the EAP
+ * conversation goes on accordingly. Each step of the decision runs on the
+ * threads of the backend it waits on (`here` is whose thread this is: NONE
+ * for a TLS worker), so a device whose answer is known never queues behind
+ * one waiting on a slow backend it does not need. Returns the reply, or sets
+ * *deferred when the conversation moved to another backend's threads.
+ */
+static struct radius_reply *decide(struct request *r, struct conversation *conv,
+                                   enum policy_backend here, bool *deferred)
 {
+	STACK_OF(X509) *chain = eap_conversation_verified_chain(conv->eap);
 	struct policy_request preq;
 	const uint8_t *out;
 	size_t outlen;
 	enum eap_step step;
-
-	STACK_OF(X509) *chain = eap_conversation_verified_chain(conv->eap);
 
 	fill_from_eap(conv);
 	preq = (struct policy_request){
@@ -378,7 +445,20 @@ static struct radius_reply *decide(struct request *r, struct conversation *conv)
 		.nas_port_type = r->rad.nas_port_type,
 		.ssid = r->rad.ssid,
 	};
-	policy_decide(r->d->policy, &preq, &conv->decision, &conv->placement);
+	while (conv->step != POLICY_STEP_DONE) {
+		enum policy_backend need = policy_step_backend(r->d->policy, conv->step);
+		bool busy = false;
+
+		if (need != POLICY_BACKEND_NONE && need != here) {
+			if (hand_over(r, conv, PENDING_DECIDE, need) == 0) {
+				*deferred = true;
+				return NULL;
+			}
+			busy = true;   /* the step ends through its backend's fallback */
+		}
+		conv->step = policy_decide_step(r->d->policy, &preq, conv->step, busy, &conv->decision,
+		                                &conv->placement);
+	}
 	conv->decided = true;
 	if (conv->placement.accept && r->d->sessions != NULL)
 		start_session(r, conv);
@@ -388,19 +468,31 @@ static struct radius_reply *decide(struct request *r, struct conversation *conv)
 		step = eap_conversation_allow(conv->eap, &out, &outlen);
 	else
 		step = eap_conversation_refuse(conv->eap, &out, &outlen);
-	return advance(r, conv, step, out, outlen, NULL);
+	return advance(r, conv, step, out, outlen, here, deferred);
 }
 
 static void respond(struct request *r, struct radius_reply *reply);
 
+/* Where the session store is read: Redis's threads, unless it is in process
+ * or Redis is marked down (then it fails at once). */
+static enum policy_backend store_backend(struct dispatch *d)
+{
+	return tls_session_store_blocks(d->tls_sessions) && !redis_pool_down(policy_redis(d->policy))
+	               ? POLICY_BACKEND_REDIS : POLICY_BACKEND_NONE;
+}
+
 /*
  * The peer offered a session: fetch it, and let it resume only if its
  * certificate still verifies and is not revoked; otherwise the handshake
- * goes on in full, where the device meets every check again. May block on
- * Redis, so it runs on a backend thread when the store is there.
+ * goes on in full, where the device meets every check again. Runs on the
+ * store's threads, and on OCSP's when only a responder can say whether the
+ * certificate is revoked (here: whose thread this is). Returns the reply, or
+ * sets *deferred when the conversation moved to other threads.
  */
-static struct radius_reply *look_up_session(struct request *r, struct conversation *conv)
+static struct radius_reply *look_up_session(struct request *r, struct conversation *conv,
+                                            enum policy_backend here, bool *deferred)
 {
+	enum policy_backend need = here == POLICY_BACKEND_OCSP ? here : store_backend(r->d);
 	struct decision scratch;
 	STACK_OF(X509) *chain = NULL;
 	const uint8_t *id, *out = NULL;
@@ -409,9 +501,19 @@ static struct radius_reply *look_up_session(struct request *r, struct conversati
 	size_t idlen = eap_conversation_offered_session(conv->eap, &id), derlen = 0, outlen = 0;
 	enum eap_step step;
 	char err[256];
-	int found;
+	bool here_is_right = need == POLICY_BACKEND_NONE || need == here;
+	int found = 0;
 
-	found = tls_session_store_get(r->d->tls_sessions, id, idlen, &der, &derlen, err, sizeof(err));
+	if (!here_is_right && hand_over(r, conv, PENDING_LOOKUP, need) == 0) {
+		*deferred = true;
+		return NULL;
+	}
+	/* On OCSP's threads the session was fetched and verified on the way;
+	 * with no thread to look it up: a full handshake, which needs none. */
+	if (here == POLICY_BACKEND_OCSP)
+		chain = eap_conversation_found_chain(conv->eap);
+	else if (here_is_right)
+		found = tls_session_store_get(r->d->tls_sessions, id, idlen, &der, &derlen, err, sizeof(err));
 	if (found < 0)
 		LOG_REQ(LOG_WARNING, r, "session store unreachable, full handshake: %s", err);
 	if (found > 0)
@@ -421,16 +523,26 @@ static struct radius_reply *look_up_session(struct request *r, struct conversati
 	if (chain != NULL) {
 		decision_start(&scratch, conv->decision.conversation, r->client->name);
 		refusal = policy_revocation_refusal(r->d->policy, sk_X509_value(chain, 0),
-		                                    sk_X509_value(chain, 1), chain, &scratch);
+		                                    sk_X509_value(chain, 1), chain,
+		                                    here == POLICY_BACKEND_OCSP ? REVOCATION_OCSP_ASK
+		                                                                : REVOCATION_OCSP_DEFER,
+		                                    &scratch);
 		decision_clear(&scratch);
 	}
-	if (refusal != NULL)
-		LOG_REQ(LOG_INFO, r, "session not resumed (%s): full handshake", refusal);
 	if (der != NULL)
 		OPENSSL_cleanse(der, derlen);
 	free(der);
+	if (refusal == REVOCATION_NEEDS_OCSP) {
+		if (hand_over(r, conv, PENDING_LOOKUP, POLICY_BACKEND_OCSP) == 0) {
+			*deferred = true;
+			return NULL;
+		}
+		refusal = "OCSP busy";
+	}
+	if (refusal != NULL)
+		LOG_REQ(LOG_INFO, r, "session not resumed (%s): full handshake", refusal);
 	step = eap_conversation_resume(conv->eap, chain != NULL && refusal == NULL, &out, &outlen);
-	return advance(r, conv, step, out, outlen, NULL);
+	return advance(r, conv, step, out, outlen, here, deferred);
 }
 
 /* A conversation handed to a backend thread: what it does there. */
@@ -438,47 +550,23 @@ static void run_pending(void *arg, bool cancelled)
 {
 	struct pending *p = arg;
 	struct radius_reply *reply = NULL;
+	bool deferred = false;
 
 	if (cancelled) {
 		LOG_REQ(LOG_WARNING, &p->r, "stopping: conversation abandoned, no reply");
 		conversation_table_remove(p->r.d->conversations, p->conv);
 		conversation_free(p->conv);
+	} else if (p->job == PENDING_LOOKUP) {
+		reply = look_up_session(&p->r, p->conv, p->here, &deferred);
 	} else {
-		reply = p->lookup ? look_up_session(&p->r, p->conv) : decide(&p->r, p->conv);
+		reply = decide(&p->r, p->conv, p->here, &deferred);
 	}
-	respond(&p->r, reply);
-	radius_request_free(&p->r.rad);
+	/* Moved on to another backend's threads, which answer. */
+	if (!deferred) {
+		respond(&p->r, reply);
+		radius_request_free(&p->r.rad);
+	}
 	free(p);
-}
-
-/* Hands the conversation to a backend thread, which answers on its own: to
- * decide on a verified peer, or to look up the session it offered. 0, or -1
- * (queue full: the caller still owns everything). */
-static int defer(struct request *r, struct conversation *conv, bool lookup)
-{
-	struct pending *p = malloc(sizeof(*p));
-
-	if (p == NULL)
-		return -1;
-	*p = (struct pending){ .r = *r, .conv = conv, .lookup = lookup };
-	if (work_queue_push(r->d->backend_queue, run_pending, p) < 0) {
-		free(p);
-		return -1;
-	}
-	return 0;
-}
-
-/* Every directory thread is busy and the queue is full: the directory is not
- * keeping up, which is what directory_unavailable is for. */
-static struct radius_reply *refuse_overloaded(struct request *r, struct conversation *conv)
-{
-	const uint8_t *out;
-	size_t outlen;
-
-	LOG_REQ(LOG_WARNING, r, "directory queue full: placement refused");
-	mark_failed(conv, "directory_unavailable", "directory queue full");
-	conv->decided = true;
-	return advance(r, conv, eap_conversation_refuse(conv->eap, &out, &outlen), out, outlen, NULL);
 }
 
 /* Ends a conversation: its decision is written, it leaves the table. */
@@ -490,13 +578,13 @@ static void end_conversation(struct request *r, struct conversation *conv)
 }
 
 /*
- * Acts on what the EAP conversation said. Returns the reply (NULL: none), or
- * sets *deferred when the conversation moved to a directory thread (deferred
- * is NULL when called from there, where nothing can be deferred again).
+ * Acts on what the EAP conversation said, on a thread of `here` (NONE: a TLS
+ * worker). Returns the reply (NULL: none), or sets *deferred when the
+ * conversation moved to a backend's threads, which then answer.
  */
 static struct radius_reply *advance(struct request *r, struct conversation *conv,
                                     enum eap_step step, const uint8_t *out, size_t outlen,
-                                    bool *deferred)
+                                    enum policy_backend here, bool *deferred)
 {
 	struct dispatch *d = r->d;
 	struct radius_reply *reply = NULL;
@@ -512,23 +600,9 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 		conversation_table_release(d->conversations, conv);
 		return NULL;
 	case EAP_STEP_VERIFIED:
-		if (d->backend_queue == NULL || deferred == NULL)
-			return decide(r, conv);
-		if (defer(r, conv, false) == 0) {
-			*deferred = true;
-			return NULL;
-		}
-		return refuse_overloaded(r, conv);
+		return decide(r, conv, here, deferred);
 	case EAP_STEP_LOOKUP:
-		if (!tls_session_store_blocks(d->tls_sessions) || deferred == NULL)
-			return look_up_session(r, conv);
-		if (defer(r, conv, true) == 0) {
-			*deferred = true;
-			return NULL;
-		}
-		/* No thread to look it up: a full handshake, which needs none. */
-		return advance(r, conv, eap_conversation_resume(conv->eap, false, &out, &outlen), out,
-		               outlen, deferred);
+		return look_up_session(r, conv, here, deferred);
 	case EAP_STEP_SUCCESS: {
 		struct cert_ref ref;
 		bool tracked = d->sessions != NULL && conversation_cert_ref(conv, &ref);
@@ -591,7 +665,7 @@ static struct radius_reply *access_request(struct request *r, bool *deferred)
 	}
 	r->conversation = conv->decision.conversation;
 	step = eap_conversation_step(conv->eap, r->rad.eap, r->rad.eap_len, &out, &outlen);
-	return advance(r, conv, step, out, outlen, deferred);
+	return advance(r, conv, step, out, outlen, POLICY_BACKEND_NONE, deferred);
 }
 
 static void run_accounting(void *arg, bool cancelled)
@@ -639,14 +713,14 @@ static struct radius_reply *accounting_request(struct request *r, bool *deferred
 	stats_bump(&r->d->stats, STAT_ACCOUNTING);
 	if (job != NULL) {
 		*job = *r;
-		if (work_queue_push(r->d->backend_queue, run_accounting, job) == 0) {
+		if (work_queue_push(r->d->accounting, run_accounting, job) == 0) {
 			*deferred = true;
 			return NULL;
 		}
 		free(job);
 	}
 	stats_bump(&r->d->stats, STAT_OVERLOAD);
-	LOG_REQ(LOG_WARNING, r, "backend queue full: accounting dropped, the NAS will retry");
+	LOG_REQ(LOG_WARNING, r, "accounting queue full: dropped, the NAS will retry");
 	return NULL;
 }
 

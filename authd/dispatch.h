@@ -33,7 +33,12 @@ struct dispatch {
 	struct policy *policy;
 	struct live_sessions *sessions;      /* NULL: no live-session table */
 	struct tls_session_store *tls_sessions;   /* NULL: no resumption */
-	struct work_queue *backend_queue;    /* NULL when the policy never blocks */
+	/* Work that may block, one queue per backend with threads of its own
+	 * (NULL where this config never waits on that backend), so one slow
+	 * backend holds up only what needs it. Indexed by enum policy_backend;
+	 * POLICY_BACKEND_NONE's is always NULL. */
+	struct work_queue *queues[POLICY_BACKEND_COUNT];
+	struct work_queue *accounting;       /* NULL without the live-session table */
 	struct stats stats;
 	atomic_ullong next_conversation;
 	/* Drop warnings per second are capped so a flood cannot flood the log;

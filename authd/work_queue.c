@@ -85,7 +85,7 @@ int work_queue_push(struct work_queue *q, work_fn fn, void *arg)
 	return rc;
 }
 
-void work_queue_free(struct work_queue *q)
+void work_queue_stop(struct work_queue *q)
 {
 	struct job job;
 
@@ -97,8 +97,16 @@ void work_queue_free(struct work_queue *q)
 	pthread_mutex_unlock(&q->lock);
 	for (unsigned i = 0; i < q->n_threads; i++)
 		pthread_join(q->threads[i], NULL);
+	q->n_threads = 0;
 	while (pop(q, &job))
 		job.fn(job.arg, true);
+}
+
+void work_queue_free(struct work_queue *q)
+{
+	if (q == NULL)
+		return;
+	work_queue_stop(q);
 	pthread_cond_destroy(&q->ready);
 	pthread_mutex_destroy(&q->lock);
 	free(q->threads);

@@ -151,6 +151,9 @@ size_t eap_conversation_offered_session(const struct eap_conversation *conv, con
  */
 STACK_OF(X509) *eap_conversation_offered_chain(struct eap_conversation *conv, const uint8_t *der,
                                                size_t len, char *detail, size_t detaillen);
+/* The chain eap_conversation_offered_chain returned, until
+ * eap_conversation_resume (borrowed); NULL when it found none. */
+STACK_OF(X509) *eap_conversation_found_chain(const struct eap_conversation *conv);
 /*
  * Goes on with the handshake: resuming the session given above (resume
  * true), or in full (no session found, or the caller will not let the device

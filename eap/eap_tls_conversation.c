@@ -655,6 +655,11 @@ fail:
 	return NULL;
 }
 
+STACK_OF(X509) *eap_conversation_found_chain(const struct eap_conversation *conv)
+{
+	return conv->peer.resume.found != NULL && !conv->peer.resume.looked_up ? conv->chain : NULL;
+}
+
 enum eap_step eap_conversation_resume(struct eap_conversation *conv, bool resume,
                                       const uint8_t **out, size_t *outlen)
 {

@@ -20,6 +20,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "policy/breaker.h"
+#include "policy/ttl_table.h"
+
 /* A device in more groups than this is refused rather than given a partial
  * list: with first-match rules a missing group can mean a wider VLAN. */
 #define MAX_GROUPS 1024
@@ -58,6 +61,7 @@ struct ldap_directory {
 	pthread_mutex_t state_lock;   /* guards uri_failed_ms and the cache */
 	uint64_t *uri_failed_ms;      /* last failure per URI, 0 = none since the last success */
 	struct cache cache;           /* buckets == NULL: cache off */
+	struct breaker breaker;       /* a dead directory is skipped, not waited on per lookup */
 };
 
 /* One search of a batch sent on one connection. */
@@ -198,6 +202,7 @@ struct ldap_directory *ldap_directory_new(const struct ldap_settings *settings,
 	d->s.group_filter = dup_or_null(settings->group_filter, &oom);
 	for (unsigned i = 0; d->conns != NULL && i < settings->connections; i++)
 		pthread_mutex_init(&d->conns[i].lock, NULL);
+	breaker_init(&d->breaker, BREAKER_DEFAULT_THRESHOLD, BREAKER_DEFAULT_OPEN_MS);
 	pthread_mutex_init(&d->state_lock, NULL);
 	atomic_init(&d->next_conn, 0);
 	if (oom) {
@@ -821,6 +826,21 @@ static int64_t cache_find(struct ldap_directory *d, const char *identity, struct
 
 /* ---- the lookup ------------------------------------------------------------ */
 
+/* The directory could not answer: the outage cache may (FOUND), else UNAVAILABLE. */
+static enum ldap_lookup_status serve_cached(struct ldap_directory *d, const char *identity,
+                                            struct ldap_lookup_result *out, char *detail,
+                                            size_t detaillen)
+{
+	char seen[64];
+	int64_t age;
+
+	if (d->cache.buckets == NULL || (age = cache_find(d, identity, out)) < 0)
+		return LDAP_LOOKUP_UNAVAILABLE;
+	snprintf(seen, sizeof(seen), "served from cache, %lld s old", (long long)(age / 1000));
+	append(detail, detaillen, seen);
+	return LDAP_LOOKUP_FOUND;
+}
+
 enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const char *identity,
                                               struct ldap_lookup_result *out,
                                               char *detail, size_t detaillen)
@@ -828,7 +848,7 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const ch
 	enum ldap_lookup_status status = LDAP_LOOKUP_UNAVAILABLE;
 	struct lookup l = { .d = d, .res = out, .detail = detail, .detaillen = detaillen };
 	struct conn *c = NULL;
-	uint64_t now;
+	uint64_t now, started;
 	int rc = LDAP_SERVER_DOWN;
 
 	memset(out, 0, sizeof(*out));
@@ -837,6 +857,12 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const ch
 		snprintf(detail, detaillen, "empty identity");
 		return LDAP_LOOKUP_NOT_FOUND;
 	}
+	if (!breaker_allow(&d->breaker)) {
+		snprintf(detail, detaillen, "directory marked down after %u failed lookups in a row, "
+		         "next try in %u ms", d->breaker.threshold, breaker_retry_in_ms(&d->breaker));
+		return serve_cached(d, identity, out, detail, detaillen);
+	}
+	started = ttl_now_ms();
 	c = l.c = take_conn(d);
 	now = now_ms();
 	if (c->ld != NULL && now - c->used_ms > IDLE_MAX_MS)
@@ -878,18 +904,16 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const ch
 		if (d->cache.buckets != NULL)
 			cache_store(d, identity, out);
 	} else {
-		int64_t age;
-
 		ldap_lookup_result_clear(out);
-		if (d->cache.buckets != NULL && (age = cache_find(d, identity, out)) >= 0) {
-			char seen[64];
-
-			snprintf(seen, sizeof(seen), "served from cache, %lld s old",
-			         (long long)(age / 1000));
-			append(detail, detaillen, seen);
-			status = LDAP_LOOKUP_FOUND;
-		}
+		status = serve_cached(d, identity, out, detail, detaillen);
 	}
 	pthread_mutex_unlock(&c->lock);
+	breaker_record(&d->breaker, rc == LDAP_SUCCESS || !connection_error(rc), started,
+	               d->s.connect_timeout_ms < d->s.timeout_ms ? d->s.connect_timeout_ms : d->s.timeout_ms);
 	return status;
+}
+
+bool ldap_directory_down(const struct ldap_directory *d)
+{
+	return breaker_is_open(&d->breaker);
 }

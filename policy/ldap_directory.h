@@ -68,6 +68,11 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *dir, const 
                                               char *detail, size_t detaillen);
 void ldap_lookup_result_clear(struct ldap_lookup_result *res);
 
+/* True while the directory is marked down (three lookups in a row failed to
+ * reach it: see policy/breaker.h). Lookups then answer from the outage cache
+ * at once, so callers need not queue for a connection. */
+bool ldap_directory_down(const struct ldap_directory *dir);
+
 /*
  * Expands a filter template: each "%{name}" is replaced by the escaped value
  * of that variable (RFC 4515: '*', '(', ')', '\\' and NUL as \2a \28 \29 \5c

@@ -20,12 +20,23 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "policy/breaker.h"
+#include "policy/ttl_table.h"
 #include "policy/cert_names.h"
 #include "policy/utc_time.h"
 
 #define NONCE_LEN 32            /* RFC 8954: clients SHOULD send 32 octets */
 #define MAX_URL 1024
 #define MAX_HEAD 8192           /* status line and headers of the HTTP response */
+/* Responders with a breaker of their own; the CAs' AIA name a handful. A
+ * responder beyond them shares the last slot's breaker. */
+#define RESPONDER_SLOTS 16
+
+/* A responder's breaker: one that stopped answering is skipped for a while. */
+struct responder {
+	char url[MAX_URL];          /* "" until taken */
+	struct breaker breaker;
+};
 
 struct ocsp_check {
 	char *url;                  /* override, or NULL: the certificate's AIA */
@@ -33,6 +44,8 @@ struct ocsp_check {
 	unsigned timeout_ms;
 	unsigned max_age_s;
 	X509_STORE *store;          /* the trusted CAs; only read once ocsp_check_new returns */
+	pthread_mutex_t responders_lock;   /* guards the urls of responders */
+	struct responder responders[RESPONDER_SLOTS];
 };
 
 /* The parts of an http:// URL a request needs, each a NUL-terminated copy. */
@@ -998,9 +1011,40 @@ fail:
 	return der;
 }
 
+/* The breaker of the responder at url (a slot is taken on first sight). */
+static struct breaker *responder_breaker(struct ocsp_check *c, const char *url, bool take)
+{
+	struct responder *found = NULL;
+
+	pthread_mutex_lock(&c->responders_lock);
+	for (size_t i = 0; i < RESPONDER_SLOTS && found == NULL; i++) {
+		struct responder *r = &c->responders[i];
+
+		if (strcmp(r->url, url) == 0 || (r->url[0] == '\0' && take)) {
+			snprintf(r->url, sizeof(r->url), "%s", url);
+			found = r;
+		}
+	}
+	if (found == NULL && take)
+		found = &c->responders[RESPONDER_SLOTS - 1];
+	pthread_mutex_unlock(&c->responders_lock);
+	return found != NULL ? &found->breaker : NULL;
+}
+
+bool ocsp_check_responder_down(struct ocsp_check *c, X509 *cert)
+{
+	char *url = c->url != NULL ? strdup(c->url) : aia_url(cert);
+	struct breaker *b = url != NULL ? responder_breaker(c, url, false) : NULL;
+
+	free(url);
+	return b != NULL && breaker_is_open(b);
+}
+
 enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *issuer,
                                         struct ocsp_answer *out)
 {
+	struct breaker *breaker;
+	uint64_t started;
 	unsigned char nonce[NONCE_LEN], *req = NULL, *buf = NULL;
 	const unsigned char *body = NULL;
 	char why[sizeof(out->detail)], *url = NULL;
@@ -1027,10 +1071,24 @@ enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *
 		set_detail(out, shown, why);
 		goto out;
 	}
-	req = build_request(cert, issuer, c->nonce ? nonce : NULL, &req_len, why, sizeof(why));
-	if (req == NULL ||
-	    http_post(&u, req, (size_t)req_len, c->timeout_ms, &buf, &body, &body_len, why, sizeof(why)) < 0)
+	started = ttl_now_ms();
+	breaker = responder_breaker(c, url, true);
+	if (!breaker_allow(breaker)) {
+		snprintf(why, sizeof(why), "marked down after %u failed queries in a row, next try in %u ms",
+		         breaker->threshold, breaker_retry_in_ms(breaker));
 		goto done;
+	}
+	req = build_request(cert, issuer, c->nonce ? nonce : NULL, &req_len, why, sizeof(why));
+	if (req == NULL) {
+		breaker_record(breaker, true, started, c->timeout_ms);   /* not the responder's fault */
+		goto done;
+	}
+	/* Only silence counts against the responder, not what it said. */
+	if (http_post(&u, req, (size_t)req_len, c->timeout_ms, &buf, &body, &body_len, why, sizeof(why)) < 0) {
+		breaker_record(breaker, false, started, c->timeout_ms);
+		goto done;
+	}
+	breaker_record(breaker, true, started, c->timeout_ms);
 	judge(c, body, body_len, cert, issuer, c->nonce ? nonce : NULL, NONCE_LEN, time(NULL), out,
 	      why, sizeof(why));
 done:
@@ -1094,6 +1152,9 @@ struct ocsp_check *ocsp_check_new(const struct ocsp_settings *s, const char *ca_
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&c->responders_lock, NULL);
+	for (size_t i = 0; i < RESPONDER_SLOTS; i++)
+		breaker_init(&c->responders[i].breaker, BREAKER_DEFAULT_THRESHOLD, BREAKER_DEFAULT_OPEN_MS);
 	if (s->timeout_ms == 0 || s->timeout_ms > OCSP_CHECK_MAX_TIMEOUT_MS) {
 		snprintf(err, errlen, "OCSP timeout %u ms: must be 1 to %d", s->timeout_ms,
 		         OCSP_CHECK_MAX_TIMEOUT_MS);
@@ -1131,6 +1192,7 @@ void ocsp_check_free(struct ocsp_check *c)
 	if (c == NULL)
 		return;
 	X509_STORE_free(c->store);
+	pthread_mutex_destroy(&c->responders_lock);
 	free(c->url);
 	free(c);
 }

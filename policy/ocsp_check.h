@@ -86,6 +86,15 @@ enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *
                                         struct ocsp_answer *out);
 
 /*
+ * True while the responder that would be asked about cert is marked down:
+ * three queries in a row got no answer in time, so for 2 s queries to it
+ * fail at once ("marked down") instead of each waiting timeout_ms; then one
+ * probes.
+ * Lets a caller skip queueing for a responder that will not answer.
+ */
+bool ocsp_check_responder_down(struct ocsp_check *c, X509 *cert);
+
+/*
  * The pure part (and the fuzz target): judges one DER OCSPResponse for
  * (cert, issuer). It must be "successful", basic, signed by issuer or by its
  * delegated responder (chain to ca_file), echo nonce when one is given

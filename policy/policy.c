@@ -8,6 +8,7 @@
 #include "policy/cert_names.h"
 #include "policy/rules.h"
 #include "policy/static_groups.h"
+#include "policy/status_cache.h"
 
 /* Threads for decisions when OCSP is on and nothing asks for more: enough
  * that a slow responder delays a few authentications, not all of them. */
@@ -56,9 +57,10 @@ int policy_reload_changed(struct policy *p, char *err, size_t errlen)
 }
 
 const char *policy_revocation_refusal(struct policy *p, X509 *cert, X509 *issuer,
-                                      STACK_OF(X509) *chain, struct decision *dec)
+                                      STACK_OF(X509) *chain, enum revocation_ocsp ocsp,
+                                      struct decision *dec)
 {
-	return revocation_check(p->revocation, cert, issuer, chain, dec);
+	return revocation_check(p->revocation, cert, issuer, chain, ocsp, dec);
 }
 
 unsigned long long policy_revocation_counter(const struct policy *p, enum revocation_counter c)
@@ -76,21 +78,43 @@ void policy_free(struct policy *p)
 	free(p);
 }
 
-bool policy_blocks(const struct policy *p)
+unsigned policy_backend_threads(const struct policy *p, enum policy_backend b)
 {
-	return p->directory != NULL || revocation_blocks(p->revocation);
+	switch (b) {
+	case POLICY_BACKEND_REDIS:
+		return p->redis != NULL ? p->settings->redis->connections : 0;
+	case POLICY_BACKEND_OCSP:
+		/* Queries hold a thread each while they wait on the responder. */
+		return p->settings->revocation.ocsp != NULL ? POLICY_OCSP_THREADS : 0;
+	case POLICY_BACKEND_DIRECTORY:
+		return p->directory != NULL ? p->settings->ldap->connections : 0;
+	default:
+		return 0;
+	}
 }
 
-unsigned policy_backend_threads(const struct policy *p)
+/* Redis, unless there is none or it is marked down (commands fail at once). */
+static enum policy_backend redis_backend(const struct policy *p)
 {
-	unsigned ldap = p->directory != NULL ? p->settings->ldap->connections : 0;
-	unsigned redis = p->redis != NULL ? p->settings->redis->connections : 0;
-	unsigned most = ldap > redis ? ldap : redis;
+	return p->redis != NULL && !redis_pool_down(p->redis) ? POLICY_BACKEND_REDIS
+	                                                      : POLICY_BACKEND_NONE;
+}
 
-	/* OCSP queries hold a thread each while they wait on the responder. */
-	if (p->settings->revocation.ocsp != NULL && most < POLICY_OCSP_THREADS)
-		most = POLICY_OCSP_THREADS;
-	return most;
+enum policy_backend policy_step_backend(const struct policy *p, enum policy_step step)
+{
+	switch (step) {
+	case POLICY_STEP_REVOCATION:
+		return revocation_blocks(p->revocation) ? redis_backend(p) : POLICY_BACKEND_NONE;
+	case POLICY_STEP_OCSP:
+		return POLICY_BACKEND_OCSP;
+	case POLICY_STEP_PLACEMENT:
+		/* Placement remembers the device's identity in Redis, too. */
+		if (p->directory != NULL && !ldap_directory_down(p->directory))
+			return POLICY_BACKEND_DIRECTORY;
+		return redis_backend(p);
+	default:
+		return POLICY_BACKEND_NONE;
+	}
 }
 
 struct redis_pool *policy_redis(struct policy *p)
@@ -125,13 +149,19 @@ static void fall_back(const struct policy *p, enum policy_fallback fallback, con
 	dec->reason = reason;
 }
 
-/* Fills dec->dn and dec->groups. Returns 1 known device, 0 unknown, -1 directory unavailable. */
-static int find_groups(struct policy *p, struct decision *dec)
+/* Fills dec->dn and dec->groups. Returns 1 known device, 0 unknown, -1 directory
+ * unavailable (or busy: every directory thread taken and their queue full). */
+static int find_groups(struct policy *p, bool busy, struct decision *dec)
 {
 	struct ldap_lookup_result res = { 0 };
 	struct timespec t0;
 	int rc;
 
+	if (busy) {
+		snprintf(dec->detail, sizeof(dec->detail), "directory not asked: every directory thread "
+		         "is busy and their queue is full");
+		return -1;
+	}
 	if (p->directory == NULL) {
 		rc = static_groups_lookup(p->settings->static_groups, p->settings->n_static_groups,
 		                          dec->cert_identity, &dec->groups, &dec->n_groups);
@@ -163,23 +193,45 @@ static int find_groups(struct policy *p, struct decision *dec)
 	return rc;
 }
 
-void policy_decide(struct policy *p, const struct policy_request *req, struct decision *dec,
-                   struct policy_result *out)
+/* The revocation steps: the next step, or DONE with the refusal in dec. */
+static enum policy_step check_revocation(struct policy *p, const struct policy_request *req,
+                                         enum policy_step step, bool busy, struct decision *dec,
+                                         struct policy_result *out)
+{
+	enum revocation_ocsp ocsp = step == POLICY_STEP_REVOCATION ? REVOCATION_OCSP_DEFER
+	                            : busy ? REVOCATION_OCSP_SKIP : REVOCATION_OCSP_ASK;
+	const char *refusal;
+
+	memset(out, 0, sizeof(*out));
+	dec->detail[0] = '\0';
+	if (step == POLICY_STEP_REVOCATION && busy) {
+		/* Not even the helpdesk's list was read: nothing may go on. */
+		snprintf(dec->detail, sizeof(dec->detail), "revocation not checked: every Redis thread "
+		         "is busy and their queue is full");
+		dec->revocation = cert_status_name(CERT_STATUS_UNKNOWN);
+		fall_back(p, POLICY_REJECT, "revocation_unknown", dec, out);
+		return POLICY_STEP_DONE;
+	}
+	refusal = revocation_check(p->revocation, req->cert, req->issuer, req->chain, ocsp, dec);
+	if (refusal == REVOCATION_NEEDS_OCSP)
+		return POLICY_STEP_OCSP;
+	if (refusal != NULL) {
+		fall_back(p, POLICY_REJECT, refusal, dec, out);
+		return POLICY_STEP_DONE;
+	}
+	return POLICY_STEP_PLACEMENT;
+}
+
+/* Identity, directory and rules, for a certificate that is not revoked. */
+static void place(struct policy *p, const struct policy_request *req, bool busy,
+                  struct decision *dec, struct policy_result *out)
 {
 	const struct policy_settings *s = p->settings;
 	enum identity_source used = IDENTITY_SUBJECT_CN;
 	char issuer[512];
 	struct rule_input in;
-	const char *refusal;
 	int known, rule;
 
-	memset(out, 0, sizeof(*out));
-	dec->detail[0] = '\0';
-	refusal = revocation_check(p->revocation, req->cert, req->issuer, req->chain, dec);
-	if (refusal != NULL) {
-		fall_back(p, POLICY_REJECT, refusal, dec, out);
-		return;
-	}
 	switch (cert_identity(req->cert, s->sources, s->n_sources, dec->cert_identity,
 	                      sizeof(dec->cert_identity), &used)) {
 	case CERT_IDENTITY_NONE:
@@ -213,7 +265,7 @@ void policy_decide(struct policy *p, const struct policy_request *req, struct de
 		dec->reason = "ok";
 		return;
 	}
-	known = find_groups(p, dec);
+	known = find_groups(p, busy, dec);
 	if (known < 0) {
 		fall_back(p, s->directory_unavailable, "directory_unavailable", dec, out);
 		return;
@@ -244,6 +296,31 @@ void policy_decide(struct policy *p, const struct policy_request *req, struct de
 	out->rule = &s->rules[rule];
 	dec->accept = out->accept = true;
 	dec->reason = "ok";
+}
+
+enum policy_step policy_decide_step(struct policy *p, const struct policy_request *req,
+                                    enum policy_step step, bool backend_busy, struct decision *dec,
+                                    struct policy_result *out)
+{
+	switch (step) {
+	case POLICY_STEP_REVOCATION:
+	case POLICY_STEP_OCSP:
+		return check_revocation(p, req, step, backend_busy, dec, out);
+	case POLICY_STEP_PLACEMENT:
+		place(p, req, backend_busy, dec, out);
+		return POLICY_STEP_DONE;
+	default:
+		return POLICY_STEP_DONE;
+	}
+}
+
+void policy_decide(struct policy *p, const struct policy_request *req, struct decision *dec,
+                   struct policy_result *out)
+{
+	enum policy_step step = POLICY_STEP_REVOCATION;
+
+	while (step != POLICY_STEP_DONE)
+		step = policy_decide_step(p, req, step, false, dec, out);
 }
 
 static void free_strings(char **v, size_t n)

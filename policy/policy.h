@@ -50,6 +50,8 @@ struct policy_settings {
 	enum identity_source sources[IDENTITY_SOURCE_COUNT];
 	size_t n_sources;
 	bool match_eap_identity;
+	bool reply_eap_identity;    /* the Access-Accept's User-Name is the EAP identity the device
+	                               sent, not its verified certificate identity */
 	struct ldap_settings *ldap;             /* NULL: the static map serves */
 	struct static_group_entry *static_groups;
 	size_t n_static_groups;
@@ -72,9 +74,11 @@ struct policy *policy_new(const struct policy_settings *settings, char *err, siz
 void policy_free(struct policy *p);
 
 /* The revocation check alone (see revocation_check), e.g. before a device
- * may resume a session. NULL, or the reason to refuse it. */
+ * may resume a session. NULL, the reason to refuse it, or (with
+ * REVOCATION_OCSP_DEFER) REVOCATION_NEEDS_OCSP. */
 const char *policy_revocation_refusal(struct policy *p, X509 *cert, X509 *issuer,
-                                      STACK_OF(X509) *chain, struct decision *dec);
+                                      STACK_OF(X509) *chain, enum revocation_ocsp ocsp,
+                                      struct decision *dec);
 
 /* Counters of the revocation checks. */
 unsigned long long policy_revocation_counter(const struct policy *p, enum revocation_counter c);
@@ -86,11 +90,23 @@ int policy_reload(struct policy *p, char *err, size_t errlen);
  * changed, -1 a changed file is broken (err). Cheap: call it every second. */
 int policy_reload_changed(struct policy *p, char *err, size_t errlen);
 
-/* True when policy_decide() may block on a backend (directory, Redis): run it
- * off the TLS threads. */
-bool policy_blocks(const struct policy *p);
-/* How many decisions the backends serve in parallel (0 when nothing blocks). */
-unsigned policy_backend_threads(const struct policy *p);
+/*
+ * The backends a decision may wait on. Each gets threads of its own from the
+ * caller, so that one slow backend holds up only what needs it: a device
+ * whose status is cached never queues behind devices waiting on a silent
+ * OCSP responder, and accounting never waits on the directory.
+ */
+enum policy_backend {
+	POLICY_BACKEND_NONE,        /* nothing that blocks: run it where you are */
+	POLICY_BACKEND_REDIS,       /* the helpdesk list, the shared status cache */
+	POLICY_BACKEND_OCSP,
+	POLICY_BACKEND_DIRECTORY,   /* LDAP */
+	POLICY_BACKEND_COUNT
+};
+
+/* How many threads should serve backend b: as many as it takes requests in
+ * parallel (0 when this config never waits on it). */
+unsigned policy_backend_threads(const struct policy *p, enum policy_backend b);
 /* The Redis connections the policy uses (NULL without a redis section), for
  * whatever else the server keeps there. */
 struct redis_pool *policy_redis(struct policy *p);
@@ -112,12 +128,35 @@ struct policy_result {
 };
 
 /*
- * Decides, filling the policy fields of dec (accept, reason, detail,
- * revocation, cert_identity, dn, groups, rule, vlan, directory timings).
- * Revocation comes first: a revoked certificate is refused whatever the
- * rules say. Thread-safe;
- * blocks on the directory when one is configured.
+ * A decision runs in steps, each waiting on at most one backend. Revocation
+ * comes first: a revoked certificate is refused whatever the rules say.
  */
+enum policy_step {
+	POLICY_STEP_REVOCATION,     /* helpdesk list, cached status, CRLs */
+	POLICY_STEP_OCSP,           /* the same, asking OCSP what nothing else could say */
+	POLICY_STEP_PLACEMENT,      /* identity, directory, rules */
+	POLICY_STEP_DONE,
+};
+
+/* The backend step waits on now; NONE when it never blocks, or when that
+ * backend is marked down (see policy/breaker.h) and the step answers at once. */
+enum policy_backend policy_step_backend(const struct policy *p, enum policy_step step);
+
+/*
+ * Runs one step and returns the next; start at POLICY_STEP_REVOCATION. At
+ * POLICY_STEP_DONE the policy fields of dec (accept, reason, detail,
+ * revocation, cert_identity, dn, groups, rule, vlan, directory timings) and
+ * *out are final. backend_busy: the step's backend cannot take it (its queue
+ * is full), so the step ends as if the backend had failed, through the
+ * configured fallback (revocation.unknown for OCSP, directory_unavailable
+ * for the directory; a revocation check that could not even reach the
+ * helpdesk list refuses). Thread-safe.
+ */
+enum policy_step policy_decide_step(struct policy *p, const struct policy_request *req,
+                                    enum policy_step step, bool backend_busy, struct decision *dec,
+                                    struct policy_result *out);
+
+/* Every step in a row, where the caller is (authd --explain, tests). */
 void policy_decide(struct policy *p, const struct policy_request *req, struct decision *dec,
                    struct policy_result *out);
 

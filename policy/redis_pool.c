@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "policy/breaker.h"
+#include "policy/ttl_table.h"
+
 struct conn {
 	pthread_mutex_t lock;
 	redisContext *rc;           /* NULL until connected, or after an error */
@@ -16,6 +19,7 @@ struct redis_pool {
 	const struct redis_settings *s;   /* borrowed from the config */
 	struct conn *conns;
 	atomic_uint next;
+	struct breaker breaker;           /* a dead Redis costs a timeout a few times, not per command */
 };
 
 struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *err, size_t errlen)
@@ -31,6 +35,7 @@ struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *e
 	for (unsigned i = 0; i < settings->connections; i++)
 		pthread_mutex_init(&p->conns[i].lock, NULL);
 	atomic_init(&p->next, 0);
+	breaker_init(&p->breaker, BREAKER_DEFAULT_THRESHOLD, BREAKER_DEFAULT_OPEN_MS);
 	return p;
 }
 
@@ -100,13 +105,25 @@ static struct conn *take(struct redis_pool *p)
 	return &p->conns[start];
 }
 
+bool redis_pool_down(const struct redis_pool *p)
+{
+	return breaker_is_open(&p->breaker);
+}
+
 redisReply *redis_pool_command(struct redis_pool *p, int argc, const char **argv, char *err,
                                size_t errlen)
 {
-	struct conn *c = take(p);
+	uint64_t started = ttl_now_ms();
+	struct conn *c;
 	redisReply *r = NULL;
-
 	bool retry = true;
+
+	if (!breaker_allow(&p->breaker)) {
+		snprintf(err, errlen, "redis %s:%u: marked down after %u failures in a row, next try in %u ms",
+		         p->s->host, p->s->port, p->breaker.threshold, breaker_retry_in_ms(&p->breaker));
+		return NULL;
+	}
+	c = take(p);
 
 	/* A connection Redis closed (a restart) is replaced once; a timeout is
 	 * not retried, so one command never costs more than one timeout. */
@@ -124,6 +141,8 @@ redisReply *redis_pool_command(struct redis_pool *p, int argc, const char **argv
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	/* An error reply is Redis answering: only silence counts. */
+	breaker_record(&p->breaker, r != NULL, started, p->s->timeout_ms);
 	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
 		snprintf(err, errlen, "redis %s:%u: %s", p->s->host, p->s->port, r->str);
 		freeReplyObject(r);

@@ -3,12 +3,14 @@
  * keeps in Redis (the helpdesk's list, the revocation status cache, the
  * live-session table). Each command is bounded by the configured timeout; a
  * connection that failed is replaced on its next use, so a Redis restart
- * costs one failed command per connection and nothing else. Calls block and
+ * costs one failed command per connection and nothing else. Three timeouts
+ * in a row mark Redis down for 2 s: commands then fail at once. Calls block and
  * belong on authd's backend threads (or in authctl).
  */
 #ifndef AUTHD_REDIS_POOL_H
 #define AUTHD_REDIS_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
@@ -30,6 +32,10 @@ struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *e
 void redis_pool_free(struct redis_pool *p);
 
 const char *redis_pool_prefix(const struct redis_pool *p);
+
+/* True while Redis is marked down (its breaker is open: see policy/breaker.h):
+ * commands fail at once, so callers need not queue for it. */
+bool redis_pool_down(const struct redis_pool *p);
 
 /*
  * One command on a free pooled connection (arguments are binary-safe

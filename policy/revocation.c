@@ -77,7 +77,7 @@ int revocation_reload_changed(struct revocation *r, char *err, size_t errlen)
 
 bool revocation_blocks(const struct revocation *r)
 {
-	return r->helpdesk != NULL || r->ocsp != NULL;
+	return r->helpdesk != NULL;
 }
 
 const char *revocation_counter_name(enum revocation_counter c)
@@ -213,9 +213,12 @@ static void check_crl(struct revocation *r, X509 *cert, X509 *issuer, struct dec
 		set(l, CERT_STATUS_UNKNOWN, "crl");
 }
 
+const char REVOCATION_NEEDS_OCSP[] = "needs_ocsp";
+
 /* One certificate through every source and the unknown rule: NULL, or the
- * reason to refuse. */
-static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer, struct decision *dec)
+ * reason to refuse, or REVOCATION_NEEDS_OCSP (see revocation_check). */
+static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer,
+                             enum revocation_ocsp ocsp, struct decision *dec)
 {
 	struct learned l = { 0 };
 	struct cert_ref ref;
@@ -230,8 +233,18 @@ static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer, str
 	}
 	if (have_ref && r->cache != NULL)
 		check_cache(r, &ref, dec, &l);
-	if (!l.known && have_ref && r->ocsp != NULL)
-		check_ocsp(r, cert, issuer, &ref, dec, &l);
+	if (!l.known && have_ref && r->ocsp != NULL) {
+		/* A responder marked down answers at once ("marked down"), so only a
+		 * live one is worth a trip to the OCSP threads. */
+		if (ocsp == REVOCATION_OCSP_DEFER && !ocsp_check_responder_down(r->ocsp, cert))
+			return REVOCATION_NEEDS_OCSP;
+		if (ocsp == REVOCATION_OCSP_SKIP) {
+			count(r, REVOCATION_OCSP_FAILURES);
+			note(dec, "%s", "OCSP not asked: every OCSP thread is busy and their queue is full");
+		} else {
+			check_ocsp(r, cert, issuer, &ref, dec, &l);
+		}
+	}
 	/* The CRL answers when it is the only source, or as the fallback the
 	 * admin chose for a status OCSP could not give. */
 	if ((!l.known || l.status == CERT_STATUS_UNKNOWN) && r->crls != NULL &&
@@ -256,21 +269,21 @@ static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer, str
 }
 
 const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer,
-                             STACK_OF(X509) *chain, struct decision *dec)
+                             STACK_OF(X509) *chain, enum revocation_ocsp ocsp, struct decision *dec)
 {
 	const char *refusal;
 
 	if (!r->s->configured && r->helpdesk == NULL)
 		return NULL;
-	refusal = check_one(r, cert, issuer, dec);
+	refusal = check_one(r, cert, issuer, ocsp, dec);
 	/* The intermediates, each by its issuer; the root (last) is trusted as it is. */
 	for (int i = 1; refusal == NULL && r->s->check_intermediates && i + 1 < sk_X509_num(chain); i++) {
 		X509 *ca = sk_X509_value(chain, i);
 		size_t before = strlen(dec->detail);
 		char name[256], *mine;
 
-		refusal = check_one(r, ca, sk_X509_value(chain, i + 1), dec);
-		if (refusal == NULL || (mine = strdup(dec->detail + before)) == NULL)
+		refusal = check_one(r, ca, sk_X509_value(chain, i + 1), ocsp, dec);
+		if (refusal == NULL || refusal == REVOCATION_NEEDS_OCSP || (mine = strdup(dec->detail + before)) == NULL)
 			continue;
 		/* Say which certificate of the chain it was. */
 		cert_name_string(X509_get_subject_name(ca), name, sizeof(name));

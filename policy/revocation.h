@@ -56,18 +56,33 @@ void revocation_free(struct revocation *r);
 int revocation_reload(struct revocation *r, char *err, size_t errlen);
 int revocation_reload_changed(struct revocation *r, char *err, size_t errlen);
 
-/* True when a check may wait on the network (Redis, OCSP). */
+/* True when a check may wait on Redis (the helpdesk list, the shared cache). */
 bool revocation_blocks(const struct revocation *r);
+
+/* Whether a check may ask OCSP. */
+enum revocation_ocsp {
+	REVOCATION_OCSP_ASK,        /* yes, and wait for the answer */
+	REVOCATION_OCSP_DEFER,      /* no: stop with REVOCATION_NEEDS_OCSP where only OCSP can say */
+	REVOCATION_OCSP_SKIP,       /* no: every OCSP thread is taken, count it as OCSP failing */
+};
+
+/* What revocation_check returns under REVOCATION_OCSP_DEFER when only a live
+ * responder could answer: compared by address. */
+extern const char REVOCATION_NEEDS_OCSP[];
 
 /*
  * Checks cert (issued by issuer, NULL when the chain had none) and, with
  * check_intermediates, every CA of the verified chain (leaf first) below its
  * root. Fills dec->revocation, dec->revocation_source and, on anything worth
  * knowing, dec->detail. Returns NULL when the certificate may go on, else
- * the reason to refuse it ("revoked" or "revocation_unknown"). Thread-safe.
+ * the reason to refuse it ("revoked" or "revocation_unknown"). With
+ * REVOCATION_OCSP_DEFER it stops with REVOCATION_NEEDS_OCSP where only a live
+ * responder could answer, so the caller can run the check again where
+ * waiting on OCSP holds up nobody else (dec->detail is then to be cleared).
+ * Thread-safe.
  */
 const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer,
-                             STACK_OF(X509) *chain, struct decision *dec);
+                             STACK_OF(X509) *chain, enum revocation_ocsp ocsp, struct decision *dec);
 
 /* So that the helpdesk can later revoke the device by name. Best effort. */
 void revocation_remember_identity(struct revocation *r, const char *identity, X509 *cert,
