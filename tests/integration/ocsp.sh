@@ -128,6 +128,59 @@ case_responder_hangs() {
 		"revocation_unknown within the 3000 ms timeout (plus the handshake)"
 }
 
+# bulk_devices N DIR: N more certificates of the Device CA (NAME.pem + NAME.key in DIR), none of
+# whose status anybody has cached.
+bulk_devices() {
+	local n=$1 dir=$2 i
+	mkdir -p "$dir"
+	printf '%s\n' 'basicConstraints = CA:FALSE' 'keyUsage = critical, digitalSignature' \
+		'extendedKeyUsage = clientAuth' >"$dir/ext.cnf"
+	for ((i = 1; i <= n; i++)); do
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/bulk-$i.key" \
+			-subj "/CN=bulk-$i.corp.example" -out "$dir/bulk-$i.csr" 2>/dev/null ||
+			fail "cannot make a key for bulk-$i"
+		openssl x509 -req -in "$dir/bulk-$i.csr" -CA "$AUTHD_PKI/issuing-ca.pem" \
+			-CAkey "$AUTHD_PKI/issuing-ca.key" -set_serial "0x$(openssl rand -hex 12)" -days 30 \
+			-sha256 -extfile "$dir/ext.cnf" -out "$dir/bulk-$i.pem" 2>/dev/null || fail "cannot issue bulk-$i"
+		rm -f "$dir/bulk-$i.csr"
+	done
+	rm -f "$dir/ext.cnf"
+}
+
+# A responder that accepts and never answers, with BULK (default 50) uncached devices waiting on
+# it: a device whose status is cached does not queue behind them. The OCSP queries have threads
+# of their own; the cached device's check needs only Redis. Prints how long the cached device's
+# authentication took (tools/bench-isolation.sh collects it).
+case_responder_silent_many() {
+	local pid n=${BULK:-50} start ms
+	responder_start
+	start_authd "ocsp = { timeout_ms = 4000; };"
+	auth printer 02:00:00:76:00:01 accept ok good ocsp
+	bulk_devices "$n" "$HARNESS_DIR/bulk"
+	pid=$(cat "$OCSP_DIR/pid")
+	kill -STOP "$pid"
+	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret "${AUTHD_SECRET:-testing123}" \
+		--cert-dir "$HARNESS_DIR/bulk" --devices "$n" -c "$n" -n "$n" --timeout 20000 --retries 0 \
+		--allow-reject -q >"$HARNESS_DIR/bulk.log" 2>&1 &
+	BULK_PID=$!
+	harness_on_exit 'kill "$BULK_PID" 2>/dev/null || true'
+	# Their handshakes take a few ms each; then they all wait on the responder.
+	sleep 1.5
+	start=$(now_ms)
+	auth printer 02:00:00:76:00:02 accept ok good cache
+	ms=$(($(now_ms) - start))
+	if jq -e 'select(.identity | startswith("host/bulk-"))' "$AUTHD_DECISIONS" >/dev/null 2>&1; then
+		fail "an uncached device was decided before the cached printer (${ms} ms): nothing waited on the responder"
+	fi
+	echo "cached device accepted in $ms ms while $n uncached devices waited on a silent responder"
+	wait "$BULK_PID" || true
+	kill -CONT "$pid"
+	[[ $(jq -c 'select(.identity | startswith("host/bulk-")) | .reason' "$AUTHD_DECISIONS" | sort -u) == '"revocation_unknown"' ]] ||
+		fail "the uncached devices were not all refused revocation_unknown: $(jq -c 'select(.identity | startswith("host/bulk-")) | .reason' "$AUTHD_DECISIONS" | sort | uniq -c)"
+	[[ $(jq -c 'select(.identity | startswith("host/bulk-"))' "$AUTHD_DECISIONS" | wc -l) == "$n" ]] ||
+		fail "expected $n decisions of uncached devices: $(cat "$HARNESS_DIR/bulk.log")"
+}
+
 # Redis killed: every check goes to the responder, decisions stay right, and caching resumes
 # when Redis is back.
 case_redis_down() {
