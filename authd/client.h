@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+/* Shorter shared secrets are refused unless the client entry allows them (RFC 2865 section 3). */
+#define CLIENT_SECRET_MIN_LENGTH 16
+
 struct client {
 	char *name;
 	int family;                 /* AF_INET or AF_INET6 */

@@ -79,15 +79,39 @@ static int parse_listen(struct parser *p, struct authd_config *cfg)
 	return 0;
 }
 
+/*
+ * RFC 2865 section 3: the secret should be at least 16 octets. A shorter one
+ * falls to an offline guess from one sniffed request and its
+ * Message-Authenticator, so it is refused unless the client entry says
+ * allow_short_secret (for a NAS that cannot do better).
+ */
+static int check_secret_length(struct parser *p, const config_setting_t *g, const char *name,
+                               const char *inline_key, const char *file_key, const char *secret)
+{
+	const config_setting_t *where = config_setting_get_member(g, inline_key);
+	size_t len = strlen(secret);
+
+	if (len >= CLIENT_SECRET_MIN_LENGTH)
+		return 0;
+	if (where == NULL)
+		where = config_setting_get_member(g, file_key);
+	return parser_fail(p, where, "client \"%s\": %s is %zu characters, at least %d are needed "
+	                   "(RFC 2865): use a longer one, or set allow_short_secret = true",
+	                   name, where != NULL ? config_setting_name(where) : inline_key, len,
+	                   CLIENT_SECRET_MIN_LENGTH);
+}
+
 static int parse_client(struct parser *p, const config_setting_t *g, struct authd_config *cfg)
 {
 	static const char *const keys[] = {
-		"name", "address", "secret", "secret_file", "require_message_authenticator",
-		"coa_address", "coa_port", "coa_secret", "coa_secret_file", NULL
+		"name", "address", "secret", "secret_file", "allow_short_secret",
+		"require_message_authenticator", "coa_address", "coa_port", "coa_secret", "coa_secret_file",
+		NULL
 	};
 	struct client *c = &cfg->clients[cfg->n_clients];
 	const char *name, *address, *secret, *secret_file, *coa_address = NULL, *coa_secret = NULL;
 	const char *coa_secret_file = NULL;
+	bool allow_short_secret = false;
 	char why[160];
 	uint8_t coa_buf[16];
 
@@ -95,8 +119,9 @@ static int parse_client(struct parser *p, const config_setting_t *g, struct auth
 		return parser_fail(p, g, "each \"clients\" entry must be a group { ... }");
 	if (parser_check_keys(p, g, "clients", keys) < 0 || parser_string(p, g, "name", true, &name) < 0 ||
 	    parser_string(p, g, "address", true, &address) < 0 ||
-	    parser_string(p, g, "secret", false, &secret) < 0 ||
-	    parser_string(p, g, "secret_file", false, &secret_file) < 0)
+	    parser_inline_secret(p, g, "secret", &secret) < 0 ||
+	    parser_string(p, g, "secret_file", false, &secret_file) < 0 ||
+	    parser_bool(p, g, "allow_short_secret", &allow_short_secret) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->n_clients; i++) {
 		if (strcmp(cfg->clients[i].name, name) == 0)
@@ -111,7 +136,7 @@ static int parse_client(struct parser *p, const config_setting_t *g, struct auth
 	if (parser_bool(p, g, "require_message_authenticator", &c->require_message_authenticator) < 0 ||
 	    parser_uint(p, g, "coa_port", 1, 65535, &c->coa_port) < 0 ||
 	    parser_string(p, g, "coa_address", false, &coa_address) < 0 ||
-	    parser_string(p, g, "coa_secret", false, &coa_secret) < 0 ||
+	    parser_inline_secret(p, g, "coa_secret", &coa_secret) < 0 ||
 	    parser_string(p, g, "coa_secret_file", false, &coa_secret_file) < 0)
 		return -1;
 	if (coa_address != NULL && inet_pton(AF_INET, coa_address, coa_buf) != 1 &&
@@ -138,6 +163,11 @@ static int parse_client(struct parser *p, const config_setting_t *g, struct auth
 		parser_fail(p, g, "out of memory");
 		goto fail;
 	}
+	if (!allow_short_secret &&
+	    (check_secret_length(p, g, name, "secret", "secret_file", c->secret) < 0 ||
+	     ((coa_secret != NULL || coa_secret_file != NULL) &&
+	      check_secret_length(p, g, name, "coa_secret", "coa_secret_file", c->coa_secret) < 0)))
+		goto fail;
 	cfg->n_clients++;
 	return 0;
 fail:
@@ -182,6 +212,8 @@ static int parse_tls(struct parser *p, struct authd_config *cfg)
 	t->require_client_eku = true;
 	if (parser_input_file(p, g, "certificate", (char **)&t->certificate) < 0 ||
 	    parser_input_file(p, g, "private_key", (char **)&t->private_key) < 0 ||
+	    parser_private_file(p, config_setting_get_member(g, "private_key"), t->private_key,
+	                        "tls.private_key", "chmod o-r it (chmod 600, or 640 for a service group)") < 0 ||
 	    parser_input_file(p, g, "ca", (char **)&t->ca) < 0 ||
 	    get_tls_version(p, g, "min_version", &t->min_version) < 0 ||
 	    get_tls_version(p, g, "max_version", &t->max_version) < 0 ||

@@ -174,6 +174,40 @@ out:
 	return rc;
 }
 
+int parser_private_file(struct parser *p, const config_setting_t *where, const char *path,
+                        const char *what, const char *hint)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return parser_fail(p, where, "%s: cannot stat %s: %s", what, path, strerror(errno));
+	if ((st.st_mode & S_IROTH) != 0)
+		return parser_fail(p, where, "%s: %s is readable by others (mode %04o): %s", what, path,
+		                   (unsigned)(st.st_mode & 07777), hint);
+	return 0;
+}
+
+int parser_inline_secret(struct parser *p, const config_setting_t *group, const char *key,
+                         const char **out)
+{
+	const config_setting_t *where = config_setting_get_member(group, key);
+	const char *file, *section = config_setting_name(group);
+	char what[128], hint[128];
+
+	if (parser_string(p, group, key, false, out) < 0)
+		return -1;
+	if (*out == NULL)
+		return 0;
+	/* The file it was read from: the config, or a file it @includes. */
+	file = config_setting_source_file(where);
+	/* Client entries are anonymous groups inside the "clients" list. */
+	if (section == NULL && config_setting_parent(group) != NULL)
+		section = config_setting_name(config_setting_parent(group));
+	snprintf(what, sizeof(what), "%s.%s is written inline", section != NULL ? section : "", key);
+	snprintf(hint, sizeof(hint), "chmod o-r it, or keep the secret in %s_file", key);
+	return parser_private_file(p, where, file != NULL ? file : p->file, what, hint);
+}
+
 int parser_string_list(struct parser *p, const config_setting_t *group, const char *key,
                        bool required, char ***out, size_t *n)
 {

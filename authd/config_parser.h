@@ -47,5 +47,19 @@ int parser_input_file(struct parser *p, const config_setting_t *group, const cha
  * the file must not be readable by group or others. */
 int parser_secret_file(struct parser *p, const config_setting_t *group, const char *key,
                        char **out);
+/*
+ * A file that holds something private (what: the setting, for the message)
+ * must not be readable by others (mode & 0004); the group may read it, so a
+ * service group can. where is the setting blamed; hint says how to fix it.
+ */
+int parser_private_file(struct parser *p, const config_setting_t *where, const char *path,
+                        const char *what, const char *hint);
+/*
+ * A secret written in the config itself (key in group, optional): like
+ * parser_string, and the file that holds it must not be readable by others,
+ * or the config would hand the secret to every local user.
+ */
+int parser_inline_secret(struct parser *p, const config_setting_t *group, const char *key,
+                         const char **out);
 
 #endif

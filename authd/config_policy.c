@@ -90,12 +90,18 @@ static int copy_string(struct parser *p, const config_setting_t *g, const char *
 static int parse_password(struct parser *p, const config_setting_t *g, const char *key,
                           const char *file_key, char **out)
 {
+	const char *inline_secret;
+
 	*out = NULL;
 	if (config_setting_get_member(g, key) != NULL && config_setting_get_member(g, file_key) != NULL)
 		return parser_fail(p, g, "%s and %s are exclusive", key, file_key);
 	if (config_setting_get_member(g, file_key) != NULL)
 		return parser_secret_file(p, g, file_key, out);
-	return copy_string(p, g, key, false, NULL, (const char **)out);
+	if (parser_inline_secret(p, g, key, &inline_secret) < 0)
+		return -1;
+	if (inline_secret != NULL && (*out = strdup(inline_secret)) == NULL)
+		return parser_fail(p, g, "out of memory");
+	return 0;
 }
 
 static int parse_ldap_password(struct parser *p, const config_setting_t *g, struct ldap_settings *l)
@@ -117,10 +123,11 @@ static int parse_ldap(struct parser *p, struct policy_settings *s)
 	static const char *const keys[] = {
 		"uris", "start_tls", "ca", "bind_dn", "bind_password", "bind_password_file", "base_dn",
 		"device_filter", "groups", "group_base_dn", "group_filter", "nested_depth",
-		"connect_timeout_ms", "timeout_ms", "connections", "cache_ttl", NULL
+		"connect_timeout_ms", "timeout_ms", "connections", "cache_ttl", "allow_cleartext_bind", NULL
 	};
 	const config_setting_t *g;
 	struct ldap_settings *l;
+	bool allow_cleartext_bind = false;
 	const char *mode;
 	char **uris;
 
@@ -145,6 +152,7 @@ static int parse_ldap(struct parser *p, struct policy_settings *s)
 			                   "ldap.uris: \"%s\" is not an ldap:// or ldaps:// URI", uris[i]);
 	}
 	if (parser_bool(p, g, "start_tls", &l->start_tls) < 0 ||
+	    parser_bool(p, g, "allow_cleartext_bind", &allow_cleartext_bind) < 0 ||
 	    (config_setting_get_member(g, "ca") != NULL &&
 	     parser_input_file(p, g, "ca", (char **)&l->ca) < 0) ||
 	    copy_string(p, g, "bind_dn", false, NULL, &l->bind_dn) < 0 ||
@@ -161,6 +169,15 @@ static int parse_ldap(struct parser *p, struct policy_settings *s)
 	    parser_uint(p, g, "cache_ttl", 0, 86400, &l->cache_ttl_s) < 0 ||
 	    parser_string(p, g, "groups", false, &mode) < 0)
 		return -1;
+	/* A simple bind sends the password as it is: on ldap:// without StartTLS,
+	 * anyone on the path reads it. */
+	for (size_t i = 0; l->bind_password != NULL && !l->start_tls && !allow_cleartext_bind &&
+	                   i < l->n_uris; i++) {
+		if (strncmp(uris[i], "ldap://", 7) == 0)
+			return parser_fail(p, config_setting_get_member(g, "uris"),
+			                   "ldap.uris: \"%s\" would send the bind password in the clear: use "
+			                   "ldaps://, set start_tls = true, or allow_cleartext_bind = true", uris[i]);
+	}
 	if (mode == NULL || strcmp(mode, "memberof") == 0)
 		l->group_mode = LDAP_GROUPS_MEMBEROF;
 	else if (strcmp(mode, "search") == 0)

@@ -45,6 +45,16 @@ static int parse_port_type(const char *name, unsigned *out)
 	return 0;
 }
 
+/* A SIGTERM during the start is a request to stop, not an error: exit 0. */
+static bool stopped_while_starting(int *rc)
+{
+	if (!server_stop_pending())
+		return false;
+	log_msg(LOG_INFO, "signal received while starting: stopping");
+	*rc = 0;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_options[] = {
@@ -127,6 +137,8 @@ int main(int argc, char **argv)
 		rc = explain_run(&cfg, &explain);
 		goto out;
 	}
+	if (!check_only && stopped_while_starting(&rc))
+		goto out;
 	tls = eap_tls_context_new(&cfg.tls, err, sizeof(err));
 	if (tls == NULL) {
 		fprintf(stderr, "%s:%d: tls: %s\n", path, cfg.tls_line, err);
@@ -151,11 +163,15 @@ int main(int argc, char **argv)
 			        "without Message-Authenticator are accepted (BlastRADIUS, CVE-2024-3596)",
 			        cfg.clients[i].name);
 	}
+	if (stopped_while_starting(&rc))
+		goto out;
 	server = server_new(&cfg, tls, err, sizeof(err));
 	if (server == NULL) {
 		log_msg(LOG_ERROR, "%s", err);
 		goto out;
 	}
+	if (stopped_while_starting(&rc))
+		goto out;
 	rc = server_run(server) == 0 ? 0 : 1;
 out:
 	server_free(server);

@@ -28,6 +28,7 @@ struct worker {
 	struct event_base *base;
 	struct event **reads;          /* one per socket */
 	struct event *sweep;           /* worker 0 only: timeouts, once a second */
+	struct event *stop;            /* made active by the main thread to end the loop */
 	struct dispatch_scratch scratch;
 	uint8_t datagram[RADIUS_MAX_PACKET];
 };
@@ -50,6 +51,15 @@ void server_block_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+bool server_stop_pending(void)
+{
+	sigset_t pending;
+
+	if (sigpending(&pending) < 0)
+		return false;
+	return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
 }
 
 static int open_socket(const struct listen_addr *l, char *err, size_t errlen)
@@ -166,6 +176,19 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	dispatch_expire(&w->server->dispatch);
 }
 
+/*
+ * Runs in the worker's own loop. A loop break issued from the main thread
+ * would be lost if the worker had not entered event_base_loop yet (the loop
+ * clears the flag when it starts); an active event is not: it waits in the
+ * base until the loop runs, whenever that is.
+ */
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_loopbreak(w->base);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -182,6 +205,9 @@ static int worker_setup(struct server *s, struct worker *w, bool sweeper)
 	w->base = event_base_new();
 	w->reads = calloc(s->n_fds, sizeof(*w->reads));
 	if (w->base == NULL || w->reads == NULL)
+		return -1;
+	w->stop = event_new(w->base, -1, 0, on_stop, w);
+	if (w->stop == NULL)
 		return -1;
 	/* Every worker waits on every socket: whichever is free takes the next
 	 * datagram, so one slow handshake never holds up other NASes. */
@@ -207,6 +233,8 @@ static void worker_cleanup(struct server *s, struct worker *w)
 	free(w->reads);
 	if (w->sweep != NULL)
 		event_free(w->sweep);
+	if (w->stop != NULL)
+		event_free(w->stop);
 	if (w->base != NULL)
 		event_base_free(w->base);
 }
@@ -280,7 +308,7 @@ int server_run(struct server *s)
 stop:
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		if (s->workers[i].started)
-			event_base_loopbreak(s->workers[i].base);
+			event_active(s->workers[i].stop, EV_TIMEOUT, 0);
 	}
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		if (s->workers[i].started)

@@ -5,6 +5,7 @@
 #ifndef AUTHD_SERVER_H
 #define AUTHD_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "authd/config.h"
@@ -29,5 +30,11 @@ void server_free(struct server *s);
 
 /* Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; call first in main. */
 void server_block_signals(void);
+/*
+ * True when a SIGTERM or SIGINT is pending (blocked by server_block_signals and
+ * not taken yet): main asks between the steps of starting up, so a stop
+ * requested meanwhile waits for one step at most, not for the whole start.
+ */
+bool server_stop_pending(void);
 
 #endif

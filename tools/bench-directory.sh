@@ -71,7 +71,7 @@ stop_all() {
 
 ldap_config() {
 	cat <<EOF
-ldap = { uris = [ "$LDAP_URI" ]; bind_dn = "$LDAP_BIND_DN"; bind_password = "$LDAP_BIND_PASSWORD";
+ldap = { uris = [ "$LDAP_URI" ]; allow_cleartext_bind = true; bind_dn = "$LDAP_BIND_DN"; bind_password = "$LDAP_BIND_PASSWORD";
   base_dn = "$LDAP_BASE_DN"; group_base_dn = "$LDAP_GROUP_BASE_DN"; $1 };
 $RULES
 EOF

@@ -45,7 +45,7 @@ main() {
 	"$BUILD/tests/ocsp/bench_revocation" "$AUTHD_PKI" "http://127.0.0.1:$port/" none "$N"
 
 	echo "== 2. authctl revoke to Disconnect-Request, 20 rounds"
-	"$NAS_BIN" listen --port-file "$HARNESS_DIR/nas.port" --secret testing123 --mode ack \
+	"$NAS_BIN" listen --port-file "$HARNESS_DIR/nas.port" --secret "$AUTHD_SECRET" --mode ack \
 		--log "$HARNESS_DIR/nas.log" >/dev/null 2>&1 &
 	NAS_PID=$!
 	until [[ -s $HARNESS_DIR/nas.port ]]; do sleep 0.05; done
@@ -59,7 +59,7 @@ main() {
 	for ((i = 1; i <= 20; i++)); do
 		eapol_run "$HARNESS_DIR/laptop.conf" "$(printf '02:00:00:b0:00:%02x' "$i")"
 		expect_eapol_accept
-		"$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret testing123 --status start \
+		"$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret "$AUTHD_SECRET" --status start \
 			"Calling-Station-Id=$(printf '02-00-00-B0-00-%02X' "$i")" "Acct-Session-Id=BENCH-$i" >/dev/null
 		start=$(date +%s%N)
 		out=$("$BUILD/authd/authctl" -c "$AUTHD_CONF" revoke --cert "$AUTHD_PKI/laptop.pem" --reason bench)

@@ -25,6 +25,8 @@ AUTHBENCH=$BUILD/tools/authbench/authbench
 HZ=$(getconf CLK_TCK)
 COUNT=${BENCH_COUNT:-1000}
 STEP_SECONDS=${BENCH_STEP_SECONDS:-6}
+# The RADIUS secret of authd and of FreeRADIUS (tools/bench/freeradius.sh uses the same).
+SECRET=testing123-radius-secret
 declare -A R   # results, keyed "server/what"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -52,7 +54,7 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 load() {
 	local port=$1 out
 	shift
-	out=$(${LOAD_CPUS:+taskset -c "$LOAD_CPUS"} "$AUTHBENCH" -s "127.0.0.1:$port" --secret testing123 --ca "$OUT/pki/root-only.pem" \
+	out=$(${LOAD_CPUS:+taskset -c "$LOAD_CPUS"} "$AUTHBENCH" -s "127.0.0.1:$port" --secret "$SECRET" --ca "$OUT/pki/root-only.pem" \
 		--cert "$OUT/pki/laptop.pem" --key "$OUT/pki/laptop.key" --quiet "$@") || true
 	grep '^summary:' <<<"$out" || die "authbench printed no summary: $out"
 }
@@ -66,9 +68,12 @@ authd_up() {   # authd_up THREADS [taskset CPU list]
 	local threads=$1 cpus=${2:-} deadline=$((SECONDS + 10))
 	SERVER_PORT=$((20000 + RANDOM % 30000))
 	mkdir -p "$OUT/authd"
+	# An inline secret: authd wants the file private.
+	: >"$OUT/authd/authd.conf"
+	chmod 600 "$OUT/authd/authd.conf"
 	cat >"$OUT/authd/authd.conf" <<EOF
 listen  = ( { address = "127.0.0.1"; port = $SERVER_PORT; } );
-clients = ( { name = "bench"; address = "127.0.0.1"; secret = "testing123"; } );
+clients = ( { name = "bench"; address = "127.0.0.1"; secret = "$SECRET"; } );
 tls = { certificate = "$OUT/pki/server.pem"; private_key = "$OUT/pki/server.key";
         ca = "$OUT/pki/ca-bundle.pem"; session_lifetime = 3600; };
 eap = { max_conversations = 20000; };
@@ -218,7 +223,7 @@ memory() {
 	local server=$1 before after pid
 	load "$SERVER_PORT" -c 8 -n 100 >/dev/null
 	before=$(rss_kb "$SERVER_PID")
-	"$AUTHBENCH" -s "127.0.0.1:$SERVER_PORT" --secret testing123 --cert "$OUT/pki/laptop.pem" \
+	"$AUTHBENCH" -s "127.0.0.1:$SERVER_PORT" --secret "$SECRET" --cert "$OUT/pki/laptop.pem" \
 		--key "$OUT/pki/laptop.key" --quiet --half-open 2000 >"$OUT/$server.halfopen" 2>&1 &
 	pid=$!
 	sleep 4

@@ -100,6 +100,7 @@ placement_config() {
 	cat <<EOF
 ldap = {
   uris = [ "$LDAP_URI" ];
+  allow_cleartext_bind = true;   # the demo directory is on loopback
   bind_dn = "$LDAP_BIND_DN";
   bind_password = "$LDAP_BIND_PASSWORD";
   base_dn = "$LDAP_BASE_DN";
@@ -127,7 +128,7 @@ start_nas() {
 	local deadline=$((SECONDS + 10))
 	mkdir -p "$DEMO/nas"
 	rm -f "$DEMO/nas/port" "$DEMO/nas/requests.log"
-	"$NAS_BIN" listen --port-file "$DEMO/nas/port" --secret testing123 --mode ack \
+	"$NAS_BIN" listen --port-file "$DEMO/nas/port" --secret "$AUTHD_SECRET" --mode ack \
 		--log "$DEMO/nas/requests.log" >"$DEMO/nas/nas.log" 2>&1 &
 	NAS_PID=$!
 	until [[ -s $DEMO/nas/port ]]; do
@@ -143,7 +144,7 @@ stop_nas() {
 
 # account_start MAC SESSION: the switch reports the session of the device at MAC (RFC 2866).
 account_start() {
-	"$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret testing123 --status start \
+	"$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret "$AUTHD_SECRET" --status start \
 		"Calling-Station-Id=${1//:/-}" "Acct-Session-Id=$2" NAS-IP-Address=127.0.0.1 >/dev/null ||
 		{ echo "demo: authd did not answer the Accounting-Start" >&2; exit 1; }
 }

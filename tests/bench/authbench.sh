@@ -27,6 +27,7 @@ AB_OUT=""
 AB_RC=0
 AB_SUMMARY=""
 FR_DIR=""
+FR_SECRET=""
 
 # authbench_run PORT SECRET [authbench options...]: runs authbench with the laptop and printer
 # certificates, the server checked against the root CA; sets AB_RC, AB_OUT, AB_SUMMARY.
@@ -122,7 +123,7 @@ start_authd() {
 case_authd_version() {
 	local version=$1 want=$2
 	start_authd
-	authbench_run "$AUTHD_PORT" testing123 --tls "$version" --count 200 --concurrency 16 --quiet
+	authbench_run "$AUTHD_PORT" "$AUTHD_SECRET" --tls "$version" --count 200 --concurrency 16 --quiet
 	expect_all_accepted 200
 	expect_ab "$want" -eq 200
 	expect_ab resumed -eq 0
@@ -137,7 +138,7 @@ case_authd_tls13() { case_authd_version 1.3 tls13; }
 # Two event loops, small socket pool: Identifiers are shared out without a clash.
 case_authd_threads() {
 	start_authd
-	authbench_run "$AUTHD_PORT" testing123 --threads 2 --count 300 --concurrency 40 --sockets 2 --quiet
+	authbench_run "$AUTHD_PORT" "$AUTHD_SECRET" --threads 2 --count 300 --concurrency 40 --sockets 2 --quiet
 	expect_all_accepted 300
 	expect_authd_decisions 300
 }
@@ -145,7 +146,7 @@ case_authd_threads() {
 # Half-open conversations are opened (challenge received) and held while other auths run.
 case_authd_half_open() {
 	start_authd
-	authbench_run "$AUTHD_PORT" testing123 --half-open 50 --count 100 --concurrency 10 --quiet
+	authbench_run "$AUTHD_PORT" "$AUTHD_SECRET" --half-open 50 --count 100 --concurrency 10 --quiet
 	expect_all_accepted 100
 	expect_ab half_open -eq 50
 	expect_ab half_open_failed -eq 0
@@ -156,7 +157,7 @@ case_authd_resume() {
 	local version=$1
 	AUTHD_SESSION_LIFETIME=3600
 	start_authd
-	authbench_run "$AUTHD_PORT" testing123 --tls "$version" --resume 50 --devices 20 --count 200 \
+	authbench_run "$AUTHD_PORT" "$AUTHD_SECRET" --tls "$version" --resume 50 --devices 20 --count 200 \
 		--concurrency 8 --quiet
 	expect_all_accepted 200
 	expect_ab resumed -gt 0
@@ -193,7 +194,7 @@ case_authd_resume_two_nodes() {
 		((SECONDS < deadline)) || fail "the second authd did not start: $(tail -n 3 "$HARNESS_DIR/node2.log")"
 		sleep 0.05
 	done
-	authbench_run "$AUTHD_PORT" testing123 -s "127.0.0.1:$port2" --tls 1.2 --resume 100 --devices 10 \
+	authbench_run "$AUTHD_PORT" "$AUTHD_SECRET" -s "127.0.0.1:$port2" --tls 1.2 --resume 100 --devices 10 \
 		--count 100 --concurrency 4 --quiet
 	expect_all_accepted 100
 	expect_ab resumed -gt 0
@@ -227,7 +228,7 @@ case_authd_detects_untrusted_server() {
 	AB_RUNS=$((AB_RUNS + 1))
 	AB_OUT=$HARNESS_DIR/authbench-$AB_RUNS.out
 	AB_RC=0
-	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret testing123 --ca "$AUTHD_PKI/rogue-ca.pem" \
+	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret "$AUTHD_SECRET" --ca "$AUTHD_PKI/rogue-ca.pem" \
 		--cert "$AUTHD_PKI/laptop.pem" --key "$AUTHD_PKI/laptop.key" --count 5 --concurrency 5 \
 		--quiet >"$AB_OUT" 2>&1 || AB_RC=$?
 	AB_SUMMARY=$(grep '^summary: ' "$AB_OUT" | tail -n 1) || true
@@ -242,7 +243,7 @@ case_authd_reject_expired() {
 	AB_RUNS=$((AB_RUNS + 1))
 	AB_OUT=$HARNESS_DIR/authbench-$AB_RUNS.out
 	AB_RC=0
-	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret testing123 --ca "$AUTHD_PKI/root-only.pem" \
+	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret "$AUTHD_SECRET" --ca "$AUTHD_PKI/root-only.pem" \
 		--cert "$AUTHD_PKI/expired.pem" --key "$AUTHD_PKI/expired.key" --count 6 --concurrency 3 \
 		--allow-reject --quiet >"$AB_OUT" 2>&1 || AB_RC=$?
 	AB_SUMMARY=$(grep '^summary: ' "$AB_OUT" | tail -n 1) || true
@@ -266,13 +267,15 @@ fr_start() {
 	harness_on_exit fr_stop
 	FR_DIR=$HARNESS_DIR/freeradius
 	FR_PORT=$("$FREERADIUS_SH" start "$FR_DIR" "$AUTHD_PKI" --threads 2 "$@") || fail "freeradius.sh start failed"
+	FR_SECRET=$(sed -n 's/^FR_SECRET=//p' "$FR_DIR/env")
+	[[ -n $FR_SECRET ]] || fail "$FR_DIR/env names no FR_SECRET"
 	[[ $FR_PORT =~ ^[0-9]+$ ]] || fail "freeradius.sh start printed '$FR_PORT', expected a port"
 }
 
 case_freeradius_version() {
 	local version=$1 want=$2
 	fr_start
-	authbench_run "$FR_PORT" testing123 --tls "$version" --count 100 --concurrency 8 --quiet
+	authbench_run "$FR_PORT" "$FR_SECRET" --tls "$version" --count 100 --concurrency 8 --quiet
 	expect_all_accepted 100
 	expect_ab "$want" -eq 100
 }
@@ -282,7 +285,7 @@ case_freeradius_tls13() { case_freeradius_version 1.3 tls13; }
 
 case_freeradius_resume() {
 	fr_start --resume
-	authbench_run "$FR_PORT" testing123 --tls 1.2 --resume 50 --devices 10 --count 60 --concurrency 4 --quiet
+	authbench_run "$FR_PORT" "$FR_SECRET" --tls 1.2 --resume 50 --devices 10 --count 60 --concurrency 4 --quiet
 	expect_all_accepted 60
 	expect_ab resumed -gt 0
 	local full resumed

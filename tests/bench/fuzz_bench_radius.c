@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t secret[] = "testing123";
+	static const uint8_t secret[] = "testing123-radius-secret";
 	static const uint8_t req_auth[BENCH_RADIUS_AUTH_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 	static struct bench_radius_reply reply;
 	static uint8_t out[BENCH_RADIUS_MAX];

@@ -13,6 +13,7 @@ CASES=(tls12_accept tls13_accept reject_expired reject_expired_tls13 resume_tls1
 WORK=""
 FR_DIR=""
 FR_PORT=""
+FR_SECRET=""
 EAPOL_LOG=""
 EAPOL_RC=0
 
@@ -68,6 +69,8 @@ fr_start() {
 		fail "freeradius.sh start failed"
 	[[ $FR_PORT =~ ^[0-9]+$ ]] || fail "freeradius.sh start printed '$FR_PORT', expected a port"
 	grep -qx "FR_PORT=$FR_PORT" "$FR_DIR/env" || fail "$FR_DIR/env does not say FR_PORT=$FR_PORT"
+	FR_SECRET=$(sed -n 's/^FR_SECRET=//p' "$FR_DIR/env")
+	[[ -n $FR_SECRET ]] || fail "$FR_DIR/env names no FR_SECRET"
 }
 
 # eapol DEVICE TLS13(0|1) REAUTHS: one authentication (and REAUTHS re-authentications, where
@@ -89,7 +92,7 @@ network={
 EOF
 	EAPOL_LOG=$WORK/$device-tls13-$tls13.log
 	EAPOL_RC=0
-	timeout 60 eapol_test -c "$conf" -a 127.0.0.1 -p "$FR_PORT" -s testing123 \
+	timeout 60 eapol_test -c "$conf" -a 127.0.0.1 -p "$FR_PORT" -s "$FR_SECRET" \
 		-r "$reauths" -t 10 -M 02:00:00:00:00:01 >"$EAPOL_LOG" 2>&1 || EAPOL_RC=$?
 }
 

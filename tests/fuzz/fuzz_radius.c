@@ -16,7 +16,7 @@ static int initialized;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char secret[] = "testing123";
+	char secret[] = "testing123-radius-secret";
 	struct client client = { .name = "fuzz", .secret = secret };
 	struct radius_request req;
 	char detail[160], err[256];

@@ -17,6 +17,8 @@ expect_check_error() {
 }
 
 harness_init
+# The configs below hold an inline secret: authd reads them only if others cannot.
+umask 077
 AUTHD_PORT=1812
 AUTHD_DECISIONS=$HARNESS_DIR/decisions.jsonl
 good=$HARNESS_DIR/good.conf
@@ -37,4 +39,28 @@ expect_check_error "$HARNESS_DIR/unknown.conf" "$(($(wc -l <"$good") + 1)): unkn
 { head -n 1 "$good"; echo 'clients = ( { name = "x"; address = ; } );'; } >"$HARNESS_DIR/syntax.conf"
 expect_check_error "$HARNESS_DIR/syntax.conf" "2: syntax error"
 
-harness_log "authd -C: good config accepted; mismatched key, missing CA, unknown key and syntax error reported with file:line"
+# Secrets at rest: an inline secret in a config others can read, a key others can read, a short
+# shared secret, a directory password that would travel in the clear.
+cp "$good" "$HARNESS_DIR/readable.conf"
+chmod 644 "$HARNESS_DIR/readable.conf"
+expect_check_error "$HARNESS_DIR/readable.conf" \
+	"[0-9]+: clients.secret is written inline: .*readable.conf is readable by others \(mode 0644\)"
+cp "$AUTHD_PKI/server.key" "$HARNESS_DIR/readable.key"
+chmod 644 "$HARNESS_DIR/readable.key"
+sed "s|$AUTHD_PKI/server.key|$HARNESS_DIR/readable.key|" "$good" >"$HARNESS_DIR/readable-key.conf"
+expect_check_error "$HARNESS_DIR/readable-key.conf" \
+	"[0-9]+: tls.private_key: .*readable.key is readable by others \(mode 0644\)"
+sed "s|secret = \"$AUTHD_SECRET\"|secret = \"short-secret\"|" "$good" >"$HARNESS_DIR/short.conf"
+expect_check_error "$HARNESS_DIR/short.conf" "[0-9]+: client \"lab-switch\": secret is 12 characters, at least 16"
+{
+	cat "$good"
+	echo 'ldap = { uris = [ "ldap://127.0.0.1:1" ]; bind_dn = "cn=authd"; bind_password = "password";'
+	echo '  base_dn = "dc=corp"; };'
+	echo 'policy = { rules = ( { name = "all"; group = "employees"; vlan = 100; } ); };'
+} >"$HARNESS_DIR/cleartext.conf"
+expect_check_error "$HARNESS_DIR/cleartext.conf" \
+	"[0-9]+: ldap.uris: \"ldap://127.0.0.1:1\" would send the bind password in the clear"
+sed 's|bind_dn = "cn=authd";|bind_dn = "cn=authd"; start_tls = true;|' "$HARNESS_DIR/cleartext.conf" >"$HARNESS_DIR/starttls.conf"
+out=$("$AUTHD_BIN" -C -c "$HARNESS_DIR/starttls.conf") || fail "authd -C rejected a bind with StartTLS: $out"
+
+harness_log "authd -C: good config accepted; mismatched key, missing CA, unknown key, syntax error, readable secrets, short secret and cleartext bind reported with file:line"

@@ -230,7 +230,7 @@ case_parallel_devices() {
 		2) conf=expired ;;
 		esac
 		timeout 60 eapol_test -c "$HARNESS_DIR/$conf.conf" -a 127.0.0.1 -p "$AUTHD_PORT" \
-			-s "${AUTHD_SECRET:-testing123}" -r0 -t 20 -M "$mac" >"$HARNESS_DIR/parallel-$i.log" 2>&1 &
+			-s "$AUTHD_SECRET" -r0 -t 20 -M "$mac" >"$HARNESS_DIR/parallel-$i.log" 2>&1 &
 		pids+=("$!")
 	done
 	for ((i = 0; i < n; i++)); do

@@ -11,12 +11,15 @@
 #   expect_decision 02:00:00:00:00:01 '.outcome == "accept"' "outcome accept"
 #
 # Knobs read by authd_write_config (set them before authd_start):
-#   AUTHD_SECRET (testing123)  AUTHD_CLIENT_NAME (lab-switch)  AUTHD_CLIENT_ADDRESS (127.0.0.0/8)
+#   AUTHD_SECRET (testing123-radius-secret: authd wants 16 characters or more; set here, so the
+#   NAS side of every test uses "$AUTHD_SECRET" too)
+#   AUTHD_CLIENT_NAME (lab-switch)  AUTHD_CLIENT_ADDRESS (127.0.0.0/8)
 #   AUTHD_CA (ca-bundle.pem, relative to AUTHD_PKI)  AUTHD_MIN_VERSION (1.2)  AUTHD_MAX_VERSION (1.3)
 #   AUTHD_FRAGMENT_SIZE (1014)  AUTHD_EAP_TIMEOUT (30)  AUTHD_LOG_LEVEL (debug)
 #   AUTHD_EXTRA_CONFIG (more config sections, appended as is)
 # After a failure the temp dir is kept when AUTHD_KEEP_TMP=1.
 
+AUTHD_SECRET=${AUTHD_SECRET:-testing123-radius-secret}
 HARNESS_DIR=""
 HARNESS_EXIT_HOOKS=()
 HARNESS_KEEP_DIR=0
@@ -117,16 +120,19 @@ free_port() {
 free_udp_port() { free_port udp; }
 
 # authd_write_config FILE: a complete authd config from the AUTHD_* knobs, absolute paths only.
+# Mode 0600, as authd wants a config that holds inline secrets.
 authd_write_config() {
 	local file=$1
 	local accounting=""
+	: >"$file"
+	chmod 600 "$file"
 	# AUTHD_ACCT_PORT: an accounting listener too; AUTHD_CLIENT_EXTRA: more client settings.
 	[[ -z ${AUTHD_ACCT_PORT:-} ]] ||
 		accounting=", { address = \"127.0.0.1\"; port = $AUTHD_ACCT_PORT; type = \"accounting\"; }"
 	cat >"$file" <<EOF
 listen  = ( { address = "127.0.0.1"; port = $AUTHD_PORT; }$accounting );
 clients = ( { name = "${AUTHD_CLIENT_NAME:-lab-switch}"; address = "${AUTHD_CLIENT_ADDRESS:-127.0.0.0/8}";
-              secret = "${AUTHD_SECRET:-testing123}"; ${AUTHD_CLIENT_EXTRA:-} } );
+              secret = "$AUTHD_SECRET"; ${AUTHD_CLIENT_EXTRA:-} } );
 tls = {
   certificate = "$AUTHD_PKI/server.pem";
   private_key = "$AUTHD_PKI/server.key";
@@ -271,7 +277,7 @@ eapol_run() {
 	need_command eapol_test eapoltest
 	EAPOL_LOG=$HARNESS_DIR/eapol-${mac//:/}.log
 	EAPOL_RC=0
-	timeout 60 eapol_test -c "$conf" -a 127.0.0.1 -p "$AUTHD_PORT" -s "${EAPOL_SECRET:-${AUTHD_SECRET:-testing123}}" \
+	timeout 60 eapol_test -c "$conf" -a 127.0.0.1 -p "$AUTHD_PORT" -s "${EAPOL_SECRET:-$AUTHD_SECRET}" \
 		-r0 -t 10 -M "$mac" "$@" >"$EAPOL_LOG" 2>&1 || EAPOL_RC=$?
 }
 

@@ -40,7 +40,7 @@ main() {
 	harness_init
 	authd_start
 	EAPOL_LOG=$HARNESS_DIR/probe.log # shown by fail() like the supplicant's output
-	"$probe" "$AUTHD_PORT" "${AUTHD_SECRET:-testing123}" "$probe_check" >"$EAPOL_LOG" 2>&1 || rc=$?
+	"$probe" "$AUTHD_PORT" "$AUTHD_SECRET" "$probe_check" >"$EAPOL_LOG" 2>&1 || rc=$?
 	((rc == 0)) || fail "radius_probe $probe_check exited $rc, expected 0"
 	cat "$EAPOL_LOG"
 	if [[ $check == abandoned ]]; then

@@ -14,7 +14,6 @@ source "$HERE/redis_lib.sh"
 NAS_PID=""
 NAS_PORT=""
 NAS_LOG=""
-SECRET=testing123
 
 stop_servers() {
 	[[ -z $NAS_PID ]] || { kill -TERM "$NAS_PID" 2>/dev/null; wait "$NAS_PID" 2>/dev/null; }
@@ -25,7 +24,7 @@ stop_servers() {
 nas_start() {
 	local deadline=$((SECONDS + 10))
 	NAS_LOG=$HARNESS_DIR/nas.log
-	"$NAS_BIN" listen --port-file "$HARNESS_DIR/nas.port" --secret "$SECRET" --mode "$1" \
+	"$NAS_BIN" listen --port-file "$HARNESS_DIR/nas.port" --secret "$AUTHD_SECRET" --mode "$1" \
 		--log "$NAS_LOG" >"$HARNESS_DIR/nas.out" 2>&1 &
 	NAS_PID=$!
 	until [[ -s $HARNESS_DIR/nas.port ]]; do
@@ -58,7 +57,7 @@ accept() {
 account() {
 	local status=$1 out
 	shift
-	out=$("$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret "$SECRET" \
+	out=$("$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret "$AUTHD_SECRET" \
 		--status "$status" "$@" 2>&1) || fail "Accounting-Request ($status) got no valid Accounting-Response: $out"
 }
 

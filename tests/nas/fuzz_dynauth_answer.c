@@ -13,7 +13,7 @@
 
 #include "authd/dynauth.h"
 
-#define SECRET "testing123"
+#define SECRET "testing123-radius-secret"
 
 /* What a NAS knowing the secret would put in octets 4..19. */
 static void sign(uint8_t *buf, size_t len, const uint8_t *request_authenticator)

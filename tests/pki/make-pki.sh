@@ -2,8 +2,9 @@
 # make-pki.sh DIR [--force] — a throwaway test PKI for authd, made with the openssl command only.
 #
 # Everything is PEM. Keys are ECDSA P-256 and signatures SHA-256 unless noted. Nothing here has
-# any value: keys are unencrypted and all files are world-readable, so tests may run authd as an
-# unprivileged user. Never commit the output.
+# any value, but private keys (*.key) are unencrypted and mode 0600, as a real deployment keeps
+# them: authd refuses a tls.private_key others can read. Everything else is world-readable.
+# Never commit the output.
 #
 #   root-ca.pem / .key       "authd Test Root CA" (self-signed, 10 years)
 #   issuing-ca.pem / .key    "authd Test Device CA", signed by the root; issues devices and server
@@ -337,7 +338,7 @@ main() {
 
 	local f
 	for f in $(expected_files); do
-		chmod 0644 "$work/$f"
+		if [[ $f == *.key ]]; then chmod 0600 "$work/$f"; else chmod 0644 "$work/$f"; fi
 		mv -f "$work/$f" "$dir/$f"
 	done
 	chmod 0755 "$dir"

@@ -26,8 +26,8 @@
 static const char *pki;
 static char dir[] = "/tmp/authd-config-test-XXXXXX";
 
-/* Writes a config whose tls and log parts are valid unless overridden. */
-static const char *write_config(const char *name, const char *body)
+/* Writes dir/name with the given mode; returns its path (valid until the next call). */
+static const char *write_file(const char *name, const char *body, mode_t mode)
 {
 	static char path[512];
 	FILE *f;
@@ -37,11 +37,19 @@ static const char *write_config(const char *name, const char *body)
 	assert_non_null(f);
 	fputs(body, f);
 	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
 	return path;
 }
 
+/* A config file as an admin keeps one that holds secrets: mode 0600. */
+static const char *write_config(const char *name, const char *body)
+{
+	return write_file(name, body, 0600);
+}
+
+#define SECRET       "testing123-radius-secret"
 #define GOOD_LISTEN  "listen = ( { address = \"127.0.0.1\"; port = 1812; } );\n"
-#define GOOD_CLIENTS "clients = ( { name = \"sw\"; address = \"127.0.0.0/8\"; secret = \"testing123\"; } );\n"
+#define GOOD_CLIENTS "clients = ( { name = \"sw\"; address = \"127.0.0.0/8\"; secret = \"" SECRET "\"; } );\n"
 #define GOOD_LOG     "log = { decisions = \"decisions.jsonl\"; };\n"
 
 static char *good_tls(void)
@@ -54,16 +62,37 @@ static char *good_tls(void)
 	return tls;
 }
 
-static void expect_error(const char *body, const char *line_tag, const char *needle)
+static void expect_error_mode(const char *body, mode_t mode, const char *line_tag, const char *needle)
 {
 	struct authd_config cfg;
 	char err[1024], want[600];
-	const char *path = write_config("bad.conf", body);
+	const char *path = write_file("bad.conf", body, mode);
 
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s%s", path, line_tag);
 	if (strncmp(err, want, strlen(want)) != 0 || strstr(err, needle) == NULL)
 		fail_msg("error \"%s\" should start with \"%s\" and mention \"%s\"", err, want, needle);
+}
+
+static void expect_error(const char *body, const char *line_tag, const char *needle)
+{
+	expect_error_mode(body, 0600, line_tag, needle);
+}
+
+/* body, written with mode, loads. */
+static void expect_loads_mode(const char *body, mode_t mode)
+{
+	struct authd_config cfg;
+	char err[1024];
+
+	if (config_load(write_file("ok.conf", body, mode), &cfg, err, sizeof(err)) != 0)
+		fail_msg("config refused: %s", err);
+	config_free(&cfg);
+}
+
+static void expect_loads(const char *body)
+{
+	expect_loads_mode(body, 0600);
 }
 
 static void test_good_config_loads(void **state)
@@ -113,11 +142,11 @@ static void test_bad_client_address(void **state)
 	char body[4096];
 
 	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN,
-	         "clients = ( { name = \"sw\"; address = \"10.0.0.1/8\"; secret = \"s3cretsecret\"; } );\n",
+	         "clients = ( { name = \"sw\"; address = \"10.0.0.1/8\"; secret = \"" SECRET "\"; } );\n",
 	         good_tls(), GOOD_LOG);
 	expect_error(body, ":2:", "host bits");
 	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN,
-	         "clients = ( { name = \"sw\"; address = \"lab\"; secret = \"s3cretsecret\"; } );\n",
+	         "clients = ( { name = \"sw\"; address = \"lab\"; secret = \"" SECRET "\"; } );\n",
 	         good_tls(), GOOD_LOG);
 	expect_error(body, ":2:", "not an IP address");
 }
@@ -236,7 +265,7 @@ static void test_revocation_and_sessions(void **state)
 
 	snprintf(body, sizeof(body),
 	         "listen = ( { address = \"127.0.0.1\"; }, { address = \"127.0.0.1\"; type = \"accounting\"; } );\n"
-	         "clients = ( { name = \"sw\"; address = \"127.0.0.0/8\"; secret = \"testing123\";\n"
+	         "clients = ( { name = \"sw\"; address = \"127.0.0.0/8\"; secret = \"" SECRET "\";\n"
 	         "              coa_port = 4000; coa_address = \"192.0.2.7\"; } );\n%s%s%s"
 	         "revocation = { ocsp = { url = \"http://127.0.0.1:8888/\"; nonce = false; }; unknown = \"accept\"; };\n"
 	         "sessions = { on_revoke = \"coa\"; retries = 0; };\n",
@@ -248,7 +277,7 @@ static void test_revocation_and_sessions(void **state)
 	assert_true(cfg.listen[1].accounting);
 	assert_int_equal(cfg.clients[0].coa_port, 4000);
 	assert_string_equal(cfg.clients[0].coa_address, "192.0.2.7");
-	assert_string_equal(cfg.clients[0].coa_secret, "testing123");   /* defaults to the secret */
+	assert_string_equal(cfg.clients[0].coa_secret, SECRET);   /* defaults to the secret */
 	assert_non_null(cfg.policy.revocation.ocsp);
 	assert_string_equal(cfg.policy.revocation.ocsp->url, "http://127.0.0.1:8888/");
 	assert_false(cfg.policy.revocation.ocsp->nonce);
@@ -271,6 +300,132 @@ static void test_revocation_and_sessions(void **state)
 	snprintf(body, sizeof(body), "listen = ( { address = \"127.0.0.1\"; type = \"accounting\"; } );\n%s%s%s",
 	         GOOD_CLIENTS, good_tls(), GOOD_LOG);
 	expect_error(body, ":1:", "accounting listener needs the live-session table");
+}
+
+/* A config with one client entry holding client_settings (line 2). */
+static void client_config(char *body, size_t size, const char *client_settings)
+{
+	snprintf(body, size, "%sclients = ( { name = \"sw\"; address = \"127.0.0.0/8\"; %s } );\n%s%s",
+	         GOOD_LISTEN, client_settings, good_tls(), GOOD_LOG);
+}
+
+static void test_short_secrets(void **state)
+{
+	char body[4096];
+
+	client_config(body, sizeof(body), "secret = \"testing123\";");
+	expect_error(body, ":2:", "client \"sw\": secret is 10 characters, at least 16 are needed");
+	client_config(body, sizeof(body), "secret = \"testing123\"; allow_short_secret = true;");
+	expect_loads(body);
+	client_config(body, sizeof(body), "secret = \"0123456789abcdef\";");   /* 16: enough */
+	expect_loads(body);
+	write_file("short.secret", "short-secret\n", 0600);
+	client_config(body, sizeof(body), "secret_file = \"short.secret\";");
+	expect_error(body, ":2:", "client \"sw\": secret_file is 12 characters");
+	client_config(body, sizeof(body), "secret_file = \"short.secret\"; allow_short_secret = true;");
+	expect_loads(body);
+	client_config(body, sizeof(body), "secret = \"" SECRET "\"; coa_secret = \"coa-short\";");
+	expect_error(body, ":2:", "client \"sw\": coa_secret is 9 characters");
+	client_config(body, sizeof(body), "secret = \"" SECRET "\"; coa_secret_file = \"short.secret\";");
+	expect_error(body, ":2:", "client \"sw\": coa_secret_file is 12 characters");
+	client_config(body, sizeof(body),
+	              "secret = \"" SECRET "\"; coa_secret = \"coa-short\"; allow_short_secret = true;");
+	expect_loads(body);
+	client_config(body, sizeof(body), "secret = \"testing123\"; allow_short_secret = 1;");
+	expect_error(body, ":2:", "\"allow_short_secret\" must be true or false");
+}
+
+#define LDAP_BIND(uri, extra)                                                                     \
+	"ldap = { uris = [ " uri " ]; base_dn = \"dc=x\"; bind_dn = \"cn=a\";\n"                  \
+	"  bind_password = \"bind-secret\"; " extra " };\n"
+#define LDAP_POLICY "policy = { rules = ( { name = \"e\"; group = \"g\"; vlan = 1; } ); };\n"
+
+/* The ldap and policy sections, after a good base (they start on line 6). */
+static void expect_ldap_loads(const char *ldap)
+{
+	char body[8192];
+
+	snprintf(body, sizeof(body), "%s%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         ldap, LDAP_POLICY);
+	expect_loads(body);
+}
+
+static void test_ldap_cleartext_bind(void **state)
+{
+	expect_policy_error(LDAP_BIND("\"ldap://dc1\"", "") LDAP_POLICY, ":6:",
+	                    "ldap.uris: \"ldap://dc1\" would send the bind password in the clear");
+	expect_policy_error(LDAP_BIND("\"ldaps://dc1\", \"ldap://dc2\"", "") LDAP_POLICY, ":6:",
+	                    "\"ldap://dc2\" would send the bind password in the clear");
+	expect_policy_error(LDAP_BIND("\"ldap://dc1\"", "allow_cleartext_bind = \"yes\";") LDAP_POLICY,
+	                    ":7:", "\"allow_cleartext_bind\" must be true or false");
+	expect_ldap_loads(LDAP_BIND("\"ldap://dc1\"", "start_tls = true;"));
+	expect_ldap_loads(LDAP_BIND("\"ldap://dc1\"", "allow_cleartext_bind = true;"));
+	expect_ldap_loads(LDAP_BIND("\"ldaps://dc1\", \"ldaps://dc2\"", ""));
+	/* An anonymous bind has no password to lose. */
+	expect_ldap_loads("ldap = { uris = [ \"ldap://dc1\" ]; base_dn = \"dc=x\"; };\n");
+}
+
+/* Inline secrets make the config file itself a secret: others must not read it. */
+static void test_inline_secrets_need_a_private_config(void **state)
+{
+	char body[8192];
+	const char *client_file = "clients = ( { name = \"sw\"; address = \"127.0.0.0/8\"; "
+	                          "secret_file = \"nas.secret\"; } );\n";
+
+	write_file("nas.secret", SECRET "\n", 0600);
+	write_file("bind.secret", "bind-secret\n", 0600);
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG);
+	expect_error_mode(body, 0644, ":2: clients.secret is written inline: ",
+	                  "readable by others (mode 0644): chmod o-r it, or keep the secret in secret_file");
+	expect_error_mode(body, 0604, ":2: clients.secret is written inline: ", "(mode 0604)");
+	expect_loads_mode(body, 0640);   /* a service group may read it */
+
+	/* No inline secret: the file may be world-readable. */
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN, client_file, good_tls(), GOOD_LOG);
+	expect_loads_mode(body, 0644);
+
+	snprintf(body, sizeof(body), "%sclients = ( { name = \"sw\"; address = \"127.0.0.0/8\";\n"
+	         "  secret_file = \"nas.secret\"; coa_secret = \"" SECRET "\"; } );\n%s%s",
+	         GOOD_LISTEN, good_tls(), GOOD_LOG);
+	expect_error_mode(body, 0644, ":3: clients.coa_secret is written inline: ", "readable by others");
+
+	snprintf(body, sizeof(body), "%s%s%s%s%s%s", GOOD_LISTEN, client_file, good_tls(), GOOD_LOG,
+	         LDAP_BIND("\"ldaps://dc1\"", ""), LDAP_POLICY);
+	expect_error_mode(body, 0644, ":7: ldap.bind_password is written inline: ",
+	                  "keep the secret in bind_password_file");
+	snprintf(body, sizeof(body), "%s%s%s%s%s%s", GOOD_LISTEN, client_file, good_tls(), GOOD_LOG,
+	         "ldap = { uris = [ \"ldaps://dc1\" ]; base_dn = \"dc=x\"; bind_dn = \"cn=a\";\n"
+	         "  bind_password_file = \"bind.secret\"; };\n", LDAP_POLICY);
+	expect_loads_mode(body, 0644);
+
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, client_file, good_tls(), GOOD_LOG,
+	         "redis = { host = \"127.0.0.1\"; password = \"redis-secret\"; };\n");
+	expect_error_mode(body, 0644, ":6: redis.password is written inline: ",
+	                  "keep the secret in password_file");
+	expect_loads_mode(body, 0600);
+}
+
+static void test_private_key_not_readable_by_others(void **state)
+{
+	char body[4096], key[4096], path[600];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/server.key", pki);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(key, 1, sizeof(key) - 1, f);
+	fclose(f);
+	key[n] = '\0';
+	snprintf(body, sizeof(body),
+	         "%s%stls = { certificate = \"%s/server.pem\";\n  private_key = \"server-copy.key\";\n"
+	         "  ca = \"%s/ca-bundle.pem\"; };\n%s", GOOD_LISTEN, GOOD_CLIENTS, pki, pki, GOOD_LOG);
+	write_file("server-copy.key", key, 0644);
+	expect_error(body, ":4: tls.private_key: ", "server-copy.key is readable by others (mode 0644)");
+	write_file("server-copy.key", key, 0640);
+	expect_loads(body);
+	write_file("server-copy.key", key, 0600);
+	expect_loads(body);
 }
 
 static struct sockaddr_storage addr(const char *text)
@@ -325,6 +480,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_client_match_prefixes),
 		cmocka_unit_test(test_policy_sections),
 		cmocka_unit_test(test_revocation_and_sessions),
+		cmocka_unit_test(test_short_secrets),
+		cmocka_unit_test(test_ldap_cleartext_bind),
+		cmocka_unit_test(test_inline_secrets_need_a_private_config),
+		cmocka_unit_test(test_private_key_not_readable_by_others),
 	};
 	char cmd[128];
 	int failed;

@@ -3,7 +3,7 @@
  * conversations over RADIUS/UDP against authd, FreeRADIUS or any RADIUS
  * server doing EAP-TLS (RFC 5216 for TLS 1.2, RFC 9190 for TLS 1.3).
  *
- *   authbench -s 127.0.0.1:1812 --secret testing123 --ca root.pem \
+ *   authbench -s 127.0.0.1:1812 --secret testing123-radius-secret --ca root.pem \
  *             --cert laptop.pem --key laptop.key --tls 1.3 -c 32 -n 2000
  *
  * Each conversation is an OpenSSL client on memory BIOs (tests/unit/eap_test_peer.c,

@@ -6,7 +6,7 @@
 #       Writes a self-contained configuration into DIR (created if missing), starts
 #       `freeradius -f -d DIR` in the background, waits until it answers a Status-Server
 #       (radclient, package freeradius-utils), prints the port on stdout and writes DIR/env:
-#           FR_PORT=1812x  FR_PID=4242  FR_DIR=...  FR_SECRET=testing123
+#           FR_PORT=1812x  FR_PID=4242  FR_DIR=...  FR_SECRET=testing123-radius-secret
 #       Its log is DIR/radius.log (what it logs itself) and DIR/freeradius.out (stdout/stderr).
 #       PKI_DIR has the layout of tests/pki/make-pki.sh.
 #         --threads N  worker threads (default: one per CPU core, like authd's `threads = 0`)
@@ -16,7 +16,7 @@
 #       SIGTERM to the server of DIR/env, waits for it to exit (SIGKILL after 10 s).
 #
 # The configuration is the stock /etc/freeradius/3.0 stripped to what EAP-TLS needs:
-#   - one client, 127.0.0.1, secret testing123, require_message_authenticator = yes;
+#   - one client, 127.0.0.1, secret testing123-radius-secret, require_message_authenticator = yes;
 #   - one listener (auth, 127.0.0.1:PORT); no accounting, proxying, IPv6 or control socket;
 #   - virtual server: authorize { eap }, authenticate { eap }, post-auth REJECT { eap }:
 #     no files/sql/ldap/detail/linelog/exec/preprocess, no attribute filters, nothing logged
@@ -45,7 +45,7 @@
 set -euo pipefail
 
 PROG=freeradius.sh
-SECRET=testing123
+SECRET=testing123-radius-secret
 
 die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
 usage() {
