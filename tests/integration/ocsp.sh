@@ -34,7 +34,7 @@ start_authd() {
 	local settings=${1:-} redis=""
 	[[ ${2:-} == --no-redis ]] || { redis_start; redis=$(redis_section); }
 	AUTHD_EXTRA_CONFIG="$redis
-revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; timeout_ms = 3000; }; $settings };"
+revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; timeout_ms = ${OCSP_TIMEOUT_MS:-3000}; }; $settings };"
 	authd_start
 }
 
@@ -154,12 +154,12 @@ bulk_devices() {
 case_responder_silent_many() {
 	local pid n=${BULK:-50} start ms
 	responder_start
-	start_authd "ocsp = { timeout_ms = 4000; };"
+	OCSP_TIMEOUT_MS=4000 start_authd
 	auth printer 02:00:00:76:00:01 accept ok good ocsp
 	bulk_devices "$n" "$HARNESS_DIR/bulk"
 	pid=$(cat "$OCSP_DIR/pid")
 	kill -STOP "$pid"
-	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret "${AUTHD_SECRET:-testing123}" \
+	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret "$AUTHD_SECRET" \
 		--cert-dir "$HARNESS_DIR/bulk" --devices "$n" -c "$n" -n "$n" --timeout 20000 --retries 0 \
 		--allow-reject -q >"$HARNESS_DIR/bulk.log" 2>&1 &
 	BULK_PID=$!
