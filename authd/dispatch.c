@@ -123,14 +123,22 @@ fail:
 	return -1;
 }
 
-void dispatch_cleanup(struct dispatch *d)
+int dispatch_stop(struct dispatch *d, const struct timespec *deadline)
 {
-	/* First: pending work still uses the tables and the decision log. A
-	 * conversation may move between backends' queues, so every queue stops
+	int rc = 0;
+
+	/* A conversation may move between backends' queues: every queue stops
 	 * (later pushes fail) before any is freed. */
 	for (int b = 0; b < POLICY_BACKEND_COUNT; b++)
-		work_queue_stop(d->queues[b]);
-	work_queue_stop(d->accounting);
+		rc |= work_queue_stop(d->queues[b], deadline);
+	rc |= work_queue_stop(d->accounting, deadline);
+	return rc;
+}
+
+void dispatch_cleanup(struct dispatch *d)
+{
+	/* First: pending work still uses the tables and the decision log. */
+	dispatch_stop(d, NULL);
 	for (int b = 0; b < POLICY_BACKEND_COUNT; b++)
 		work_queue_free(d->queues[b]);
 	work_queue_free(d->accounting);

@@ -50,6 +50,12 @@ struct dispatch {
 /* Creates tables and opens the decision log. 0, or -1 with a message. */
 int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
                   struct eap_tls_context *tls, char *err, size_t errlen);
+/* Ends the backend work: queued conversations are abandoned (no reply),
+ * running ones may finish until deadline (CLOCK_REALTIME; NULL: no limit).
+ * -1 when some backend call is still running then (a silent responder, a
+ * frozen directory): d must not be cleaned up under it. */
+int dispatch_stop(struct dispatch *d, const struct timespec *deadline);
+/* Stops (without a deadline) and frees everything. */
 void dispatch_cleanup(struct dispatch *d);
 
 /* Per-thread scratch space, so no request needs a large stack frame or a

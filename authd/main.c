@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <event2/thread.h>
 
@@ -172,7 +173,16 @@ int main(int argc, char **argv)
 	}
 	if (stopped_while_starting(&rc))
 		goto out;
-	rc = server_run(server) == 0 ? 0 : 1;
+	switch (server_run(server)) {
+	case SERVER_STOPPED:
+		rc = 0;
+		break;
+	case SERVER_ABANDONED:
+		/* Backend threads still hold the server's state: free nothing under them. */
+		_exit(0);
+	case SERVER_FAILED:
+		break;
+	}
 out:
 	server_free(server);
 	eap_tls_context_free(tls);

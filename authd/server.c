@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -20,6 +21,9 @@
 /* Datagrams read per wake-up before yielding to other events. */
 #define READ_BURST 32
 #define SOCKET_BUFFER (4 * 1024 * 1024)
+/* How long a stop waits for backend calls in flight: SIGTERM must end the
+ * process within a second, whatever a backend's timeout. */
+#define STOP_GRACE_MS 500
 
 struct worker {
 	struct server *server;
@@ -277,14 +281,15 @@ static void wait_for_stop(struct server *s)
 	}
 }
 
-int server_run(struct server *s)
+enum server_end server_run(struct server *s)
 {
-	int rc = -1;
+	enum server_end rc = SERVER_FAILED;
+	struct timespec deadline;
 
 	s->n_workers = worker_count(s->cfg);
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));
 	if (s->workers == NULL)
-		return -1;
+		return SERVER_FAILED;
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		struct worker *w = &s->workers[i];
 
@@ -304,7 +309,7 @@ int server_run(struct server *s)
 	log_msg(LOG_INFO, "ready: %zu socket(s), %u worker thread(s), %zu client(s)", s->n_fds,
 	        s->n_workers, s->cfg->n_clients);
 	wait_for_stop(s);
-	rc = 0;
+	rc = SERVER_STOPPED;
 stop:
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		if (s->workers[i].started)
@@ -314,6 +319,17 @@ stop:
 		if (s->workers[i].started)
 			pthread_join(s->workers[i].thread, NULL);
 		worker_cleanup(s, &s->workers[i]);
+	}
+	/* A conversation waiting on a silent backend is not worth a slow stop:
+	 * it is abandoned (the NAS retries elsewhere), its thread left behind. */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += STOP_GRACE_MS * 1000000L;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	if (dispatch_stop(&s->dispatch, &deadline) < 0 && rc == SERVER_STOPPED) {
+		log_msg(LOG_WARNING, "stopping: backend calls still running after %d ms are not waited for",
+		        STOP_GRACE_MS);
+		rc = SERVER_ABANDONED;
 	}
 	stats_log(&s->dispatch.stats);
 	log_revocation_counters(s->dispatch.policy);

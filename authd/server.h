@@ -22,10 +22,15 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 /*
  * Serves until SIGTERM or SIGINT (SIGHUP reopens the decision log and reloads
  * the CRLs). The caller must have blocked those signals in every thread
- * (server_block_signals before creating any). Returns 0 on a clean stop, -1 if
- * workers failed to start.
+ * (server_block_signals before creating any). Returns SERVER_STOPPED on a
+ * clean stop, SERVER_FAILED if workers failed to start, SERVER_ABANDONED when
+ * backend calls (a responder or directory that does not answer) were still
+ * running half a second after the signal: the stop does not wait for their
+ * timeouts, so the caller must leave at once with _exit() and free nothing
+ * those threads still use.
  */
-int server_run(struct server *s);
+enum server_end { SERVER_STOPPED, SERVER_FAILED, SERVER_ABANDONED };
+enum server_end server_run(struct server *s);
 void server_free(struct server *s);
 
 /* Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; call first in main. */

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct job {
 	work_fn fn;
@@ -85,28 +86,37 @@ int work_queue_push(struct work_queue *q, work_fn fn, void *arg)
 	return rc;
 }
 
-void work_queue_stop(struct work_queue *q)
+int work_queue_stop(struct work_queue *q, const struct timespec *deadline)
 {
 	struct job job;
+	unsigned left = 0;
 
 	if (q == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&q->lock);
 	q->stopping = true;
 	pthread_cond_broadcast(&q->ready);
-	pthread_mutex_unlock(&q->lock);
-	for (unsigned i = 0; i < q->n_threads; i++)
-		pthread_join(q->threads[i], NULL);
-	q->n_threads = 0;
-	while (pop(q, &job))
+	/* Queued jobs never start now: cancelled here, so they end at once. */
+	while (pop(q, &job)) {
+		pthread_mutex_unlock(&q->lock);
 		job.fn(job.arg, true);
+		pthread_mutex_lock(&q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	for (unsigned i = 0; i < q->n_threads; i++) {
+		if (deadline == NULL ? pthread_join(q->threads[i], NULL) != 0
+		                     : pthread_timedjoin_np(q->threads[i], NULL, deadline) != 0)
+			q->threads[left++] = q->threads[i];   /* still in a job */
+	}
+	q->n_threads = left;
+	return left == 0 ? 0 : -1;
 }
 
 void work_queue_free(struct work_queue *q)
 {
 	if (q == NULL)
 		return;
-	work_queue_stop(q);
+	work_queue_stop(q, NULL);
 	pthread_cond_destroy(&q->ready);
 	pthread_mutex_destroy(&q->lock);
 	free(q->threads);

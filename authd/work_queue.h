@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 /* Runs a job; cancelled is true when the queue shuts down before running it,
  * and the job must then only release what it holds. */
@@ -20,10 +21,12 @@ struct work_queue;
 struct work_queue *work_queue_new(unsigned threads, size_t max_jobs);
 /* Queues a job; -1 when the queue is full or stopping (the caller keeps arg). */
 int work_queue_push(struct work_queue *q, work_fn fn, void *arg);
-/* Lets running jobs finish, cancels queued ones and joins the threads; from
+/* Cancels queued jobs, lets running ones finish and joins the threads; from
  * then on every push fails. Queues whose jobs push to one another are all
- * stopped before any is freed. */
-void work_queue_stop(struct work_queue *q);
+ * stopped before any is freed. With a deadline (CLOCK_REALTIME; NULL: none)
+ * it returns -1 when threads are still in a job then: the queue, and all a
+ * job may touch, must then stay alive. 0 when every thread is done. */
+int work_queue_stop(struct work_queue *q, const struct timespec *deadline);
 /* Stops it (if not yet) and frees it. */
 void work_queue_free(struct work_queue *q);
 

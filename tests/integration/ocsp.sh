@@ -181,6 +181,30 @@ case_responder_silent_many() {
 		fail "expected $n decisions of uncached devices: $(cat "$HARNESS_DIR/bulk.log")"
 }
 
+# SIGTERM while a conversation waits on a responder that never answers: authd ends within a
+# second, with status 0, instead of waiting out the query's timeout.
+case_stop_while_waiting() {
+	local pid start ms bg
+	responder_start
+	OCSP_TIMEOUT_MS=10000 start_authd
+	pid=$(cat "$OCSP_DIR/pid")
+	kill -STOP "$pid"
+	eapol_config laptop >"$HARNESS_DIR/laptop.conf"
+	( eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:77:00:01 ) &
+	bg=$!
+	sleep 1
+	start=$(now_ms)
+	authd_stop
+	ms=$(($(now_ms) - start))
+	kill -CONT "$pid"
+	pkill -P "$bg" eapol_test 2>/dev/null || true
+	wait "$bg" || true
+	((ms < 1000)) || fail "authd took $ms ms to stop with a query in flight, expected < 1000 ms"
+	grep -q "backend calls still running" "$AUTHD_LOG" ||
+		fail "authd did not say it left a backend call behind (was the device not waiting on OCSP?)"
+	echo "stopped in $ms ms with an OCSP query in flight"
+}
+
 # Redis killed: every check goes to the responder, decisions stay right, and caching resumes
 # when Redis is back.
 case_redis_down() {
