@@ -123,9 +123,16 @@ static void audit(struct helpdesk *h, const struct cert_ref *ref, const struct l
 static void print_outcome(FILE *out, const struct live_session *s, const struct dynauth_target *t,
                           double sent_after_ms)
 {
-	fprintf(out, "  %s on NAS %s (station %s%s%s): ", s->identity[0] ? s->identity : s->user_name,
-	        s->nas, s->calling_station_id[0] ? s->calling_station_id : "?",
-	        s->acct_session_id[0] ? ", session " : "", s->acct_session_id);
+	char who[sizeof(s->identity)], nas[sizeof(s->nas)], station[sizeof(s->calling_station_id)];
+	char session[sizeof(s->acct_session_id)];
+
+	/* What the record says is shown, never sent to the terminal as it is. */
+	printable(s->identity[0] ? s->identity : s->user_name, who, sizeof(who));
+	printable(s->nas, nas, sizeof(nas));
+	printable(s->calling_station_id[0] ? s->calling_station_id : "?", station, sizeof(station));
+	printable(s->acct_session_id, session, sizeof(session));
+	fprintf(out, "  %s on NAS %s (station %s%s%s): ", who, nas, station, session[0] ? ", session " : "",
+	        session);
 	switch (t->outcome) {
 	case DYNAUTH_ACK:
 		fprintf(out, "disconnected (ACK %.0f ms after the request; sent %.1f ms after the revocation)\n",
