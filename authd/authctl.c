@@ -3,11 +3,16 @@
  * every authd node consults on each authentication, and the revoked device's
  * live sessions are ended at their NAS at once (RFC 5176).
  *
- *   authctl -c FILE revoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME) --reason TEXT
- *   authctl -c FILE unrevoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)
- *   authctl -c FILE revocations [--json]
- *   authctl -c FILE import-crl FILE
- *   authctl -c FILE audit [--count N]
+ *   authctl [-c FILE] revoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME) --reason TEXT
+ *   authctl [-c FILE] unrevoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)
+ *   authctl [-c FILE] revocations [--json]
+ *   authctl [-c FILE] import-crl FILE
+ *   authctl [-c FILE] audit [--count N]
+ *
+ * FILE is authctl's own config (default /etc/authd/authctl.conf), never
+ * authd.conf: the helpdesk needs neither the server's private key nor the
+ * nodes' Redis key, and logs in to Redis as its own ACL user. Every change is
+ * recorded under the operating-system user the command runs as.
  */
 #include <getopt.h>
 #include <pwd.h>
@@ -20,7 +25,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "authd/config.h"
+#include "authd/authctl_config.h"
 #include "authd/live_sessions.h"
 #include "authd/radius.h"
 #include "authd/session_disconnect.h"
@@ -39,21 +44,26 @@ struct target {
 
 /* What the commands work on. */
 struct ctl {
-	const struct authd_config *cfg;
+	const struct authctl_config *cfg;
 	struct redis_pool *redis;
 	struct helpdesk *helpdesk;
 	struct live_sessions *sessions;   /* NULL: sessions are off */
-	char by[64];
+	struct operator_id by;
 };
+
+/* How long a serial imported from a CRL without nextUpdate stays refused
+ * (authd's default revocation.cache_max_ttl); with a nextUpdate, until then. */
+#define IMPORT_TTL_WITHOUT_NEXT_UPDATE_S 3600
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: authctl -c FILE revoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)\n"
-	             "                       --reason TEXT\n"
-	             "       authctl -c FILE unrevoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)\n"
-	             "       authctl -c FILE revocations [--json]\n"
-	             "       authctl -c FILE import-crl FILE\n"
-	             "       authctl -c FILE audit [--count N]\n");
+	fprintf(out, "usage: authctl [-c FILE] revoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)\n"
+	             "                         --reason TEXT\n"
+	             "       authctl [-c FILE] unrevoke (--cert FILE | --serial HEX --issuer FILE | --identity NAME)\n"
+	             "       authctl [-c FILE] revocations [--json]\n"
+	             "       authctl [-c FILE] import-crl FILE\n"
+	             "       authctl [-c FILE] audit [--count N]\n"
+	             "FILE: authctl's own config, default " AUTHCTL_DEFAULT_CONFIG "\n");
 }
 
 static X509 *read_cert(const char *path)
@@ -68,7 +78,7 @@ static X509 *read_cert(const char *path)
 	return x;
 }
 
-/* The trusted CA in tls.ca that issued cert (name and signature). */
+/* The trusted CA in the config's ca bundle that issued cert (name and signature). */
 static X509 *find_issuer(const char *ca_file, X509 *cert)
 {
 	FILE *f = fopen(ca_file, "r");
@@ -104,7 +114,7 @@ static int identify_by_name(struct helpdesk *h, const char *identity, struct cer
 }
 
 /* Resolves the target to the list's key and, for revoke, the audit record. */
-static int identify(struct helpdesk *h, const struct authd_config *cfg, const struct target *t,
+static int identify(struct helpdesk *h, const struct authctl_config *cfg, const struct target *t,
                     struct cert_ref *id, struct revocation_record *rec)
 {
 	X509 *cert = NULL, *issuer = NULL;
@@ -115,7 +125,7 @@ static int identify(struct helpdesk *h, const struct authd_config *cfg, const st
 		return identify_by_name(h, t->identity, id, rec);
 	if (t->cert_file != NULL) {
 		cert = read_cert(t->cert_file);
-		issuer = cert != NULL ? find_issuer(cfg->tls.ca, cert) : NULL;
+		issuer = cert != NULL ? find_issuer(cfg->ca, cert) : NULL;
 	} else if (t->serial != NULL && t->issuer_file != NULL) {
 		issuer = read_cert(t->issuer_file);
 	} else {
@@ -138,13 +148,21 @@ out:
 	return rc;
 }
 
-/* Who runs the command: the admin behind sudo, else the user. */
-static void who(char *out, size_t len)
+/*
+ * Who runs the command: the operating-system user of the real uid, which the
+ * kernel vouches for. Never an environment variable such as SUDO_USER, which
+ * whoever runs the command sets as they like; behind sudo the record says
+ * root (or the -u user), and sudo's own log says who that was.
+ */
+static void who(struct operator_id *by)
 {
-	const char *sudo = getenv("SUDO_USER");
 	struct passwd *pw = getpwuid(getuid());
 
-	snprintf(out, len, "%s", sudo != NULL ? sudo : pw != NULL ? pw->pw_name : "unknown");
+	by->uid = getuid();
+	if (pw != NULL)
+		snprintf(by->name, sizeof(by->name), "%s", pw->pw_name);
+	else
+		snprintf(by->name, sizeof(by->name), "uid %lu", (unsigned long)by->uid);
 }
 
 static void print_entry(const struct cert_ref *id, const struct revocation_record *rec, void *arg)
@@ -181,7 +199,8 @@ static void audit_revocation(struct ctl *c, const char *action, const struct cer
 	json_buf_begin(&b);
 	json_buf_string(&b, "at", rec->at);
 	json_buf_string(&b, "action", action);
-	json_buf_string(&b, "by", c->by);
+	json_buf_string(&b, "by", c->by.name);
+	json_buf_uint(&b, "uid", (unsigned long long)c->by.uid);
 	json_buf_string(&b, "serial", id->serial);
 	json_buf_string(&b, "issuer_key_hash", id->issuer_key_hash);
 	json_buf_string(&b, "subject", rec->subject);
@@ -202,7 +221,7 @@ static int disconnect(struct ctl *c, const struct cert_ref *id, const struct tim
 
 	if (c->sessions == NULL || !c->cfg->sessions.disconnect_on_revoke)
 		return -1;
-	n = session_disconnect(c->cfg, c->sessions, c->helpdesk, id, c->by, since, stdout, err,
+	n = session_disconnect(c->cfg, c->sessions, c->helpdesk, id, &c->by, since, stdout, err,
 	                       sizeof(err));
 	if (n < 0)
 		fprintf(stderr, "authctl: live sessions unknown, none disconnected: %s\n", err);
@@ -223,7 +242,7 @@ static int cmd_revoke(struct ctl *c, const struct target *t)
 	if (identify(c->helpdesk, c->cfg, t, &id, &rec) < 0)
 		return 2;
 	snprintf(rec.reason, sizeof(rec.reason), "%s", t->reason);
-	snprintf(rec.by, sizeof(rec.by), "%s", c->by);
+	snprintf(rec.by, sizeof(rec.by), "%s", c->by.name);
 	utc_time_format(time(NULL), rec.at, sizeof(rec.at));
 	if (helpdesk_revoke(c->helpdesk, &id, &rec, err, sizeof(err)) < 0)
 		return fprintf(stderr, "authctl: %s\n", err), 1;
@@ -282,7 +301,7 @@ static int cmd_import_crl(struct ctl *c, const char *path)
 	char err[512] = "", issuer[256];
 	int n, rc = 1;
 
-	crl = crl_store_read_file(path, c->cfg->tls.ca, &signer, err, sizeof(err));
+	crl = crl_store_read_file(path, c->cfg->ca, &signer, err, sizeof(err));
 	if (crl == NULL)
 		return fprintf(stderr, "authctl: %s\n", err), 1;
 	cert_name_string(X509_get_subject_name(signer), issuer, sizeof(issuer));
@@ -292,7 +311,7 @@ static int cmd_import_crl(struct ctl *c, const char *path)
 		        path, issuer);
 		goto out;
 	}
-	cache = status_cache_new(c->redis, c->cfg->policy.revocation.cache_max_ttl, 0, err, sizeof(err));
+	cache = status_cache_new(c->redis, IMPORT_TTL_WITHOUT_NEXT_UPDATE_S, 0, err, sizeof(err));
 	if (cache == NULL)
 		goto fail;
 	st.learned = time(NULL);
@@ -368,9 +387,9 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct target t = { .count = 20 };
-	struct authd_config cfg;
+	struct authctl_config cfg;
 	struct ctl c = { .cfg = &cfg };
-	const char *path = NULL;
+	const char *path = AUTHCTL_DEFAULT_CONFIG;
 	char err[1024], *end;
 	int opt, rc = 1;
 
@@ -394,22 +413,18 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (path == NULL || optind >= argc || argc - optind > 2) {
+	if (optind >= argc || argc - optind > 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (authctl_config_load(path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "authctl: %s\n", err);
 		return 1;
 	}
-	if (cfg.policy.redis == NULL) {
-		fprintf(stderr, "authctl: %s has no redis section: the helpdesk list lives in Redis\n", path);
-		goto out;
-	}
-	who(c.by, sizeof(c.by));
+	who(&c.by);
 	/* The dictionaries encode the Disconnect-Requests. */
 	if (radius_init(err, sizeof(err)) < 0 ||
-	    (c.redis = redis_pool_new(cfg.policy.redis, err, sizeof(err))) == NULL ||
+	    (c.redis = redis_pool_new(&cfg.redis, err, sizeof(err))) == NULL ||
 	    (c.helpdesk = helpdesk_new(c.redis, err, sizeof(err))) == NULL ||
 	    (cfg.sessions.enabled &&
 	     (c.sessions = live_sessions_new(c.redis, cfg.sessions.lifetime, err, sizeof(err))) == NULL)) {
@@ -421,6 +436,6 @@ out:
 	live_sessions_free(c.sessions);
 	helpdesk_free(c.helpdesk);
 	redis_pool_free(c.redis);
-	config_free(&cfg);
+	authctl_config_free(&cfg);
 	return rc;
 }

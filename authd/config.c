@@ -101,14 +101,34 @@ static int check_secret_length(struct parser *p, const config_setting_t *g, cons
 	                   CLIENT_SECRET_MIN_LENGTH);
 }
 
-static int parse_client(struct parser *p, const config_setting_t *g, struct authd_config *cfg)
+/* The secret a program holds for this client (see enum client_secret_use),
+ * inline or from a file; *out NULL when the key is absent. */
+static int client_secret(struct parser *p, const config_setting_t *g, const char *key,
+                         const char *file_key, char **out)
+{
+	const char *inline_value;
+
+	*out = NULL;
+	if (parser_string(p, g, key, false, &inline_value) < 0)
+		return -1;
+	if (inline_value != NULL)
+		*out = strdup(inline_value);
+	else if (config_setting_get_member(g, file_key) != NULL)
+		return parser_secret_file(p, g, file_key, out);
+	else
+		return 0;
+	return *out != NULL ? 0 : parser_fail(p, g, "out of memory");
+}
+
+static int parse_client(struct parser *p, const config_setting_t *g, enum client_secret_use use,
+                        struct client *clients, size_t *n)
 {
 	static const char *const keys[] = {
 		"name", "address", "secret", "secret_file", "allow_short_secret",
 		"require_message_authenticator", "coa_address", "coa_port", "coa_secret", "coa_secret_file",
 		NULL
 	};
-	struct client *c = &cfg->clients[cfg->n_clients];
+	struct client *c = &clients[*n];
 	const char *name, *address, *secret, *secret_file, *coa_address = NULL, *coa_secret = NULL;
 	const char *coa_secret_file = NULL;
 	bool allow_short_secret = false;
@@ -123,8 +143,8 @@ static int parse_client(struct parser *p, const config_setting_t *g, struct auth
 	    parser_string(p, g, "secret_file", false, &secret_file) < 0 ||
 	    parser_bool(p, g, "allow_short_secret", &allow_short_secret) < 0)
 		return -1;
-	for (size_t i = 0; i < cfg->n_clients; i++) {
-		if (strcmp(cfg->clients[i].name, name) == 0)
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp(clients[i].name, name) == 0)
 			return parser_fail(p, g, "client name \"%s\" is used twice", name);
 	}
 	if (client_parse_address(address, c, why, sizeof(why)) < 0)
@@ -146,49 +166,50 @@ static int parse_client(struct parser *p, const config_setting_t *g, struct auth
 	if (coa_secret != NULL && coa_secret_file != NULL)
 		return parser_fail(p, g, "client \"%s\" needs at most one of \"coa_secret\" or \"coa_secret_file\"", name);
 	c->name = strdup(name);
-	if (secret != NULL)
-		c->secret = strdup(secret);
-	else if (parser_secret_file(p, g, "secret_file", &c->secret) < 0)
-		goto fail;
-	if (coa_secret != NULL)
-		c->coa_secret = strdup(coa_secret);
-	else if (coa_secret_file != NULL && parser_secret_file(p, g, "coa_secret_file", &c->coa_secret) < 0)
-		goto fail;
-	else if (coa_secret_file == NULL && c->secret != NULL)
-		c->coa_secret = strdup(c->secret);
 	if (coa_address != NULL)
 		c->coa_address = strdup(coa_address);
-	if (c->name == NULL || c->secret == NULL || c->coa_secret == NULL ||
-	    (coa_address != NULL && c->coa_address == NULL)) {
+	if (c->name == NULL || (coa_address != NULL && c->coa_address == NULL)) {
 		parser_fail(p, g, "out of memory");
 		goto fail;
 	}
-	if (!allow_short_secret &&
-	    (check_secret_length(p, g, name, "secret", "secret_file", c->secret) < 0 ||
-	     ((coa_secret != NULL || coa_secret_file != NULL) &&
-	      check_secret_length(p, g, name, "coa_secret", "coa_secret_file", c->coa_secret) < 0)))
+	/* Each program reads only the secret it uses: the helpdesk, who may read
+	 * the CoA secret, never needs the RADIUS one when they differ. */
+	if (use == CLIENT_SECRET_RADIUS &&
+	    (client_secret(p, g, "secret", "secret_file", &c->secret) < 0 ||
+	     (!allow_short_secret && check_secret_length(p, g, name, "secret", "secret_file", c->secret) < 0)))
 		goto fail;
-	cfg->n_clients++;
+	if (use == CLIENT_SECRET_COA) {
+		bool own = coa_secret != NULL || coa_secret_file != NULL;
+		const char *key = own ? "coa_secret" : "secret", *file_key = own ? "coa_secret_file" : "secret_file";
+
+		if (client_secret(p, g, key, file_key, &c->coa_secret) < 0 ||
+		    (!allow_short_secret && check_secret_length(p, g, name, key, file_key, c->coa_secret) < 0))
+			goto fail;
+	}
+	(*n)++;
 	return 0;
 fail:
 	client_clear(c);
 	return -1;
 }
 
-static int parse_clients(struct parser *p, struct authd_config *cfg)
+int config_clients_parse(struct parser *p, bool required, enum client_secret_use use,
+                         struct client **clients, size_t *n)
 {
 	const config_setting_t *list = config_lookup(&p->cf, "clients");
-	int n;
+	int len;
 
+	*clients = NULL;
+	*n = 0;
 	if (list == NULL)
-		return parser_fail(p, config_root_setting(&p->cf), "missing required setting \"clients\"");
-	if (!config_setting_is_list(list) || (n = config_setting_length(list)) == 0)
+		return required ? parser_fail(p, config_root_setting(&p->cf), "missing required setting \"clients\"") : 0;
+	if (!config_setting_is_list(list) || (len = config_setting_length(list)) == 0)
 		return parser_fail(p, list, "\"clients\" must be a non-empty list ( { name = ...; address = ...; secret = ...; } )");
-	cfg->clients = calloc((size_t)n, sizeof(*cfg->clients));
-	if (cfg->clients == NULL)
+	*clients = calloc((size_t)len, sizeof(**clients));
+	if (*clients == NULL)
 		return parser_fail(p, list, "out of memory");
-	for (int i = 0; i < n; i++) {
-		if (parse_client(p, config_setting_get_elem(list, (unsigned)i), cfg) < 0)
+	for (int i = 0; i < len; i++) {
+		if (parse_client(p, config_setting_get_elem(list, (unsigned)i), use, *clients, n) < 0)
 			return -1;
 	}
 	return 0;
@@ -289,18 +310,14 @@ static int parse_log(struct parser *p, struct authd_config *cfg)
 	return check_writable(p, config_setting_get_member(g, "decisions"), cfg->decision_log);
 }
 
-static int parse_sessions(struct parser *p, struct authd_config *cfg)
+int config_sessions_parse(struct parser *p, bool have_redis, struct sessions_settings *s)
 {
 	static const char *const keys[] = { "enabled", "lifetime", "on_revoke", "timeout_ms", "retries", NULL };
-	struct sessions_settings *s = &cfg->sessions;
 	const config_setting_t *g;
 	const char *on_revoke = NULL;
-	bool has_accounting = false;
 
-	for (size_t i = 0; i < cfg->n_listen; i++)
-		has_accounting |= cfg->listen[i].accounting;
 	*s = (struct sessions_settings){
-		.enabled = cfg->policy.redis != NULL,
+		.enabled = have_redis,
 		.lifetime = 86400,
 		.dynauth = { .request = DYNAUTH_DISCONNECT, .timeout_ms = 1000, .retries = 3 },
 		.disconnect_on_revoke = true,
@@ -325,9 +342,20 @@ static int parse_sessions(struct parser *p, struct authd_config *cfg)
 		                   "sessions.on_revoke must be \"disconnect\", \"coa\" or \"none\", not \"%s\"",
 		                   on_revoke);
 	/* The table lives in Redis so that any node (and authctl) can act on it. */
-	if (s->enabled && cfg->policy.redis == NULL)
+	if (s->enabled && !have_redis)
 		return parser_fail(p, g, "sessions: the live-session table needs the redis section");
-	if (has_accounting && !s->enabled)
+	return 0;
+}
+
+static int parse_sessions(struct parser *p, struct authd_config *cfg)
+{
+	bool has_accounting = false;
+
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		has_accounting |= cfg->listen[i].accounting;
+	if (config_sessions_parse(p, cfg->policy.redis != NULL, &cfg->sessions) < 0)
+		return -1;
+	if (has_accounting && !cfg->sessions.enabled)
 		return parser_fail(p, config_lookup(&p->cf, "listen"),
 		                   "an accounting listener needs the live-session table (a redis section, "
 		                   "sessions not disabled)");
@@ -340,37 +368,26 @@ int config_load(const char *path, struct authd_config *cfg, char *err, size_t er
 		"listen", "clients", "tls", "eap", "log", "threads", "identity", "ldap", "groups", "policy",
 		"revocation", "redis", "sessions", NULL
 	};
-	struct parser p = { .file = path, .err = err, .errlen = errlen };
-	char *copy = strdup(path);
+	struct parser p = { .err = err, .errlen = errlen };
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
-	err[0] = '\0';
-	config_init(&p.cf);
-	if (copy == NULL || (p.dir = strdup(dirname(copy))) == NULL ||
-	    (cfg->path = strdup(path)) == NULL) {
+	if (parser_read(&p, path) < 0)
+		goto out;
+	if ((cfg->path = strdup(path)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	if (config_read_file(&p.cf, path) != CONFIG_TRUE) {
-		if (config_error_type(&p.cf) == CONFIG_ERR_FILE_IO)
-			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		else
-			snprintf(err, errlen, "%s:%d: %s", config_error_file(&p.cf) ? config_error_file(&p.cf) : path,
-			         config_error_line(&p.cf), config_error_text(&p.cf));
-		goto out;
-	}
 	if (parser_check_keys(&p, config_root_setting(&p.cf), "the top level", keys) < 0 ||
-	    parse_listen(&p, cfg) < 0 || parse_clients(&p, cfg) < 0 || parse_tls(&p, cfg) < 0 ||
+	    parse_listen(&p, cfg) < 0 ||
+	    config_clients_parse(&p, true, CLIENT_SECRET_RADIUS, &cfg->clients, &cfg->n_clients) < 0 || parse_tls(&p, cfg) < 0 ||
 	    config_policy_parse(&p, cfg) < 0 || parse_sessions(&p, cfg) < 0 || parse_eap(&p, cfg) < 0 ||
 	    parse_log(&p, cfg) < 0 ||
 	    parser_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0)
 		goto out;
 	rc = 0;
 out:
-	config_destroy(&p.cf);
-	free(p.dir);
-	free(copy);
+	parser_close(&p);
 	if (rc < 0)
 		config_free(cfg);
 	return rc;

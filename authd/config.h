@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/dynauth.h"
 #include "authd/client.h"
+#include "authd/config_sections.h"
 #include "authd/log.h"
 #include "eap/eap_tls.h"
 #include "policy/policy.h"
@@ -20,14 +20,6 @@ struct listen_addr {
 	char *address;
 	uint16_t port;
 	bool accounting;               /* RFC 2866 accounting, not authentication */
-};
-
-/* The live-session table and what a revocation does to a live session. */
-struct sessions_settings {
-	bool enabled;                  /* with a redis section, unless turned off */
-	unsigned lifetime;             /* seconds a session lives without accounting news */
-	struct dynauth_settings dynauth;
-	bool disconnect_on_revoke;     /* false: revocation leaves live sessions alone */
 };
 
 struct authd_config {

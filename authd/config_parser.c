@@ -1,11 +1,45 @@
 #include "authd/config_parser.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+int parser_read(struct parser *p, const char *path)
+{
+	char *copy = strdup(path);
+
+	p->file = path;
+	p->err[0] = '\0';
+	config_init(&p->cf);
+	if (copy == NULL || (p->dir = strdup(dirname(copy))) == NULL) {
+		free(copy);
+		snprintf(p->err, p->errlen, "%s: out of memory", path);
+		return -1;
+	}
+	free(copy);
+	/* A file shared by authd.conf and authctl.conf (the clients) is found
+	 * wherever the command runs. */
+	config_set_include_dir(&p->cf, p->dir);
+	if (config_read_file(&p->cf, path) == CONFIG_TRUE)
+		return 0;
+	if (config_error_type(&p->cf) == CONFIG_ERR_FILE_IO)
+		snprintf(p->err, p->errlen, "%s: cannot read: %s", path, strerror(errno));
+	else
+		snprintf(p->err, p->errlen, "%s:%d: %s", config_error_file(&p->cf) ? config_error_file(&p->cf) : path,
+		         config_error_line(&p->cf), config_error_text(&p->cf));
+	return -1;
+}
+
+void parser_close(struct parser *p)
+{
+	config_destroy(&p->cf);
+	free(p->dir);
+	p->dir = NULL;
+}
 
 int parser_fail(struct parser *p, const config_setting_t *where, const char *fmt, ...)
 {
@@ -151,10 +185,10 @@ int parser_secret_file(struct parser *p, const config_setting_t *group, const ch
 		goto out;
 	}
 	/* A secret others can read is no secret: refuse, as ssh does with keys. */
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0) {
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & (p->secrets_group_readable ? 007 : 077)) != 0) {
 		fclose(f);
-		parser_fail(p, where, "%s %s is readable by others (mode %04o): chmod 600 it", key, path,
-		            (unsigned)(st.st_mode & 07777));
+		parser_fail(p, where, "%s %s is readable by others (mode %04o): chmod %s it", key, path,
+		            (unsigned)(st.st_mode & 07777), p->secrets_group_readable ? "640" : "600");
 		goto out;
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -192,7 +226,8 @@ int parser_inline_secret(struct parser *p, const config_setting_t *group, const 
 {
 	const config_setting_t *where = config_setting_get_member(group, key);
 	const char *file, *section = config_setting_name(group);
-	char what[128], hint[128];
+	char what[128], hint[128], *path;
+	int rc;
 
 	if (parser_string(p, group, key, false, out) < 0)
 		return -1;
@@ -205,7 +240,14 @@ int parser_inline_secret(struct parser *p, const config_setting_t *group, const 
 		section = config_setting_name(config_setting_parent(group));
 	snprintf(what, sizeof(what), "%s.%s is written inline", section != NULL ? section : "", key);
 	snprintf(hint, sizeof(hint), "chmod o-r it, or keep the secret in %s_file", key);
-	return parser_private_file(p, where, file != NULL ? file : p->file, what, hint);
+	if (file == NULL || strcmp(file, p->file) == 0)
+		return parser_private_file(p, where, p->file, what, hint);
+	/* An @include names its file relative to the config's directory. */
+	if ((path = parser_resolve(p, file)) == NULL)
+		return parser_fail(p, where, "out of memory");
+	rc = parser_private_file(p, where, path, what, hint);
+	free(path);
+	return rc;
 }
 
 int parser_string_list(struct parser *p, const config_setting_t *group, const char *key,

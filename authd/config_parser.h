@@ -1,8 +1,9 @@
 /*
- * The shared machinery of authd.conf parsing: typed getters that turn every
- * problem into "file:line: what is wrong". Used by config.c (server, TLS,
- * clients) and config_policy.c (identity, directory, rules). Getters return 0
- * or -1; after -1 the message is in p->err and parsing stops.
+ * The shared machinery of authd.conf and authctl.conf parsing: typed getters
+ * that turn every problem into "file:line: what is wrong". Used by config.c
+ * (server, TLS, clients), config_policy.c (identity, directory, rules) and
+ * authctl_config.c. Getters return 0 or -1; after -1 the message is in p->err
+ * and parsing stops.
  */
 #ifndef AUTHD_CONFIG_PARSER_H
 #define AUTHD_CONFIG_PARSER_H
@@ -17,7 +18,18 @@ struct parser {
 	char *dir;          /* base for relative paths */
 	char *err;
 	size_t errlen;
+	/* Secret files may be readable by their group (authctl's helpdesk group),
+	 * never by others; false: by their owner alone (authd). */
+	bool secrets_group_readable;
 };
+
+/*
+ * Reads path into p->cf (p->err, errlen and secrets_group_readable set by the
+ * caller): relative paths and @include resolve against the file's directory.
+ * 0, or -1 with the message. parser_close() afterwards either way.
+ */
+int parser_read(struct parser *p, const char *path);
+void parser_close(struct parser *p);
 
 int parser_fail(struct parser *p, const config_setting_t *where, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -44,7 +56,8 @@ char *parser_resolve(const struct parser *p, const char *value);
 /* A required file authd reads at startup: resolved (malloc'd) and proven readable now. */
 int parser_input_file(struct parser *p, const config_setting_t *group, const char *key, char **out);
 /* The first line of the file named by key, for secrets kept out of the config;
- * the file must not be readable by group or others. */
+ * the file must not be readable by others, nor by its group unless
+ * p->secrets_group_readable. */
 int parser_secret_file(struct parser *p, const config_setting_t *group, const char *key,
                        char **out);
 /*

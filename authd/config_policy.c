@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "authd/config_parser.h"
+#include "authd/config_sections.h"
 #include "policy/ldap_directory.h"
 
 static int parse_identity(struct parser *p, struct policy_settings *s)
@@ -513,27 +514,12 @@ static int parse_revocation(struct parser *p, struct authd_config *cfg)
 	return 0;
 }
 
-static int parse_redis(struct parser *p, struct policy_settings *s)
+int config_redis_parse(struct parser *p, const config_setting_t *g, struct redis_settings *r)
 {
-	static const char *const keys[] = {
-		"host", "port", "username", "password", "password_file", "prefix", "timeout_ms",
-		"connections", NULL
-	};
-	const config_setting_t *g;
-	struct redis_settings *r;
 	const char *host, *prefix;
 
-	if (parser_group(p, config_root_setting(&p->cf), "redis", false, &g) < 0)
-		return -1;
-	if (g == NULL)
-		return 0;
-	r = s->redis = calloc(1, sizeof(*r));
-	if (r == NULL)
-		return parser_fail(p, g, "out of memory");
-	r->port = 6379;
-	r->timeout_ms = 500;
-	r->connections = 4;
-	if (parser_check_keys(p, g, "redis", keys) < 0 || parser_string(p, g, "host", true, &host) < 0 ||
+	*r = (struct redis_settings){ .port = 6379, .timeout_ms = 500, .connections = 4 };
+	if (parser_string(p, g, "host", true, &host) < 0 ||
 	    parser_string(p, g, "prefix", false, &prefix) < 0 ||
 	    parser_uint(p, g, "port", 1, 65535, &r->port) < 0 ||
 	    parser_uint(p, g, "timeout_ms", 50, 60000, &r->timeout_ms) < 0 ||
@@ -545,6 +531,24 @@ static int parse_redis(struct parser *p, struct policy_settings *s)
 	if (r->host == NULL || r->prefix == NULL)
 		return parser_fail(p, g, "out of memory");
 	return parse_password(p, g, "password", "password_file", &r->password);
+}
+
+static int parse_redis(struct parser *p, struct policy_settings *s)
+{
+	static const char *const keys[] = {
+		"host", "port", "username", "password", "password_file", "prefix", "timeout_ms",
+		"connections", NULL
+	};
+	const config_setting_t *g;
+
+	if (parser_group(p, config_root_setting(&p->cf), "redis", false, &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	s->redis = calloc(1, sizeof(*s->redis));
+	if (s->redis == NULL)
+		return parser_fail(p, g, "out of memory");
+	return parser_check_keys(p, g, "redis", keys) < 0 ? -1 : config_redis_parse(p, g, s->redis);
 }
 
 int config_policy_parse(struct parser *p, struct authd_config *cfg)

@@ -9,7 +9,7 @@
 #include "policy/json_buf.h"
 #include "policy/utc_time.h"
 
-static const struct client *client_named(const struct authd_config *cfg, const char *name)
+static const struct client *client_named(const struct authctl_config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->n_clients; i++) {
 		if (strcmp(cfg->clients[i].name, name) == 0)
@@ -18,25 +18,58 @@ static const struct client *client_named(const struct authd_config *cfg, const c
 	return NULL;
 }
 
-/* Where the NAS takes dynamic authorization: its configured coa_address, or
- * the address its RADIUS requests came from, at its coa_port. */
-static int target_address(const struct client *c, const struct live_session *s,
-                          struct dynauth_target *t)
+static int parse_address(const char *text, unsigned port, struct sockaddr_storage *ss, socklen_t *len)
 {
-	const char *addr = c->coa_address != NULL ? c->coa_address : s->nas_addr;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&t->nas;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&t->nas;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
 
-	memset(&t->nas, 0, sizeof(t->nas));
-	if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, text, &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)c->coa_port);
-		t->nas_len = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+		in4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)c->coa_port);
-		t->nas_len = sizeof(*in6);
+		in6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*in6);
 	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* text with anything but printable ASCII made '?', for a terminal line. */
+static void printable(const char *text, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *text != '\0' && n + 1 < len; text++)
+		out[n++] = *text >= 0x20 && *text < 0x7f ? *text : '?';
+	out[n] = '\0';
+}
+
+/*
+ * Where the NAS takes dynamic authorization, at its coa_port: its configured
+ * coa_address as it is, else the address the session record names, which
+ * Redis handed back and so must lie inside the client's configured range. 0,
+ * or -1 with why nothing may be sent.
+ */
+static int target_address(const struct client *c, const struct live_session *s,
+                          struct dynauth_target *t, char *why, size_t whylen)
+{
+	char shown[sizeof(s->nas_addr)], range[INET6_ADDRSTRLEN];
+
+	if (c->coa_address != NULL)
+		return parse_address(c->coa_address, c->coa_port, &t->nas, &t->nas_len);
+	printable(s->nas_addr, shown, sizeof(shown));
+	if (parse_address(s->nas_addr, c->coa_port, &t->nas, &t->nas_len) < 0) {
+		snprintf(why, whylen, "the session's NAS address \"%s\" is not an IP address", shown);
+		return -1;
+	}
+	if (client_match(c, 1, &t->nas) == NULL) {
+		inet_ntop(c->family, c->addr, range, sizeof(range));
+		snprintf(why, whylen, "the session's NAS address %s is outside client %s's range %s/%u",
+		         shown, c->name, range, c->prefix);
 		return -1;
 	}
 	return 0;
@@ -52,8 +85,11 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
+/* One audit entry per session acted on; t NULL: nothing was sent, and
+ * outcome and detail say why. */
 static void audit(struct helpdesk *h, const struct cert_ref *ref, const struct live_session *s,
-                  const struct dynauth_target *t, const char *by, const char *request)
+                  const struct dynauth_target *t, const struct operator_id *by, const char *request,
+                  const char *outcome, const char *detail)
 {
 	char at[32], err[256], *line;
 	struct json_buf b;
@@ -62,20 +98,22 @@ static void audit(struct helpdesk *h, const struct cert_ref *ref, const struct l
 	json_buf_begin(&b);
 	json_buf_string(&b, "at", at);
 	json_buf_string(&b, "action", request);
-	json_buf_string(&b, "by", by);
+	json_buf_string(&b, "by", by->name);
+	json_buf_uint(&b, "uid", (unsigned long long)by->uid);
 	json_buf_string(&b, "serial", ref->serial);
 	json_buf_string(&b, "issuer_key_hash", ref->issuer_key_hash);
 	json_buf_string(&b, "identity", s->identity);
 	json_buf_string(&b, "nas", s->nas);
+	json_buf_string(&b, "nas_addr", s->nas_addr);
 	json_buf_string(&b, "user_name", s->user_name);
 	json_buf_string(&b, "calling_station_id", s->calling_station_id);
 	json_buf_string(&b, "acct_session_id", s->acct_session_id);
-	json_buf_string(&b, "outcome", t != NULL ? dynauth_outcome_text(t->outcome) : "error");
+	json_buf_string(&b, "outcome", t != NULL ? dynauth_outcome_text(t->outcome) : outcome);
 	if (t != NULL) {
 		json_buf_uint(&b, "error_cause", t->error_cause);
 		json_buf_uint(&b, "tries", t->tries);
 	}
-	json_buf_string(&b, "detail", t != NULL ? t->detail : "the NAS is not in the config");
+	json_buf_string(&b, "detail", t != NULL ? t->detail : detail);
 	line = json_buf_finish(&b);
 	if (line != NULL && helpdesk_audit(h, line, err, sizeof(err)) < 0)
 		fprintf(stderr, "authctl: audit log not written: %s\n", err);
@@ -85,9 +123,16 @@ static void audit(struct helpdesk *h, const struct cert_ref *ref, const struct l
 static void print_outcome(FILE *out, const struct live_session *s, const struct dynauth_target *t,
                           double sent_after_ms)
 {
-	fprintf(out, "  %s on NAS %s (station %s%s%s): ", s->identity[0] ? s->identity : s->user_name,
-	        s->nas, s->calling_station_id[0] ? s->calling_station_id : "?",
-	        s->acct_session_id[0] ? ", session " : "", s->acct_session_id);
+	char who[sizeof(s->identity)], nas[sizeof(s->nas)], station[sizeof(s->calling_station_id)];
+	char session[sizeof(s->acct_session_id)];
+
+	/* What the record says is shown, never sent to the terminal as it is. */
+	printable(s->identity[0] ? s->identity : s->user_name, who, sizeof(who));
+	printable(s->nas, nas, sizeof(nas));
+	printable(s->calling_station_id[0] ? s->calling_station_id : "?", station, sizeof(station));
+	printable(s->acct_session_id, session, sizeof(session));
+	fprintf(out, "  %s on NAS %s (station %s%s%s): ", who, nas, station, session[0] ? ", session " : "",
+	        session);
 	switch (t->outcome) {
 	case DYNAUTH_ACK:
 		fprintf(out, "disconnected (ACK %.0f ms after the request; sent %.1f ms after the revocation)\n",
@@ -102,9 +147,9 @@ static void print_outcome(FILE *out, const struct live_session *s, const struct 
 	}
 }
 
-int session_disconnect(const struct authd_config *cfg, struct live_sessions *ls, struct helpdesk *h,
-                       const struct cert_ref *ref, const char *by, const struct timespec *since,
-                       FILE *out, char *err, size_t errlen)
+int session_disconnect(const struct authctl_config *cfg, struct live_sessions *ls, struct helpdesk *h,
+                       const struct cert_ref *ref, const struct operator_id *by,
+                       const struct timespec *since, FILE *out, char *err, size_t errlen)
 {
 	const char *request = cfg->sessions.dynauth.request == DYNAUTH_COA ? "coa" : "disconnect";
 	struct live_session *sessions = NULL;
@@ -126,15 +171,20 @@ int session_disconnect(const struct authd_config *cfg, struct live_sessions *ls,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	/* Sessions of NASes no longer configured cannot be reached: said and audited. */
+	/* Sessions of NASes no longer configured, or whose record points outside
+	 * the NAS's range, get nothing: said and audited. */
 	for (size_t i = 0; i < n; i++) {
 		const struct client *c = client_named(cfg, sessions[i].nas);
 		struct dynauth_target *t = &targets[m];
+		char shown[sizeof(sessions[i].identity)], nas[sizeof(sessions[i].nas)];
 
-		if (c == NULL || target_address(c, &sessions[i], t) < 0) {
-			fprintf(out, "  %s on NAS %s: not sent: the NAS is not in the config\n",
-			        sessions[i].identity, sessions[i].nas);
-			audit(h, ref, &sessions[i], NULL, by, request);
+		if (c == NULL || target_address(c, &sessions[i], t, why, sizeof(why)) < 0) {
+			if (c == NULL)
+				snprintf(why, sizeof(why), "the NAS is not in the config");
+			printable(sessions[i].identity, shown, sizeof(shown));
+			printable(sessions[i].nas, nas, sizeof(nas));
+			fprintf(out, "  %s on NAS %s: not sent: %s\n", shown, nas, why);
+			audit(h, ref, &sessions[i], NULL, by, request, c == NULL ? "error" : "refused", why);
 			continue;
 		}
 		t->secret = c->coa_secret;
@@ -156,7 +206,7 @@ int session_disconnect(const struct authd_config *cfg, struct live_sessions *ls,
 		const struct live_session *s = &sessions[index[k]];
 
 		print_outcome(out, s, &targets[k], ms_between(since, &started) + targets[k].first_sent_ms);
-		audit(h, ref, s, &targets[k], by, request);
+		audit(h, ref, s, &targets[k], by, request, NULL, NULL);
 		/* An acknowledged Disconnect ended the session; a CoA did not. */
 		if (targets[k].outcome == DYNAUTH_ACK && cfg->sessions.dynauth.request == DYNAUTH_DISCONNECT &&
 		    live_sessions_end(ls, ref, s, why, sizeof(why)) < 0)

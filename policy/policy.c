@@ -377,12 +377,7 @@ void policy_settings_clear(struct policy_settings *s)
 		free(s->revocation.ocsp);
 	}
 	if (s->redis != NULL) {
-		if (s->redis->password != NULL)
-			explicit_bzero(s->redis->password, strlen(s->redis->password));
-		free(s->redis->host);
-		free(s->redis->username);
-		free(s->redis->password);
-		free(s->redis->prefix);
+		redis_settings_clear(s->redis);
 		free(s->redis);
 	}
 	memset(s, 0, sizeof(*s));

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "policy/breaker.h"
 #include "policy/ttl_table.h"
@@ -21,6 +22,17 @@ struct redis_pool {
 	atomic_uint next;
 	struct breaker breaker;           /* a dead Redis costs a timeout a few times, not per command */
 };
+
+void redis_settings_clear(struct redis_settings *s)
+{
+	if (s->password != NULL)
+		explicit_bzero(s->password, strlen(s->password));
+	free(s->host);
+	free(s->username);
+	free(s->password);
+	free(s->prefix);
+	memset(s, 0, sizeof(*s));
+}
 
 struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *err, size_t errlen)
 {

@@ -25,6 +25,9 @@ struct redis_settings {
 	unsigned connections;
 };
 
+/* Frees the strings of s, wiping the password, and zeroes it. */
+void redis_settings_clear(struct redis_settings *s);
+
 struct redis_pool;
 
 /* Borrows settings, which must outlive the pool. Connects lazily. */

@@ -16,7 +16,7 @@ source "$ROOT/tests/integration/lib.sh"
 # shellcheck source=tests/integration/redis_lib.sh
 source "$ROOT/tests/integration/redis_lib.sh"
 N=${1:-500}
-export AUTHD_BIN=$BUILD/authd/authd AUTHD_PKI=$BUILD/test-pki
+export AUTHD_BIN=$BUILD/authd/authd AUTHD_PKI=$BUILD/test-pki AUTHCTL_BIN=$BUILD/authd/authctl
 NAS_BIN=$BUILD/tests/nas/test_nas
 RESPONDER=$ROOT/tests/ocsp/ocsp_responder.sh
 NAS_PID=""
@@ -62,12 +62,12 @@ main() {
 		"$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret "$AUTHD_SECRET" --status start \
 			"Calling-Station-Id=$(printf '02-00-00-B0-00-%02X' "$i")" "Acct-Session-Id=BENCH-$i" >/dev/null
 		start=$(date +%s%N)
-		out=$("$BUILD/authd/authctl" -c "$AUTHD_CONF" revoke --cert "$AUTHD_PKI/laptop.pem" --reason bench)
+		out=$(authctl_cmd revoke --cert "$AUTHD_PKI/laptop.pem" --reason bench)
 		echo $((($(date +%s%N) - start) / 1000)) | awk '{ printf "%.1f\n", $1 / 1000 }' >>"$HARNESS_DIR/wall"
 		sent=$(grep -o 'sent [0-9.]* ms after the revocation' <<<"$out" | head -n 1 | cut -d' ' -f2)
 		[[ -n $sent ]] || fail "round $i: authctl reported no disconnect: $out"
 		echo "$sent" >>"$HARNESS_DIR/sent"
-		"$BUILD/authd/authctl" -c "$AUTHD_CONF" unrevoke --cert "$AUTHD_PKI/laptop.pem" >/dev/null
+		authctl_cmd unrevoke --cert "$AUTHD_PKI/laptop.pem" >/dev/null
 	done
 	authd_stop
 	printf 'recorded -> Disconnect-Request sent (ms): median %s  max %s\n' \

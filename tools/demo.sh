@@ -7,7 +7,9 @@
 # in no group and a device the directory does not know (both rejected), an expired certificate
 # and one from an unknown CA (rejected), a certificate its CA revoked (rejected: the CA's OCSP
 # responder, `openssl ocsp`, says so). Then the helpdesk revokes the laptop with authctl while it
-# is on the network (a throwaway Redis holds the list and the live sessions): authctl sends the
+# is on the network (a throwaway Redis holds the list and the live sessions, with the users of
+# authd/redis-users.acl: authd and authctl each log in as its own user, and authctl reads its own
+# config, demo/authctl.conf, not authd's): authctl sends the
 # switch (test_nas, standing in for its RFC 5176 port) a Disconnect-Request for the laptop's
 # session, the laptop's next attempt is rejected; it is unrevoked and accepted again. Prints a
 # verdict, the VLAN the switch was told, and the logged JSON decision for each, then stops
@@ -42,6 +44,7 @@ build() {
 	quietly "$DEMO/build.log" cmake -S "$ROOT" -B "$ROOT/build"
 	quietly "$DEMO/build.log" cmake --build "$ROOT/build" -j"$(nproc)"
 	AUTHD_BIN=$ROOT/build/authd/authd
+	AUTHCTL_BIN=$ROOT/build/authd/authctl
 	[[ -x $AUTHD_BIN ]] || { echo "demo: the build produced no $AUTHD_BIN" >&2; exit 1; }
 }
 
@@ -163,8 +166,10 @@ main() {
 	"$ROOT/tests/ldap/slapd.sh" stop "$DEMO/slapd"
 	rm -rf "$DEMO/slapd"
 	"$ROOT/tests/ldap/slapd.sh" start "$DEMO/slapd"
-	step "starting a throwaway Redis for the helpdesk's list and the live sessions (demo/redis.log)"
+	step "starting a throwaway Redis for the helpdesk's list and the live sessions (demo/redis.log),"
+	echo "     with the users of authd/redis-users.acl (demo/users.acl: authd, authctl, an admin)"
 	harness_on_exit redis_stop
+	redis_use_acl
 	redis_start
 	step "starting the Device CA's OCSP responder (openssl ocsp) in demo/ocsp"
 	harness_on_exit stop_ocsp
@@ -175,7 +180,7 @@ main() {
 	AUTHD_ACCT_PORT=$(free_udp_port)
 	AUTHD_CLIENT_EXTRA="coa_port = $NAS_PORT;"
 	AUTHD_EXTRA_CONFIG="$(placement_config)
-redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; };
+$(redis_section)
 revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; }; };" AUTHD_LOG_LEVEL=info authd_start
 	step "authd is running: pid $AUTHD_PID, 127.0.0.1:$AUTHD_PORT (accounting $AUTHD_ACCT_PORT), config demo/authd.conf"
 
@@ -193,8 +198,7 @@ revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; }; };" AUTHD_LOG
 	step "the switch reports the wired laptop's session (Accounting-Start, session DEMO-0002)"
 	account_start 02:00:00:de:00:02 DEMO-0002
 	step "the helpdesk revokes the laptop (authctl revoke): its live session is disconnected at once"
-	"$ROOT/build/authd/authctl" -c "$AUTHD_CONF" revoke --cert "$AUTHD_PKI/laptop.pem" \
-		--reason "reported stolen (demo)" | sed 's/^/         /'
+	authctl_cmd revoke --cert "$AUTHD_PKI/laptop.pem" --reason "reported stolen (demo)" | sed 's/^/         /'
 	echo "         the switch received: $(grep -m1 'Acct-Session-Id=DEMO-0002' "$DEMO/nas/requests.log" |
 		tr ' ' '\n' | grep -E '^(code|authenticator|message_authenticator|User-Name|Acct-Session-Id|Calling-Station-Id)=' |
 		tr '\n' ' ')"
@@ -204,19 +208,21 @@ revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; }; };" AUTHD_LOG
 	}
 	authenticate laptop 02:00:00:de:00:08 "reject revoked" "${wired[@]}" || failures=$((failures + 1))
 	step "the helpdesk takes it back (authctl unrevoke)"
-	"$ROOT/build/authd/authctl" -c "$AUTHD_CONF" unrevoke --cert "$AUTHD_PKI/laptop.pem" | sed 's/^/         /'
+	authctl_cmd unrevoke --cert "$AUTHD_PKI/laptop.pem" | sed 's/^/         /'
 	authenticate laptop 02:00:00:de:00:09 "accept 110" "${wired[@]}" || failures=$((failures + 1))
 
 	step "stopping authd, the directory, Redis, the OCSP responder and the switch"
 	authd_stop
 	cat <<EOF
-Files: demo/authd.conf (config), demo/decisions.jsonl (decision log), demo/authd.log (authd's log).
+Files: demo/authd.conf (config), demo/authctl.conf (the helpdesk's), demo/decisions.jsonl (decision
+       log), demo/authd.log (authd's log), demo/users.acl (Redis users).
 Run it again by hand:  tests/ldap/slapd.sh restart demo/slapd
-                       redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" &
+                       redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --aclfile demo/users.acl &
                        tests/ocsp/ocsp_responder.sh start demo/ocsp demo/pki  (prints its new port:
                          put it in revocation.ocsp.url of demo/authd.conf)
                        build/authd/authd -c demo/authd.conf
 Ask what a device would get:  build/authd/authd --explain demo/pki/printer.pem -c demo/authd.conf
+The helpdesk's view:          build/authd/authctl -c demo/authctl.conf audit
 EOF
 	if ((failures > 0)); then
 		echo "demo: $failures of 11 outcomes were not the expected ones" >&2

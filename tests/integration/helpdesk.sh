@@ -31,7 +31,7 @@ node2_start() {
 	done
 }
 
-authctl() { "$AUTHCTL_BIN" -c "$AUTHD_CONF" "$@"; }
+authctl() { authctl_cmd "$@"; }
 
 # auth DEVICE MAC OUTCOME REASON SOURCE [PORT DECISIONS]: one authentication on a node.
 auth() {
@@ -98,7 +98,7 @@ case_revoke_by_identity() {
 	redis_start
 	AUTHD_EXTRA_CONFIG=$(redis_section)
 	authd_start
-	"$AUTHCTL_BIN" -c "$AUTHD_CONF" revoke --identity laptop-0001.corp.example --reason x >/dev/null 2>&1 &&
+	authctl revoke --identity laptop-0001.corp.example --reason x >/dev/null 2>&1 &&
 		fail "authctl revoked an identity that never authenticated"
 	auth laptop 02:00:00:53:00:01 accept ok helpdesk
 	authctl revoke --identity laptop-0001.corp.example --reason "left the company" >/dev/null ||
@@ -120,14 +120,107 @@ case_import_crl() {
 	auth laptop 02:00:00:54:00:02 accept ok helpdesk
 	authctl audit | jq -e -s 'map(select(.action == "import-crl")) | length == 1' >/dev/null ||
 		fail "the import is not in the audit log: $(authctl audit)"
-	if out=$("$AUTHCTL_BIN" -c "$AUTHD_CONF" import-crl "$AUTHD_PKI/rogue-ca.crl.pem" 2>&1); then
+	if out=$(authctl import-crl "$AUTHD_PKI/rogue-ca.crl.pem" 2>&1); then
 		fail "authctl imported a CRL signed by an untrusted CA"
 	fi
 	[[ $out == *"no trusted CA"* ]] || fail "the refusal does not say why: $out"
-	if out=$("$AUTHCTL_BIN" -c "$AUTHD_CONF" import-crl "$AUTHD_PKI/issuing-ca-expired.crl.pem" 2>&1); then
+	if out=$(authctl import-crl "$AUTHD_PKI/issuing-ca-expired.crl.pem" 2>&1); then
 		fail "authctl imported an expired CRL"
 	fi
 	[[ $out == *"nextUpdate"* ]] || fail "the refusal does not say why: $out"
+}
+
+HELPDESK_USER=authd-helpdesk-test
+HELPDESK_CREATED=""
+
+remove_helpdesk_user() {
+	[[ -z $HELPDESK_CREATED ]] || userdel "$HELPDESK_USER" 2>/dev/null || true
+}
+
+# as_helpdesk COMMAND...: COMMAND as the unprivileged helpdesk user, with only its own group and an
+# environment that lies about who is at the keyboard.
+as_helpdesk() {
+	env SUDO_USER=mallory SUDO_UID=0 USER=mallory LOGNAME=mallory \
+		setpriv --reuid="$HELPDESK_USER" --regid="$HELPDESK_USER" --clear-groups -- "$@"
+}
+
+# authctl as an unprivileged user of a helpdesk group: it reads only authctl.conf (0640 root:group) and
+# its Redis password file, not authd.conf nor the server's key; it logs in to Redis as the authctl
+# ACL user; the revocation takes effect, and the record names the OS user, not $SUDO_USER.
+case_unprivileged_helpdesk() {
+	local desk=$HARNESS_DIR/helpdesk out uid
+	if ((EUID != 0)); then
+		echo "SKIP: needs root to create the helpdesk user"
+		exit 77
+	fi
+	if ! id "$HELPDESK_USER" >/dev/null 2>&1; then
+		useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$HELPDESK_USER" ||
+			fail "cannot create the user $HELPDESK_USER"
+		HELPDESK_CREATED=yes
+	fi
+	uid=$(id -u "$HELPDESK_USER")
+	AUTHCTL_EXTRA_CONFIG="sessions = { timeout_ms = 100; retries = 0; };"
+	# authd's files: the temp dir may be entered, its files are root's alone.
+	chmod 0711 "$HARNESS_DIR"
+	install -m 0600 "$AUTHD_PKI/server.key" "$HARNESS_DIR/server.key"
+	AUTHD_PRIVATE_KEY=$HARNESS_DIR/server.key
+	redis_use_acl
+	redis_start
+	AUTHD_EXTRA_CONFIG=$(redis_section)
+	authd_start
+	chmod 0600 "$AUTHD_CONF"
+	# The helpdesk's: a directory of its group, its config and password file readable by the group.
+	install -d -m 0750 -g "$HELPDESK_USER" "$desk"
+	printf '%s\n' "$REDIS_AUTHCTL_PASSWORD" >"$desk/redis.password"
+	authctl_write_config "$desk/authctl.conf" 'username = "authctl"; password_file = "redis.password";'
+	chgrp "$HELPDESK_USER" "$desk/authctl.conf" "$desk/redis.password"
+	chmod 0640 "$desk/authctl.conf" "$desk/redis.password"
+	for f in "$AUTHD_CONF" "$HARNESS_DIR/server.key"; do
+		if as_helpdesk cat "$f" >/dev/null 2>&1; then fail "the helpdesk user can read $f"; fi
+	done
+	if out=$(as_helpdesk "$AUTHCTL_BIN" -c "$AUTHD_CONF" revocations 2>&1); then
+		fail "authctl ran as the helpdesk user with authd.conf: $out"
+	fi
+	auth laptop 02:00:00:55:00:01 accept ok helpdesk
+	out=$(as_helpdesk "$AUTHCTL_BIN" -c "$desk/authctl.conf" revoke --cert "$AUTHD_PKI/laptop.pem" \
+		--reason "stolen, ticket 4712" 2>&1) || fail "authctl revoke as $HELPDESK_USER failed: $out"
+	[[ $out == *"by $HELPDESK_USER at"* ]] || fail "authctl did not name $HELPDESK_USER as the revoker: $out"
+	auth laptop 02:00:00:55:00:02 reject revoked helpdesk
+	out=$(as_helpdesk "$AUTHCTL_BIN" -c "$desk/authctl.conf" revocations --json) || fail "authctl revocations failed"
+	jq -e --arg me "$HELPDESK_USER" 'select(.subject == "CN=laptop-0001.corp.example") | .by == $me' \
+		<<<"$out" >/dev/null || fail "the revocation does not name $HELPDESK_USER: $out"
+	# The revocation and the Disconnect-Request to the laptop's NAS (nobody listens: a timeout).
+	out=$(rcli LRANGE "${REDIS_PREFIX}audit" 0 -1)
+	jq -e -s --arg me "$HELPDESK_USER" --argjson uid "$uid" \
+		'map(select(.action == "revoke" or .action == "disconnect")) | length == 2 and all(.by == $me and .uid == $uid)' \
+		<<<"$out" >/dev/null || fail "the audit entries do not name $HELPDESK_USER (uid $uid): $out"
+}
+
+# authd logs in as the authd ACL user of authd/redis-users.acl and still works (accept, the helpdesk
+# list, revoke by identity), but that user cannot delete or trim the audit log.
+case_acl_audit() {
+	local out
+	redis_use_acl
+	redis_start
+	AUTHD_EXTRA_CONFIG=$(redis_section)
+	authd_start
+	auth laptop 02:00:00:56:00:01 accept ok helpdesk
+	AUTHCTL_EXTRA_CONFIG="sessions = { timeout_ms = 100; retries = 0; };"
+	out=$(authctl revoke --identity laptop-0001.corp.example --reason "lost") || fail "authctl revoke failed: $out"
+	auth laptop 02:00:00:56:00:02 reject revoked helpdesk
+	auth printer 02:00:00:56:00:03 accept ok helpdesk
+	rcli LRANGE "${REDIS_PREFIX}audit" 0 -1 | jq -e -s 'map(select(.action == "revoke")) | length == 1' >/dev/null ||
+		fail "the revocation is not in the audit log"
+	for cmd in "DEL ${REDIS_PREFIX}audit" "LTRIM ${REDIS_PREFIX}audit 1 0" "DEL ${REDIS_PREFIX}revoked:x" \
+		"LPUSH ${REDIS_PREFIX}audit forged"; do
+		# shellcheck disable=SC2086 # the command's words
+		out=$(redis-cli -p "$REDIS_PORT" --no-auth-warning --user authd --pass "$REDIS_AUTHD_PASSWORD" $cmd 2>&1)
+		[[ $out == *NOPERM* ]] || fail "the authd Redis user was allowed '$cmd': $out"
+	done
+	[[ $(rcli LLEN "${REDIS_PREFIX}audit") == 2 ]] || fail "the audit log changed: $(rcli LRANGE "${REDIS_PREFIX}audit" 0 -1)"
+	if grep -q NOPERM "$AUTHD_LOG"; then
+		fail "authd was refused a Redis command it needs: $(grep NOPERM "$AUTHD_LOG" | head -n 3)"
+	fi
 }
 
 main() {
@@ -141,6 +234,7 @@ main() {
 	need_command redis-server redis-server
 	harness_init
 	harness_on_exit stop_servers
+	harness_on_exit remove_helpdesk_user
 	"case_$case"
 }
 

@@ -17,6 +17,7 @@
 #   AUTHD_CA (ca-bundle.pem, relative to AUTHD_PKI)  AUTHD_MIN_VERSION (1.2)  AUTHD_MAX_VERSION (1.3)
 #   AUTHD_FRAGMENT_SIZE (1014)  AUTHD_EAP_TIMEOUT (30)  AUTHD_LOG_LEVEL (debug)
 #   AUTHD_EXTRA_CONFIG (more config sections, appended as is)
+#   AUTHD_PRIVATE_KEY (server.key of AUTHD_PKI; a private copy where a test needs one)
 # After a failure the temp dir is kept when AUTHD_KEEP_TMP=1.
 
 AUTHD_SECRET=${AUTHD_SECRET:-testing123-radius-secret}
@@ -119,6 +120,14 @@ free_port() {
 
 free_udp_port() { free_port udp; }
 
+# authd_clients_section: the NAS the tests play, for authd.conf and authctl.conf alike.
+authd_clients_section() {
+	cat <<EOF
+clients = ( { name = "${AUTHD_CLIENT_NAME:-lab-switch}"; address = "${AUTHD_CLIENT_ADDRESS:-127.0.0.0/8}";
+              secret = "$AUTHD_SECRET"; ${AUTHD_CLIENT_EXTRA:-} } );
+EOF
+}
+
 # authd_write_config FILE: a complete authd config from the AUTHD_* knobs, absolute paths only.
 # Mode 0600, as authd wants a config that holds inline secrets.
 authd_write_config() {
@@ -131,11 +140,10 @@ authd_write_config() {
 		accounting=", { address = \"127.0.0.1\"; port = $AUTHD_ACCT_PORT; type = \"accounting\"; }"
 	cat >"$file" <<EOF
 listen  = ( { address = "127.0.0.1"; port = $AUTHD_PORT; }$accounting );
-clients = ( { name = "${AUTHD_CLIENT_NAME:-lab-switch}"; address = "${AUTHD_CLIENT_ADDRESS:-127.0.0.0/8}";
-              secret = "$AUTHD_SECRET"; ${AUTHD_CLIENT_EXTRA:-} } );
+$(authd_clients_section)
 tls = {
   certificate = "$AUTHD_PKI/server.pem";
-  private_key = "$AUTHD_PKI/server.key";
+  private_key = "${AUTHD_PRIVATE_KEY:-$AUTHD_PKI/server.key}";
   ca          = "$AUTHD_PKI/${AUTHD_CA:-ca-bundle.pem}";
   min_version = "${AUTHD_MIN_VERSION:-1.2}";
   max_version = "${AUTHD_MAX_VERSION:-1.3}";

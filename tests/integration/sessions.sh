@@ -20,12 +20,13 @@ stop_servers() {
 	redis_stop
 }
 
-# nas_start MODE: the test NAS's Dynamic Authorization Server (ack, nak, silent, ...).
+# nas_start MODE: the test NAS's Dynamic Authorization Server (ack, nak, silent, ...), on
+# NAS_ADDRESS (127.0.0.1).
 nas_start() {
 	local deadline=$((SECONDS + 10))
 	NAS_LOG=$HARNESS_DIR/nas.log
 	"$NAS_BIN" listen --port-file "$HARNESS_DIR/nas.port" --secret "$AUTHD_SECRET" --mode "$1" \
-		--log "$NAS_LOG" >"$HARNESS_DIR/nas.out" 2>&1 &
+		--log "$NAS_LOG" --address "${NAS_ADDRESS:-127.0.0.1}" >"$HARNESS_DIR/nas.out" 2>&1 &
 	NAS_PID=$!
 	until [[ -s $HARNESS_DIR/nas.port ]]; do
 		((SECONDS < deadline)) || fail "test_nas did not start: $(cat "$HARNESS_DIR/nas.out")"
@@ -40,11 +41,12 @@ start() {
 	nas_start "$1"
 	AUTHD_ACCT_PORT=$(free_udp_port)
 	AUTHD_CLIENT_EXTRA="coa_port = $NAS_PORT;"
-	AUTHD_EXTRA_CONFIG="$(redis_section) sessions = { timeout_ms = 200; retries = 2; ${2:-} };"
+	AUTHCTL_EXTRA_CONFIG="sessions = { timeout_ms = 200; retries = 2; ${2:-} };"
+	AUTHD_EXTRA_CONFIG="$(redis_section) $AUTHCTL_EXTRA_CONFIG"
 	authd_start
 }
 
-authctl() { "$AUTHCTL_BIN" -c "$AUTHD_CONF" "$@"; }
+authctl() { authctl_cmd "$@"; }
 
 # accept MAC: the laptop authenticates (the Access-Accept starts a live session).
 accept() {
@@ -170,6 +172,29 @@ case_coa() {
 	revoke_laptop
 	expect_nas_request '^code=43 .*Service-Type=(17|Authorize-Only).*State=' "a CoA-Request with Authorize-Only and State"
 	expect_audit '.action == "coa" and .outcome == "ack"' "an acknowledged CoA"
+}
+
+# A live-session record comes back from Redis: one rewritten to name an address outside its
+# client's range (127.0.0.1/32) gets no Disconnect-Request there, though a NAS listens at that
+# address with the client's secret; authctl says why and the audit log records the refusal.
+case_disconnect_outside_range() {
+	local key field record
+	AUTHD_CLIENT_ADDRESS=127.0.0.1/32 NAS_ADDRESS=127.0.0.2
+	start ack
+	accept 02:00:00:60:00:01
+	key=test:sessions:$(session_ref)
+	field="lab-switch|02-00-00-60-00-01"
+	record=$(rcli HGET "$key" "$field")
+	[[ $record == *"nas_addr=127.0.0.1"* ]] || fail "no live session of the laptop from 127.0.0.1: '$record'"
+	rcli HSET "$key" "$field" "${record//nas_addr=127.0.0.1/nas_addr=127.0.0.2}" >/dev/null
+	revoke_laptop
+	[[ $REVOKE_OUT == *"not sent: the session's NAS address 127.0.0.2 is outside client lab-switch's range 127.0.0.1/32"* ]] ||
+		fail "authctl revoke did not say why nothing was sent: $REVOKE_OUT"
+	sleep 0.5
+	[[ ! -s $NAS_LOG ]] || fail "a request went to the address the record named: $(cat "$NAS_LOG")"
+	expect_audit '.outcome == "refused" and .nas_addr == "127.0.0.2" and (.detail | test("outside client lab-switch"))' \
+		"the refused Disconnect with its reason"
+	[[ $(rcli HLEN "$key") == 1 ]] || fail "the session left the table although its NAS was not told"
 }
 
 main() {

@@ -4,8 +4,9 @@
  * and of libfreeradius, so a shared misunderstanding cannot hide a bug.
  *
  * test_nas listen --port-file F --secret S --mode ack|nak|silent|bad-authenticator [--log L]
- *   A Dynamic Authorization Server (RFC 5176). Binds UDP on 127.0.0.1, port
- *   chosen by the kernel, writes the port number to F (to F.tmp first, then
+ *                [--address A]
+ *   A Dynamic Authorization Server (RFC 5176). Binds UDP on A (an IPv4
+ *   loopback address, default 127.0.0.1), port chosen by the kernel, writes the port number to F (to F.tmp first, then
  *   renamed, so a reader never sees half of it) and serves until SIGTERM or
  *   SIGINT. Every datagram gets ONE line, appended to L (stdout without
  *   --log) and flushed at once:
@@ -400,6 +401,7 @@ out:
 static int run_listen(int argc, char **argv)
 {
 	const char *port_file = NULL, *secret = NULL, *mode_name = NULL, *log_path = NULL;
+	const char *address = "127.0.0.1";
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t sinlen = sizeof(sin);
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -413,6 +415,7 @@ static int run_listen(int argc, char **argv)
 		                    : strcmp(argv[i], "--secret") == 0  ? &secret
 		                    : strcmp(argv[i], "--mode") == 0    ? &mode_name
 		                    : strcmp(argv[i], "--log") == 0     ? &log_path
+		                    : strcmp(argv[i], "--address") == 0 ? &address
 		                                                        : NULL;
 
 		if (slot == NULL || i + 1 == argc)
@@ -421,7 +424,9 @@ static int run_listen(int argc, char **argv)
 	}
 	if (port_file == NULL || secret == NULL || mode_name == NULL)
 		fatal("usage: test_nas listen --port-file F --secret S --mode ack|nak|silent|bad-authenticator "
-		      "[--log L]");
+		      "[--log L] [--address A]");
+	if (inet_pton(AF_INET, address, &sin.sin_addr) != 1)
+		fatal("listen: --address '%s' is not a dotted IPv4 address", address);
 	if (strcmp(mode_name, "ack") == 0)
 		mode = MODE_ACK;
 	else if (strcmp(mode_name, "nak") == 0)
@@ -447,7 +452,6 @@ static int run_listen(int argc, char **argv)
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		fatal("socket: %s", strerror(errno));
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &sinlen) < 0)
 		fatal("bind: %s", strerror(errno));
@@ -726,7 +730,7 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "account") == 0)
 		return run_account(argc, argv);
 	fprintf(stderr, "usage: test_nas listen --port-file F --secret S --mode ack|nak|silent|bad-authenticator "
-	                "[--log L]\n"
+	                "[--log L] [--address A]\n"
 	                "       test_nas account --server HOST:PORT --secret S --status start|interim|stop "
 	                "[--message-authenticator] [Attr=Value ...]\n");
 	return EXIT_USAGE;

@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 
 #include "authd/client.h"
+#include "authd/authctl_config.h"
 #include "authd/config.h"
 
 static const char *pki;
@@ -277,7 +278,7 @@ static void test_revocation_and_sessions(void **state)
 	assert_true(cfg.listen[1].accounting);
 	assert_int_equal(cfg.clients[0].coa_port, 4000);
 	assert_string_equal(cfg.clients[0].coa_address, "192.0.2.7");
-	assert_string_equal(cfg.clients[0].coa_secret, SECRET);   /* defaults to the secret */
+	assert_null(cfg.clients[0].coa_secret);   /* authd never sends Disconnect/CoA: authctl does */
 	assert_non_null(cfg.policy.revocation.ocsp);
 	assert_string_equal(cfg.policy.revocation.ocsp->url, "http://127.0.0.1:8888/");
 	assert_false(cfg.policy.revocation.ocsp->nonce);
@@ -324,12 +325,8 @@ static void test_short_secrets(void **state)
 	expect_error(body, ":2:", "client \"sw\": secret_file is 12 characters");
 	client_config(body, sizeof(body), "secret_file = \"short.secret\"; allow_short_secret = true;");
 	expect_loads(body);
+	/* authd never reads a CoA secret (authctl does, and checks it: test_authctl_config). */
 	client_config(body, sizeof(body), "secret = \"" SECRET "\"; coa_secret = \"coa-short\";");
-	expect_error(body, ":2:", "client \"sw\": coa_secret is 9 characters");
-	client_config(body, sizeof(body), "secret = \"" SECRET "\"; coa_secret_file = \"short.secret\";");
-	expect_error(body, ":2:", "client \"sw\": coa_secret_file is 12 characters");
-	client_config(body, sizeof(body),
-	              "secret = \"" SECRET "\"; coa_secret = \"coa-short\"; allow_short_secret = true;");
 	expect_loads(body);
 	client_config(body, sizeof(body), "secret = \"testing123\"; allow_short_secret = 1;");
 	expect_error(body, ":2:", "\"allow_short_secret\" must be true or false");
@@ -428,6 +425,93 @@ static void test_private_key_not_readable_by_others(void **state)
 	expect_loads(body);
 }
 
+static void expect_authctl_error(const char *body, const char *line_tag, const char *needle)
+{
+	struct authctl_config cfg;
+	char err[1024], want[600];
+	const char *path = write_config("authctl-bad.conf", body);
+
+	assert_int_equal(authctl_config_load(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s%s", path, line_tag);
+	if (strncmp(err, want, strlen(want)) != 0 || strstr(err, needle) == NULL)
+		fail_msg("error \"%s\" should start with \"%s\" and mention \"%s\"", err, want, needle);
+}
+
+/*
+ * authctl.conf: its own Redis user, the CAs, and clients shared with authd.conf
+ * through @include (relative to the config's directory). authctl holds each
+ * client's CoA secret, never the RADIUS secret when they differ; authd the
+ * other way round.
+ */
+static void test_authctl_config(void **state)
+{
+	char body[4096], ca[600];
+	struct authctl_config cfg;
+	struct authd_config dcfg;
+	char err[1024];
+
+	write_file("clients.conf",
+	           "clients = ( { name = \"sw\"; address = \"10.0.0.0/8\"; secret = \"radius-secret-0001\"; },\n"
+	           "            { name = \"ap\"; address = \"192.0.2.0/24\"; secret_file = \"no-such-file\";\n"
+	           "              coa_secret_file = \"ap-coa.secret\"; coa_address = \"192.0.2.9\"; } );\n", 0640);
+	write_file("ap-coa.secret", "coa-secret-0000002\n", 0640);
+	write_file("authctl.pw", "helpdesk-password\n", 0640);
+	snprintf(ca, sizeof(ca), "ca = \"%s/ca-bundle.pem\";\n", pki);
+	snprintf(body, sizeof(body),
+	         "redis = { host = \"127.0.0.1\"; username = \"authctl\"; password_file = \"authctl.pw\"; };\n"
+	         "%s@include \"clients.conf\"\nsessions = { on_revoke = \"coa\"; retries = 1; };\n", ca);
+	if (authctl_config_load(write_config("authctl.conf", body), &cfg, err, sizeof(err)) != 0)
+		fail_msg("authctl.conf refused: %s", err);
+	assert_string_equal(cfg.redis.username, "authctl");
+	assert_string_equal(cfg.redis.password, "helpdesk-password");   /* group-readable is fine */
+	assert_string_equal(cfg.redis.prefix, "authd:");
+	assert_int_equal(cfg.redis.connections, 1);
+	assert_int_equal(cfg.n_clients, 2);
+	assert_null(cfg.clients[0].secret);
+	assert_string_equal(cfg.clients[0].coa_secret, "radius-secret-0001");   /* defaults to the secret */
+	assert_string_equal(cfg.clients[1].coa_secret, "coa-secret-0000002");   /* secret_file never read */
+	assert_string_equal(cfg.clients[1].coa_address, "192.0.2.9");
+	assert_int_equal(cfg.sessions.dynauth.request, DYNAUTH_COA);
+	assert_int_equal(cfg.sessions.dynauth.retries, 1);
+	authctl_config_free(&cfg);
+
+	/* The same clients file in authd.conf: authd reads the RADIUS secrets only. */
+	write_file("clients.conf",
+	           "clients = ( { name = \"sw\"; address = \"10.0.0.0/8\"; secret = \"radius-secret-0001\";\n"
+	           "              coa_secret_file = \"no-such-file\"; } );\n", 0640);
+	snprintf(body, sizeof(body), "%s@include \"clients.conf\"\n%s%s", GOOD_LISTEN, good_tls(), GOOD_LOG);
+	assert_int_equal(config_load(write_config("shared.conf", body), &dcfg, err, sizeof(err)), 0);
+	assert_string_equal(dcfg.clients[0].secret, "radius-secret-0001");
+	assert_null(dcfg.clients[0].coa_secret);
+	config_free(&dcfg);
+
+	/* authd.conf itself is refused before anything in it is used. */
+	snprintf(body, sizeof(body), "%s%s%s%s" REDIS, GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG);
+	expect_authctl_error(body, ":1:", "this is authd's config (it has \"listen\"); authctl needs its own");
+	snprintf(body, sizeof(body), "redis = { host = \"h\";\n  key_file = \"node.key\"; };\n%s", ca);
+	expect_authctl_error(body, ":2:", "redis.key_file is the authd nodes' key: authctl never holds it");
+	snprintf(body, sizeof(body), "redis = { host = \"h\"; connections = 8; };\n%s", ca);
+	expect_authctl_error(body, ":1:", "unknown setting \"connections\" in redis");
+	expect_authctl_error(ca, ":0:", "missing required group \"redis\"");
+	expect_authctl_error(REDIS, ":0:", "missing required setting \"ca\"");
+	snprintf(body, sizeof(body), REDIS "%s", ca);
+	expect_authctl_error(body, ":0:", "missing required setting \"clients\"");
+	snprintf(body, sizeof(body), REDIS "%ssessions = { on_revoke = \"none\"; };\n", ca);
+	assert_int_equal(authctl_config_load(write_config("authctl.conf", body), &cfg, err, sizeof(err)), 0);
+	authctl_config_free(&cfg);
+	write_file("authctl.pw", "helpdesk-password\n", 0644);
+	snprintf(body, sizeof(body), "redis = { host = \"h\"; password_file = \"authctl.pw\"; };\n%s", ca);
+	expect_authctl_error(body, ":1:", "readable by others (mode 0644): chmod 640 it");
+
+	/* The CoA secret authctl signs with is held to the length of a shared secret. */
+	write_file("authctl.pw", "helpdesk-password\n", 0640);
+	snprintf(body, sizeof(body),
+	         "redis = { host = \"h\"; password_file = \"authctl.pw\"; };\n%s"
+	         "clients = ( { name = \"sw\"; address = \"10.0.0.0/8\"; secret = \"" SECRET "\";\n"
+	         "              coa_secret = \"coa-short\"; } );\n", ca);
+	expect_authctl_error(body, ":4:", "client \"sw\": coa_secret is 9 characters");
+}
+
 static struct sockaddr_storage addr(const char *text)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -484,6 +568,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_ldap_cleartext_bind),
 		cmocka_unit_test(test_inline_secrets_need_a_private_config),
 		cmocka_unit_test(test_private_key_not_readable_by_others),
+		cmocka_unit_test(test_authctl_config),
 	};
 	char cmd[128];
 	int failed;
