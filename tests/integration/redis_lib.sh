@@ -89,6 +89,9 @@ rcli() {
 # AUTHCTL_EXTRA_CONFIG (e.g. a sessions section).
 authctl_write_config() {
 	local file=$1 login=${2:-$(redis_login authctl "$REDIS_AUTHCTL_PASSWORD")}
+	# It holds the NAS's secret inline: not for others' eyes (authctl checks).
+	: >"$file"
+	chmod 600 "$file"
 	cat >"$file" <<EOF
 redis = { host = "127.0.0.1"; port = $REDIS_PORT; prefix = "$REDIS_PREFIX"; timeout_ms = 300; $login };
 ca = "$AUTHD_PKI/${AUTHD_CA:-ca-bundle.pem}";
