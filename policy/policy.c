@@ -306,6 +306,7 @@ void policy_settings_clear(struct policy_settings *s)
 		free(s->redis->username);
 		free(s->redis->password);
 		free(s->redis->prefix);
+		seal_free(s->redis->seal);
 		free(s->redis);
 	}
 	memset(s, 0, sizeof(*s));

@@ -52,6 +52,11 @@ const char *redis_pool_prefix(const struct redis_pool *p)
 	return p->s->prefix;
 }
 
+const struct seal *redis_pool_seal(const struct redis_pool *p)
+{
+	return p->s->seal;
+}
+
 static int connect_conn(struct redis_pool *p, struct conn *c, char *err, size_t errlen)
 {
 	struct timeval tv = { p->s->timeout_ms / 1000, (p->s->timeout_ms % 1000) * 1000 };

@@ -13,6 +13,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "policy/seal.h"
+
 struct redis_settings {
 	char *host;
 	unsigned port;
@@ -21,6 +23,7 @@ struct redis_settings {
 	char *prefix;               /* of every key, e.g. "authd:" */
 	unsigned timeout_ms;        /* connect and per command */
 	unsigned connections;
+	struct seal *seal;          /* the node key (redis.key_file), owned; NULL: none (authctl) */
 };
 
 struct redis_pool;
@@ -30,6 +33,9 @@ struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *e
 void redis_pool_free(struct redis_pool *p);
 
 const char *redis_pool_prefix(const struct redis_pool *p);
+/* The node key that seals and MACs what authd keeps here; NULL when the
+ * settings have none (then only values that need no key are written). */
+const struct seal *redis_pool_seal(const struct redis_pool *p);
 
 /*
  * One command on a free pooled connection (arguments are binary-safe

@@ -173,8 +173,9 @@ main() {
 	start_nas
 	AUTHD_ACCT_PORT=$(free_udp_port)
 	AUTHD_CLIENT_EXTRA="coa_port = $NAS_PORT;"
+	[[ -s $DEMO/node.key ]] || node_key "$DEMO/node.key"
 	AUTHD_EXTRA_CONFIG="$(placement_config)
-redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; };
+redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; key_file = \"$DEMO/node.key\"; };
 revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; }; };" AUTHD_LOG_LEVEL=info authd_start
 	step "authd is running: pid $AUTHD_PID, 127.0.0.1:$AUTHD_PORT (accounting $AUTHD_ACCT_PORT), config demo/authd.conf"
 

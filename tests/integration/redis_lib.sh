@@ -1,6 +1,6 @@
 # redis_lib.sh — sourced by tests that need a throwaway redis-server (after lib.sh):
-# redis_start, redis_stop, redis_section. The server listens on 127.0.0.1 at REDIS_PORT (a free
-# port unless set), keeps nothing on disk and is stopped by stop_redis on exit.
+# redis_start, redis_stop, redis_section, node_key. The server listens on 127.0.0.1 at
+# REDIS_PORT (a free port unless set), keeps nothing on disk and is stopped by stop_redis on exit.
 
 REDIS_PORT=""
 REDIS_PID=""
@@ -38,9 +38,19 @@ redis_stop() {
 	REDIS_PID=""
 }
 
-# The authd config section for it; keys start with "test:".
+# node_key FILE [KEYID]: a node key file (redis.key_file) holding one fresh key, mode 0600.
+node_key() {
+	local file=$1 id=${2:-k1}
+	(umask 077 && printf '# authd node key (test)\n%s %s\n' "$id" "$(openssl rand -hex 32)" >"$file") ||
+		fail "cannot write the node key $file"
+}
+
+# The authd config section for it; keys start with "test:". The node key is NODE_KEY (default
+# HARNESS_DIR/node.key, made on first use): every node of a test shares it.
 redis_section() {
-	echo "redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; prefix = \"test:\"; timeout_ms = 300; };"
+	local key=${NODE_KEY:-$HARNESS_DIR/node.key}
+	[[ -s $key ]] || node_key "$key"
+	echo "redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; prefix = \"test:\"; timeout_ms = 300; key_file = \"$key\"; };"
 }
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }

@@ -22,6 +22,7 @@
 
 #include "authd/client.h"
 #include "authd/config.h"
+#include "policy/seal.h"
 
 static const char *pki;
 static char dir[] = "/tmp/authd-config-test-XXXXXX";
@@ -226,7 +227,23 @@ static void test_policy_sections(void **state)
 	                    "  bind_dn = \"cn=a\"; };\n", ":6:", "missing required setting \"bind_password\"");
 }
 
-#define REDIS "redis = { host = \"127.0.0.1\"; };\n"
+#define REDIS "redis = { host = \"127.0.0.1\"; key_file = \"node.key\"; };\n"
+
+/* dir/node.key with the given text and mode. */
+static void write_node_key(const char *text, mode_t mode)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/node.key", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+#define NODE_KEY "k1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
 
 static void test_revocation_and_sessions(void **state)
 {
@@ -257,6 +274,8 @@ static void test_revocation_and_sessions(void **state)
 	assert_true(cfg.sessions.enabled);
 	assert_int_equal(cfg.sessions.dynauth.request, DYNAUTH_COA);
 	assert_int_equal(cfg.sessions.dynauth.retries, 0);
+	assert_non_null(cfg.policy.redis->seal);
+	assert_string_equal(seal_key_id(cfg.policy.redis->seal), "k1");
 	config_free(&cfg);
 
 	expect_policy_error("revocation = { unknown = \"reject\"; };\n", ":6:", "needs CRL files");
@@ -271,6 +290,21 @@ static void test_revocation_and_sessions(void **state)
 	snprintf(body, sizeof(body), "listen = ( { address = \"127.0.0.1\"; type = \"accounting\"; } );\n%s%s%s",
 	         GOOD_CLIENTS, good_tls(), GOOD_LOG);
 	expect_error(body, ":1:", "accounting listener needs the live-session table");
+}
+
+/* redis.key_file: required with a redis section, private, well-formed. */
+static void test_node_key_file(void **state)
+{
+	expect_policy_error("redis = { host = \"127.0.0.1\"; };\n", ":6:",
+	                    "missing required setting \"key_file\"");
+	write_node_key(NODE_KEY, 0644);
+	expect_policy_error("redis = { host = \"127.0.0.1\";\n  key_file = \"node.key\"; };\n", ":7:",
+	                    "mode 0644");
+	write_node_key("k1 not-hex\n", 0600);
+	expect_policy_error(REDIS, ":6:", "node.key:1: key \"k1\": expected 64 hex digits");
+	write_node_key("# nothing yet\n", 0600);
+	expect_policy_error(REDIS, ":6:", "no key");
+	write_node_key(NODE_KEY, 0600);
 }
 
 static struct sockaddr_storage addr(const char *text)
@@ -325,6 +359,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_client_match_prefixes),
 		cmocka_unit_test(test_policy_sections),
 		cmocka_unit_test(test_revocation_and_sessions),
+		cmocka_unit_test(test_node_key_file),
 	};
 	char cmd[128];
 	int failed;
@@ -336,6 +371,7 @@ int main(int argc, char **argv)
 	pki = argv[1];
 	if (mkdtemp(dir) == NULL)
 		return 2;
+	write_node_key(NODE_KEY, 0600);
 	failed = cmocka_run_group_tests(tests, NULL, NULL);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
