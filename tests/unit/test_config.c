@@ -274,6 +274,7 @@ static void test_revocation_and_sessions(void **state)
 	assert_true(cfg.sessions.enabled);
 	assert_int_equal(cfg.sessions.dynauth.request, DYNAUTH_COA);
 	assert_int_equal(cfg.sessions.dynauth.retries, 0);
+	assert_int_equal(cfg.sessions.max_per_nas, 10000);
 	assert_non_null(cfg.policy.redis->seal);
 	assert_string_equal(seal_key_id(cfg.policy.redis->seal), "k1");
 	config_free(&cfg);
@@ -285,6 +286,7 @@ static void test_revocation_and_sessions(void **state)
 	                    "must be \"reject\", \"crl\" or \"accept\"");
 	expect_policy_error("sessions = { lifetime = 600; };\n", ":6:", "needs the redis section");
 	expect_policy_error(REDIS "sessions = { on_revoke = \"kick\"; };\n", ":7:", "sessions.on_revoke must be");
+	expect_policy_error(REDIS "sessions = { max_per_nas = 0; };\n", ":7:", "max_per_nas");
 	expect_error("listen = ( { address = \"127.0.0.1\"; type = \"acct\"; } );\n", ":1:",
 	             "listen type must be");
 	snprintf(body, sizeof(body), "listen = ( { address = \"127.0.0.1\"; type = \"accounting\"; } );\n%s%s%s",
