@@ -120,13 +120,14 @@ free_udp_port() { free_port udp; }
 authd_write_config() {
 	local file=$1
 	local accounting=""
-	# AUTHD_ACCT_PORT: an accounting listener too; AUTHD_CLIENT_EXTRA: more client settings.
+	# AUTHD_ACCT_PORT: an accounting listener too; AUTHD_CLIENT_EXTRA: more client settings;
+	# AUTHD_MORE_CLIENTS: more entries of the clients list ("{ name = ...; }, { ... }").
 	[[ -z ${AUTHD_ACCT_PORT:-} ]] ||
 		accounting=", { address = \"127.0.0.1\"; port = $AUTHD_ACCT_PORT; type = \"accounting\"; }"
 	cat >"$file" <<EOF
 listen  = ( { address = "127.0.0.1"; port = $AUTHD_PORT; }$accounting );
 clients = ( { name = "${AUTHD_CLIENT_NAME:-lab-switch}"; address = "${AUTHD_CLIENT_ADDRESS:-127.0.0.0/8}";
-              secret = "${AUTHD_SECRET:-testing123}"; ${AUTHD_CLIENT_EXTRA:-} } );
+              secret = "${AUTHD_SECRET:-testing123}"; ${AUTHD_CLIENT_EXTRA:-} }${AUTHD_MORE_CLIENTS:+, $AUTHD_MORE_CLIENTS} );
 tls = {
   certificate = "$AUTHD_PKI/server.pem";
   private_key = "$AUTHD_PKI/server.key";
