@@ -427,7 +427,8 @@ int main(int argc, char **argv)
 	    (c.redis = redis_pool_new(&cfg.redis, err, sizeof(err))) == NULL ||
 	    (c.helpdesk = helpdesk_new(c.redis, err, sizeof(err))) == NULL ||
 	    (cfg.sessions.enabled &&
-	     (c.sessions = live_sessions_new(c.redis, cfg.sessions.lifetime, err, sizeof(err))) == NULL)) {
+	     (c.sessions = live_sessions_new(c.redis, cfg.sessions.lifetime, cfg.sessions.max_per_nas, err,
+	                                          sizeof(err))) == NULL)) {
 		fprintf(stderr, "authctl: %s\n", err);
 		goto out;
 	}

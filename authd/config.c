@@ -1,6 +1,7 @@
 #include "authd/config.h"
 #include "authd/config_parser.h"
 #include "authd/config_policy.h"
+#include "authd/live_sessions.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -312,13 +313,16 @@ static int parse_log(struct parser *p, struct authd_config *cfg)
 
 int config_sessions_parse(struct parser *p, bool have_redis, struct sessions_settings *s)
 {
-	static const char *const keys[] = { "enabled", "lifetime", "on_revoke", "timeout_ms", "retries", NULL };
+	static const char *const keys[] = {
+		"enabled", "lifetime", "on_revoke", "timeout_ms", "retries", "max_per_nas", NULL
+	};
 	const config_setting_t *g;
 	const char *on_revoke = NULL;
 
 	*s = (struct sessions_settings){
 		.enabled = have_redis,
 		.lifetime = 86400,
+		.max_per_nas = LIVE_SESSIONS_MAX_PER_NAS,
 		.dynauth = { .request = DYNAUTH_DISCONNECT, .timeout_ms = 1000, .retries = 3 },
 		.disconnect_on_revoke = true,
 	};
@@ -329,6 +333,7 @@ int config_sessions_parse(struct parser *p, bool have_redis, struct sessions_set
 	if (g != NULL &&
 	    (parser_check_keys(p, g, "sessions", keys) < 0 || parser_bool(p, g, "enabled", &s->enabled) < 0 ||
 	     parser_uint(p, g, "lifetime", 60, 30 * 86400, &s->lifetime) < 0 ||
+	     parser_uint(p, g, "max_per_nas", 1, 10000000, &s->max_per_nas) < 0 ||
 	     parser_uint(p, g, "timeout_ms", 50, 60000, &s->dynauth.timeout_ms) < 0 ||
 	     parser_uint(p, g, "retries", 0, 10, &s->dynauth.retries) < 0 ||
 	     parser_string(p, g, "on_revoke", false, &on_revoke) < 0))

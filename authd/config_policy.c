@@ -12,6 +12,7 @@
 #include "authd/config_parser.h"
 #include "authd/config_sections.h"
 #include "policy/ldap_directory.h"
+#include "policy/seal.h"
 
 static int parse_identity(struct parser *p, struct policy_settings *s)
 {
@@ -514,6 +515,27 @@ static int parse_revocation(struct parser *p, struct authd_config *cfg)
 	return 0;
 }
 
+/* The node key seals what authd keeps in Redis: without it Redis would be
+ * trusted storage, so authd's redis section needs one (authctl's never has
+ * it). Loaded here, once, so that `authd -C` proves it. */
+static int parse_key_file(struct parser *p, const config_setting_t *g, struct redis_settings *r)
+{
+	const config_setting_t *where;
+	const char *value;
+	char *path, err[256];
+
+	if (parser_string(p, g, "key_file", true, &value) < 0)
+		return -1;
+	where = config_setting_get_member(g, "key_file");
+	if ((path = parser_resolve(p, value)) == NULL)
+		return parser_fail(p, where, "out of memory");
+	r->seal = seal_load(path, err, sizeof(err));
+	free(path);
+	if (r->seal == NULL)
+		return parser_fail(p, where, "redis.key_file: %s", err);
+	return 0;
+}
+
 int config_redis_parse(struct parser *p, const config_setting_t *g, struct redis_settings *r)
 {
 	const char *host, *prefix;
@@ -537,7 +559,7 @@ static int parse_redis(struct parser *p, struct policy_settings *s)
 {
 	static const char *const keys[] = {
 		"host", "port", "username", "password", "password_file", "prefix", "timeout_ms",
-		"connections", NULL
+		"connections", "key_file", NULL
 	};
 	const config_setting_t *g;
 
@@ -548,7 +570,8 @@ static int parse_redis(struct parser *p, struct policy_settings *s)
 	s->redis = calloc(1, sizeof(*s->redis));
 	if (s->redis == NULL)
 		return parser_fail(p, g, "out of memory");
-	return parser_check_keys(p, g, "redis", keys) < 0 ? -1 : config_redis_parse(p, g, s->redis);
+	return parser_check_keys(p, g, "redis", keys) < 0 || config_redis_parse(p, g, s->redis) < 0 ||
+	       parse_key_file(p, g, s->redis) < 0 ? -1 : 0;
 }
 
 int config_policy_parse(struct parser *p, struct authd_config *cfg)

@@ -15,6 +15,7 @@
 
 #include "authd/log.h"
 #include "authd/radius.h"
+#include "authd/session_class.h"
 #include "policy/ttl_table.h"
 
 /* EAP header (4) + type (1) + flags (1) + TLS Message Length (4), RFC 5216 §3.1. */
@@ -99,8 +100,8 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	}
 	/* The config allows sessions only with Redis, where the policy blocks. */
 	if (cfg->sessions.enabled &&
-	    ((d->sessions = live_sessions_new(policy_redis(d->policy), cfg->sessions.lifetime, err,
-	                                      errlen)) == NULL ||
+	    ((d->sessions = live_sessions_new(policy_redis(d->policy), cfg->sessions.lifetime,
+	                                      cfg->sessions.max_per_nas, err, errlen)) == NULL ||
 	     (d->accounting = work_queue_new(ACCOUNTING_THREADS, cfg->max_conversations)) == NULL)) {
 		if (d->sessions != NULL)
 			snprintf(err, errlen, "cannot start the accounting threads");
@@ -289,14 +290,19 @@ static bool conversation_cert_ref(struct conversation *conv, struct cert_ref *re
 	       cert_ref_make(eap_conversation_peer_cert(conv->eap), sk_X509_value(chain, 1), NULL, ref) == 0;
 }
 
-/* Tags the session with the certificate, so accounting names it. */
-static int add_session_class(struct radius_reply *reply, const struct cert_ref *ref)
+/* Tags the session with the certificate, so accounting names it; the tag is
+ * bound to this NAS under the node key, so it names nothing elsewhere. */
+static int add_session_class(struct request *r, struct radius_reply *reply, const struct cert_ref *ref)
 {
-	char class[sizeof(RADIUS_AUTHD_CLASS_PREFIX) + 128];
+	const struct redis_pool *redis = policy_redis(r->d->policy);
+	char class[SESSION_CLASS_MAX + 1];
+	int n;
 
-	snprintf(class, sizeof(class), RADIUS_AUTHD_CLASS_PREFIX);
-	cert_ref_string(ref, class + strlen(class), sizeof(class) - strlen(class));
-	return radius_reply_add_octets(reply, PW_CLASS, 0, (const uint8_t *)class, strlen(class));
+	/* No node key, no live-session table that would read it back. */
+	if (redis == NULL || redis_pool_seal(redis) == NULL)
+		return 0;
+	n = session_class_make(redis_pool_seal(redis), r->client->name, ref, class, sizeof(class));
+	return n < 0 ? -1 : radius_reply_add_octets(reply, PW_CLASS, 0, (const uint8_t *)class, (size_t)n);
 }
 
 static struct radius_reply *accept_reply(struct request *r, struct conversation *conv,
@@ -322,7 +328,7 @@ static struct radius_reply *accept_reply(struct request *r, struct conversation 
 	    radius_reply_add_octets(reply, PW_MSCHAP_MPPE_SEND_KEY, VENDORPEC_MICROSOFT, msk + 32, 32) < 0 ||
 	    (identity[0] != '\0' && radius_reply_add_string(reply, PW_USER_NAME, 0, identity) < 0) ||
 	    add_placement(reply, res) < 0 ||
-	    (session_ref != NULL && add_session_class(reply, session_ref) < 0))
+	    (session_ref != NULL && add_session_class(r, reply, session_ref) < 0))
 		goto out;
 	rc = 0;
 out:
@@ -682,17 +688,31 @@ static void run_accounting(void *arg, bool cancelled)
 	struct radius_reply *reply = NULL;
 	struct live_session session;
 	struct cert_ref ref;
-	char text[128], err[256];
+	char err[256];
 	bool tagged = false;
 	int rc;
 
 	if (cancelled)
 		goto out;
 	live_session_from_request(&r->rad, r->client->name, &r->from, &session);
-	if (r->rad.authd_class != NULL && r->rad.authd_class_len < sizeof(text)) {
-		memcpy(text, r->rad.authd_class, r->rad.authd_class_len);
-		text[r->rad.authd_class_len] = '\0';
-		tagged = cert_ref_parse(text, &ref) == 0;
+	if (r->rad.authd_class != NULL) {
+		const struct redis_pool *redis = policy_redis(r->d->policy);
+
+		/* A Class issued to another NAS, or made up, names no session: it
+		 * is answered (the NAS would only retry) and recorded nowhere. */
+		if (session_class_verify(redis != NULL ? redis_pool_seal(redis) : NULL, r->client->name,
+		                         r->rad.authd_class, r->rad.authd_class_len, &ref) < 0) {
+			char station[64], id[128];
+
+			stats_bump(&r->d->stats, STAT_CLASS_REFUSED);
+			log_sanitize(session.calling_station_id, station, sizeof(station));
+			log_sanitize(session.acct_session_id, id, sizeof(id));
+			LOG_REQ(LOG_WARNING, r, "accounting ignored: its Class was not issued to this NAS "
+			        "(station %s, session %s)", station, id);
+			reply = radius_reply_new(&r->rad, PW_CODE_ACCOUNTING_RESPONSE);
+			goto out;
+		}
+		tagged = true;
 	}
 	rc = live_sessions_account(r->d->sessions, r->rad.acct_status_type, tagged ? &ref : NULL,
 	                           &session, err, sizeof(err));
@@ -702,7 +722,7 @@ static void run_accounting(void *arg, bool cancelled)
 		goto out;
 	}
 	if (rc == 0)
-		LOG_REQ(LOG_DEBUG, r, "accounting for a session authd did not accept (station %s)",
+		LOG_REQ(LOG_DEBUG, r, "accounting names no session authd keeps (station %s)",
 		        session.calling_station_id);
 	reply = radius_reply_new(&r->rad, PW_CODE_ACCOUNTING_RESPONSE);
 out:

@@ -3,16 +3,26 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "authd/log.h"
 #include "authd/radius.h"
+
+/* Warnings about a NAS over its cap, per second at most. */
+#define CAP_LOG_PER_SECOND 5
 
 struct live_sessions {
 	struct redis_pool *redis;   /* borrowed */
 	unsigned lifetime_s;
+	unsigned max_per_nas;
+	atomic_ullong refused;      /* new sessions not kept: their NAS was at its cap */
+	atomic_llong log_second;
+	atomic_uint log_count;
 };
 
 /* A session is stored as "name=value" lines; the table maps names to fields. */
@@ -72,8 +82,8 @@ void live_session_from_request(const struct radius_request *req, const char *nas
 	out->started = out->updated = (long long)time(NULL);
 }
 
-struct live_sessions *live_sessions_new(struct redis_pool *redis, unsigned lifetime_s, char *err,
-                                        size_t errlen)
+struct live_sessions *live_sessions_new(struct redis_pool *redis, unsigned lifetime_s,
+                                        unsigned max_per_nas, char *err, size_t errlen)
 {
 	struct live_sessions *ls = calloc(1, sizeof(*ls));
 
@@ -83,11 +93,20 @@ struct live_sessions *live_sessions_new(struct redis_pool *redis, unsigned lifet
 	}
 	ls->redis = redis;
 	ls->lifetime_s = lifetime_s;
+	ls->max_per_nas = max_per_nas;
+	atomic_init(&ls->refused, 0);
+	atomic_init(&ls->log_second, 0);
+	atomic_init(&ls->log_count, 0);
 	return ls;
 }
 
 void live_sessions_free(struct live_sessions *ls)
 {
+	if (ls == NULL)
+		return;
+	if (atomic_load(&ls->refused) > 0)
+		log_msg(LOG_INFO, "live sessions: refused=%llu (new sessions beyond sessions.max_per_nas)",
+		        atomic_load(&ls->refused));
 	free(ls);
 }
 
@@ -122,32 +141,52 @@ static void serialize(const struct live_session *s, char *buf, size_t cap)
 	put_line(buf, cap, &len, "updated", number);
 }
 
-static void deserialize(const char *text, struct live_session *s)
+/* One "name=value" line (without its newline) into s; unknown names and
+ * lines without '=' are skipped. */
+static void parse_line(const char *line, size_t len, struct live_session *s)
+{
+	const char *eq = memchr(line, '=', len);
+	size_t namelen, vallen;
+	char number[24];
+
+	if (eq == NULL)
+		return;
+	namelen = (size_t)(eq - line);
+	vallen = len - namelen - 1;
+	for (size_t i = 0; i < N_TEXT_FIELDS; i++) {
+		if (strlen(text_fields[i].name) == namelen && memcmp(line, text_fields[i].name, namelen) == 0) {
+			size_t n = vallen < text_fields[i].size - 1 ? vallen : text_fields[i].size - 1;
+			char *field = (char *)s + text_fields[i].offset;
+
+			/* Control bytes (a NUL above all) are never written: '?' as put_line. */
+			for (size_t j = 0; j < n; j++)
+				field[j] = (unsigned char)eq[1 + j] < 0x20 || eq[1 + j] == 0x7f ? '?' : eq[1 + j];
+			field[n] = '\0';
+			return;
+		}
+	}
+	if (vallen >= sizeof(number))
+		return;
+	memcpy(number, eq + 1, vallen);
+	number[vallen] = '\0';
+	if (namelen == 8 && memcmp(line, "nas_port", 8) == 0)
+		s->nas_port = (unsigned)strtoul(number, NULL, 10);
+	else if (namelen == 7 && memcmp(line, "started", 7) == 0)
+		s->started = strtoll(number, NULL, 10);
+	else if (namelen == 7 && memcmp(line, "updated", 7) == 0)
+		s->updated = strtoll(number, NULL, 10);
+}
+
+void live_session_parse(const char *text, size_t len, struct live_session *s)
 {
 	memset(s, 0, sizeof(*s));
-	while (*text != '\0') {
-		const char *eq = strchr(text, '='), *nl = strchr(text, '\n');
-		size_t namelen, vallen;
+	while (len > 0) {
+		const char *nl = memchr(text, '\n', len);
+		size_t linelen = nl != NULL ? (size_t)(nl - text) : len;
 
-		if (nl == NULL)
-			nl = text + strlen(text);
-		if (eq == NULL || eq > nl)
-			goto next;
-		namelen = (size_t)(eq - text);
-		vallen = (size_t)(nl - eq - 1);
-		for (size_t i = 0; i < N_TEXT_FIELDS; i++) {
-			if (strlen(text_fields[i].name) == namelen && memcmp(text, text_fields[i].name, namelen) == 0)
-				snprintf((char *)s + text_fields[i].offset, text_fields[i].size, "%.*s", (int)vallen,
-				         eq + 1);
-		}
-		if (namelen == 8 && memcmp(text, "nas_port", 8) == 0)
-			s->nas_port = (unsigned)strtoul(eq + 1, NULL, 10);
-		else if (namelen == 7 && memcmp(text, "started", 7) == 0)
-			s->started = strtoll(eq + 1, NULL, 10);
-		else if (namelen == 7 && memcmp(text, "updated", 7) == 0)
-			s->updated = strtoll(eq + 1, NULL, 10);
-next:
-		text = *nl != '\0' ? nl + 1 : nl;
+		parse_line(text, linelen, s);
+		text += linelen + (nl != NULL);
+		len -= linelen + (nl != NULL);
 	}
 }
 
@@ -187,19 +226,97 @@ static int run(struct live_sessions *ls, int argc, const char **argv, char *err,
 	return 0;
 }
 
+/* The NAS's index of its sessions, for the cap: a sorted set of
+ * "REF|FIELD" scored by the last update. */
+static void nas_key(const struct live_sessions *ls, const struct live_session *s, char *key,
+                    size_t len)
+{
+	snprintf(key, len, "%snas-sessions:%s", redis_pool_prefix(ls->redis), s->nas);
+}
+
+static void nas_member(const struct cert_ref *ref, const struct live_session *s, char *member,
+                       size_t len)
+{
+	char ref_text[128], field[256];
+
+	cert_ref_string(ref, ref_text, sizeof(ref_text));
+	session_field(s, field, sizeof(field));
+	snprintf(member, len, "%s|%s", ref_text, field);
+}
+
+static bool cap_log_allowed(struct live_sessions *ls)
+{
+	long long now = (long long)time(NULL), second = atomic_load(&ls->log_second);
+
+	if (second != now && atomic_compare_exchange_strong(&ls->log_second, &second, now))
+		atomic_store(&ls->log_count, 0);
+	return atomic_fetch_add(&ls->log_count, 1) < CAP_LOG_PER_SECOND;
+}
+
+/*
+ * May a session the table does not hold yet be added for its NAS? Members
+ * not updated for the lifetime are trimmed first. 1 yes, 0 the NAS is at its
+ * cap (logged, counted), -1 Redis failed. Nodes check and add in two steps,
+ * so concurrent new sessions may overshoot the cap by a few: it bounds what a
+ * NAS (or a Class copied to it) can make the table hold, not an exact count.
+ */
+static int admit(struct live_sessions *ls, const struct cert_ref *ref, const struct live_session *s,
+                 char *err, size_t errlen)
+{
+	char key[256], member[512], stale[24];
+	const char *trim[4] = { "ZREMRANGEBYSCORE", key, "-inf", stale };
+	const char *score[3] = { "ZSCORE", key, member };
+	const char *card[2] = { "ZCARD", key };
+	redisReply *r;
+	long long n;
+
+	nas_key(ls, s, key, sizeof(key));
+	nas_member(ref, s, member, sizeof(member));
+	snprintf(stale, sizeof(stale), "(%lld", (long long)time(NULL) - ls->lifetime_s);
+	if (run(ls, 4, trim, err, errlen) < 0 || (r = redis_pool_command(ls->redis, 3, score, err, errlen)) == NULL)
+		return -1;
+	n = r->type == REDIS_REPLY_STRING;
+	freeReplyObject(r);
+	if (n)
+		return 1;
+	if ((r = redis_pool_command(ls->redis, 2, card, err, errlen)) == NULL)
+		return -1;
+	n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	freeReplyObject(r);
+	if (n < ls->max_per_nas)
+		return 1;
+	atomic_fetch_add(&ls->refused, 1);
+	if (cap_log_allowed(ls)) {
+		char station[64], id[128];
+
+		log_sanitize(s->calling_station_id, station, sizeof(station));
+		log_sanitize(s->acct_session_id, id, sizeof(id));
+		log_msg(LOG_WARNING, "nas=%s: new live session not kept (station %s, session %s): the NAS holds "
+		        "%lld, sessions.max_per_nas is %u", s->nas, station, id, n, ls->max_per_nas);
+	}
+	return 0;
+}
+
 static int store(struct live_sessions *ls, const struct cert_ref *ref, const struct live_session *s,
                  char *err, size_t errlen)
 {
 	char key[256], field[256], value[2048], skey[512], ref_text[128], ttl[16];
+	char nkey[256], member[512], now[24];
 	const char *hset[4] = { "HSET", key, field, value };
 	const char *expire[3] = { "EXPIRE", key, ttl };
 	const char *set[5] = { "SET", skey, ref_text, "EX", ttl };
+	const char *zadd[4] = { "ZADD", nkey, now, member };
+	const char *nexpire[3] = { "EXPIRE", nkey, ttl };
 
 	sessions_key(ls, ref, key, sizeof(key));
 	session_field(s, field, sizeof(field));
 	serialize(s, value, sizeof(value));
 	snprintf(ttl, sizeof(ttl), "%u", ls->lifetime_s);
-	if (run(ls, 4, hset, err, errlen) < 0 || run(ls, 3, expire, err, errlen) < 0)
+	nas_key(ls, s, nkey, sizeof(nkey));
+	nas_member(ref, s, member, sizeof(member));
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (run(ls, 4, hset, err, errlen) < 0 || run(ls, 3, expire, err, errlen) < 0 ||
+	    run(ls, 4, zadd, err, errlen) < 0 || run(ls, 3, nexpire, err, errlen) < 0)
 		return -1;
 	if (s->calling_station_id[0] == '\0')
 		return 0;
@@ -228,34 +345,38 @@ static int ref_of_station(struct live_sessions *ls, const struct live_session *s
 	return found;
 }
 
-/* The stored session, or *out untouched when there is none. -1 on error. */
+/* The stored session: 1 into *out, 0 none (*out untouched), -1 on error. */
 static int fetch(struct live_sessions *ls, const struct cert_ref *ref, const struct live_session *s,
                  struct live_session *out, char *err, size_t errlen)
 {
 	char key[256], field[256];
 	const char *hget[3] = { "HGET", key, field };
 	redisReply *r;
+	int found;
 
 	sessions_key(ls, ref, key, sizeof(key));
 	session_field(s, field, sizeof(field));
 	if ((r = redis_pool_command(ls->redis, 3, hget, err, errlen)) == NULL)
 		return -1;
-	if (r->type == REDIS_REPLY_STRING)
-		deserialize(r->str, out);
+	if ((found = r->type == REDIS_REPLY_STRING))
+		live_session_parse(r->str, r->len, out);
 	freeReplyObject(r);
-	return 0;
+	return found;
 }
 
 /* Stores what s says over what the table holds about the same session:
  * accounting adds what the Access-Request lacked (Acct-Session-Id above all),
- * a re-authentication adds the identity, and neither forgets the other's. */
+ * a re-authentication adds the identity, and neither forgets the other's.
+ * 1 stored, 0 a new session over its NAS's cap, -1 Redis failed. */
 static int merge(struct live_sessions *ls, const struct cert_ref *ref, const struct live_session *s,
                  char *err, size_t errlen)
 {
 	struct live_session merged = { 0 };
+	int rc;
 
-	if (fetch(ls, ref, s, &merged, err, errlen) < 0)
-		return -1;
+	if ((rc = fetch(ls, ref, s, &merged, err, errlen)) < 0 ||
+	    (rc == 0 && (rc = admit(ls, ref, s, err, errlen)) <= 0))
+		return rc;
 	for (size_t i = 0; i < N_TEXT_FIELDS; i++) {
 		const char *news = (const char *)s + text_fields[i].offset;
 
@@ -267,13 +388,13 @@ static int merge(struct live_sessions *ls, const struct cert_ref *ref, const str
 	if (merged.started == 0)
 		merged.started = s->started;
 	merged.updated = s->updated;
-	return store(ls, ref, &merged, err, errlen);
+	return store(ls, ref, &merged, err, errlen) < 0 ? -1 : 1;
 }
 
 int live_sessions_begin(struct live_sessions *ls, const struct cert_ref *ref,
                         const struct live_session *s, char *err, size_t errlen)
 {
-	return merge(ls, ref, s, err, errlen);
+	return merge(ls, ref, s, err, errlen) < 0 ? -1 : 0;
 }
 
 int live_sessions_account(struct live_sessions *ls, unsigned status_type, const struct cert_ref *ref,
@@ -291,7 +412,7 @@ int live_sessions_account(struct live_sessions *ls, unsigned status_type, const 
 		return live_sessions_end(ls, ref, s, err, errlen) < 0 ? -1 : 1;
 	if (status_type != ACCT_STATUS_START && status_type != ACCT_STATUS_INTERIM)
 		return 1;   /* nothing to keep (Accounting-On/Off are acknowledged as they are) */
-	return merge(ls, ref, s, err, errlen) < 0 ? -1 : 1;
+	return merge(ls, ref, s, err, errlen);
 }
 
 int live_sessions_of(struct live_sessions *ls, const struct cert_ref *ref, struct live_session **out,
@@ -315,7 +436,7 @@ int live_sessions_of(struct live_sessions *ls, const struct cert_ref *ref, struc
 		}
 		for (size_t i = 0; i < r->elements; i++) {
 			if (r->element[i]->type == REDIS_REPLY_STRING)
-				deserialize(r->element[i]->str, &(*out)[(*n)++]);
+				live_session_parse(r->element[i]->str, r->element[i]->len, &(*out)[(*n)++]);
 		}
 	}
 	freeReplyObject(r);
@@ -325,13 +446,16 @@ int live_sessions_of(struct live_sessions *ls, const struct cert_ref *ref, struc
 int live_sessions_end(struct live_sessions *ls, const struct cert_ref *ref,
                       const struct live_session *s, char *err, size_t errlen)
 {
-	char key[256], field[256], skey[512];
+	char key[256], field[256], skey[512], nkey[256], member[512];
 	const char *hdel[3] = { "HDEL", key, field };
 	const char *del[2] = { "DEL", skey };
+	const char *zrem[3] = { "ZREM", nkey, member };
 
 	sessions_key(ls, ref, key, sizeof(key));
 	session_field(s, field, sizeof(field));
-	if (run(ls, 3, hdel, err, errlen) < 0)
+	nas_key(ls, s, nkey, sizeof(nkey));
+	nas_member(ref, s, member, sizeof(member));
+	if (run(ls, 3, hdel, err, errlen) < 0 || run(ls, 3, zrem, err, errlen) < 0)
 		return -1;
 	if (s->calling_station_id[0] == '\0')
 		return 0;

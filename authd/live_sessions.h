@@ -4,7 +4,11 @@
  * once (RFC 5176). Sessions begin with authd's own Access-Accept and are
  * kept current by RADIUS accounting (Start, Interim-Update, Stop); a session
  * no accounting mentions for `lifetime` seconds is forgotten. The table is
- * in Redis so that any node, and authctl, sees every session. Calls block
+ * in Redis so that any node, and authctl, sees every session. Each NAS holds
+ * at most sessions.max_per_nas live sessions (indexed in Redis under
+ * nas-sessions:<nas>, scored by their last update): beyond it, a new session
+ * of that NAS is not kept (logged, counted) while the ones it holds still
+ * update. Records read back from Redis are hostile input. Calls block
  * (bounded by the Redis timeout) and belong on backend threads.
  */
 #ifndef AUTHD_LIVE_SESSIONS_H
@@ -38,14 +42,24 @@ struct radius_request;
 void live_session_from_request(const struct radius_request *req, const char *nas,
                                const struct sockaddr_storage *from, struct live_session *out);
 
+/* A stored record ("name=value" lines) into *s, zeroed first: unknown names
+ * and malformed lines are skipped, values cut to their field and stripped of
+ * control bytes. text is len bytes, any bytes. A pure function (the fuzz
+ * target). */
+void live_session_parse(const char *text, size_t len, struct live_session *s);
+
 struct live_sessions;
 
-/* Borrows redis. */
-struct live_sessions *live_sessions_new(struct redis_pool *redis, unsigned lifetime_s, char *err,
-                                        size_t errlen);
+#define LIVE_SESSIONS_MAX_PER_NAS 10000
+
+/* Borrows redis. Each NAS may hold max_per_nas sessions (sessions.max_per_nas). */
+struct live_sessions *live_sessions_new(struct redis_pool *redis, unsigned lifetime_s,
+                                        unsigned max_per_nas, char *err, size_t errlen);
+/* Logs how many new sessions the cap refused, if any. */
 void live_sessions_free(struct live_sessions *ls);
 
-/* authd accepted ref on this session. 0, or -1 with err. */
+/* authd accepted ref on this session. 0 (also when it is new and its NAS is
+ * at its cap: not kept), or -1 with err. */
 int live_sessions_begin(struct live_sessions *ls, const struct cert_ref *ref,
                         const struct live_session *s, char *err, size_t errlen);
 
@@ -53,8 +67,9 @@ int live_sessions_begin(struct live_sessions *ls, const struct cert_ref *ref,
  * Accounting news (Acct-Status-Type 1 Start, 3 Interim-Update, 2 Stop) about
  * a session of ref, or, when ref is NULL (the NAS did not echo authd's
  * Class), of whichever certificate authd last accepted for this NAS and
- * Calling-Station-Id. 1 applied, 0 no certificate known for the session,
- * -1 Redis failed (err): the caller must not acknowledge the request.
+ * Calling-Station-Id. 1 applied, 0 no certificate known for the session or
+ * a new session beyond its NAS's cap (not kept), -1 Redis failed (err): the
+ * caller must not acknowledge the request.
  */
 int live_sessions_account(struct live_sessions *ls, unsigned status_type, const struct cert_ref *ref,
                           const struct live_session *s, char *err, size_t errlen);

@@ -62,3 +62,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	line[n + 1] = '\0';
 	fputs(line, stderr);
 }
+
+void log_report_line(const char *line)
+{
+	log_msg(LOG_WARNING, "%s", line);
+}

@@ -22,6 +22,7 @@
 #include "authd/radius.h"
 #include "authd/server.h"
 #include "eap/eap_tls.h"
+#include "policy/report.h"
 
 static void usage(FILE *out)
 {
@@ -134,6 +135,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(cfg.log_level);
+	report_set_sink(log_report_line);
 	if (explain.cert_file != NULL) {
 		rc = explain_run(&cfg, &explain);
 		goto out;

@@ -21,6 +21,7 @@ static const char *const names[STAT_COUNT] = {
 	[STAT_ACCEPT] = "accept",
 	[STAT_REJECT] = "reject",
 	[STAT_TIMEOUT] = "timeout",
+	[STAT_CLASS_REFUSED] = "class_refused",
 };
 
 void stats_log(struct stats *s)

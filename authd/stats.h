@@ -24,6 +24,7 @@ enum stat_counter {
 	STAT_ACCEPT,
 	STAT_REJECT,
 	STAT_TIMEOUT,
+	STAT_CLASS_REFUSED,           /* accounting whose Class was not issued to its NAS */
 	STAT_COUNT
 };
 

@@ -1,12 +1,15 @@
 #include "authd/tls_session_store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "authd/log.h"
+#include "policy/seal.h"
 #include "policy/ttl_table.h"
 
 /* A session in the process: keyed by its id (at most 32 bytes). */
@@ -18,7 +21,9 @@ struct local_session {
 
 struct tls_session_store {
 	struct redis_pool *redis;       /* NULL: the local table */
+	const struct seal *seal;        /* the node key: what is in Redis is sealed */
 	unsigned lifetime_s;
+	atomic_ullong refused;          /* values in Redis that did not open */
 	pthread_mutex_t lock;
 	struct ttl_table *local;
 };
@@ -31,7 +36,9 @@ struct tls_session_store *tls_session_store_new(struct redis_pool *redis, unsign
 	if (s == NULL)
 		return NULL;
 	s->redis = redis;
+	s->seal = redis != NULL ? redis_pool_seal(redis) : NULL;
 	s->lifetime_s = lifetime_s;
+	atomic_init(&s->refused, 0);
 	pthread_mutex_init(&s->lock, NULL);
 	if (redis == NULL && (s->local = ttl_table_new(capacity, (uint64_t)lifetime_s * 1000)) == NULL) {
 		tls_session_store_free(s);
@@ -66,6 +73,9 @@ void tls_session_store_free(struct tls_session_store *s)
 
 	if (s == NULL)
 		return;
+	if (s->redis != NULL)
+		log_msg(LOG_INFO, "tls session store: refused=%llu (values in Redis that did not open)",
+		        atomic_load(&s->refused));
 	if (s->local != NULL) {
 		while ((node = ttl_table_oldest(s->local)) != NULL)
 			drop_local(s, node);
@@ -133,39 +143,24 @@ int tls_session_store_put(struct tls_session_store *s, const uint8_t *id, size_t
 	}
 	if (s->redis == NULL)
 		return local_put(s, id, idlen, der, derlen) < 0 ? (snprintf(err, errlen, "out of memory"), -1) : 0;
-	/* Hex: the pool passes C strings. */
-	if ((value = malloc(2 * derlen + 1)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if (s->seal == NULL) {
+		snprintf(err, errlen, "no node key (redis.key_file): sessions are not kept in Redis");
 		return -1;
 	}
-	hex(der, derlen, value);
+	/* Sealed for its key name: the master secret stays secret, and a value
+	 * copied under another session id does not open there. */
 	redis_key(s, id, idlen, key, sizeof(key));
+	if ((value = seal_seal(s->seal, der, derlen, key, strlen(key))) == NULL) {
+		snprintf(err, errlen, "cannot seal the session");
+		return -1;
+	}
 	snprintf(ttl, sizeof(ttl), "%u", s->lifetime_s);
 	argv[2] = value;
 	r = redis_pool_command(s->redis, 5, argv, err, errlen);
-	OPENSSL_cleanse(value, 2 * derlen);
 	free(value);
 	if (r == NULL)
 		return -1;
 	freeReplyObject(r);
-	return 0;
-}
-
-static int unhex(const char *in, size_t len, uint8_t **out, size_t *outlen)
-{
-	if (len == 0 || len % 2 != 0 || (*out = malloc(len / 2)) == NULL)
-		return -1;
-	for (size_t i = 0; i < len / 2; i++) {
-		unsigned v;
-
-		if (sscanf(in + 2 * i, "%2x", &v) != 1) {
-			free(*out);
-			*out = NULL;
-			return -1;
-		}
-		(*out)[i] = (uint8_t)v;
-	}
-	*outlen = len / 2;
 	return 0;
 }
 
@@ -196,12 +191,25 @@ int tls_session_store_get(struct tls_session_store *s, const uint8_t *id, size_t
 		pthread_mutex_unlock(&s->lock);
 		return found;
 	}
+	if (s->seal == NULL)
+		return 0;
 	redis_key(s, id, idlen, key, sizeof(key));
 	if ((r = redis_pool_command(s->redis, 2, argv, err, errlen)) == NULL)
 		return -1;
-	/* Anything but our own hex is no session. */
-	if (r->type == REDIS_REPLY_STRING)
-		found = unhex(r->str, r->len, der, derlen) == 0;
+	/* A value that does not open is no session: the device gets a full
+	 * handshake, and the operator hears of it. */
+	if (r->type == REDIS_REPLY_STRING) {
+		int rc = seal_open(s->seal, r->str, r->len, key, strlen(key), der, derlen);
+
+		found = rc == SEAL_OK;
+		if (!found) {
+			atomic_fetch_add(&s->refused, 1);
+			log_msg(LOG_WARNING, "tls session %s in Redis ignored: %s", key, seal_error_text(rc));
+		}
+	} else if (r->type != REDIS_REPLY_NIL) {
+		atomic_fetch_add(&s->refused, 1);
+		log_msg(LOG_WARNING, "tls session %s in Redis ignored: not a string", key);
+	}
 	freeReplyObject(r);
 	return found;
 }

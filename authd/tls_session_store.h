@@ -3,8 +3,12 @@
  * Redis when there is one, so a device roaming to another authd node resumes
  * there, else in a bounded table in the process. Sessions are kept DER-encoded
  * under the id the device will offer (TLS 1.2 session ID, TLS 1.3 ticket),
- * for the configured lifetime. The Redis side blocks (bounded by its
- * timeout): call it from backend threads.
+ * for the configured lifetime. In Redis each session is sealed under the
+ * node key (policy/seal.h) for its key name: a Redis reader learns no master
+ * secret, and a value altered, copied under another id or sealed under a key
+ * this node does not hold is ignored (logged, counted in the line logged
+ * when the store is freed), so the device makes a full handshake. The Redis
+ * side blocks (bounded by its timeout): call it from backend threads.
  */
 #ifndef AUTHD_TLS_SESSION_STORE_H
 #define AUTHD_TLS_SESSION_STORE_H
@@ -16,7 +20,8 @@
 
 struct tls_session_store;
 
-/* redis NULL: in process, at most capacity sessions. Borrows redis. */
+/* redis NULL: in process, at most capacity sessions. Borrows redis, and
+ * seals with its node key (redis_pool_seal): without one nothing is kept. */
 struct tls_session_store *tls_session_store_new(struct redis_pool *redis, unsigned lifetime_s,
                                                 size_t capacity);
 void tls_session_store_free(struct tls_session_store *s);

@@ -31,6 +31,7 @@ void redis_settings_clear(struct redis_settings *s)
 	free(s->username);
 	free(s->password);
 	free(s->prefix);
+	seal_free(s->seal);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -67,6 +68,11 @@ void redis_pool_free(struct redis_pool *p)
 const char *redis_pool_prefix(const struct redis_pool *p)
 {
 	return p->s->prefix;
+}
+
+const struct seal *redis_pool_seal(const struct redis_pool *p)
+{
+	return p->s->seal;
 }
 
 static int connect_conn(struct redis_pool *p, struct conn *c, char *err, size_t errlen)

@@ -15,6 +15,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "policy/seal.h"
+
 struct redis_settings {
 	char *host;
 	unsigned port;
@@ -23,6 +25,7 @@ struct redis_settings {
 	char *prefix;               /* of every key, e.g. "authd:" */
 	unsigned timeout_ms;        /* connect and per command */
 	unsigned connections;
+	struct seal *seal;          /* the node key (redis.key_file), owned; NULL: none (authctl) */
 };
 
 /* Frees the strings of s, wiping the password, and zeroes it. */
@@ -35,6 +38,9 @@ struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *e
 void redis_pool_free(struct redis_pool *p);
 
 const char *redis_pool_prefix(const struct redis_pool *p);
+/* The node key that seals and MACs what authd keeps here; NULL when the
+ * settings have none (then only values that need no key are written). */
+const struct seal *redis_pool_seal(const struct redis_pool *p);
 
 /* True while Redis is marked down (its breaker is open: see policy/breaker.h):
  * commands fail at once, so callers need not queue for it. */

@@ -7,6 +7,8 @@
 
 #include <openssl/sha.h>
 
+#include "policy/report.h"
+#include "policy/seal.h"
 #include "policy/ttl_table.h"
 
 /* An entry of the in-process table: keyed by the SHA-256 of the reference,
@@ -19,6 +21,7 @@ struct local_entry {
 
 struct status_cache {
 	struct redis_pool *redis;       /* borrowed; NULL: the local table serves */
+	const struct seal *seal;        /* the node key; NULL: only revocations are written */
 	unsigned max_ttl_s;
 	pthread_mutex_t lock;           /* guards local */
 	struct ttl_table *local;
@@ -39,6 +42,7 @@ struct status_cache *status_cache_new(struct redis_pool *redis, unsigned max_ttl
 	if (c == NULL)
 		goto fail;
 	c->redis = redis;
+	c->seal = redis != NULL ? redis_pool_seal(redis) : NULL;
 	c->max_ttl_s = max_ttl_s;
 	pthread_mutex_init(&c->lock, NULL);
 	if (redis == NULL && (c->local = ttl_table_new(local_capacity, (uint64_t)max_ttl_s * 1000)) == NULL)
@@ -138,25 +142,107 @@ static void redis_key(const struct status_cache *c, const struct cert_ref *ref, 
 	snprintf(key, len, "%sstatus:%s", redis_pool_prefix(c->redis), text);
 }
 
-/* The value is "STATUS SOURCE LEARNED", e.g. "good ocsp 1795000000": short,
- * and readable with redis-cli. */
-static int parse_value(const char *v, struct cached_status *out)
+static int status_of(const char *name, size_t len, enum cert_status *out)
 {
-	char status[16];
-	long long learned;
-	int end = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (sscanf(v, "%15s %7s %lld%n", status, out->source, &learned, &end) != 3 || v[end] != '\0')
-		return -1;
 	for (size_t i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++) {
-		if (strcmp(status, status_names[i]) == 0) {
-			out->status = (enum cert_status)i;
-			out->learned = (time_t)learned;
+		if (strlen(status_names[i]) == len && memcmp(name, status_names[i], len) == 0) {
+			*out = (enum cert_status)i;
 			return 0;
 		}
 	}
 	return -1;
+}
+
+/* A decimal number of 1..18 digits, no sign. */
+static int number_of(const char *text, size_t len, long long *out)
+{
+	long long v = 0;
+
+	if (len == 0 || len > 18)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -1;
+		v = v * 10 + (text[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int status_cache_parse_value(const char *v, size_t len, struct status_value *out)
+{
+	const char *field[5];
+	size_t flen[5], n = 0, start = 0;
+	long long learned;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len > STATUS_VALUE_MAX)
+		return -1;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && v[i] != ' ') {
+			if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+				return -1;
+			continue;
+		}
+		if (i == start || n == 5)
+			return -1;   /* an empty field, or too many */
+		field[n] = v + start;
+		flen[n++] = i - start;
+		start = i + 1;
+	}
+	if (n < 3 || status_of(field[0], flen[0], &out->status.status) < 0 ||
+	    flen[1] >= sizeof(out->status.source) || number_of(field[2], flen[2], &learned) < 0 ||
+	    (n >= 4 && number_of(field[3], flen[3], &out->expires) < 0))
+		return -1;
+	memcpy(out->status.source, field[1], flen[1]);
+	out->status.learned = (time_t)learned;
+	out->signed_len = n >= 4 ? (size_t)(field[3] + flen[3] - v) : len;
+	if (n == 5) {
+		out->tag = field[4];
+		out->taglen = flen[4];
+	}
+	return 0;
+}
+
+/* What the MAC covers: the key name (so a value cannot be moved to another
+ * certificate), a newline, and the value without its tag. */
+static int mac_input(const char *key, const char *value, size_t len, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s\n%.*s", key, (int)len, value);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : n;
+}
+
+/*
+ * A value this code did not write is ignored, as if absent. A revocation is
+ * honoured as it is: forging one only refuses a device, and authctl writes
+ * them without the node key. Anything else must carry a valid MAC under the
+ * node key and be current.
+ */
+static int accept_value(const struct status_cache *c, const char *key, const char *v, size_t len,
+                        struct cached_status *out)
+{
+	struct status_value sv;
+	char input[512];
+	int n;
+
+	if (status_cache_parse_value(v, len, &sv) < 0) {
+		report_refused("status cache: %s ignored: not a status value", key);
+		return 0;
+	}
+	if (sv.status.status != CERT_STATUS_REVOKED) {
+		if (c->seal == NULL || sv.tag == NULL || sv.expires == 0 ||
+		    (n = mac_input(key, v, sv.signed_len, input, sizeof(input))) < 0 ||
+		    !seal_verify(c->seal, "status", input, (size_t)n, sv.tag, sv.taglen)) {
+			report_refused("status cache: %s ignored: \"%s\" without a valid MAC under the node key",
+			               key, cert_status_name(sv.status.status));
+			return 0;
+		}
+		if (sv.expires <= (long long)time(NULL))
+			return 0;   /* stale: a value kept past its time by a writer */
+	}
+	*out = sv.status;
+	return 1;
 }
 
 int status_cache_get(struct status_cache *c, const struct cert_ref *ref, struct cached_status *out,
@@ -165,7 +251,7 @@ int status_cache_get(struct status_cache *c, const struct cert_ref *ref, struct 
 	char key[256];
 	const char *argv[2] = { "GET", key };
 	redisReply *r;
-	int found;
+	int found = 0;
 
 	if (c->redis == NULL)
 		return local_get(c, ref, out);
@@ -173,8 +259,8 @@ int status_cache_get(struct status_cache *c, const struct cert_ref *ref, struct 
 	r = redis_pool_command(c->redis, 2, argv, err, errlen);
 	if (r == NULL)
 		return -1;
-	/* A value this code did not write is ignored, as if absent. */
-	found = r->type == REDIS_REPLY_STRING && parse_value(r->str, out) == 0;
+	if (r->type == REDIS_REPLY_STRING)
+		found = accept_value(c, key, r->str, r->len, out);
 	freeReplyObject(r);
 	return found;
 }
@@ -184,9 +270,10 @@ int status_cache_put(struct status_cache *c, const struct cert_ref *ref,
 {
 	time_t now = time(NULL);
 	long long ttl = c->max_ttl_s;
-	char key[256], value[64], ttl_text[24];
+	char key[256], value[STATUS_VALUE_MAX + 1], ttl_text[24];
 	const char *argv[5] = { "SET", key, value, "EX", ttl_text };
 	redisReply *r;
+	int n;
 
 	/* A revocation does not undo itself: it is kept until the source's next
 	 * update whatever the cap, which is there to make "good" age. */
@@ -198,9 +285,23 @@ int status_cache_put(struct status_cache *c, const struct cert_ref *ref,
 		local_put(c, ref, st, now + (time_t)ttl);
 		return 0;
 	}
+	/* Without the node key (authctl) only a revocation can be shared: it
+	 * needs no MAC, anything else would be ignored by every node. */
+	if (c->seal == NULL && st->status != CERT_STATUS_REVOKED)
+		return 0;
 	redis_key(c, ref, key, sizeof(key));
-	snprintf(value, sizeof(value), "%s %s %lld", cert_status_name(st->status), st->source,
-	         (long long)st->learned);
+	n = snprintf(value, sizeof(value), "%s %s %lld %lld", cert_status_name(st->status), st->source,
+	             (long long)st->learned, (long long)now + ttl);
+	if (c->seal != NULL) {
+		char input[512], tag[SEAL_TAG_LEN + 1];
+		int m = mac_input(key, value, (size_t)n, input, sizeof(input));
+
+		if (m < 0 || seal_mac(c->seal, "status", input, (size_t)m, tag) < 0) {
+			snprintf(err, errlen, "cannot MAC the status");
+			return -1;
+		}
+		snprintf(value + n, sizeof(value) - (size_t)n, " %s", tag);
+	}
 	snprintf(ttl_text, sizeof(ttl_text), "%lld", ttl);
 	r = redis_pool_command(c->redis, 5, argv, err, errlen);
 	if (r == NULL)

@@ -180,7 +180,7 @@ main() {
 	AUTHD_ACCT_PORT=$(free_udp_port)
 	AUTHD_CLIENT_EXTRA="coa_port = $NAS_PORT;"
 	AUTHD_EXTRA_CONFIG="$(placement_config)
-$(redis_section)
+$(NODE_KEY=$DEMO/node.key redis_section)
 revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; }; };" AUTHD_LOG_LEVEL=info authd_start
 	step "authd is running: pid $AUTHD_PID, 127.0.0.1:$AUTHD_PORT (accounting $AUTHD_ACCT_PORT), config demo/authd.conf"
 

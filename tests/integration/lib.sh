@@ -124,7 +124,7 @@ free_udp_port() { free_port udp; }
 authd_clients_section() {
 	cat <<EOF
 clients = ( { name = "${AUTHD_CLIENT_NAME:-lab-switch}"; address = "${AUTHD_CLIENT_ADDRESS:-127.0.0.0/8}";
-              secret = "$AUTHD_SECRET"; ${AUTHD_CLIENT_EXTRA:-} } );
+              secret = "$AUTHD_SECRET"; ${AUTHD_CLIENT_EXTRA:-} }${AUTHD_MORE_CLIENTS:+, $AUTHD_MORE_CLIENTS} );
 EOF
 }
 
@@ -135,7 +135,8 @@ authd_write_config() {
 	local accounting=""
 	: >"$file"
 	chmod 600 "$file"
-	# AUTHD_ACCT_PORT: an accounting listener too; AUTHD_CLIENT_EXTRA: more client settings.
+	# AUTHD_ACCT_PORT: an accounting listener too; AUTHD_CLIENT_EXTRA: more client settings;
+	# AUTHD_MORE_CLIENTS: more entries of the clients list ("{ name = ...; }, { ... }").
 	[[ -z ${AUTHD_ACCT_PORT:-} ]] ||
 		accounting=", { address = \"127.0.0.1\"; port = $AUTHD_ACCT_PORT; type = \"accounting\"; }"
 	cat >"$file" <<EOF

@@ -219,6 +219,34 @@ case_redis_down() {
 	auth laptop 02:00:00:75:00:04 accept ok good cache
 }
 
+# Redis is untrusted storage: a "good" written into the status cache by hand (a Redis writer
+# hiding a revocation) carries no MAC under the node key and is ignored: authd asks the
+# responder, which now says revoked, and the device is refused.
+case_forged_good() {
+	local key
+	cp "$AUTHD_PKI/issuing-ca.index" "$HARNESS_DIR/index"
+	responder_start --index "$HARNESS_DIR/index"
+	start_authd
+	auth laptop 02:00:00:76:00:01 accept ok good ocsp
+	key=$(rcli --scan --pattern 'test:status:*')
+	[[ $(wc -w <<<"$key") == 1 ]] || fail "expected one status key in Redis, found: $key"
+	[[ $(rcli GET "$key") =~ ^good\ ocsp\ [0-9]+\ [0-9]+\ [A-Za-z0-9_-]{22}$ ]] ||
+		fail "the cached status carries no MAC: '$(rcli GET "$key")'"
+	"$OCSP_RESPONDER" revoke "$OCSP_DIR" "$AUTHD_PKI/laptop.pem" >/dev/null || fail "could not revoke at the responder"
+	# Forged: the format authd wrote before, and the current one with the tag cut off or altered.
+	rcli SET "$key" "good ocsp $(date +%s)" EX 3600 >/dev/null
+	auth laptop 02:00:00:76:00:02 reject revoked revoked ocsp
+	[[ $(responder_count) == 2 ]] || fail "expected the responder asked again (2 requests), it counted $(responder_count)"
+	grep -q "status cache: $key ignored: \"good\" without a valid MAC" "$AUTHD_LOG" ||
+		fail "authd did not log that it ignored the forged status"
+	rcli SET "$key" "good ocsp $(date +%s) $(($(date +%s) + 3600)) AAAAAAAAAAAAAAAAAAAAAA" EX 3600 >/dev/null
+	auth laptop 02:00:00:76:00:03 reject revoked revoked ocsp
+	[[ $(responder_count) == 3 ]] || fail "expected 3 responder requests, it counted $(responder_count)"
+	# A revoked value needs no MAC: forging one only refuses a device, and authctl writes them.
+	rcli SET "$key" "revoked crl $(date +%s)" EX 3600 >/dev/null
+	auth laptop 02:00:00:76:00:04 reject revoked revoked cache
+}
+
 main() {
 	local case=${1:-}
 	if [[ $case == --list ]]; then

@@ -1,8 +1,8 @@
 # redis_lib.sh — sourced by tests that need a throwaway redis-server (after lib.sh):
-# redis_start, redis_stop, redis_section, rcli, and authctl's side: authctl_write_config, authctl_cmd.
-# The server listens on 127.0.0.1 at REDIS_PORT (a free port unless set), keeps nothing on disk and
-# is stopped by stop_redis on exit. After redis_use_acl it runs with the users of the shipped
-# authd/redis-users.acl, authd and authctl each logging in as its own user.
+# redis_start, redis_stop, redis_section, node_key, rcli, and authctl's side: authctl_write_config,
+# authctl_cmd. The server listens on 127.0.0.1 at REDIS_PORT (a free port unless set), keeps nothing
+# on disk and is stopped by stop_redis on exit. After redis_use_acl it runs with the users of the
+# shipped authd/redis-users.acl, authd and authctl each logging in as its own user.
 
 REDIS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REDIS_PORT=""
@@ -69,10 +69,20 @@ redis_login() {
 	[[ -z $REDIS_ACLFILE ]] || echo "username = \"$1\"; password = \"$2\";"
 }
 
-# The authd config section for it; keys start with REDIS_PREFIX.
+# node_key FILE [KEYID]: a node key file (redis.key_file) holding one fresh key, mode 0600.
+node_key() {
+	local file=$1 id=${2:-k1}
+	(umask 077 && printf '# authd node key (test)\n%s %s\n' "$id" "$(openssl rand -hex 32)" >"$file") ||
+		fail "cannot write the node key $file"
+}
+
+# The authd config section for it; keys start with REDIS_PREFIX. The node key is NODE_KEY (default
+# HARNESS_DIR/node.key, made on first use): every node of a test shares it.
 redis_section() {
+	local key=${NODE_KEY:-$HARNESS_DIR/node.key}
+	[[ -s $key ]] || node_key "$key"
 	echo "redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; prefix = \"$REDIS_PREFIX\"; timeout_ms = 300;" \
-		"$(redis_login authd "$REDIS_AUTHD_PASSWORD") };"
+		"key_file = \"$key\"; $(redis_login authd "$REDIS_AUTHD_PASSWORD") };"
 }
 
 # rcli ARGS...: redis-cli as the test's admin (the default user without the ACL file).

@@ -55,12 +55,14 @@ accept() {
 	expect_eapol_accept
 }
 
-# account STATUS ATTR=VALUE...: one Accounting-Request from the NAS; fails without a valid response.
+# account STATUS [--source ADDR] ATTR=VALUE...: one Accounting-Request from the NAS; fails
+# without a valid response.
 account() {
-	local status=$1 out
+	local status=$1 out source=()
 	shift
+	[[ ${1:-} != --source ]] || { source=(--source "$2"); shift 2; }
 	out=$("$NAS_BIN" account --server "127.0.0.1:$AUTHD_ACCT_PORT" --secret "$AUTHD_SECRET" \
-		--status "$status" "$@" 2>&1) || fail "Accounting-Request ($status) got no valid Accounting-Response: $out"
+		--status "$status" "${source[@]}" "$@" 2>&1) || fail "Accounting-Request ($status) got no valid Accounting-Response: $out"
 }
 
 # The Class authd put in the Access-Accept that eapol_test received last, in hex.
@@ -153,6 +155,67 @@ case_accounting_class() {
 		Calling-Station-Id=02-00-00-60-00-99 Acct-Session-Id=SESSION-6003
 	revoke_laptop
 	expect_nas_request 'Acct-Session-Id=SESSION-6003' "the session named by Class"
+}
+
+# A Class is bound to the NAS it was issued to: the laptop's Class from lab-switch (127.0.0.1),
+# echoed by nas-b (127.0.0.2) in an Accounting-Start, is answered but creates no session.
+case_class_other_nas() {
+	local class
+	redis_start
+	nas_start ack
+	AUTHD_ACCT_PORT=$(free_udp_port)
+	AUTHD_CLIENT_ADDRESS=127.0.0.1/32
+	AUTHD_CLIENT_EXTRA="coa_port = $NAS_PORT;"
+	AUTHD_MORE_CLIENTS="{ name = \"nas-b\"; address = \"127.0.0.2/32\"; secret = \"$AUTHD_SECRET\"; }"
+	AUTHD_EXTRA_CONFIG="$(redis_section) sessions = { timeout_ms = 200; retries = 2; };"
+	authd_start
+	accept 02:00:00:60:00:21
+	class=$(accept_class_hex)
+	[[ $class == 61757468642d636572743a* ]] || fail "the Access-Accept carried no authd Class: '$class'"
+	account start --source 127.0.0.2 "Class=$class" Calling-Station-Id=02-00-00-60-00-98 \
+		Acct-Session-Id=SESSION-6021
+	grep -q "nas=nas-b .*accounting ignored: its Class was not issued to this NAS" "$AUTHD_LOG" ||
+		fail "authd did not log the Class copied to nas-b"
+	[[ $(rcli --scan --pattern 'test:nas-sessions:nas-b') == "" ]] || fail "nas-b got a live session"
+	[[ $(rcli HLEN "test:sessions:$(rcli GET test:station:lab-switch:02-00-00-60-00-21)") == 1 ]] ||
+		fail "expected the laptop's one session (from its Access-Accept), found $(rcli HLEN "test:sessions:$(rcli GET test:station:lab-switch:02-00-00-60-00-21)")"
+	# The same Class from the NAS it was issued to names the session.
+	account start "Class=$class" Calling-Station-Id=02-00-00-60-00-97 Acct-Session-Id=SESSION-6022
+	revoke_laptop
+	expect_nas_request 'Acct-Session-Id=SESSION-6022' "the session lab-switch reported with its Class"
+	if grep -q 'SESSION-6021' "$NAS_LOG"; then
+		fail "the session nas-b made up with a copied Class was disconnected: it was recorded"
+	fi
+	authd_stop
+	[[ $(authd_counter class_refused) == 1 ]] || fail "expected class_refused=1, got $(authd_counter class_refused)"
+}
+
+# sessions.max_per_nas: beyond the cap a new session of the NAS is not kept; the ones it holds
+# still update, and an ended one makes room.
+case_nas_cap() {
+	local class ref
+	start ack 'max_per_nas = 2;'
+	accept 02:00:00:60:00:31
+	class=$(accept_class_hex)
+	ref=$(rcli GET test:station:lab-switch:02-00-00-60-00-31)
+	account start "Class=$class" Calling-Station-Id=02-00-00-60-00-32 Acct-Session-Id=SESSION-6032
+	account start "Class=$class" Calling-Station-Id=02-00-00-60-00-33 Acct-Session-Id=SESSION-6033
+	[[ $(rcli HLEN "test:sessions:$ref") == 2 ]] || fail "expected 2 sessions (the cap), found $(rcli HLEN "test:sessions:$ref")"
+	[[ $(rcli ZCARD test:nas-sessions:lab-switch) == 2 ]] || fail "expected 2 sessions indexed for lab-switch"
+	grep -q "nas=lab-switch: new live session not kept (station 02-00-00-60-00-33.*max_per_nas is 2" "$AUTHD_LOG" ||
+		fail "authd did not log the session beyond the cap"
+	# An existing session still updates.
+	account interim "Class=$class" Calling-Station-Id=02-00-00-60-00-32 Acct-Session-Id=SESSION-6032 \
+		NAS-Port=7
+	rcli HGET "test:sessions:$ref" "lab-switch|02-00-00-60-00-32" | grep -q '^nas_port=7$' ||
+		fail "the session under the cap did not update: $(rcli HGET "test:sessions:$ref" "lab-switch|02-00-00-60-00-32")"
+	# One ends: room for another.
+	account stop "Class=$class" Calling-Station-Id=02-00-00-60-00-31
+	account start "Class=$class" Calling-Station-Id=02-00-00-60-00-34 Acct-Session-Id=SESSION-6034
+	rcli HEXISTS "test:sessions:$ref" "lab-switch|02-00-00-60-00-34" | grep -q 1 ||
+		fail "a session after one ended was not kept"
+	authd_stop
+	grep -q 'live sessions: refused=1 ' "$AUTHD_LOG" || fail "authd did not count the refused session at stop"
 }
 
 # Accounting signed with another secret is dropped, unanswered.

@@ -36,14 +36,15 @@
  *   Everything else is logged and gets no reply.
  *
  * test_nas account --server HOST:PORT --secret S --status start|interim|stop
- *                  [--message-authenticator] [Attr=Value ...]
+ *                  [--source ADDR] [--message-authenticator] [Attr=Value ...]
  *   Sends one Accounting-Request (RFC 2866) with Acct-Status-Type 1 (start),
  *   3 (interim) or 2 (stop), then the attributes given, in order: User-Name,
  *   Acct-Session-Id, Calling-Station-Id, Called-Station-Id, NAS-Identifier
  *   (text), NAS-IP-Address (dotted IPv4), NAS-Port, NAS-Port-Type,
  *   Acct-Session-Time (numbers), Class (hex). --message-authenticator puts a
  *   Message-Authenticator first (computed with the authenticator zeroed).
- *   HOST may be a name, an IPv4 address or [IPv6]. The same packet is
+ *   HOST may be a name, an IPv4 address or [IPv6]. --source sends from ADDR
+ *   (e.g. 127.0.0.2, to be another NAS of the same host). The same packet is
  *   retransmitted up to 3 times, 1 s apart. An Accounting-Response must have
  *   the Identifier, a correct Response Authenticator and, if present, a
  *   correct Message-Authenticator. Prints what happened.
@@ -548,8 +549,9 @@ static void put_named(struct packet *p, const char *arg)
 	fatal("account: unknown attribute '%.*s'", (int)namelen, arg);
 }
 
-/* "host:port", "[v6]:port". Connects a UDP socket to it. */
-static int connect_server(const char *server)
+/* "host:port", "[v6]:port". Connects a UDP socket to it, bound to source
+ * (an address literal) unless NULL. */
+static int connect_server(const char *server, const char *source)
 {
 	char host[256];
 	const char *colon = strrchr(server, ':'), *h = server;
@@ -572,6 +574,14 @@ static int connect_server(const char *server)
 		fatal("--server '%s': %s", server, gai_strerror(rc));
 	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd >= 0 && source != NULL) {
+			struct sockaddr_in sin = { .sin_family = AF_INET };
+
+			if (ai->ai_family != AF_INET || inet_pton(AF_INET, source, &sin.sin_addr) != 1)
+				fatal("--source '%s' must be an IPv4 address, for an IPv4 server", source);
+			if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+				fatal("--source '%s': %s", source, strerror(errno));
+		}
 		/* connect(): only the server's datagrams, and ICMP errors, reach us. */
 		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 			close(fd);
@@ -639,7 +649,7 @@ static const char *check_response(const struct packet *req, const char *secret, 
 static int run_account(int argc, char **argv)
 {
 	static const uint8_t zero[AUTH_LEN];
-	const char *server = NULL, *secret = NULL, *status = NULL;
+	const char *server = NULL, *secret = NULL, *status = NULL, *source = NULL;
 	bool with_ma = false;
 	struct packet req = { .len = HEADER };
 	uint32_t status_type;
@@ -653,6 +663,7 @@ static int run_account(int argc, char **argv)
 		const char **slot = strcmp(argv[i], "--server") == 0   ? &server
 		                    : strcmp(argv[i], "--secret") == 0 ? &secret
 		                    : strcmp(argv[i], "--status") == 0 ? &status
+		                    : strcmp(argv[i], "--source") == 0 ? &source
 		                                                       : NULL;
 
 		if (slot == NULL || i + 1 == argc)
@@ -661,7 +672,7 @@ static int run_account(int argc, char **argv)
 	}
 	if (server == NULL || secret == NULL || status == NULL)
 		fatal("usage: test_nas account --server HOST:PORT --secret S --status start|interim|stop "
-		      "[--message-authenticator] [Attr=Value ...]");
+		      "[--source ADDR] [--message-authenticator] [Attr=Value ...]");
 	if (strcmp(status, "start") == 0)
 		status_type = 1;
 	else if (strcmp(status, "stop") == 0)
@@ -685,7 +696,7 @@ static int run_account(int argc, char **argv)
 		message_authenticator(req.data, req.len, HEADER, zero, secret, req.data + HEADER + 2);
 	md5_authenticator(req.data, req.len, NULL, secret, req.data + 4);
 
-	fd = connect_server(server);
+	fd = connect_server(server, source);
 	for (int attempt = 1; attempt <= 4; attempt++) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		uint8_t buf[MAX_PACKET];
@@ -732,6 +743,6 @@ int main(int argc, char **argv)
 	fprintf(stderr, "usage: test_nas listen --port-file F --secret S --mode ack|nak|silent|bad-authenticator "
 	                "[--log L] [--address A]\n"
 	                "       test_nas account --server HOST:PORT --secret S --status start|interim|stop "
-	                "[--message-authenticator] [Attr=Value ...]\n");
+	                "[--source ADDR] [--message-authenticator] [Attr=Value ...]\n");
 	return EXIT_USAGE;
 }

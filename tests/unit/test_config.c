@@ -23,6 +23,7 @@
 #include "authd/client.h"
 #include "authd/authctl_config.h"
 #include "authd/config.h"
+#include "policy/seal.h"
 
 static const char *pki;
 static char dir[] = "/tmp/authd-config-test-XXXXXX";
@@ -256,7 +257,15 @@ static void test_policy_sections(void **state)
 	                    "  bind_dn = \"cn=a\"; };\n", ":6:", "missing required setting \"bind_password\"");
 }
 
-#define REDIS "redis = { host = \"127.0.0.1\"; };\n"
+#define REDIS "redis = { host = \"127.0.0.1\"; key_file = \"node.key\"; };\n"
+
+/* dir/node.key with the given text and mode. */
+static void write_node_key(const char *text, mode_t mode)
+{
+	write_file("node.key", text, mode);
+}
+
+#define NODE_KEY "k1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
 
 static void test_revocation_and_sessions(void **state)
 {
@@ -287,6 +296,9 @@ static void test_revocation_and_sessions(void **state)
 	assert_true(cfg.sessions.enabled);
 	assert_int_equal(cfg.sessions.dynauth.request, DYNAUTH_COA);
 	assert_int_equal(cfg.sessions.dynauth.retries, 0);
+	assert_int_equal(cfg.sessions.max_per_nas, 10000);
+	assert_non_null(cfg.policy.redis->seal);
+	assert_string_equal(seal_key_id(cfg.policy.redis->seal), "k1");
 	config_free(&cfg);
 
 	expect_policy_error("revocation = { unknown = \"reject\"; };\n", ":6:", "needs CRL files");
@@ -296,6 +308,7 @@ static void test_revocation_and_sessions(void **state)
 	                    "must be \"reject\", \"crl\" or \"accept\"");
 	expect_policy_error("sessions = { lifetime = 600; };\n", ":6:", "needs the redis section");
 	expect_policy_error(REDIS "sessions = { on_revoke = \"kick\"; };\n", ":7:", "sessions.on_revoke must be");
+	expect_policy_error(REDIS "sessions = { max_per_nas = 0; };\n", ":7:", "max_per_nas");
 	expect_error("listen = ( { address = \"127.0.0.1\"; type = \"acct\"; } );\n", ":1:",
 	             "listen type must be");
 	snprintf(body, sizeof(body), "listen = ( { address = \"127.0.0.1\"; type = \"accounting\"; } );\n%s%s%s",
@@ -396,7 +409,7 @@ static void test_inline_secrets_need_a_private_config(void **state)
 	expect_loads_mode(body, 0644);
 
 	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, client_file, good_tls(), GOOD_LOG,
-	         "redis = { host = \"127.0.0.1\"; password = \"redis-secret\"; };\n");
+	         "redis = { host = \"127.0.0.1\"; password = \"redis-secret\"; key_file = \"node.key\"; };\n");
 	expect_error_mode(body, 0644, ":6: redis.password is written inline: ",
 	                  "keep the secret in password_file");
 	expect_loads_mode(body, 0600);
@@ -443,6 +456,8 @@ static void expect_authctl_error(const char *body, const char *line_tag, const c
  * client's CoA secret, never the RADIUS secret when they differ; authd the
  * other way round.
  */
+#define AUTHCTL_REDIS "redis = { host = \"127.0.0.1\"; };\n"
+
 static void test_authctl_config(void **state)
 {
 	char body[4096], ca[600];
@@ -493,10 +508,10 @@ static void test_authctl_config(void **state)
 	snprintf(body, sizeof(body), "redis = { host = \"h\"; connections = 8; };\n%s", ca);
 	expect_authctl_error(body, ":1:", "unknown setting \"connections\" in redis");
 	expect_authctl_error(ca, ":0:", "missing required group \"redis\"");
-	expect_authctl_error(REDIS, ":0:", "missing required setting \"ca\"");
-	snprintf(body, sizeof(body), REDIS "%s", ca);
+	expect_authctl_error(AUTHCTL_REDIS, ":0:", "missing required setting \"ca\"");
+	snprintf(body, sizeof(body), AUTHCTL_REDIS "%s", ca);
 	expect_authctl_error(body, ":0:", "missing required setting \"clients\"");
-	snprintf(body, sizeof(body), REDIS "%ssessions = { on_revoke = \"none\"; };\n", ca);
+	snprintf(body, sizeof(body), AUTHCTL_REDIS "%ssessions = { on_revoke = \"none\"; };\n", ca);
 	assert_int_equal(authctl_config_load(write_config("authctl.conf", body), &cfg, err, sizeof(err)), 0);
 	authctl_config_free(&cfg);
 	write_file("authctl.pw", "helpdesk-password\n", 0644);
@@ -510,6 +525,21 @@ static void test_authctl_config(void **state)
 	         "clients = ( { name = \"sw\"; address = \"10.0.0.0/8\"; secret = \"" SECRET "\";\n"
 	         "              coa_secret = \"coa-short\"; } );\n", ca);
 	expect_authctl_error(body, ":4:", "client \"sw\": coa_secret is 9 characters");
+}
+
+/* redis.key_file: required with a redis section, private, well-formed. */
+static void test_node_key_file(void **state)
+{
+	expect_policy_error("redis = { host = \"127.0.0.1\"; };\n", ":6:",
+	                    "missing required setting \"key_file\"");
+	write_node_key(NODE_KEY, 0644);
+	expect_policy_error("redis = { host = \"127.0.0.1\";\n  key_file = \"node.key\"; };\n", ":7:",
+	                    "mode 0644");
+	write_node_key("k1 not-hex\n", 0600);
+	expect_policy_error(REDIS, ":6:", "node.key:1: key \"k1\": expected 64 hex digits");
+	write_node_key("# nothing yet\n", 0600);
+	expect_policy_error(REDIS, ":6:", "no key");
+	write_node_key(NODE_KEY, 0600);
 }
 
 static struct sockaddr_storage addr(const char *text)
@@ -569,6 +599,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_inline_secrets_need_a_private_config),
 		cmocka_unit_test(test_private_key_not_readable_by_others),
 		cmocka_unit_test(test_authctl_config),
+		cmocka_unit_test(test_node_key_file),
 	};
 	char cmd[128];
 	int failed;
@@ -580,6 +611,7 @@ int main(int argc, char **argv)
 	pki = argv[1];
 	if (mkdtemp(dir) == NULL)
 		return 2;
+	write_node_key(NODE_KEY, 0600);
 	failed = cmocka_run_group_tests(tests, NULL, NULL);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
