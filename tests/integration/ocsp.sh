@@ -38,14 +38,16 @@ revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; timeout_ms = 300
 	authd_start
 }
 
-# auth DEVICE MAC OUTCOME REASON REVOCATION SOURCE: one authentication and its decision record.
+# auth DEVICE MAC OUTCOME REASON REVOCATION SOURCE: one authentication and its decision record
+# (SOURCE null: no source answered).
 auth() {
 	local device=$1 mac=$2 outcome=$3 reason=$4 revocation=$5 source=$6
 	eapol_config "$device" >"$HARNESS_DIR/$device.conf"
 	eapol_run "$HARNESS_DIR/$device.conf" "$mac"
 	if [[ $outcome == accept ]]; then expect_eapol_accept; else expect_eapol_reject; fi
+	[[ $source == null ]] || source="\"$source\""
 	expect_decision "$mac" ".outcome == \"$outcome\" and .reason == \"$reason\" and
-		.revocation == \"$revocation\" and .revocation_source == \"$source\"" \
+		.revocation == \"$revocation\" and .revocation_source == $source" \
 		"$outcome, reason $reason, revocation $revocation from $source"
 }
 
@@ -89,7 +91,7 @@ case_responder_down() {
 	OCSP_PORT=$(free_udp_port)   # nobody listens there
 	cp "$AUTHD_PKI/issuing-ca.crl.pem" "$HARNESS_DIR/crl.pem"
 	start_authd
-	auth laptop 02:00:00:73:00:01 reject revocation_unknown unknown ocsp
+	auth laptop 02:00:00:73:00:01 reject revocation_unknown unknown null
 	expect_decision 02:00:00:73:00:01 '.detail | test("OCSP")' "the OCSP failure in detail"
 	authd_stop
 	redis_stop
@@ -99,7 +101,7 @@ case_responder_down() {
 	authd_stop
 	redis_stop
 	start_authd 'unknown = "accept";'
-	auth laptop 02:00:00:73:00:04 accept ok unknown ocsp
+	auth laptop 02:00:00:73:00:04 accept ok unknown null
 }
 
 # A responder that accepts TCP and never answers (SIGSTOPped): the authentication waiting on it
