@@ -145,6 +145,25 @@ case_redis_down() {
 	auth laptop 02:00:00:75:00:04 accept ok good cache
 }
 
+# A status cached as good (by authd itself, from OCSP) does not outlive the CRL: once the local
+# CRL lists the device it is refused, the CRL named as the source.
+case_crl_beats_cache() {
+	# The responder's own index, in which the revoked device is still valid.
+	awk -F'\t' -v OFS='\t' '$6 ~ /revoked-0001/ { $1 = "V"; $3 = "" } 1' "$AUTHD_PKI/issuing-ca.index" \
+		>"$HARNESS_DIR/index"
+	responder_start --index "$HARNESS_DIR/index"
+	cp "$AUTHD_PKI/issuing-ca-empty.crl.pem" "$HARNESS_DIR/crl.pem"
+	start_authd "crl = [ \"$HARNESS_DIR/crl.pem\" ];"
+	auth revoked 02:00:00:76:00:01 accept ok good ocsp
+	auth revoked 02:00:00:76:00:02 accept ok good cache
+	cp "$AUTHD_PKI/issuing-ca.crl.pem" "$HARNESS_DIR/crl.new" && mv "$HARNESS_DIR/crl.new" "$HARNESS_DIR/crl.pem"
+	sleep 1.2   # changes are looked for at most once a second
+	auth revoked 02:00:00:76:00:03 reject revoked revoked crl
+	expect_decision 02:00:00:76:00:03 '.detail | test("good by ocsp .*cached.*overruled by the CRL")' \
+		"the cached status and the CRL that overruled it in detail"
+	auth laptop 02:00:00:76:00:04 accept ok good ocsp
+}
+
 main() {
 	local case=${1:-}
 	if [[ $case == --list ]]; then
