@@ -65,6 +65,12 @@ static const enum stat_counter drop_counters[RADIUS_DROP_COUNT] = {
 	[RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR] = STAT_BAD_MESSAGE_AUTHENTICATOR,
 };
 
+/* The revocation mirror's news, into the operational log. */
+static void log_mirror(bool warning, const char *msg)
+{
+	log_msg(warning ? LOG_WARNING : LOG_INFO, "%s", msg);
+}
+
 int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
                   struct eap_tls_context *tls, char *err, size_t errlen)
 {
@@ -79,7 +85,7 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
 		return -1;
 	}
-	d->policy = policy_new(&cfg->policy, err, errlen);
+	d->policy = policy_new(&cfg->policy, &(struct policy_options){ .log = log_mirror }, err, errlen);
 	if (d->policy == NULL)
 		goto fail;
 	d->conversations = conversation_table_new(cfg->max_conversations, cfg->timeout);

@@ -74,7 +74,8 @@ static void print_outcome(const struct authd_config *cfg, const struct decision 
 	else
 		printf("directory: not consulted\n");
 	if (dec->revocation != NULL)
-		printf("revocation: %s (%s)\n", dec->revocation, dec->revocation_source);
+		printf("revocation: %s (%s)\n", dec->revocation,
+		       dec->revocation_source != NULL ? dec->revocation_source : "no source answered");
 	printf("groups:");
 	for (size_t i = 0; i < dec->n_groups; i++)
 		printf("%s%s", i ? "; " : " ", dec->groups[i]);
@@ -99,7 +100,8 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 
 	if (read_certs(req->cert_file, &cert, &chain) < 0)
 		goto out;
-	policy = policy_new(&cfg->policy, err, sizeof(err));
+	/* A dry run: it reads what it must and writes nothing, in Redis or elsewhere. */
+	policy = policy_new(&cfg->policy, &(struct policy_options){ .dry_run = true }, err, sizeof(err));
 	if (policy == NULL) {
 		fprintf(stderr, "%s: %s\n", cfg->path, err);
 		goto out;

@@ -149,7 +149,8 @@ int main(int argc, char **argv)
 	}
 	if (check_only) {
 		/* The policy loads what the config names beyond TLS: CRLs, directory settings. */
-		struct policy *policy = policy_new(&cfg.policy, err, sizeof(err));
+		struct policy *policy = policy_new(&cfg.policy, &(struct policy_options){ .dry_run = true },
+		                                   err, sizeof(err));
 
 		if (policy == NULL) {
 			fprintf(stderr, "%s:%d: %s\n", path, cfg.policy.revocation.line, err);

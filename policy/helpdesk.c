@@ -8,19 +8,6 @@ struct helpdesk {
 	struct redis_pool *redis;   /* borrowed */
 };
 
-static const char *const fields[] = { "subject", "issuer", "reason", "by", "at" };
-#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
-
-static char *record_field(struct revocation_record *r, size_t i, size_t *cap)
-{
-	char *const slots[] = { r->subject, r->issuer, r->reason, r->by, r->at };
-	const size_t caps[] = { sizeof(r->subject), sizeof(r->issuer), sizeof(r->reason),
-	                        sizeof(r->by), sizeof(r->at) };
-
-	*cap = caps[i];
-	return slots[i];
-}
-
 struct helpdesk *helpdesk_new(struct redis_pool *redis, char *err, size_t errlen)
 {
 	struct helpdesk *h = calloc(1, sizeof(*h));
@@ -51,41 +38,67 @@ static void key_of(const struct helpdesk *h, const struct cert_ref *id, char *ke
 	snprintf(key, len, "%srevoked:%s", redis_pool_prefix(h->redis), ref);
 }
 
+/* A HGETALL reply as a record; Redis's contents are checked, not trusted. */
 static void fill_record(const redisReply *r, struct revocation_record *rec)
 {
-	memset(rec, 0, sizeof(*rec));
-	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-		for (size_t f = 0; f < N_FIELDS; f++) {
-			size_t cap;
-			char *slot = record_field(rec, f, &cap);
+	enum { MAX_PAIRS = 16 };
+	const char *names[MAX_PAIRS], *values[MAX_PAIRS];
+	size_t name_lens[MAX_PAIRS], value_lens[MAX_PAIRS], n = 0;
 
-			if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, fields[f]) == 0 &&
-			    r->element[i + 1]->type == REDIS_REPLY_STRING)
-				snprintf(slot, cap, "%s", r->element[i + 1]->str);
-		}
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements && n < MAX_PAIRS; i += 2) {
+		const redisReply *name = r->element[i], *value = r->element[i + 1];
+
+		if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
+			continue;
+		names[n] = name->str;
+		name_lens[n] = name->len;
+		values[n] = value->str;
+		value_lens[n] = value->len;
+		n++;
 	}
+	revocation_record_parse(names, name_lens, values, value_lens, n, rec);
+}
+
+int helpdesk_get(struct helpdesk *h, const struct cert_ref *id, struct revocation_record *rec,
+                 char *err, size_t errlen)
+{
+	char key[256];
+	const char *argv[2] = { "HGETALL", key };
+	redisReply *r;
+	int listed;
+
+	memset(rec, 0, sizeof(*rec));
+	key_of(h, id, key, sizeof(key));
+	r = command(h, 2, argv, err, errlen);
+	if (r == NULL)
+		return -1;
+	listed = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+	if (listed)
+		fill_record(r, rec);
+	freeReplyObject(r);
+	return listed;
 }
 
 enum helpdesk_status helpdesk_check(struct helpdesk *h, const struct cert_ref *id,
                                     char *detail, size_t detaillen)
 {
 	struct revocation_record rec;
-	char key[256];
-	const char *argv[2] = { "HGETALL", key };
-	redisReply *r;
 
-	key_of(h, id, key, sizeof(key));
-	r = command(h, 2, argv, detail, detaillen);
-	if (r == NULL)
+	switch (helpdesk_get(h, id, &rec, detail, detaillen)) {
+	case -1:
 		return HELPDESK_UNAVAILABLE;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-		freeReplyObject(r);
+	case 0:
 		return HELPDESK_NOT_REVOKED;
+	default:
+		helpdesk_describe(&rec, detail, detaillen);
+		return HELPDESK_REVOKED;
 	}
-	fill_record(r, &rec);
-	freeReplyObject(r);
-	snprintf(detail, detaillen, "revoked by %s at %s: %s", rec.by, rec.at, rec.reason);
-	return HELPDESK_REVOKED;
+}
+
+void helpdesk_describe(const struct revocation_record *rec, char *out, size_t len)
+{
+	snprintf(out, len, "revoked by %s at %s: %s", rec->by[0] ? rec->by : "?",
+	         rec->at[0] ? rec->at : "?", rec->reason);
 }
 
 #define IDENTITY_TTL_S "7776000"   /* 90 days */
@@ -123,53 +136,148 @@ int helpdesk_lookup_identity(struct helpdesk *h, const char *identity, struct ce
 	return rc;
 }
 
-int helpdesk_revoke(struct helpdesk *h, const struct cert_ref *id,
-                    const struct revocation_record *rec, char *err, size_t errlen)
+/*
+ * One change of the list, atomic in Redis: the hash written or deleted, the
+ * sequence number bumped, the notice "SEQ revoke|unrevoke REF" kept in the
+ * log and published. A node that reads the sequence number therefore finds
+ * every change up to it in the hashes and in the log, and a node that missed
+ * a notice sees a gap. An unrevoke is published even when the hash is gone
+ * (deleted behind the helpdesk's back): it is how nodes that still refuse the
+ * certificate are told to stop.
+ * KEYS: the hash, the sequence number, the log. ARGV: the change, the ref,
+ * the channel, how many notices the log keeps, then the record's field/value
+ * pairs (revoke only).
+ */
+static const char change_script[] =
+	"local removed = 0\n"
+	"if ARGV[1] == 'revoke' then\n"
+	"  redis.call('DEL', KEYS[1])\n"
+	"  redis.call('HSET', KEYS[1], unpack(ARGV, 5))\n"
+	"else\n"
+	"  removed = redis.call('DEL', KEYS[1])\n"
+	"end\n"
+	"local seq = redis.call('INCR', KEYS[2])\n"
+	"local notice = string.format('%d %s %s', seq, ARGV[1], ARGV[2])\n"
+	"redis.call('LPUSH', KEYS[3], notice)\n"
+	"redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)\n"
+	"redis.call('PUBLISH', ARGV[3], notice)\n"
+	"return removed\n";
+
+/* Runs change_script; the number it returns (1: a hash was deleted), or -1. */
+static int change(struct helpdesk *h, const char *what, const struct cert_ref *id,
+                  const struct revocation_record *rec, char *err, size_t errlen)
 {
-	struct revocation_record copy = *rec;
-	const char *argv[2 + 2 * N_FIELDS];
-	char key[256], channel[128], message[200];
-	const char *pub[3] = { "PUBLISH", channel, message };
+	struct revocation_record copy;
+	const char *argv[11 + 2 * REVOCATION_RECORD_FIELDS];
+	char key[256], seq_key[160], log_key[160], channel[160], ref[128], keep[24];
 	redisReply *r;
-	int argc = 0;
+	int argc = 0, rc = -1;
+	const char *prefix = redis_pool_prefix(h->redis);
 
 	key_of(h, id, key, sizeof(key));
-	argv[argc++] = "HSET";
+	snprintf(seq_key, sizeof(seq_key), "%srevocations:seq", prefix);
+	snprintf(log_key, sizeof(log_key), "%srevocations:log", prefix);
+	snprintf(channel, sizeof(channel), "%srevocations", prefix);
+	snprintf(keep, sizeof(keep), "%d", HELPDESK_LOG_KEEP);
+	cert_ref_string(id, ref, sizeof(ref));
+	argv[argc++] = "EVAL";
+	argv[argc++] = change_script;
+	argv[argc++] = "3";
 	argv[argc++] = key;
-	for (size_t f = 0; f < N_FIELDS; f++) {
-		size_t cap;
+	argv[argc++] = seq_key;
+	argv[argc++] = log_key;
+	argv[argc++] = what;
+	argv[argc++] = ref;
+	argv[argc++] = channel;
+	argv[argc++] = keep;
+	if (rec != NULL) {
+		copy = *rec;
+		for (size_t f = 0; f < REVOCATION_RECORD_FIELDS; f++) {
+			size_t cap;
 
-		argv[argc++] = fields[f];
-		argv[argc++] = record_field(&copy, f, &cap);
+			argv[argc++] = revocation_record_names[f];
+			argv[argc++] = revocation_record_field(&copy, f, &cap);
+		}
 	}
 	r = command(h, argc, argv, err, errlen);
 	if (r == NULL)
 		return -1;
+	if (r->type == REDIS_REPLY_INTEGER)
+		rc = r->integer > 0;
+	else
+		snprintf(err, errlen, "unexpected reply to the change of the revocation list");
 	freeReplyObject(r);
-	/* Nodes that hold anything about this certificate can drop it now. */
-	snprintf(channel, sizeof(channel), "%srevocations", redis_pool_prefix(h->redis));
-	cert_ref_string(id, message, sizeof(message));
-	r = command(h, 3, pub, err, errlen);
-	if (r == NULL)
-		return -1;
-	freeReplyObject(r);
-	return 0;
+	return rc;
+}
+
+int helpdesk_revoke(struct helpdesk *h, const struct cert_ref *id,
+                    const struct revocation_record *rec, char *err, size_t errlen)
+{
+	return change(h, "revoke", id, rec, err, errlen) < 0 ? -1 : 0;
 }
 
 int helpdesk_unrevoke(struct helpdesk *h, const struct cert_ref *id, char *err, size_t errlen)
 {
-	char key[256];
-	const char *argv[2] = { "DEL", key };
-	redisReply *r;
-	int removed;
+	return change(h, "unrevoke", id, NULL, err, errlen);
+}
 
-	key_of(h, id, key, sizeof(key));
-	r = command(h, 2, argv, err, errlen);
-	if (r == NULL)
+int helpdesk_seq(struct helpdesk *h, uint64_t *seq, char *err, size_t errlen)
+{
+	char key[160];
+	const char *argv[2] = { "GET", key };
+	unsigned long long v = 0;
+	redisReply *r;
+	int end = 0;
+
+	snprintf(key, sizeof(key), "%srevocations:seq", redis_pool_prefix(h->redis));
+	if ((r = command(h, 2, argv, err, errlen)) == NULL)
 		return -1;
-	removed = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+	*seq = 0;
+	if (r->type == REDIS_REPLY_STRING &&
+	    (r->len > 19 || sscanf(r->str, "%19llu%n", &v, &end) != 1 || (size_t)end != r->len)) {
+		snprintf(err, errlen, "%s holds no sequence number", key);
+		freeReplyObject(r);
+		return -1;
+	}
+	*seq = v;
 	freeReplyObject(r);
-	return removed;
+	return 0;
+}
+
+int helpdesk_changes(struct helpdesk *h, uint64_t after, uint64_t upto,
+                     void (*fn)(const struct revocation_notice *n, void *arg), void *arg,
+                     char *err, size_t errlen)
+{
+	char key[160], last[24];
+	const char *argv[4] = { "LRANGE", key, "0", last };
+	uint64_t want;
+	redisReply *r;
+	int covered = 1;
+
+	if (upto <= after)
+		return 1;
+	if (upto - after > HELPDESK_LOG_KEEP)
+		return 0;
+	snprintf(key, sizeof(key), "%srevocations:log", redis_pool_prefix(h->redis));
+	snprintf(last, sizeof(last), "%llu", (unsigned long long)(upto - after - 1));
+	if ((r = command(h, 4, argv, err, errlen)) == NULL)
+		return -1;
+	/* Newest first: upto, upto - 1, ... down to after + 1, each exactly once. */
+	want = upto;
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && want > after; i++) {
+		struct revocation_notice n;
+
+		if (r->element[i]->type != REDIS_REPLY_STRING ||
+		    revocation_notice_parse(r->element[i]->str, r->element[i]->len, &n) < 0 ||
+		    n.seq != want)
+			break;
+		fn(&n, arg);
+		want--;
+	}
+	if (want > after)
+		covered = 0;
+	freeReplyObject(r);
+	return covered;
 }
 
 int helpdesk_list(struct helpdesk *h, helpdesk_entry_fn fn, void *arg, char *err, size_t errlen)
@@ -190,6 +298,11 @@ int helpdesk_list(struct helpdesk *h, helpdesk_entry_fn fn, void *arg, char *err
 			snprintf(err, errlen, "unexpected SCAN reply");
 			return -1;
 		}
+		if (r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			snprintf(err, errlen, "unexpected SCAN reply");
+			return -1;
+		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 		for (size_t i = 0; i < r->element[1]->elements; i++) {
 			const char *key = r->element[1]->element[i]->str;
@@ -197,17 +310,24 @@ int helpdesk_list(struct helpdesk *h, helpdesk_entry_fn fn, void *arg, char *err
 			struct revocation_record rec;
 			struct cert_ref id = { 0 };
 			redisReply *g;
+			int listed;
 
-			if (cert_ref_parse(key + prefix_len, &id) < 0)
+			if (r->element[1]->element[i]->type != REDIS_REPLY_STRING ||
+			    r->element[1]->element[i]->len < prefix_len ||
+			    cert_ref_parse(key + prefix_len, &id) < 0)
 				continue;
 			g = command(h, 2, get, err, errlen);
 			if (g == NULL) {
 				freeReplyObject(r);
 				return -1;
 			}
-			fill_record(g, &rec);
+			/* Gone between SCAN and HGETALL: no longer listed. */
+			listed = g->type == REDIS_REPLY_ARRAY && g->elements > 0;
+			if (listed)
+				fill_record(g, &rec);
 			freeReplyObject(g);
-			fn(&id, &rec, arg);
+			if (listed)
+				fn(&id, &rec, arg);
 		}
 		freeReplyObject(r);
 	} while (strcmp(cursor, "0") != 0);

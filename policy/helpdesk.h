@@ -9,18 +9,11 @@
 #define AUTHD_HELPDESK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "policy/cert_ref.h"
 #include "policy/redis_pool.h"
-
-/* The audit record of a revocation. */
-struct revocation_record {
-	char subject[256];
-	char issuer[256];
-	char reason[256];
-	char by[64];
-	char at[32];                /* ISO 8601 UTC */
-};
+#include "policy/revocation_wire.h"
 
 enum helpdesk_status { HELPDESK_NOT_REVOKED, HELPDESK_REVOKED, HELPDESK_UNAVAILABLE };
 
@@ -33,6 +26,12 @@ void helpdesk_free(struct helpdesk *h);
 /* Is this certificate on the list? On REVOKED, detail holds the audit record. */
 enum helpdesk_status helpdesk_check(struct helpdesk *h, const struct cert_ref *id,
                                     char *detail, size_t detaillen);
+/* The same with the record itself: 1 listed (rec filled), 0 not listed,
+ * -1 Redis unreachable (err). */
+int helpdesk_get(struct helpdesk *h, const struct cert_ref *id, struct revocation_record *rec,
+                 char *err, size_t errlen);
+/* "revoked by WHO at WHEN: REASON". */
+void helpdesk_describe(const struct revocation_record *rec, char *out, size_t len);
 
 /*
  * Which certificate a device identity last authenticated with, so the helpdesk
@@ -43,12 +42,31 @@ void helpdesk_remember(struct helpdesk *h, const char *identity, const struct ce
 int helpdesk_lookup_identity(struct helpdesk *h, const char *identity, struct cert_ref *id,
                              char *err, size_t errlen);
 
-/* authctl's side. Each returns 0, or -1 with err. revoke publishes the
- * revocation on the "<prefix>revocations" channel. */
+/*
+ * authctl's side. Each change is one atomic step in Redis: the hash
+ * "<prefix>revoked:<ref>" written (revoke) or deleted (unrevoke), the counter
+ * "<prefix>revocations:seq" bumped, and the notice "SEQ revoke|unrevoke REF"
+ * pushed to "<prefix>revocations:log" (the last HELPDESK_LOG_KEEP kept) and
+ * published on "<prefix>revocations", which every node's mirror follows
+ * (revocation_mirror.h). An unrevoke is published even when the hash was
+ * already gone. revoke returns 0, or -1 with err.
+ */
+#define HELPDESK_LOG_KEEP 10000
 int helpdesk_revoke(struct helpdesk *h, const struct cert_ref *id,
                     const struct revocation_record *rec, char *err, size_t errlen);
 /* 1 removed, 0 was not listed, -1 error. */
 int helpdesk_unrevoke(struct helpdesk *h, const struct cert_ref *id, char *err, size_t errlen);
+
+/* The counter of changes, 0 before the first: 0, or -1 with err. */
+int helpdesk_seq(struct helpdesk *h, uint64_t *seq, char *err, size_t errlen);
+/*
+ * The notices after `after` up to `upto` from the log, newest first, each
+ * given to fn. 1 when the log holds every one of them, 0 when some are
+ * missing (trimmed, or Redis lost them; fn saw those it holds), -1 with err.
+ */
+int helpdesk_changes(struct helpdesk *h, uint64_t after, uint64_t upto,
+                     void (*fn)(const struct revocation_notice *n, void *arg), void *arg,
+                     char *err, size_t errlen);
 /*
  * The audit log: one JSON object per line (revocations, disconnects,
  * imports), newest first, the last HELPDESK_AUDIT_KEEP kept in Redis under

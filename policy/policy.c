@@ -21,8 +21,10 @@ struct policy {
 	struct revocation *revocation;
 };
 
-struct policy *policy_new(const struct policy_settings *settings, char *err, size_t errlen)
+struct policy *policy_new(const struct policy_settings *settings, const struct policy_options *opts,
+                          char *err, size_t errlen)
 {
+	static const struct policy_options serving = { 0 };
 	struct policy *p = calloc(1, sizeof(*p));
 
 	if (p == NULL) {
@@ -37,7 +39,10 @@ struct policy *policy_new(const struct policy_settings *settings, char *err, siz
 	}
 	if (settings->redis != NULL && (p->redis = redis_pool_new(settings->redis, err, errlen)) == NULL)
 		goto fail;
-	p->revocation = revocation_new(&settings->revocation, p->redis, err, errlen);
+	if (opts == NULL)
+		opts = &serving;
+	p->revocation = revocation_new(&settings->revocation, p->redis, opts->dry_run, opts->log, err,
+	                               errlen);
 	if (p->revocation == NULL)
 		goto fail;
 	return p;

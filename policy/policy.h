@@ -69,8 +69,16 @@ void policy_settings_clear(struct policy_settings *s);
 
 struct policy;
 
-/* Borrows settings, which must outlive the policy. NULL with err on failure. */
-struct policy *policy_new(const struct policy_settings *settings, char *err, size_t errlen);
+/* What a policy may do besides deciding. */
+struct policy_options {
+	bool dry_run;               /* writes nothing anywhere, keeps no mirror (authd --explain, -C) */
+	revocation_log_fn log;      /* news of the revocation mirror; NULL: none */
+};
+
+/* Borrows settings, which must outlive the policy; opts NULL: serving, no
+ * log. NULL with err on failure. */
+struct policy *policy_new(const struct policy_settings *settings, const struct policy_options *opts,
+                          char *err, size_t errlen);
 void policy_free(struct policy *p);
 
 /* The revocation check alone (see revocation_check), e.g. before a device

@@ -75,37 +75,43 @@ const struct seal *redis_pool_seal(const struct redis_pool *p)
 	return p->s->seal;
 }
 
-static int connect_conn(struct redis_pool *p, struct conn *c, char *err, size_t errlen)
+redisContext *redis_pool_connect(struct redis_pool *p, char *err, size_t errlen)
 {
 	struct timeval tv = { p->s->timeout_ms / 1000, (p->s->timeout_ms % 1000) * 1000 };
+	redisContext *rc;
 	redisReply *r = NULL;
 
-	c->rc = redisConnectWithTimeout(p->s->host, (int)p->s->port, tv);
-	if (c->rc == NULL || c->rc->err) {
+	rc = redisConnectWithTimeout(p->s->host, (int)p->s->port, tv);
+	if (rc == NULL || rc->err) {
 		snprintf(err, errlen, "redis %s:%u: %s", p->s->host, p->s->port,
-		         c->rc != NULL ? c->rc->errstr : "out of memory");
+		         rc != NULL ? rc->errstr : "out of memory");
 		goto fail;
 	}
-	redisSetTimeout(c->rc, tv);
+	redisSetTimeout(rc, tv);
 	if (p->s->password != NULL) {
 		r = p->s->username != NULL
-		            ? redisCommand(c->rc, "AUTH %s %s", p->s->username, p->s->password)
-		            : redisCommand(c->rc, "AUTH %s", p->s->password);
+		            ? redisCommand(rc, "AUTH %s %s", p->s->username, p->s->password)
+		            : redisCommand(rc, "AUTH %s", p->s->password);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			snprintf(err, errlen, "redis %s:%u: AUTH: %s", p->s->host, p->s->port,
-			         r != NULL ? r->str : c->rc->errstr);
+			         r != NULL ? r->str : rc->errstr);
 			goto fail;
 		}
 		freeReplyObject(r);
 	}
-	return 0;
+	return rc;
 fail:
 	if (r != NULL)
 		freeReplyObject(r);
-	if (c->rc != NULL)
-		redisFree(c->rc);
-	c->rc = NULL;
-	return -1;
+	if (rc != NULL)
+		redisFree(rc);
+	return NULL;
+}
+
+static int connect_conn(struct redis_pool *p, struct conn *c, char *err, size_t errlen)
+{
+	c->rc = redis_pool_connect(p, err, errlen);
+	return c->rc != NULL ? 0 : -1;
 }
 
 /* A free connection if there is one, else waits for one. */

@@ -55,4 +55,11 @@ bool redis_pool_down(const struct redis_pool *p);
 redisReply *redis_pool_command(struct redis_pool *p, int argc, const char **argv, char *err,
                                size_t errlen);
 
+/*
+ * A connection of the caller's own, outside the pool, with the pool's
+ * settings (address, AUTH, timeout): for a subscriber, which keeps its
+ * connection for itself. The caller frees it with redisFree(); NULL with err.
+ */
+redisContext *redis_pool_connect(struct redis_pool *p, char *err, size_t errlen);
+
 #endif

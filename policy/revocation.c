@@ -19,6 +19,8 @@
 struct revocation {
 	const struct revocation_settings *s;
 	struct helpdesk *helpdesk;      /* NULL: no Redis */
+	struct revocation_mirror *mirror;   /* NULL: no Redis, or a dry run */
+	bool dry_run;                   /* writes nothing anywhere */
 	struct status_cache *cache;     /* NULL: nothing to cache (no Redis, no OCSP) */
 	struct ocsp_check *ocsp;        /* NULL: no OCSP */
 	struct crl_store *crls;         /* NULL: no CRL files */
@@ -26,7 +28,7 @@ struct revocation {
 };
 
 struct revocation *revocation_new(const struct revocation_settings *s, struct redis_pool *redis,
-                                  char *err, size_t errlen)
+                                  bool dry_run, revocation_log_fn log, char *err, size_t errlen)
 {
 	struct revocation *r = calloc(1, sizeof(*r));
 
@@ -35,7 +37,11 @@ struct revocation *revocation_new(const struct revocation_settings *s, struct re
 		return NULL;
 	}
 	r->s = s;
+	r->dry_run = dry_run;
 	if (redis != NULL && (r->helpdesk = helpdesk_new(redis, err, errlen)) == NULL)
+		goto fail;
+	if (redis != NULL && !dry_run &&
+	    (r->mirror = revocation_mirror_new(r->helpdesk, redis, log, err, errlen)) == NULL)
 		goto fail;
 	/* With Redis the cache also serves CRLs the helpdesk imported, so it is
 	 * consulted even without OCSP. */
@@ -58,6 +64,7 @@ void revocation_free(struct revocation *r)
 {
 	if (r == NULL)
 		return;
+	revocation_mirror_free(r->mirror);
 	helpdesk_free(r->helpdesk);
 	status_cache_free(r->cache);
 	ocsp_check_free(r->ocsp);
@@ -128,22 +135,56 @@ static void set(struct learned *l, enum cert_status status, const char *source)
 	*l = (struct learned){ .known = true, .status = status, .source = source };
 }
 
-/* The helpdesk's list. 1 revoked (dec filled), 0 not listed, -1 unreachable. */
+/* The helpdesk's list when Redis cannot answer: this node's mirror. */
+static int check_mirror(struct revocation *r, const struct cert_ref *ref, struct decision *dec)
+{
+	struct revocation_record rec;
+	char said[sizeof(dec->detail)];
+	time_t age;
+
+	switch (r->mirror != NULL ? revocation_mirror_lookup(r->mirror, ref, &rec, &age)
+	                          : REVOCATION_MIRROR_NOT_LOADED) {
+	case REVOCATION_MIRROR_LISTED:
+		helpdesk_describe(&rec, said, sizeof(said));
+		note(dec, "%s (from this node's mirror, synchronised %lld s ago)", said, (long long)age);
+		return 1;
+	case REVOCATION_MIRROR_NOT_LISTED:
+		note(dec, "not on the helpdesk list (this node's mirror, synchronised %lld s ago)",
+		     (long long)age);
+		return 0;
+	default:
+		note(dec, "%s", "no mirror of the helpdesk list on this node yet");
+		return -1;
+	}
+}
+
+/* The helpdesk's list: Redis's when it answers (the mirror told what it
+ * said), else the mirror's. 1 revoked (dec filled), 0 not listed, -1 no
+ * one can say. */
 static int check_helpdesk(struct revocation *r, const struct cert_ref *ref, struct decision *dec)
 {
-	char detail[sizeof(dec->detail)];
+	struct revocation_record live, mirrored;
+	char err[sizeof(dec->detail)], said[sizeof(dec->detail)];
+	int listed = helpdesk_get(r->helpdesk, ref, &live, err, sizeof(err));
 
-	switch (helpdesk_check(r->helpdesk, ref, detail, sizeof(detail))) {
-	case HELPDESK_REVOKED:
-		note(dec, "%s", detail);
-		return 1;
-	case HELPDESK_UNAVAILABLE:
+	if (listed < 0) {
 		count(r, REVOCATION_REDIS_UNAVAILABLE);
-		note(dec, "helpdesk list not consulted: %s", detail);
-		return -1;
-	default:
-		return 0;
+		note(dec, "helpdesk list not consulted: %s", err);
+		return check_mirror(r, ref, dec);
 	}
+	if (r->mirror != NULL && revocation_mirror_saw(r->mirror, ref, listed ? &live : NULL, &mirrored) &&
+	    !listed) {
+		/* Deleted from Redis without an unrevoke: a revocation is undone
+		 * only by the helpdesk, so it stands (see revocation_mirror.h). */
+		helpdesk_describe(&mirrored, said, sizeof(said));
+		note(dec, "%s (kept by this node's mirror: gone from Redis without an unrevoke)", said);
+		return 1;
+	}
+	if (listed) {
+		helpdesk_describe(&live, said, sizeof(said));
+		note(dec, "%s", said);
+	}
+	return listed;
 }
 
 static void check_cache(struct revocation *r, const struct cert_ref *ref, struct decision *dec,
@@ -187,6 +228,8 @@ static void check_ocsp(struct revocation *r, X509 *cert, X509 *issuer, const str
 		return;
 	}
 	set(l, from_ocsp[status], "ocsp");
+	if (r->dry_run)
+		return;
 	st = (struct cached_status){ .status = from_ocsp[status], .learned = time(NULL) };
 	snprintf(st.source, sizeof(st.source), "ocsp");
 	if (status_cache_put(r->cache, ref, &st, answer.next_update, err, sizeof(err)) < 0) {
@@ -195,22 +238,33 @@ static void check_ocsp(struct revocation *r, X509 *cert, X509 *issuer, const str
 	}
 }
 
+/* The CRLs: a certificate they list is revoked whatever any other source
+ * said (a cached status, written by whoever can write to Redis, cannot
+ * override it). Otherwise they answer when no source did and they are the
+ * only source, or the fallback the admin chose for a status OCSP could not
+ * give. */
 static void check_crl(struct revocation *r, X509 *cert, X509 *issuer, struct decision *dec,
                       struct learned *l)
 {
 	char detail[sizeof(dec->detail)];
 	enum crl_status status = crl_store_check(r->crls, cert, issuer, detail, sizeof(detail));
+	bool answers = (!l->known || l->status == CERT_STATUS_UNKNOWN) &&
+	               (r->ocsp == NULL || r->s->unknown == REVOCATION_UNKNOWN_CRL);
 
 	if (status == CRL_EXPIRED && r->s->ignore_expired_crl)
 		status = CRL_GOOD;
+	if (status == CRL_REVOKED) {
+		if (l->known && l->status != CERT_STATUS_REVOKED)
+			note(dec, "overruled by the CRL");
+		note(dec, "%s", detail);
+		set(l, CERT_STATUS_REVOKED, "crl");
+		return;
+	}
+	if (!answers)
+		return;
 	if (status != CRL_GOOD && detail[0] != '\0')
 		note(dec, "%s", detail);
-	if (status == CRL_GOOD)
-		set(l, CERT_STATUS_GOOD, "crl");
-	else if (status == CRL_REVOKED)
-		set(l, CERT_STATUS_REVOKED, "crl");
-	else
-		set(l, CERT_STATUS_UNKNOWN, "crl");
+	set(l, status == CRL_GOOD ? CERT_STATUS_GOOD : CERT_STATUS_UNKNOWN, "crl");
 }
 
 const char REVOCATION_NEEDS_OCSP[] = "needs_ocsp";
@@ -226,10 +280,15 @@ static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer,
 	int listed = -1;
 
 	have_ref = cert_ref_make(cert, issuer, NULL, &ref) == 0;
-	if (have_ref && r->helpdesk != NULL && (listed = check_helpdesk(r, &ref, dec)) == 1) {
-		dec->revocation = "revoked";
-		dec->revocation_source = "helpdesk";
-		return "revoked";
+	if (have_ref && r->helpdesk != NULL) {
+		listed = check_helpdesk(r, &ref, dec);
+		if (listed != 0) {
+			/* Listed; or neither Redis nor a mirror can say, and no
+			 * other source may stand in for the helpdesk's word. */
+			dec->revocation = cert_status_name(listed > 0 ? CERT_STATUS_REVOKED : CERT_STATUS_UNKNOWN);
+			dec->revocation_source = listed > 0 ? "helpdesk" : NULL;
+			return listed > 0 ? "revoked" : "revocation_unknown";
+		}
 	}
 	if (have_ref && r->cache != NULL)
 		check_cache(r, &ref, dec, &l);
@@ -245,17 +304,13 @@ static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer,
 			check_ocsp(r, cert, issuer, &ref, dec, &l);
 		}
 	}
-	/* The CRL answers when it is the only source, or as the fallback the
-	 * admin chose for a status OCSP could not give. */
-	if ((!l.known || l.status == CERT_STATUS_UNKNOWN) && r->crls != NULL &&
-	    (r->ocsp == NULL || r->s->unknown == REVOCATION_UNKNOWN_CRL))
+	if (r->crls != NULL)
 		check_crl(r, cert, issuer, dec, &l);
 	/* Only the helpdesk's list is kept: it decides, when it could be read. */
 	if (!l.known && !r->s->configured && listed == 0)
 		set(&l, CERT_STATUS_GOOD, "helpdesk");
 	dec->revocation = cert_status_name(l.known ? l.status : CERT_STATUS_UNKNOWN);
-	dec->revocation_source = l.known ? l.source
-	                         : r->ocsp != NULL ? "ocsp" : r->crls != NULL ? "crl" : "helpdesk";
+	dec->revocation_source = l.known ? l.source : NULL;
 	if (l.known && l.status == CERT_STATUS_GOOD)
 		return NULL;
 	if (l.known && l.status == CERT_STATUS_REVOKED)
@@ -299,6 +354,6 @@ void revocation_remember_identity(struct revocation *r, const char *identity, X5
 {
 	struct cert_ref ref;
 
-	if (r->helpdesk != NULL && cert_ref_make(cert, issuer, NULL, &ref) == 0)
+	if (r->helpdesk != NULL && !r->dry_run && cert_ref_make(cert, issuer, NULL, &ref) == 0)
 		helpdesk_remember(r->helpdesk, identity, &ref);
 }

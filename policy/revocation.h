@@ -1,9 +1,13 @@
 /*
  * Is the device certificate revoked? Sources in order: the helpdesk's list
- * (Redis), the cached status (Redis, or in process), OCSP, the issuer's CRL.
- * What OCSP says is cached until its nextUpdate (capped), so one query per
- * certificate serves every node. When no source can say, the configured
- * rule decides: reject, ask the CRL, or accept (soft fail, logged).
+ * (Redis, or this node's mirror of it when Redis cannot answer), the cached
+ * status (Redis, or in process), OCSP, the issuer's CRL. What OCSP says is
+ * cached until its nextUpdate (capped), so one query per certificate serves
+ * every node. A local CRL that lists the certificate wins over any other
+ * answer. When no source can say, the configured rule decides: reject, ask
+ * the CRL, or accept (soft fail, logged); but with the helpdesk's list
+ * unreadable and no mirror of it yet, the certificate is refused whatever
+ * the rule.
  */
 #ifndef AUTHD_REVOCATION_H
 #define AUTHD_REVOCATION_H
@@ -17,6 +21,7 @@
 #include "policy/decision.h"
 #include "policy/ocsp_check.h"
 #include "policy/redis_pool.h"
+#include "policy/revocation_mirror.h"
 
 /* When the status cannot be learned. */
 enum revocation_unknown { REVOCATION_UNKNOWN_REJECT, REVOCATION_UNKNOWN_CRL, REVOCATION_UNKNOWN_ACCEPT };
@@ -47,9 +52,16 @@ enum revocation_counter {
 
 struct revocation;
 
-/* Borrows settings and redis (NULL: no helpdesk list, the cache in process). */
+/*
+ * Borrows settings and redis (NULL: no helpdesk list, the cache in process).
+ * dry_run: writes nothing anywhere (no status cached, no identity
+ * remembered) and keeps no mirror, for `authd --explain` and `authd -C`.
+ * Otherwise, with Redis, a mirror of the helpdesk's list is kept (its news
+ * go to log, which may be NULL).
+ */
 struct revocation *revocation_new(const struct revocation_settings *settings,
-                                  struct redis_pool *redis, char *err, size_t errlen);
+                                  struct redis_pool *redis, bool dry_run, revocation_log_fn log,
+                                  char *err, size_t errlen);
 void revocation_free(struct revocation *r);
 
 /* CRL files: see crl_store_reload and crl_store_reload_if_changed. */
@@ -73,9 +85,10 @@ extern const char REVOCATION_NEEDS_OCSP[];
 /*
  * Checks cert (issued by issuer, NULL when the chain had none) and, with
  * check_intermediates, every CA of the verified chain (leaf first) below its
- * root. Fills dec->revocation, dec->revocation_source and, on anything worth
- * knowing, dec->detail. Returns NULL when the certificate may go on, else
- * the reason to refuse it ("revoked" or "revocation_unknown"). With
+ * root. Fills dec->revocation, dec->revocation_source (the source that gave
+ * the status; NULL when none did) and, on anything worth knowing,
+ * dec->detail. Returns NULL when the certificate may go on, else the reason
+ * to refuse it ("revoked" or "revocation_unknown"). With
  * REVOCATION_OCSP_DEFER it stops with REVOCATION_NEEDS_OCSP where only a live
  * responder could answer, so the caller can run the check again where
  * waiting on OCSP holds up nobody else (dec->detail is then to be cleared).

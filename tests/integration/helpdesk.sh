@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # helpdesk.sh CASE — the helpdesk's revocation list in a real redis-server, written by authctl and
-# read by authd nodes on every authentication. Needs AUTHD_BIN, AUTHD_PKI and AUTHCTL_BIN.
+# read by authd nodes on every authentication, and each node's mirror of it. Needs AUTHD_BIN,
+# AUTHD_PKI, AUTHCTL_BIN and OCSP_RESPONDER (tests/ocsp/ocsp_responder.sh).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -11,10 +12,41 @@ source "$HERE/redis_lib.sh"
 
 NODE2_PID=""
 NODE2_PORT=""
+OCSP_DIR=""
 
 stop_servers() {
 	[[ -z $NODE2_PID ]] || { kill -TERM "$NODE2_PID" 2>/dev/null; wait "$NODE2_PID" 2>/dev/null; }
+	[[ -z $OCSP_DIR ]] || "$OCSP_RESPONDER" stop "$OCSP_DIR" >/dev/null 2>&1 || true
 	redis_stop
+}
+
+# A node with every other revocation source that says the laptop is fine: the Device CA's CRL
+# (which lists only the revoked device) and an OCSP responder that answers good.
+every_source_section() {
+	local port
+	OCSP_DIR=$HARNESS_DIR/ocsp
+	port=$("$OCSP_RESPONDER" start "$OCSP_DIR" "$AUTHD_PKI") || fail "could not start the OCSP responder"
+	cp "$AUTHD_PKI/issuing-ca.crl.pem" "$HARNESS_DIR/crl.pem"
+	echo "revocation = { crl = [ \"$HARNESS_DIR/crl.pem\" ]; ocsp = { url = \"http://127.0.0.1:$port/\"; }; };"
+}
+
+# wait_log PATTERN [SECONDS] [FROM_LINE]: authd logs a line matching PATTERN (after FROM_LINE).
+wait_log() {
+	local pattern=$1 deadline=$((SECONDS + ${2:-10})) from=${3:-0}
+	until tail -n +"$((from + 1))" "$AUTHD_LOG" | grep -Eq -- "$pattern"; do
+		((SECONDS < deadline)) || fail "authd did not log '$pattern' within ${2:-10} s"
+		sleep 0.05
+	done
+}
+
+log_lines() { wc -l <"$AUTHD_LOG"; }
+
+# The reference under which Redis keeps a device that authenticated: "issuerkeyhash:SERIAL".
+cert_ref_of() {
+	local ref
+	ref=$(rcli GET "test:identity:$1")
+	[[ $ref =~ ^[0-9a-f]{40}:[0-9A-F]+$ ]] || fail "no certificate reference recorded for $1: '$ref'"
+	echo "$ref"
 }
 
 # A second authd node on its own port, sharing the Redis of the first.
@@ -33,7 +65,8 @@ node2_start() {
 
 authctl() { authctl_cmd "$@"; }
 
-# auth DEVICE MAC OUTCOME REASON SOURCE [PORT DECISIONS]: one authentication on a node.
+# auth DEVICE MAC OUTCOME REASON SOURCE [PORT DECISIONS]: one authentication on a node
+# (SOURCE null: no revocation source answered).
 auth() {
 	local device=$1 mac=$2 outcome=$3 reason=$4 source=$5 port=${6:-$AUTHD_PORT} log=${7:-$AUTHD_DECISIONS}
 	local saved_port=$AUTHD_PORT saved_log=$AUTHD_DECISIONS
@@ -41,7 +74,8 @@ auth() {
 	AUTHD_PORT=$port AUTHD_DECISIONS=$log
 	eapol_run "$HARNESS_DIR/$device.conf" "$mac"
 	if [[ $outcome == accept ]]; then expect_eapol_accept; else expect_eapol_reject; fi
-	expect_decision "$mac" ".outcome == \"$outcome\" and .reason == \"$reason\" and .revocation_source == \"$source\"" \
+	[[ $source == null ]] || source="\"$source\""
+	expect_decision "$mac" ".outcome == \"$outcome\" and .reason == \"$reason\" and .revocation_source == $source" \
 		"$outcome, reason $reason, revocation_source $source"
 	AUTHD_PORT=$saved_port AUTHD_DECISIONS=$saved_log
 }
@@ -223,6 +257,119 @@ case_acl_audit() {
 	fi
 }
 
+# A device the helpdesk revoked stays refused when Redis dies, on a node whose CRL and OCSP
+# responder both call it good: the node's mirror of the list decides.
+case_mirror_redis_down() {
+	local from
+	redis_start
+	AUTHD_EXTRA_CONFIG="$(redis_section) $(every_source_section)"
+	authd_start
+	auth laptop 02:00:00:55:00:01 accept ok ocsp
+	from=$(log_lines)
+	authctl revoke --cert "$AUTHD_PKI/laptop.pem" --reason "stolen" >/dev/null || fail "authctl revoke failed"
+	wait_log "revocation mirror: 1 revoke" 10 "$from"
+	redis_stop
+	auth laptop 02:00:00:55:00:02 reject revoked helpdesk
+	expect_decision 02:00:00:55:00:02 '.revocation == "revoked" and (.detail | test("stolen.*from this node.s mirror, synchronised [0-9]+ s ago"))' \
+		"the revocation from the mirror, with its age, in detail"
+	auth printer 02:00:00:55:00:03 accept ok ocsp
+	expect_decision 02:00:00:55:00:03 '.detail | test("not on the helpdesk list \\(this node.s mirror")' \
+		"the mirror consulted for the printer too"
+}
+
+# A node started while Redis is down has no mirror: it refuses, whatever OCSP and the CRL say,
+# and names no revocation source; once Redis answers the mirror loads and the device gets in.
+case_mirror_never_loaded() {
+	REDIS_PORT=$(free_port tcp)   # nobody listens there yet
+	AUTHD_EXTRA_CONFIG="$(redis_section) $(every_source_section)"
+	authd_start
+	auth laptop 02:00:00:56:00:01 reject revocation_unknown null
+	expect_decision 02:00:00:56:00:01 '.revocation == "unknown" and (.detail | test("no mirror of the helpdesk list"))' \
+		"revocation unknown, and why, in detail"
+	redis_start
+	wait_log "revocation mirror: synchronised" 15
+	auth laptop 02:00:00:56:00:02 accept ok ocsp
+}
+
+# Changes the node's subscription never delivered are found: one written without a notice (the
+# periodic look at revocations:seq), one made while Redis was restarting (the full
+# re-synchronisation after the reconnect). Both then hold with Redis gone.
+case_mirror_missed_notice() {
+	local ref seq from
+	redis_start
+	AUTHD_EXTRA_CONFIG=$(redis_section)
+	authd_start
+	auth laptop 02:00:00:57:00:01 accept ok helpdesk
+	auth printer 02:00:00:57:00:02 accept ok helpdesk
+	ref=$(cert_ref_of laptop-0001.corp.example)
+	from=$(log_lines)
+	# What helpdesk_revoke does, but the notice is never published: as if it were lost.
+	rcli HSET "test:revoked:$ref" by tester at 2026-01-01T00:00:00Z reason "notice lost" >/dev/null
+	seq=$(rcli INCR test:revocations:seq)
+	rcli LPUSH test:revocations:log "$seq revoke $ref" >/dev/null
+	wait_log "re-synchronising" 15 "$from"
+	wait_log "revocation mirror: synchronised at sequence $seq" 5 "$from"
+	# Redis restarts empty (no persistence) and the printer is revoked before the node is back
+	# on the channel; the laptop, lost with Redis's data, stays refused with a warning.
+	from=$(log_lines)
+	redis_stop
+	wait_log "revocation mirror: .*reconnecting" 10 "$from"
+	redis_start
+	authctl revoke --cert "$AUTHD_PKI/printer.pem" --reason "revoked during the restart" >/dev/null ||
+		fail "authctl revoke failed"
+	wait_log "revocation mirror: (synchronised at sequence 1 |1 revoke)" 15 "$from"
+	wait_log "$ref is no longer in Redis" 1 "$from"
+	redis_stop
+	auth laptop 02:00:00:57:00:03 reject revoked helpdesk
+	auth printer 02:00:00:57:00:04 reject revoked helpdesk
+	expect_decision 02:00:00:57:00:04 '.detail | test("revoked during the restart")' "the printer's record in detail"
+}
+
+# A DEL of the revocation behind the helpdesk's back undoes nothing on a running node, and is
+# reported; `authctl unrevoke` is what lifts it.
+case_mirror_direct_del() {
+	local ref
+	redis_start
+	AUTHD_EXTRA_CONFIG=$(redis_section)
+	authd_start
+	auth laptop 02:00:00:58:00:01 accept ok helpdesk
+	ref=$(cert_ref_of laptop-0001.corp.example)
+	authctl revoke --cert "$AUTHD_PKI/laptop.pem" --reason "stolen" >/dev/null || fail "authctl revoke failed"
+	wait_log "revocation mirror: 1 revoke $ref"
+	[[ $(rcli DEL "test:revoked:$ref") == 1 ]] || fail "the revocation was not in Redis to delete"
+	auth laptop 02:00:00:58:00:02 reject revoked helpdesk
+	expect_decision 02:00:00:58:00:02 '.detail | test("stolen.*gone from Redis without an unrevoke")' \
+		"the kept revocation explained in detail"
+	wait_log "warning.*$ref is no longer in Redis but no unrevoke was published" 5
+	auth laptop 02:00:00:58:00:03 reject revoked helpdesk
+	authctl unrevoke --cert "$AUTHD_PKI/laptop.pem" >/dev/null || fail "authctl unrevoke failed"
+	wait_log "revocation mirror: 2 unrevoke $ref"
+	auth laptop 02:00:00:58:00:04 accept ok helpdesk
+}
+
+# authd --explain is a dry run: Redis holds exactly what it held before (no cached status, no
+# identity remembered), while the same check by the server writes both.
+case_explain_writes_nothing() {
+	local before after out
+	redis_start
+	AUTHD_EXTRA_CONFIG="$(redis_section) $(every_source_section)"
+	AUTHD_PORT=$(free_udp_port) AUTHD_DECISIONS=$HARNESS_DIR/explain.jsonl authd_write_config "$HARNESS_DIR/explain.conf"
+	authctl revoke --cert "$AUTHD_PKI/printer.pem" --reason "x" >/dev/null || fail "authctl revoke failed"
+	before=$(rcli --scan | sort; rcli DBSIZE)
+	out=$("$AUTHD_BIN" --explain "$AUTHD_PKI/laptop.pem" -c "$HARNESS_DIR/explain.conf" 2>&1) ||
+		fail "authd --explain did not accept the laptop: $out"
+	grep -q "revocation: good (ocsp)" <<<"$out" || fail "authd --explain did not ask OCSP: $out"
+	after=$(rcli --scan | sort; rcli DBSIZE)
+	[[ $after == "$before" ]] || fail "authd --explain changed Redis: before [$before] after [$after]"
+	out=$("$AUTHD_BIN" --explain "$AUTHD_PKI/printer.pem" -c "$HARNESS_DIR/explain.conf" 2>&1) &&
+		fail "authd --explain accepted the revoked printer: $out"
+	grep -q "revocation: revoked (helpdesk)" <<<"$out" || fail "authd --explain: $out"
+	redis_stop
+	out=$("$AUTHD_BIN" --explain "$AUTHD_PKI/laptop.pem" -c "$HARNESS_DIR/explain.conf" 2>&1) &&
+		fail "authd --explain accepted with the helpdesk list unreadable: $out"
+	grep -q "revocation: unknown (no source answered)" <<<"$out" || fail "authd --explain: $out"
+}
+
 main() {
 	local case=${1:-}
 	if [[ $case == --list ]]; then
@@ -231,6 +378,7 @@ main() {
 	fi
 	declare -F "case_$case" >/dev/null || { echo "usage: helpdesk.sh CASE (helpdesk.sh --list)" >&2; exit 2; }
 	[[ -x ${AUTHCTL_BIN:-} ]] || { echo "helpdesk.sh: AUTHCTL_BIN must name authctl" >&2; exit 2; }
+	[[ -x ${OCSP_RESPONDER:-} ]] || { echo "helpdesk.sh: OCSP_RESPONDER must name tests/ocsp/ocsp_responder.sh" >&2; exit 2; }
 	need_command redis-server redis-server
 	harness_init
 	harness_on_exit stop_servers

@@ -38,14 +38,16 @@ revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; timeout_ms = ${O
 	authd_start
 }
 
-# auth DEVICE MAC OUTCOME REASON REVOCATION SOURCE: one authentication and its decision record.
+# auth DEVICE MAC OUTCOME REASON REVOCATION SOURCE: one authentication and its decision record
+# (SOURCE null: no source answered).
 auth() {
 	local device=$1 mac=$2 outcome=$3 reason=$4 revocation=$5 source=$6
 	eapol_config "$device" >"$HARNESS_DIR/$device.conf"
 	eapol_run "$HARNESS_DIR/$device.conf" "$mac"
 	if [[ $outcome == accept ]]; then expect_eapol_accept; else expect_eapol_reject; fi
+	[[ $source == null ]] || source="\"$source\""
 	expect_decision "$mac" ".outcome == \"$outcome\" and .reason == \"$reason\" and
-		.revocation == \"$revocation\" and .revocation_source == \"$source\"" \
+		.revocation == \"$revocation\" and .revocation_source == $source" \
 		"$outcome, reason $reason, revocation $revocation from $source"
 }
 
@@ -89,7 +91,7 @@ case_responder_down() {
 	OCSP_PORT=$(free_udp_port)   # nobody listens there
 	cp "$AUTHD_PKI/issuing-ca.crl.pem" "$HARNESS_DIR/crl.pem"
 	start_authd
-	auth laptop 02:00:00:73:00:01 reject revocation_unknown unknown ocsp
+	auth laptop 02:00:00:73:00:01 reject revocation_unknown unknown null
 	expect_decision 02:00:00:73:00:01 '.detail | test("OCSP")' "the OCSP failure in detail"
 	authd_stop
 	redis_stop
@@ -99,7 +101,7 @@ case_responder_down() {
 	authd_stop
 	redis_stop
 	start_authd 'unknown = "accept";'
-	auth laptop 02:00:00:73:00:04 accept ok unknown ocsp
+	auth laptop 02:00:00:73:00:04 accept ok unknown null
 }
 
 # A responder that accepts TCP and never answers (SIGSTOPped): the authentication waiting on it
@@ -245,6 +247,25 @@ case_forged_good() {
 	# A revoked value needs no MAC: forging one only refuses a device, and authctl writes them.
 	rcli SET "$key" "revoked crl $(date +%s)" EX 3600 >/dev/null
 	auth laptop 02:00:00:76:00:04 reject revoked revoked cache
+}
+
+# A status cached as good (by authd itself, from OCSP) does not outlive the CRL: once the local
+# CRL lists the device it is refused, the CRL named as the source.
+case_crl_beats_cache() {
+	# The responder's own index, in which the revoked device is still valid.
+	awk -F'\t' -v OFS='\t' '$6 ~ /revoked-0001/ { $1 = "V"; $3 = "" } 1' "$AUTHD_PKI/issuing-ca.index" \
+		>"$HARNESS_DIR/index"
+	responder_start --index "$HARNESS_DIR/index"
+	cp "$AUTHD_PKI/issuing-ca-empty.crl.pem" "$HARNESS_DIR/crl.pem"
+	start_authd "crl = [ \"$HARNESS_DIR/crl.pem\" ];"
+	auth revoked 02:00:00:76:00:01 accept ok good ocsp
+	auth revoked 02:00:00:76:00:02 accept ok good cache
+	cp "$AUTHD_PKI/issuing-ca.crl.pem" "$HARNESS_DIR/crl.new" && mv "$HARNESS_DIR/crl.new" "$HARNESS_DIR/crl.pem"
+	sleep 1.2   # changes are looked for at most once a second
+	auth revoked 02:00:00:76:00:03 reject revoked revoked crl
+	expect_decision 02:00:00:76:00:03 '.detail | test("good by ocsp .*cached.*overruled by the CRL")' \
+		"the cached status and the CRL that overruled it in detail"
+	auth laptop 02:00:00:76:00:04 accept ok good ocsp
 }
 
 main() {

@@ -64,7 +64,7 @@ static void forget(struct redis_pool *redis, struct revocation **r, const struct
 	if (redis == NULL) {
 		/* The in-process cache has no delete: a fresh one is empty. */
 		revocation_free(*r);
-		if ((*r = revocation_new(s, NULL, err, sizeof(err))) == NULL) {
+		if ((*r = revocation_new(s, NULL, false, NULL, err, sizeof(err))) == NULL) {
 			fprintf(stderr, "bench_revocation: %s\n", err);
 			exit(1);
 		}
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 		rs.port = (unsigned)atoi(argv[3]);
 		redis = redis_pool_new(&rs, err, sizeof(err));
 	}
-	r = revocation_new(&s, redis, err, sizeof(err));
+	r = revocation_new(&s, redis, false, NULL, err, sizeof(err));
 	if ((strcmp(argv[3], "none") != 0 && redis == NULL) || r == NULL) {
 		fprintf(stderr, "bench_revocation: %s\n", err);
 		return 1;

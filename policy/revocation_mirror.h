@@ -1,0 +1,77 @@
+/*
+ * This node's copy of the helpdesk's revocation list, so that a revocation
+ * is never forgotten while Redis cannot answer.
+ *
+ * Loaded in full when it starts, then kept current by a thread of its own:
+ * it subscribes to "<prefix>revocations" on a connection of its own and
+ * applies each notice "SEQ revoke|unrevoke REF" (helpdesk.h) in order. A gap
+ * in the sequence, any disconnect, an unreadable notice, or a periodic look
+ * at "<prefix>revocations:seq" (every REVOCATION_MIRROR_CHECK_S seconds) that
+ * finds a number it has not seen each start a full re-synchronisation: the
+ * list read again, and the notices it missed read back from
+ * "<prefix>revocations:log".
+ *
+ * An entry leaves the mirror only by an unrevoke notice (received, or found
+ * in the log). One that vanished from Redis without one (a DEL behind the
+ * helpdesk's back, or a Redis that lost its data) stays revoked on this node,
+ * with a warning naming it, until `authctl unrevoke` publishes its removal
+ * or the node restarts.
+ */
+#ifndef AUTHD_REVOCATION_MIRROR_H
+#define AUTHD_REVOCATION_MIRROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "policy/cert_ref.h"
+#include "policy/helpdesk.h"
+#include "policy/redis_pool.h"
+#include "policy/revocation_wire.h"
+
+/* How often the mirror checks the sequence number, which bounds how long a
+ * silently lost subscription goes unnoticed. */
+#define REVOCATION_MIRROR_CHECK_S 5
+
+/* Where the mirror's news goes (a warning, or information); may be called
+ * from the mirror's thread. */
+typedef void (*revocation_log_fn)(bool warning, const char *msg);
+
+struct revocation_mirror;
+
+/*
+ * Borrows helpdesk and redis, which must outlive the mirror. Loads the list
+ * once (a Redis outage leaves the mirror not yet loaded, and the thread keeps
+ * trying), then starts the thread. log may be NULL. NULL with err.
+ */
+struct revocation_mirror *revocation_mirror_new(struct helpdesk *helpdesk, struct redis_pool *redis,
+                                                revocation_log_fn log, char *err, size_t errlen);
+/* Stops the thread and frees everything. */
+void revocation_mirror_free(struct revocation_mirror *m);
+
+enum revocation_mirror_answer {
+	REVOCATION_MIRROR_NOT_LOADED,   /* never synchronised: it cannot say */
+	REVOCATION_MIRROR_NOT_LISTED,
+	REVOCATION_MIRROR_LISTED,
+};
+
+/*
+ * What the mirror says of ref. When loaded, *age_s is how many seconds ago it
+ * was last known to match Redis; on LISTED rec holds the audit record.
+ * Thread-safe.
+ */
+enum revocation_mirror_answer revocation_mirror_lookup(struct revocation_mirror *m,
+                                                       const struct cert_ref *ref,
+                                                       struct revocation_record *rec, time_t *age_s);
+
+/*
+ * What Redis itself just answered about ref (live_rec NULL: not listed). A
+ * revocation the mirror lacked is added at once; an entry the mirror holds
+ * and Redis lacks is kept, and a re-synchronisation asked for, which either
+ * finds the unrevoke notice or warns. Returns true when the mirror holds ref
+ * (rec then holds its record). Thread-safe.
+ */
+bool revocation_mirror_saw(struct revocation_mirror *m, const struct cert_ref *ref,
+                           const struct revocation_record *live_rec, struct revocation_record *rec);
+
+#endif
