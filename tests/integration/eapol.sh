@@ -79,6 +79,31 @@ case_tls13_accept() {
 	accept_case laptop 02:00:00:01:00:02 TLSv1.3 phase1="$TLS13_ONLY"
 }
 
+# received_user_name: the User-Name of the Access-Accept eapol_test received.
+received_user_name() {
+	sed -n "/Attribute 1 (User-Name)/{n;s/^ *Value: '\(.*\)'$/\1/p}" "$EAPOL_LOG" | tail -n 1
+}
+
+# The Access-Accept names the device by its verified certificate identity, never by the EAP
+# identity it typed (which nothing checked), unless identity.reply_user_name = "eap".
+case_user_name_from_certificate() {
+	local got
+	authd_start
+	EAPOL_IDENTITY=someone-else.corp.example eapol_config laptop >"$HARNESS_DIR/other.conf"
+	eapol_run "$HARNESS_DIR/other.conf" 02:00:00:01:00:05
+	expect_eapol_accept
+	got=$(received_user_name)
+	[[ $got == laptop-0001.corp.example ]] ||
+		fail "the Access-Accept's User-Name is '$got', expected the certificate's laptop-0001.corp.example"
+	authd_stop
+	AUTHD_EXTRA_CONFIG='identity = { reply_user_name = "eap"; };' authd_start
+	eapol_run "$HARNESS_DIR/other.conf" 02:00:00:01:00:06
+	expect_eapol_accept
+	got=$(received_user_name)
+	[[ $got == someone-else.corp.example ]] ||
+		fail "with reply_user_name = \"eap\" the User-Name is '$got', expected the EAP identity"
+}
+
 case_reject_expired() {
 	authd_start
 	reject_case expired 02:00:00:02:00:01 cert_expired
