@@ -376,6 +376,16 @@ static const char *backend_name(enum policy_backend b)
 	return names[b];
 }
 
+/* Whether work that waits on backend `need` must move from the thread of
+ * `here` (NONE: a TLS worker) to need's threads: unless it is already there,
+ * or needs nothing, or is on a backend's thread and need is marked down (its
+ * calls fail at once, so going on here costs nothing). */
+static bool must_hand_over(struct dispatch *d, enum policy_backend need, enum policy_backend here)
+{
+	return need != POLICY_BACKEND_NONE && need != here &&
+	       (here == POLICY_BACKEND_NONE || !policy_backend_down(d->policy, need));
+}
+
 /* Hands the conversation to the threads of backend b, which go on with it
  * and answer. 0, or -1 (that queue is full or stopping: the caller still
  * owns everything). */
@@ -469,7 +479,7 @@ static struct radius_reply *decide(struct request *r, struct conversation *conv,
 		enum policy_backend need = policy_step_backend(r->d->policy, conv->step);
 		bool busy = false;
 
-		if (need != POLICY_BACKEND_NONE && need != here) {
+		if (must_hand_over(r->d, need, here)) {
 			if (hand_over(r, conv, PENDING_DECIDE, need) == 0) {
 				*deferred = true;
 				return NULL;
@@ -493,12 +503,10 @@ static struct radius_reply *decide(struct request *r, struct conversation *conv,
 
 static void respond(struct request *r, struct radius_reply *reply);
 
-/* Where the session store is read: Redis's threads, unless it is in process
- * or Redis is marked down (then it fails at once). */
+/* Where the session store is read: Redis's threads, unless it is in process. */
 static enum policy_backend store_backend(struct dispatch *d)
 {
-	return tls_session_store_blocks(d->tls_sessions) && !redis_pool_down(policy_redis(d->policy))
-	               ? POLICY_BACKEND_REDIS : POLICY_BACKEND_NONE;
+	return tls_session_store_blocks(d->tls_sessions) ? POLICY_BACKEND_REDIS : POLICY_BACKEND_NONE;
 }
 
 /*
@@ -513,6 +521,7 @@ static struct radius_reply *look_up_session(struct request *r, struct conversati
                                             enum policy_backend here, bool *deferred)
 {
 	enum policy_backend need = here == POLICY_BACKEND_OCSP ? here : store_backend(r->d);
+	bool here_is_right = !must_hand_over(r->d, need, here);
 	struct decision scratch;
 	STACK_OF(X509) *chain = NULL;
 	const uint8_t *id, *out = NULL;
@@ -521,7 +530,6 @@ static struct radius_reply *look_up_session(struct request *r, struct conversati
 	size_t idlen = eap_conversation_offered_session(conv->eap, &id), derlen = 0, outlen = 0;
 	enum eap_step step;
 	char err[256];
-	bool here_is_right = need == POLICY_BACKEND_NONE || need == here;
 	int found = 0;
 
 	if (!here_is_right && hand_over(r, conv, PENDING_LOOKUP, need) == 0) {

@@ -98,27 +98,32 @@ unsigned policy_backend_threads(const struct policy *p, enum policy_backend b)
 	}
 }
 
-/* Redis, unless there is none or it is marked down (commands fail at once). */
-static enum policy_backend redis_backend(const struct policy *p)
-{
-	return p->redis != NULL && !redis_pool_down(p->redis) ? POLICY_BACKEND_REDIS
-	                                                      : POLICY_BACKEND_NONE;
-}
-
 enum policy_backend policy_step_backend(const struct policy *p, enum policy_step step)
 {
 	switch (step) {
 	case POLICY_STEP_REVOCATION:
-		return revocation_blocks(p->revocation) ? redis_backend(p) : POLICY_BACKEND_NONE;
+		return revocation_blocks(p->revocation) ? POLICY_BACKEND_REDIS : POLICY_BACKEND_NONE;
 	case POLICY_STEP_OCSP:
 		return POLICY_BACKEND_OCSP;
 	case POLICY_STEP_PLACEMENT:
 		/* Placement remembers the device's identity in Redis, too. */
-		if (p->directory != NULL && !ldap_directory_down(p->directory))
-			return POLICY_BACKEND_DIRECTORY;
-		return redis_backend(p);
+		return p->directory != NULL ? POLICY_BACKEND_DIRECTORY
+		       : p->redis != NULL   ? POLICY_BACKEND_REDIS : POLICY_BACKEND_NONE;
 	default:
 		return POLICY_BACKEND_NONE;
+	}
+}
+
+bool policy_backend_down(const struct policy *p, enum policy_backend b)
+{
+	switch (b) {
+	case POLICY_BACKEND_REDIS:
+		return p->redis != NULL && redis_pool_down(p->redis);
+	case POLICY_BACKEND_DIRECTORY:
+		return p->directory != NULL && ldap_directory_down(p->directory);
+	default:
+		/* OCSP: revocation_check asks only responders that are not down. */
+		return false;
 	}
 }
 

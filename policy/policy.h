@@ -146,9 +146,13 @@ enum policy_step {
 	POLICY_STEP_DONE,
 };
 
-/* The backend step waits on now; NONE when it never blocks, or when that
- * backend is marked down (see policy/breaker.h) and the step answers at once. */
+/* The backend step waits on; NONE when it never blocks. */
 enum policy_backend policy_step_backend(const struct policy *p, enum policy_step step);
+/* True while backend b is marked down (see policy/breaker.h): its calls fail
+ * at once, so a thread of another backend may take a step that needs it on
+ * its way instead of queueing. A TLS worker still hands it over: the one
+ * call that probes whether the backend is back may wait its timeout. */
+bool policy_backend_down(const struct policy *p, enum policy_backend b);
 
 /*
  * Runs one step and returns the next; start at POLICY_STEP_REVOCATION. At

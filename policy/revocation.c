@@ -293,15 +293,19 @@ static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer,
 	if (have_ref && r->cache != NULL)
 		check_cache(r, &ref, dec, &l);
 	if (!l.known && have_ref && r->ocsp != NULL) {
-		/* A responder marked down answers at once ("marked down"), so only a
-		 * live one is worth a trip to the OCSP threads. */
+		/* Only a responder that is not marked down is worth a trip to the
+		 * OCSP threads; one that is counts as failing, at once. */
 		if (ocsp == REVOCATION_OCSP_DEFER && !ocsp_check_responder_down(r->ocsp, cert))
 			return REVOCATION_NEEDS_OCSP;
-		if (ocsp == REVOCATION_OCSP_SKIP) {
-			count(r, REVOCATION_OCSP_FAILURES);
-			note(dec, "%s", "OCSP not asked: every OCSP thread is busy and their queue is full");
-		} else {
+		if (ocsp == REVOCATION_OCSP_ASK) {
 			check_ocsp(r, cert, issuer, &ref, dec, &l);
+		} else {
+			/* Not here: the one query that probes a responder marked down
+			 * belongs on the OCSP threads. */
+			count(r, REVOCATION_OCSP_FAILURES);
+			note(dec, "%s", ocsp == REVOCATION_OCSP_SKIP
+			                        ? "OCSP not asked: every OCSP thread is busy and their queue is full"
+			                        : "OCSP not asked: the responder is marked down after timeouts");
 		}
 	}
 	if (r->crls != NULL)
