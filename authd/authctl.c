@@ -268,11 +268,15 @@ static int cmd_unrevoke(struct ctl *c, const struct target *t)
 	rc = helpdesk_unrevoke(c->helpdesk, &id, err, sizeof(err));
 	if (rc < 0)
 		return fprintf(stderr, "authctl: %s\n", err), 1;
-	printf(rc ? "unrevoked serial %s of %s\n" : "serial %s of %s was not revoked\n", id.serial,
-	       rec.issuer);
+	printf(rc ? "unrevoked serial %s of %s\n"
+	          : "serial %s of %s was not on the list in Redis; nodes still refusing it are told to stop\n",
+	       id.serial, rec.issuer);
+	/* Audited either way: even without an entry in Redis the notice lifts
+	 * what nodes' mirrors kept (an entry deleted behind the helpdesk's back). */
 	utc_time_format(time(NULL), rec.at, sizeof(rec.at));
-	if (rc)
-		audit_revocation(c, "unrevoke", &id, &rec);
+	if (!rc)
+		snprintf(rec.reason, sizeof(rec.reason), "not on the list in Redis");
+	audit_revocation(c, "unrevoke", &id, &rec);
 	return 0;
 }
 
