@@ -12,6 +12,7 @@
 
 #include "authd/log.h"
 #include "authd/radius.h"
+#include "policy/seal.h"
 
 /* Warnings about a NAS over its cap, per second at most. */
 #define CAP_LOG_PER_SECOND 5
@@ -297,14 +298,53 @@ static int admit(struct live_sessions *ls, const struct cert_ref *ref, const str
 	return 0;
 }
 
+/* What the station index holds: the certificate and a MAC over it and the
+ * key it is stored under, so a Redis writer cannot point a NAS's station at
+ * another certificate (accounting without authd's Class would then make or
+ * end a session of the wrong device). value gets "REF TAG". 0, or -1. */
+static int station_value(const struct live_sessions *ls, const char *skey, const struct cert_ref *ref,
+                         char *value, size_t len)
+{
+	char input[768], text[128], tag[SEAL_TAG_LEN + 1];
+	const struct seal *seal = redis_pool_seal(ls->redis);
+	int n;
+
+	cert_ref_string(ref, text, sizeof(text));
+	n = snprintf(input, sizeof(input), "%s\n%s", skey, text);
+	if (seal == NULL || n < 0 || (size_t)n >= sizeof(input) ||
+	    seal_mac(seal, "station", input, (size_t)n, tag) < 0)
+		return -1;
+	snprintf(value, len, "%s %s", text, tag);
+	return 0;
+}
+
+/* The certificate a station index value names, if its MAC holds. */
+static bool station_ref(const struct live_sessions *ls, const char *skey, const char *value,
+                        size_t len, struct cert_ref *ref)
+{
+	const char *space = memchr(value, ' ', len);
+	const struct seal *seal = redis_pool_seal(ls->redis);
+	char input[768], text[128];
+	int n;
+
+	if (seal == NULL || space == NULL || (size_t)(space - value) >= sizeof(text))
+		return false;
+	memcpy(text, value, (size_t)(space - value));
+	text[space - value] = '\0';
+	n = snprintf(input, sizeof(input), "%s\n%s", skey, text);
+	return n > 0 && (size_t)n < sizeof(input) &&
+	       seal_verify(seal, "station", input, (size_t)n, space + 1, len - (size_t)(space - value) - 1) &&
+	       cert_ref_parse(text, ref) == 0;
+}
+
 static int store(struct live_sessions *ls, const struct cert_ref *ref, const struct live_session *s,
                  char *err, size_t errlen)
 {
-	char key[256], field[256], value[2048], skey[512], ref_text[128], ttl[16];
+	char key[256], field[256], value[2048], skey[512], station[160], ttl[16];
 	char nkey[256], member[512], now[24];
 	const char *hset[4] = { "HSET", key, field, value };
 	const char *expire[3] = { "EXPIRE", key, ttl };
-	const char *set[5] = { "SET", skey, ref_text, "EX", ttl };
+	const char *set[5] = { "SET", skey, station, "EX", ttl };
 	const char *zadd[4] = { "ZADD", nkey, now, member };
 	const char *nexpire[3] = { "EXPIRE", nkey, ttl };
 
@@ -321,7 +361,10 @@ static int store(struct live_sessions *ls, const struct cert_ref *ref, const str
 	if (s->calling_station_id[0] == '\0')
 		return 0;
 	station_key(ls, s, skey, sizeof(skey));
-	cert_ref_string(ref, ref_text, sizeof(ref_text));
+	if (station_value(ls, skey, ref, station, sizeof(station)) < 0) {
+		snprintf(err, errlen, "cannot MAC the station's certificate");
+		return -1;
+	}
 	return run(ls, 5, set, err, errlen);
 }
 
@@ -340,7 +383,8 @@ static int ref_of_station(struct live_sessions *ls, const struct live_session *s
 	station_key(ls, s, skey, sizeof(skey));
 	if ((r = redis_pool_command(ls->redis, 2, get, err, errlen)) == NULL)
 		return -1;
-	found = r->type == REDIS_REPLY_STRING && cert_ref_parse(r->str, ref) == 0;
+	/* A value without a valid MAC names no certificate. */
+	found = r->type == REDIS_REPLY_STRING && station_ref(ls, skey, r->str, r->len, ref);
 	freeReplyObject(r);
 	return found;
 }

@@ -112,7 +112,9 @@ case_disconnect_ack() {
 }
 
 # The certificate reference authd keeps for the laptop (from its station index).
-session_ref() { rcli GET "test:station:lab-switch:02-00-00-60-00-01"; }
+# station_ref STATION: the certificate the station index names (its value is "REF MAC").
+station_ref() { rcli GET "test:station:lab-switch:$1" | cut -d' ' -f1; }
+session_ref() { station_ref 02-00-00-60-00-01; }
 
 case_disconnect_nak() {
 	start nak
@@ -177,8 +179,8 @@ case_class_other_nas() {
 	grep -q "nas=nas-b .*accounting ignored: its Class was not issued to this NAS" "$AUTHD_LOG" ||
 		fail "authd did not log the Class copied to nas-b"
 	[[ $(rcli --scan --pattern 'test:nas-sessions:nas-b') == "" ]] || fail "nas-b got a live session"
-	[[ $(rcli HLEN "test:sessions:$(rcli GET test:station:lab-switch:02-00-00-60-00-21)") == 1 ]] ||
-		fail "expected the laptop's one session (from its Access-Accept), found $(rcli HLEN "test:sessions:$(rcli GET test:station:lab-switch:02-00-00-60-00-21)")"
+	[[ $(rcli HLEN "test:sessions:$(station_ref 02-00-00-60-00-21)") == 1 ]] ||
+		fail "expected the laptop's one session (from its Access-Accept), found $(rcli HLEN "test:sessions:$(station_ref 02-00-00-60-00-21)")"
 	# The same Class from the NAS it was issued to names the session.
 	account start "Class=$class" Calling-Station-Id=02-00-00-60-00-97 Acct-Session-Id=SESSION-6022
 	revoke_laptop
@@ -197,7 +199,7 @@ case_nas_cap() {
 	start ack 'max_per_nas = 2;'
 	accept 02:00:00:60:00:31
 	class=$(accept_class_hex)
-	ref=$(rcli GET test:station:lab-switch:02-00-00-60-00-31)
+	ref=$(station_ref 02-00-00-60-00-31)
 	account start "Class=$class" Calling-Station-Id=02-00-00-60-00-32 Acct-Session-Id=SESSION-6032
 	account start "Class=$class" Calling-Station-Id=02-00-00-60-00-33 Acct-Session-Id=SESSION-6033
 	[[ $(rcli HLEN "test:sessions:$ref") == 2 ]] || fail "expected 2 sessions (the cap), found $(rcli HLEN "test:sessions:$ref")"
@@ -216,6 +218,24 @@ case_nas_cap() {
 		fail "a session after one ended was not kept"
 	authd_stop
 	grep -q 'live sessions: refused=1 ' "$AUTHD_LOG" || fail "authd did not count the refused session at stop"
+}
+
+# The station index is MACed under the node key: a value written by hand (a Redis writer pointing
+# a station at a certificate) names no certificate, and accounting without authd's Class creates no
+# session from it; the genuine index still serves.
+case_station_forged() {
+	local ref
+	start ack
+	accept 02:00:00:60:00:41
+	ref=$(station_ref 02-00-00-60-00-41)
+	[[ -n $ref ]] || fail "the Access-Accept left no station index"
+	rcli SET test:station:lab-switch:02-00-00-60-00-42 "$ref" EX 3600 >/dev/null
+	account start Calling-Station-Id=02-00-00-60-00-42 Acct-Session-Id=SESSION-6042
+	[[ $(rcli HEXISTS "test:sessions:$ref" "lab-switch|02-00-00-60-00-42") == 0 ]] ||
+		fail "accounting at a station whose index was forged created a session of the laptop"
+	account start Calling-Station-Id=02-00-00-60-00-41 Acct-Session-Id=SESSION-6041
+	rcli HGET "test:sessions:$ref" "lab-switch|02-00-00-60-00-41" | grep -q '^acct_session_id=SESSION-6041$' ||
+		fail "accounting at the laptop's own station did not reach its session"
 }
 
 # Accounting signed with another secret is dropped, unanswered.
