@@ -12,7 +12,7 @@
 
 #include "authd/log.h"
 #include "authd/radius.h"
-#include "policy/seal.h"
+#include "authd/session_class.h"
 
 /* Warnings about a NAS over its cap, per second at most. */
 #define CAP_LOG_PER_SECOND 5
@@ -298,45 +298,6 @@ static int admit(struct live_sessions *ls, const struct cert_ref *ref, const str
 	return 0;
 }
 
-/* What the station index holds: the certificate and a MAC over it and the
- * key it is stored under, so a Redis writer cannot point a NAS's station at
- * another certificate (accounting without authd's Class would then make or
- * end a session of the wrong device). value gets "REF TAG". 0, or -1. */
-static int station_value(const struct live_sessions *ls, const char *skey, const struct cert_ref *ref,
-                         char *value, size_t len)
-{
-	char input[768], text[128], tag[SEAL_TAG_LEN + 1];
-	const struct seal *seal = redis_pool_seal(ls->redis);
-	int n;
-
-	cert_ref_string(ref, text, sizeof(text));
-	n = snprintf(input, sizeof(input), "%s\n%s", skey, text);
-	if (seal == NULL || n < 0 || (size_t)n >= sizeof(input) ||
-	    seal_mac(seal, "station", input, (size_t)n, tag) < 0)
-		return -1;
-	snprintf(value, len, "%s %s", text, tag);
-	return 0;
-}
-
-/* The certificate a station index value names, if its MAC holds. */
-static bool station_ref(const struct live_sessions *ls, const char *skey, const char *value,
-                        size_t len, struct cert_ref *ref)
-{
-	const char *space = memchr(value, ' ', len);
-	const struct seal *seal = redis_pool_seal(ls->redis);
-	char input[768], text[128];
-	int n;
-
-	if (seal == NULL || space == NULL || (size_t)(space - value) >= sizeof(text))
-		return false;
-	memcpy(text, value, (size_t)(space - value));
-	text[space - value] = '\0';
-	n = snprintf(input, sizeof(input), "%s\n%s", skey, text);
-	return n > 0 && (size_t)n < sizeof(input) &&
-	       seal_verify(seal, "station", input, (size_t)n, space + 1, len - (size_t)(space - value) - 1) &&
-	       cert_ref_parse(text, ref) == 0;
-}
-
 static int store(struct live_sessions *ls, const struct cert_ref *ref, const struct live_session *s,
                  char *err, size_t errlen)
 {
@@ -360,8 +321,11 @@ static int store(struct live_sessions *ls, const struct cert_ref *ref, const str
 		return -1;
 	if (s->calling_station_id[0] == '\0')
 		return 0;
+	/* Bound to its key by a MAC, so a Redis writer cannot point a NAS's
+	 * station at another certificate (accounting without authd's Class would
+	 * then make or end a session of the wrong device). */
 	station_key(ls, s, skey, sizeof(skey));
-	if (station_value(ls, skey, ref, station, sizeof(station)) < 0) {
+	if (session_ref_bind(redis_pool_seal(ls->redis), "station", skey, ref, station, sizeof(station)) < 0) {
 		snprintf(err, errlen, "cannot MAC the station's certificate");
 		return -1;
 	}
@@ -384,7 +348,9 @@ static int ref_of_station(struct live_sessions *ls, const struct live_session *s
 	if ((r = redis_pool_command(ls->redis, 2, get, err, errlen)) == NULL)
 		return -1;
 	/* A value without a valid MAC names no certificate. */
-	found = r->type == REDIS_REPLY_STRING && station_ref(ls, skey, r->str, r->len, ref);
+	found = r->type == REDIS_REPLY_STRING &&
+	        session_ref_verify(redis_pool_seal(ls->redis), "station", skey, (const uint8_t *)r->str,
+	                           r->len, ref) == 0;
 	freeReplyObject(r);
 	return found;
 }

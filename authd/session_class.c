@@ -5,29 +5,43 @@
 
 #include "authd/radius.h"
 
-/* The MAC's input: the client name, a NUL (no name contains one), the ref. */
-static int mac_input(const char *nas, const struct cert_ref *ref, char *out, size_t outlen)
+/* The MAC's input: the binding, a NUL (no client name or key contains one),
+ * the ref. */
+static int mac_input(const char *binding, const struct cert_ref *ref, char *out, size_t outlen)
 {
-	size_t n = strlen(nas);
+	size_t n = strlen(binding);
 
 	if (n + 1 >= outlen)
 		return -1;
-	memcpy(out, nas, n + 1);
+	memcpy(out, binding, n + 1);
 	cert_ref_string(ref, out + n + 1, outlen - n - 1);
 	return (int)(n + 1 + strlen(out + n + 1));
+}
+
+int session_ref_bind(const struct seal *seal, const char *purpose, const char *binding,
+                     const struct cert_ref *ref, char *out, size_t outlen)
+{
+	char input[768], text[128], tag[SEAL_TAG_LEN + 1];
+	int n = mac_input(binding, ref, input, sizeof(input));
+
+	if (seal == NULL || n < 0 || seal_mac(seal, purpose, input, (size_t)n, tag) < 0)
+		return -1;
+	cert_ref_string(ref, text, sizeof(text));
+	n = snprintf(out, outlen, "%s:%s", text, tag);
+	return n < 0 || (size_t)n >= outlen ? -1 : n;
 }
 
 int session_class_make(const struct seal *seal, const char *nas, const struct cert_ref *ref,
                        char *out, size_t outlen)
 {
-	char input[256], text[128], tag[SEAL_TAG_LEN + 1];
-	int n = mac_input(nas, ref, input, sizeof(input));
+	size_t prefix = strlen(RADIUS_AUTHD_CLASS_PREFIX);
+	int n;
 
-	if (n < 0 || seal_mac(seal, "class", input, (size_t)n, tag) < 0)
+	if (outlen <= prefix)
 		return -1;
-	cert_ref_string(ref, text, sizeof(text));
-	n = snprintf(out, outlen, "%s%s:%s", RADIUS_AUTHD_CLASS_PREFIX, text, tag);
-	return n < 0 || (size_t)n >= outlen ? -1 : n;
+	memcpy(out, RADIUS_AUTHD_CLASS_PREFIX, prefix);
+	n = session_ref_bind(seal, "class", nas, ref, out + prefix, outlen - prefix);
+	return n < 0 ? -1 : (int)prefix + n;
 }
 
 int session_class_parse(const uint8_t *value, size_t len, struct cert_ref *ref, const uint8_t **tag,
@@ -55,19 +69,25 @@ int session_class_parse(const uint8_t *value, size_t len, struct cert_ref *ref, 
 	return 0;
 }
 
-int session_class_verify(const struct seal *seal, const char *nas, const uint8_t *value, size_t len,
-                         struct cert_ref *ref)
+int session_ref_verify(const struct seal *seal, const char *purpose, const char *binding,
+                       const uint8_t *value, size_t len, struct cert_ref *ref)
 {
-	char input[256];
+	char input[768];
 	const uint8_t *tag;
 	size_t taglen;
 	int n;
 
 	if (seal == NULL || session_class_parse(value, len, ref, &tag, &taglen) < 0 ||
-	    (n = mac_input(nas, ref, input, sizeof(input))) < 0 ||
-	    !seal_verify(seal, "class", input, (size_t)n, (const char *)tag, taglen)) {
+	    (n = mac_input(binding, ref, input, sizeof(input))) < 0 ||
+	    !seal_verify(seal, purpose, input, (size_t)n, (const char *)tag, taglen)) {
 		memset(ref, 0, sizeof(*ref));
 		return -1;
 	}
 	return 0;
+}
+
+int session_class_verify(const struct seal *seal, const char *nas, const uint8_t *value, size_t len,
+                         struct cert_ref *ref)
+{
+	return session_ref_verify(seal, "class", nas, value, len, ref);
 }

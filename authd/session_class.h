@@ -20,6 +20,18 @@
 /* Longest value made, prefix included (well under a RADIUS attribute). */
 #define SESSION_CLASS_MAX 180
 
+/*
+ * The general form, also for the live-session table's station index: ref as
+ * "ISSUERKEYHASH:SERIAL:TAG", TAG a MAC for purpose (a short constant) over
+ * binding (what the value belongs to: a client name, a Redis key) and ref.
+ * bind: its length in out, or -1. verify: 0 with *ref set when value is
+ * such a reference bound to binding under a key the node lists, else -1.
+ */
+int session_ref_bind(const struct seal *seal, const char *purpose, const char *binding,
+                     const struct cert_ref *ref, char *out, size_t outlen);
+int session_ref_verify(const struct seal *seal, const char *purpose, const char *binding,
+                       const uint8_t *value, size_t len, struct cert_ref *ref);
+
 /* The Class for ref issued to the client named nas, NUL-terminated in out
  * (at least SESSION_CLASS_MAX + 1 bytes). Its length, or -1. */
 int session_class_make(const struct seal *seal, const char *nas, const struct cert_ref *ref,

@@ -112,8 +112,8 @@ case_disconnect_ack() {
 }
 
 # The certificate reference authd keeps for the laptop (from its station index).
-# station_ref STATION: the certificate the station index names (its value is "REF MAC").
-station_ref() { rcli GET "test:station:lab-switch:$1" | cut -d' ' -f1; }
+# station_ref STATION: the certificate the station index names (its value is "REF:MAC").
+station_ref() { rcli GET "test:station:lab-switch:$1" | sed 's/:[^:]*$//'; }
 session_ref() { station_ref 02-00-00-60-00-01; }
 
 case_disconnect_nak() {
