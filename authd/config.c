@@ -385,7 +385,8 @@ int config_load(const char *path, struct authd_config *cfg, char *err, size_t er
 	}
 	if (parser_check_keys(&p, config_root_setting(&p.cf), "the top level", keys) < 0 ||
 	    parse_listen(&p, cfg) < 0 ||
-	    config_clients_parse(&p, true, CLIENT_SECRET_RADIUS, &cfg->clients, &cfg->n_clients) < 0 || parse_tls(&p, cfg) < 0 ||
+	    config_clients_parse(&p, true, CLIENT_SECRET_RADIUS, &cfg->clients, &cfg->n_clients) < 0 ||
+	    parse_tls(&p, cfg) < 0 ||
 	    config_policy_parse(&p, cfg) < 0 || parse_sessions(&p, cfg) < 0 || parse_eap(&p, cfg) < 0 ||
 	    parse_log(&p, cfg) < 0 ||
 	    parser_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0)

@@ -46,11 +46,10 @@ main() {
 
 	echo "== 2. authctl revoke to Disconnect-Request, 20 rounds"
 	"$NAS_BIN" listen --port-file "$HARNESS_DIR/nas.port" --secret "$AUTHD_SECRET" --mode ack \
-		--log "$HARNESS_DIR/nas.log" >/dev/null 2>&1 &
+		--log "$HARNESS_DIR/nas.log" >"$HARNESS_DIR/nas.out" 2>&1 &
 	NAS_PID=$!
-	until [[ -s $HARNESS_DIR/nas.port ]]; do sleep 0.05; done
 	AUTHD_ACCT_PORT=$(free_udp_port)
-	AUTHD_CLIENT_EXTRA="coa_port = $(cat "$HARNESS_DIR/nas.port");"
+	AUTHD_CLIENT_EXTRA="coa_port = $(wait_port_file "$HARNESS_DIR/nas.port" "$NAS_PID" "$HARNESS_DIR/nas.out");"
 	AUTHD_EXTRA_CONFIG="$(redis_section) revocation = { ocsp = { url = \"http://127.0.0.1:$port/\"; }; };"
 	AUTHD_LOG_LEVEL=info authd_start
 	eapol_config laptop >"$HARNESS_DIR/laptop.conf"

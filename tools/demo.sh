@@ -128,17 +128,12 @@ stop_ocsp() { "$ROOT/tests/ocsp/ocsp_responder.sh" stop "$DEMO/ocsp"; }
 NAS_PID=""
 NAS_BIN=$ROOT/build/tests/nas/test_nas
 start_nas() {
-	local deadline=$((SECONDS + 10))
 	mkdir -p "$DEMO/nas"
 	rm -f "$DEMO/nas/port" "$DEMO/nas/requests.log"
 	"$NAS_BIN" listen --port-file "$DEMO/nas/port" --secret "$AUTHD_SECRET" --mode ack \
 		--log "$DEMO/nas/requests.log" >"$DEMO/nas/nas.log" 2>&1 &
 	NAS_PID=$!
-	until [[ -s $DEMO/nas/port ]]; do
-		((SECONDS < deadline)) || { echo "demo: test_nas did not start" >&2; exit 1; }
-		sleep 0.05
-	done
-	NAS_PORT=$(cat "$DEMO/nas/port")
+	NAS_PORT=$(wait_port_file "$DEMO/nas/port" "$NAS_PID" "$DEMO/nas/nas.log")
 }
 
 stop_nas() {

@@ -103,6 +103,18 @@ harness_cleanup() {
 	exit "$rc"
 }
 
+# wait_port_file FILE PID OUTPUT: the port a helper started in the background (PID) writes to FILE
+# once it listens, within 10 s; fails with the helper's OUTPUT file if it does not.
+wait_port_file() {
+	local file=$1 pid=$2 output=$3 deadline=$((SECONDS + 10))
+	until [[ -s $file ]]; do
+		kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)) ||
+			fail "$(basename "$output"): the helper did not start: $(cat "$output" 2>/dev/null)"
+		sleep 0.05
+	done
+	cat "$file"
+}
+
 # free_port udp|tcp: a port on 127.0.0.1 nobody listens on right now. Another process may take
 # it before ours binds; authd_start and redis_start retry with another port when that happens.
 free_port() {

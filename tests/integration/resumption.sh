@@ -104,18 +104,13 @@ tamper() { echo "$1" >"$HARNESS_DIR/tamper.mode"; }
 
 # tamper_start: redis_tamper between authd and redis-server, passing everything for now.
 tamper_start() {
-	local deadline=$((SECONDS + 10))
 	[[ -x ${TAMPER_BIN:-} ]] || fail "TAMPER_BIN must name redis_tamper"
 	tamper pass
 	"$TAMPER_BIN" --port-file "$HARNESS_DIR/tamper.port" --redis "$REDIS_PORT" \
 		--mode-file "$HARNESS_DIR/tamper.mode" 2>"$HARNESS_DIR/tamper.log" &
 	TAMPER_PID=$!
 	harness_on_exit stop_tamper
-	until [[ -s $HARNESS_DIR/tamper.port ]]; do
-		((SECONDS < deadline)) || fail "redis_tamper did not start: $(cat "$HARNESS_DIR/tamper.log")"
-		sleep 0.05
-	done
-	TAMPER_PORT=$(cat "$HARNESS_DIR/tamper.port")
+	TAMPER_PORT=$(wait_port_file "$HARNESS_DIR/tamper.port" "$TAMPER_PID" "$HARNESS_DIR/tamper.log")
 }
 
 # start_tampered: authd with resumption, its Redis reached through redis_tamper.

@@ -23,16 +23,11 @@ stop_servers() {
 # nas_start MODE: the test NAS's Dynamic Authorization Server (ack, nak, silent, ...), on
 # NAS_ADDRESS (127.0.0.1).
 nas_start() {
-	local deadline=$((SECONDS + 10))
 	NAS_LOG=$HARNESS_DIR/nas.log
 	"$NAS_BIN" listen --port-file "$HARNESS_DIR/nas.port" --secret "$AUTHD_SECRET" --mode "$1" \
 		--log "$NAS_LOG" --address "${NAS_ADDRESS:-127.0.0.1}" >"$HARNESS_DIR/nas.out" 2>&1 &
 	NAS_PID=$!
-	until [[ -s $HARNESS_DIR/nas.port ]]; do
-		((SECONDS < deadline)) || fail "test_nas did not start: $(cat "$HARNESS_DIR/nas.out")"
-		sleep 0.05
-	done
-	NAS_PORT=$(cat "$HARNESS_DIR/nas.port")
+	NAS_PORT=$(wait_port_file "$HARNESS_DIR/nas.port" "$NAS_PID" "$HARNESS_DIR/nas.out")
 }
 
 # start MODE [SESSIONS_SETTINGS]: Redis, the NAS in MODE, authd with an accounting port.
