@@ -86,7 +86,8 @@ launch() {
 		((SECONDS < deadline)) || { tail -n 20 "$dir/slapd.log" >&2; die "slapd did not answer within 30 s"; }
 		sleep 0.1
 	done
-	echo "SLAPD_PID=$(cat "$dir/slapd.pid")" >"$dir/pid"
+	# slapd runs in the foreground (-d): $! is slapd itself, known before its pid file is.
+	echo "SLAPD_PID=$pid" >"$dir/pid"
 	# restart gives a new PID: env keeps naming the running one.
 	sed -i '/^SLAPD_PID=/d' "$dir/env"
 	cat "$dir/pid" >>"$dir/env"
