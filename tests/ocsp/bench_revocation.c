@@ -19,6 +19,7 @@
 #include "policy/cert_ref.h"
 #include "policy/redis_pool.h"
 #include "policy/revocation.h"
+#include "policy/seal.h"
 
 static X509 *load(const char *dir, const char *name)
 {
@@ -112,6 +113,8 @@ static void series(const char *name, struct revocation **r, struct redis_pool *r
 	free(wall);
 }
 
+static const char node_key[] = "b1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+
 int main(int argc, char **argv)
 {
 	struct ocsp_settings ocsp;
@@ -135,7 +138,9 @@ int main(int argc, char **argv)
 	issuer = load(argv[1], "issuing-ca.pem");
 	if (strcmp(argv[3], "none") != 0) {
 		rs.port = (unsigned)atoi(argv[3]);
-		redis = redis_pool_new(&rs, err, sizeof(err));
+		/* A node key, as authd has one: statuses in Redis carry its MAC. */
+		rs.seal = seal_parse("bench", node_key, sizeof(node_key) - 1, err, sizeof(err));
+		redis = rs.seal != NULL ? redis_pool_new(&rs, err, sizeof(err)) : NULL;
 	}
 	r = revocation_new(&s, redis, false, NULL, err, sizeof(err));
 	if ((strcmp(argv[3], "none") != 0 && redis == NULL) || r == NULL) {
@@ -147,6 +152,7 @@ int main(int argc, char **argv)
 	series("cached", &r, redis, &s, cert, issuer, n, false);
 	revocation_free(r);
 	redis_pool_free(redis);
+	seal_free(rs.seal);
 	X509_free(cert);
 	X509_free(issuer);
 	return 0;
