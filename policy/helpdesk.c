@@ -79,22 +79,6 @@ int helpdesk_get(struct helpdesk *h, const struct cert_ref *id, struct revocatio
 	return listed;
 }
 
-enum helpdesk_status helpdesk_check(struct helpdesk *h, const struct cert_ref *id,
-                                    char *detail, size_t detaillen)
-{
-	struct revocation_record rec;
-
-	switch (helpdesk_get(h, id, &rec, detail, detaillen)) {
-	case -1:
-		return HELPDESK_UNAVAILABLE;
-	case 0:
-		return HELPDESK_NOT_REVOKED;
-	default:
-		helpdesk_describe(&rec, detail, detaillen);
-		return HELPDESK_REVOKED;
-	}
-}
-
 void helpdesk_describe(const struct revocation_record *rec, char *out, size_t len)
 {
 	snprintf(out, len, "revoked by %s at %s: %s", rec->by[0] ? rec->by : "?",
@@ -225,24 +209,24 @@ int helpdesk_seq(struct helpdesk *h, uint64_t *seq, char *err, size_t errlen)
 {
 	char key[160];
 	const char *argv[2] = { "GET", key };
-	unsigned long long v = 0;
 	redisReply *r;
-	int end = 0;
 
 	snprintf(key, sizeof(key), "%srevocations:seq", redis_pool_prefix(h->redis));
 	if ((r = command(h, 2, argv, err, errlen)) == NULL)
 		return -1;
-	*seq = 0;
-	if (r->type == REDIS_REPLY_STRING &&
-	    (r->len > 19 || sscanf(r->str, "%19llu%n", &v, &end) != 1 || (size_t)end != r->len)) {
+	*seq = 0;   /* none yet: no change was ever made */
+	if (r->type == REDIS_REPLY_STRING && revocation_seq_parse(r->str, r->len, seq) < 0) {
 		snprintf(err, errlen, "%s holds no sequence number", key);
 		freeReplyObject(r);
 		return -1;
 	}
-	*seq = v;
 	freeReplyObject(r);
 	return 0;
 }
+
+/* How many changes made while a resync reads may stand before the ones it
+ * needs; more make it report the log as not reaching back (fail closed). */
+#define CHANGES_SLACK 64
 
 int helpdesk_changes(struct helpdesk *h, uint64_t after, uint64_t upto,
                      void (*fn)(const struct revocation_notice *n, void *arg), void *arg,
@@ -259,7 +243,8 @@ int helpdesk_changes(struct helpdesk *h, uint64_t after, uint64_t upto,
 	if (upto - after > HELPDESK_LOG_KEEP)
 		return 0;
 	snprintf(key, sizeof(key), "%srevocations:log", redis_pool_prefix(h->redis));
-	snprintf(last, sizeof(last), "%llu", (unsigned long long)(upto - after - 1));
+	/* Changes made since upto was read stand first: read past them. */
+	snprintf(last, sizeof(last), "%llu", (unsigned long long)(upto - after - 1 + CHANGES_SLACK));
 	if ((r = command(h, 4, argv, err, errlen)) == NULL)
 		return -1;
 	/* Newest first: upto, upto - 1, ... down to after + 1, each exactly once. */
@@ -268,8 +253,11 @@ int helpdesk_changes(struct helpdesk *h, uint64_t after, uint64_t upto,
 		struct revocation_notice n;
 
 		if (r->element[i]->type != REDIS_REPLY_STRING ||
-		    revocation_notice_parse(r->element[i]->str, r->element[i]->len, &n) < 0 ||
-		    n.seq != want)
+		    revocation_notice_parse(r->element[i]->str, r->element[i]->len, &n) < 0)
+			break;
+		if (n.seq > upto && want == upto)
+			continue;   /* newer than the list this resync read */
+		if (n.seq != want)
 			break;
 		fn(&n, arg);
 		want--;

@@ -15,18 +15,13 @@
 #include "policy/redis_pool.h"
 #include "policy/revocation_wire.h"
 
-enum helpdesk_status { HELPDESK_NOT_REVOKED, HELPDESK_REVOKED, HELPDESK_UNAVAILABLE };
-
 struct helpdesk;
 
 /* Borrows redis, which must outlive the helpdesk. */
 struct helpdesk *helpdesk_new(struct redis_pool *redis, char *err, size_t errlen);
 void helpdesk_free(struct helpdesk *h);
 
-/* Is this certificate on the list? On REVOKED, detail holds the audit record. */
-enum helpdesk_status helpdesk_check(struct helpdesk *h, const struct cert_ref *id,
-                                    char *detail, size_t detaillen);
-/* The same with the record itself: 1 listed (rec filled), 0 not listed,
+/* Is this certificate on the list? 1 listed (rec filled), 0 not listed,
  * -1 Redis unreachable (err). */
 int helpdesk_get(struct helpdesk *h, const struct cert_ref *id, struct revocation_record *rec,
                  char *err, size_t errlen);

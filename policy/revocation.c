@@ -72,6 +72,11 @@ void revocation_free(struct revocation *r)
 	free(r);
 }
 
+int revocation_stop(struct revocation *r, const struct timespec *deadline)
+{
+	return revocation_mirror_stop(r->mirror, deadline);
+}
+
 int revocation_reload(struct revocation *r, char *err, size_t errlen)
 {
 	return r->crls != NULL ? crl_store_reload(r->crls, err, errlen) : 0;
@@ -172,8 +177,7 @@ static int check_helpdesk(struct revocation *r, const struct cert_ref *ref, stru
 		note(dec, "helpdesk list not consulted: %s", err);
 		return check_mirror(r, ref, dec);
 	}
-	if (r->mirror != NULL && revocation_mirror_saw(r->mirror, ref, listed ? &live : NULL, &mirrored) &&
-	    !listed) {
+	if (r->mirror != NULL && revocation_mirror_saw(r->mirror, ref, listed > 0, &mirrored) && !listed) {
 		/* Deleted from Redis without an unrevoke: a revocation is undone
 		 * only by the helpdesk, so it stands (see revocation_mirror.h). */
 		helpdesk_describe(&mirrored, said, sizeof(said));

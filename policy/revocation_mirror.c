@@ -481,15 +481,24 @@ fail:
 	return NULL;
 }
 
+int revocation_mirror_stop(struct revocation_mirror *m, const struct timespec *deadline)
+{
+	if (m == NULL || !m->thread_started)
+		return 0;
+	atomic_store(&m->stop, true);
+	wake(m);
+	if ((deadline == NULL ? pthread_join(m->thread, NULL)
+	                      : pthread_timedjoin_np(m->thread, NULL, deadline)) != 0)
+		return -1;
+	m->thread_started = false;
+	return 0;
+}
+
 void revocation_mirror_free(struct revocation_mirror *m)
 {
 	if (m == NULL)
 		return;
-	if (m->thread_started) {
-		atomic_store(&m->stop, true);
-		wake(m);
-		pthread_join(m->thread, NULL);
-	}
+	revocation_mirror_stop(m, NULL);
 	if (m->wake[0] >= 0)
 		close(m->wake[0]);
 	if (m->wake[1] >= 0)
@@ -518,21 +527,19 @@ enum revocation_mirror_answer revocation_mirror_lookup(struct revocation_mirror 
 	return answer;
 }
 
-bool revocation_mirror_saw(struct revocation_mirror *m, const struct cert_ref *ref,
-                           const struct revocation_record *live_rec, struct revocation_record *rec)
+bool revocation_mirror_saw(struct revocation_mirror *m, const struct cert_ref *ref, bool listed,
+                           struct revocation_record *rec)
 {
 	struct mirror_entry *e;
 	bool held, ask = false;
 
 	pthread_mutex_lock(&m->lock);
 	e = find(&m->entries, ref);
-	if (live_rec != NULL && put(&m->entries, ref, live_rec, false) == 0)
-		e = find(&m->entries, ref);
 	held = e != NULL;
 	if (held)
 		*rec = e->rec;
 	/* An orphan was judged by a re-synchronisation already. */
-	if (held && live_rec == NULL && !e->orphan && !m->resync_wanted)
+	if (listed != held && !(held && e->orphan) && !m->resync_wanted)
 		ask = m->resync_wanted = true;
 	pthread_mutex_unlock(&m->lock);
 	if (ask)

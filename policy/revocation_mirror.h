@@ -46,7 +46,11 @@ struct revocation_mirror;
  */
 struct revocation_mirror *revocation_mirror_new(struct helpdesk *helpdesk, struct redis_pool *redis,
                                                 revocation_log_fn log, char *err, size_t errlen);
-/* Stops the thread and frees everything. */
+/* Stops the thread, waiting for it until deadline (CLOCK_REALTIME; NULL: no
+ * limit): 0, or -1 when it is still in a Redis call then (a silent Redis):
+ * the mirror must then not be freed under it. */
+int revocation_mirror_stop(struct revocation_mirror *m, const struct timespec *deadline);
+/* Stops the thread (without a deadline) and frees everything. */
 void revocation_mirror_free(struct revocation_mirror *m);
 
 enum revocation_mirror_answer {
@@ -65,13 +69,14 @@ enum revocation_mirror_answer revocation_mirror_lookup(struct revocation_mirror 
                                                        struct revocation_record *rec, time_t *age_s);
 
 /*
- * What Redis itself just answered about ref (live_rec NULL: not listed). A
- * revocation the mirror lacked is added at once; an entry the mirror holds
- * and Redis lacks is kept, and a re-synchronisation asked for, which either
- * finds the unrevoke notice or warns. Returns true when the mirror holds ref
- * (rec then holds its record). Thread-safe.
+ * What Redis itself just answered about ref (listed or not). Where the
+ * mirror disagrees, a re-synchronisation is asked for: a revocation the
+ * mirror lacks arrives with it (learning it here could undo an unrevoke that
+ * raced this read), and an entry the mirror holds and Redis lacks is kept
+ * until it finds the unrevoke notice, or warns. Returns true when the mirror
+ * holds ref (rec then holds its record). Thread-safe.
  */
-bool revocation_mirror_saw(struct revocation_mirror *m, const struct cert_ref *ref,
-                           const struct revocation_record *live_rec, struct revocation_record *rec);
+bool revocation_mirror_saw(struct revocation_mirror *m, const struct cert_ref *ref, bool listed,
+                           struct revocation_record *rec);
 
 #endif

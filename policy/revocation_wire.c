@@ -55,7 +55,7 @@ size_t revocation_record_parse(const char *const *fields, const size_t *field_le
 }
 
 /* Reads a decimal 1..2^63-1 from s[0..len); 0, or -1. */
-static int parse_seq(const char *s, size_t len, uint64_t *out)
+int revocation_seq_parse(const char *s, size_t len, uint64_t *out)
 {
 	uint64_t v = 0;
 
@@ -84,7 +84,7 @@ int revocation_notice_parse(const char *text, size_t len, struct revocation_noti
 	if ((sp1 = memchr(text, ' ', len)) == NULL ||
 	    (sp2 = memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - text))) == NULL)
 		goto fail;
-	if (parse_seq(text, (size_t)(sp1 - text), &out->seq) < 0)
+	if (revocation_seq_parse(text, (size_t)(sp1 - text), &out->seq) < 0)
 		goto fail;
 	change = sp1 + 1;
 	change_len = (size_t)(sp2 - change);

@@ -58,4 +58,8 @@ struct revocation_notice {
  */
 int revocation_notice_parse(const char *text, size_t len, struct revocation_notice *out);
 
+/* A change's sequence number as the notice and <prefix>revocations:seq write
+ * it: 1 to 2^63 - 1 in decimal, no sign, space or leading zero. 0, or -1. */
+int revocation_seq_parse(const char *s, size_t len, uint64_t *out);
+
 #endif
