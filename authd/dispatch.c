@@ -139,6 +139,8 @@ int dispatch_stop(struct dispatch *d, const struct timespec *deadline)
 	for (int b = 0; b < POLICY_BACKEND_COUNT; b++)
 		rc |= work_queue_stop(d->queues[b], deadline);
 	rc |= work_queue_stop(d->accounting, deadline);
+	if (d->policy != NULL)
+		rc |= policy_stop(d->policy, deadline);
 	return rc;
 }
 
@@ -308,7 +310,12 @@ static int add_session_class(struct request *r, struct radius_reply *reply, cons
 	if (redis == NULL || redis_pool_seal(redis) == NULL)
 		return 0;
 	n = session_class_make(redis_pool_seal(redis), r->client->name, ref, class, sizeof(class));
-	return n < 0 ? -1 : radius_reply_add_octets(reply, PW_CLASS, 0, (const uint8_t *)class, (size_t)n);
+	if (n < 0) {
+		/* The device is allowed: accounting then finds it by its station. */
+		LOG_REQ(LOG_WARNING, r, "cannot make the session's Class: Access-Accept without it");
+		return 0;
+	}
+	return radius_reply_add_octets(reply, PW_CLASS, 0, (const uint8_t *)class, (size_t)n);
 }
 
 static struct radius_reply *accept_reply(struct request *r, struct conversation *conv,
@@ -400,7 +407,7 @@ static int hand_over(struct request *r, struct conversation *conv, enum pending_
 	if (r->d->queues[b] == NULL || work_queue_push(r->d->queues[b], run_pending, p) < 0) {
 		free(p);
 		if (drop_log_allowed(r->d))
-			LOG_REQ(LOG_WARNING, r, "every %s thread is busy and their queue is full",
+			LOG_REQ(LOG_WARNING, r, "cannot queue for the %s threads (their queue is full)",
 			        backend_name(b));
 		stats_bump(&r->d->stats, STAT_OVERLOAD);
 		return -1;

@@ -1025,7 +1025,9 @@ static struct breaker *responder_breaker(struct ocsp_check *c, const char *url, 
 			found = r;
 		}
 	}
-	if (found == NULL && take)
+	/* Every slot taken: the last one's breaker serves the rest, for their
+	 * queries and their "down" alike. */
+	if (found == NULL && (take || c->responders[RESPONDER_SLOTS - 1].url[0] != '\0'))
 		found = &c->responders[RESPONDER_SLOTS - 1];
 	pthread_mutex_unlock(&c->responders_lock);
 	return found != NULL ? &found->breaker : NULL;

@@ -73,6 +73,11 @@ unsigned long long policy_revocation_counter(const struct policy *p, enum revoca
 	return revocation_counter(p->revocation, c);
 }
 
+int policy_stop(struct policy *p, const struct timespec *deadline)
+{
+	return revocation_stop(p->revocation, deadline);
+}
+
 void policy_free(struct policy *p)
 {
 	if (p == NULL)
@@ -160,14 +165,15 @@ static void fall_back(const struct policy *p, enum policy_fallback fallback, con
 }
 
 /* Fills dec->dn and dec->groups. Returns 1 known device, 0 unknown, -1 directory
- * unavailable (or busy: every directory thread taken and their queue full). */
+ * unavailable (or busy: every directory thread taken and their queue full; the
+ * static map needs no thread). */
 static int find_groups(struct policy *p, bool busy, struct decision *dec)
 {
 	struct ldap_lookup_result res = { 0 };
 	struct timespec t0;
 	int rc;
 
-	if (busy) {
+	if (busy && p->directory != NULL) {
 		snprintf(dec->detail, sizeof(dec->detail), "directory not asked: every directory thread "
 		         "is busy and their queue is full");
 		return -1;
@@ -261,7 +267,9 @@ static void place(struct policy *p, const struct policy_request *req, bool busy,
 		return;
 	case CERT_IDENTITY_FOUND:
 		dec->identity_source = identity_source_name(used);
-		revocation_remember_identity(p->revocation, dec->cert_identity, req->cert, req->issuer);
+		/* Best effort, and not where its backend could not take the step. */
+		if (!busy)
+			revocation_remember_identity(p->revocation, dec->cert_identity, req->cert, req->issuer);
 		break;
 	}
 	if (s->match_eap_identity && !cert_identity_matches_eap(dec->cert_identity, req->eap_identity)) {

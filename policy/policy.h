@@ -80,6 +80,10 @@ struct policy_options {
 struct policy *policy_new(const struct policy_settings *settings, const struct policy_options *opts,
                           char *err, size_t errlen);
 void policy_free(struct policy *p);
+/* Stops what the policy runs of its own (the helpdesk list's mirror), waiting
+ * until deadline (CLOCK_REALTIME; NULL: no limit). -1 when something is still
+ * in a backend call then: p must not be freed under it. */
+int policy_stop(struct policy *p, const struct timespec *deadline);
 
 /* The revocation check alone (see revocation_check), e.g. before a device
  * may resume a session. NULL, the reason to refuse it, or (with

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -63,6 +64,8 @@ struct revocation *revocation_new(const struct revocation_settings *settings,
                                   struct redis_pool *redis, bool dry_run, revocation_log_fn log,
                                   char *err, size_t errlen);
 void revocation_free(struct revocation *r);
+/* Stops the mirror's thread by deadline: see revocation_mirror_stop. */
+int revocation_stop(struct revocation *r, const struct timespec *deadline);
 
 /* CRL files: see crl_store_reload and crl_store_reload_if_changed. */
 int revocation_reload(struct revocation *r, char *err, size_t errlen);

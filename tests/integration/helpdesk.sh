@@ -118,6 +118,30 @@ case_revoke_by_serial() {
 }
 
 # Redis down: authd keeps working on the CRL, and picks Redis up again when it returns.
+# SIGTERM while Redis accepts and never answers (SIGSTOPped) and each command may wait 5 s: authd
+# ends within a second with status 0, leaving the calls behind instead of waiting them out.
+case_stop_while_redis_silent() {
+	local start ms bg
+	redis_start
+	AUTHD_EXTRA_CONFIG=$(REDIS_TIMEOUT_MS=5000 redis_section)
+	authd_start
+	auth laptop 02:00:00:59:00:01 accept ok helpdesk
+	kill -STOP "$REDIS_PID"
+	eapol_config laptop >"$HARNESS_DIR/laptop.conf"
+	( eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:59:00:02 -t 3 ) &
+	bg=$!
+	sleep 1
+	start=$(date +%s%3N)
+	authd_stop
+	ms=$(($(date +%s%3N) - start))
+	kill -CONT "$REDIS_PID"
+	wait "$bg" || true
+	((ms < 1000)) || fail "authd took $ms ms to stop with Redis silent, expected < 1000 ms"
+	grep -q "backend calls still running" "$AUTHD_LOG" ||
+		fail "authd did not say it left a Redis call behind (was the device not waiting on Redis?)"
+	echo "stopped in $ms ms with a Redis call in flight"
+}
+
 case_redis_down() {
 	redis_start
 	cp "$AUTHD_PKI/issuing-ca.crl.pem" "$HARNESS_DIR/crl.pem"

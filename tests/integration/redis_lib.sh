@@ -77,11 +77,13 @@ node_key() {
 }
 
 # The authd config section for it; keys start with REDIS_PREFIX. The node key is NODE_KEY (default
-# HARNESS_DIR/node.key, made on first use): every node of a test shares it.
+# HARNESS_DIR/node.key, made on first use): every node of a test shares it. REDIS_TIMEOUT_MS
+# bounds each command (default 300).
 redis_section() {
 	local key=${NODE_KEY:-$HARNESS_DIR/node.key}
 	[[ -s $key ]] || node_key "$key"
-	echo "redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; prefix = \"$REDIS_PREFIX\"; timeout_ms = 300;" \
+	echo "redis = { host = \"127.0.0.1\"; port = $REDIS_PORT; prefix = \"$REDIS_PREFIX\";" \
+		"timeout_ms = ${REDIS_TIMEOUT_MS:-300};" \
 		"key_file = \"$key\"; $(redis_login authd "$REDIS_AUTHD_PASSWORD") };"
 }
 
