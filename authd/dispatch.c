@@ -78,8 +78,7 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	d->cfg = cfg;
 	d->tls = tls;
 	atomic_init(&d->next_conversation, 1);
-	atomic_init(&d->drop_log_second, 0);
-	atomic_init(&d->drop_log_count, 0);
+	rate_limit_init(&d->drop_log, DROP_LOG_PER_SECOND);
 	d->decisions = decision_log_open(cfg->decision_log);
 	if (d->decisions == NULL) {
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
@@ -369,7 +368,6 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
                                     enum eap_step step, const uint8_t *out, size_t outlen,
                                     enum policy_backend here, bool *deferred);
 static void run_pending(void *arg, bool cancelled);
-static bool drop_log_allowed(struct dispatch *d);
 
 static const char *backend_name(enum policy_backend b)
 {
@@ -406,7 +404,7 @@ static int hand_over(struct request *r, struct conversation *conv, enum pending_
 	*p = (struct pending){ .r = *r, .conv = conv, .job = job, .here = b };
 	if (r->d->queues[b] == NULL || work_queue_push(r->d->queues[b], run_pending, p) < 0) {
 		free(p);
-		if (drop_log_allowed(r->d))
+		if (rate_limit_allow(&r->d->drop_log, NULL))
 			LOG_REQ(LOG_WARNING, r, "cannot queue for the %s threads (their queue is full)",
 			        backend_name(b));
 		stats_bump(&r->d->stats, STAT_OVERLOAD);
@@ -787,16 +785,6 @@ static void send_bytes(struct request *r, const uint8_t *data, size_t len)
 		LOG_REQ(LOG_WARNING, r, "cannot send reply: %s", strerror(errno));
 }
 
-static bool drop_log_allowed(struct dispatch *d)
-{
-	unsigned long long now = ttl_now_ms() / 1000;
-	unsigned long long second = atomic_load(&d->drop_log_second);
-
-	if (second != now && atomic_compare_exchange_strong(&d->drop_log_second, &second, now))
-		atomic_store(&d->drop_log_count, 0);
-	return atomic_fetch_add(&d->drop_log_count, 1) < DROP_LOG_PER_SECOND;
-}
-
 static void log_drop(struct dispatch *d, const struct sockaddr_storage *from, const char *nas,
                      const char *what, const char *detail)
 {
@@ -805,11 +793,13 @@ static void log_drop(struct dispatch *d, const struct sockaddr_storage *from, co
 	                        ? (const void *)&((const struct sockaddr_in *)from)->sin_addr
 	                        : (const void *)&((const struct sockaddr_in6 *)from)->sin6_addr;
 
-	if (!drop_log_allowed(d))
+	unsigned suppressed;
+
+	if (!rate_limit_allow(&d->drop_log, &suppressed))
 		return;
 	inet_ntop(from->ss_family, a, addr, sizeof(addr));
-	log_msg(LOG_WARNING, "from %s%s%s: dropped: %s%s%s", addr, nas ? " nas=" : "", nas ? nas : "",
-	        what, detail[0] ? ": " : "", detail);
+	log_msg(LOG_WARNING, "from %s%s%s: dropped: %s%s%s (%u similar lines suppressed before)", addr,
+	        nas ? " nas=" : "", nas ? nas : "", what, detail[0] ? ": " : "", detail, suppressed);
 }
 
 void dispatch_datagram(struct dispatch *d, int fd, enum radius_port port, const uint8_t *buf, size_t len,

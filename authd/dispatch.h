@@ -23,6 +23,7 @@
 #include "eap/eap_tls.h"
 #include "policy/decision.h"
 #include "policy/policy.h"
+#include "policy/rate_limit.h"
 
 struct dispatch {
 	const struct authd_config *cfg;        /* borrowed */
@@ -43,8 +44,7 @@ struct dispatch {
 	atomic_ullong next_conversation;
 	/* Drop warnings per second are capped so a flood cannot flood the log;
 	 * the counters still count every datagram. */
-	atomic_ullong drop_log_second;
-	atomic_uint drop_log_count;
+	struct rate_limit drop_log;
 };
 
 /* Creates tables and opens the decision log. 0, or -1 with a message. */

@@ -13,6 +13,7 @@
 #include "authd/log.h"
 #include "authd/radius.h"
 #include "authd/session_class.h"
+#include "policy/rate_limit.h"
 
 /* Warnings about a NAS over its cap, per second at most. */
 #define CAP_LOG_PER_SECOND 5
@@ -22,8 +23,7 @@ struct live_sessions {
 	unsigned lifetime_s;
 	unsigned max_per_nas;
 	atomic_ullong refused;      /* new sessions not kept: their NAS was at its cap */
-	atomic_llong log_second;
-	atomic_uint log_count;
+	struct rate_limit cap_log;
 };
 
 /* A session is stored as "name=value" lines; the table maps names to fields. */
@@ -96,8 +96,7 @@ struct live_sessions *live_sessions_new(struct redis_pool *redis, unsigned lifet
 	ls->lifetime_s = lifetime_s;
 	ls->max_per_nas = max_per_nas;
 	atomic_init(&ls->refused, 0);
-	atomic_init(&ls->log_second, 0);
-	atomic_init(&ls->log_count, 0);
+	rate_limit_init(&ls->cap_log, CAP_LOG_PER_SECOND);
 	return ls;
 }
 
@@ -245,15 +244,6 @@ static void nas_member(const struct cert_ref *ref, const struct live_session *s,
 	snprintf(member, len, "%s|%s", ref_text, field);
 }
 
-static bool cap_log_allowed(struct live_sessions *ls)
-{
-	long long now = (long long)time(NULL), second = atomic_load(&ls->log_second);
-
-	if (second != now && atomic_compare_exchange_strong(&ls->log_second, &second, now))
-		atomic_store(&ls->log_count, 0);
-	return atomic_fetch_add(&ls->log_count, 1) < CAP_LOG_PER_SECOND;
-}
-
 /*
  * May a session the table does not hold yet be added for its NAS? Members
  * not updated for the lifetime are trimmed first. 1 yes, 0 the NAS is at its
@@ -270,6 +260,7 @@ static int admit(struct live_sessions *ls, const struct cert_ref *ref, const str
 	const char *card[2] = { "ZCARD", key };
 	redisReply *r;
 	long long n;
+	unsigned suppressed;
 
 	nas_key(ls, s, key, sizeof(key));
 	nas_member(ref, s, member, sizeof(member));
@@ -287,13 +278,14 @@ static int admit(struct live_sessions *ls, const struct cert_ref *ref, const str
 	if (n < ls->max_per_nas)
 		return 1;
 	atomic_fetch_add(&ls->refused, 1);
-	if (cap_log_allowed(ls)) {
+	if (rate_limit_allow(&ls->cap_log, &suppressed)) {
 		char station[64], id[128];
 
 		log_sanitize(s->calling_station_id, station, sizeof(station));
 		log_sanitize(s->acct_session_id, id, sizeof(id));
 		log_msg(LOG_WARNING, "nas=%s: new live session not kept (station %s, session %s): the NAS holds "
-		        "%lld, sessions.max_per_nas is %u", s->nas, station, id, n, ls->max_per_nas);
+		        "%lld, sessions.max_per_nas is %u (%u similar lines suppressed before)", s->nas, station,
+		        id, n, ls->max_per_nas, suppressed);
 	}
 	return 0;
 }
