@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "authd/log.h"
+#include "policy/report.h"
 #include "policy/seal.h"
 #include "policy/ttl_table.h"
 
@@ -197,18 +198,19 @@ int tls_session_store_get(struct tls_session_store *s, const uint8_t *id, size_t
 	if ((r = redis_pool_command(s->redis, 2, argv, err, errlen)) == NULL)
 		return -1;
 	/* A value that does not open is no session: the device gets a full
-	 * handshake, and the operator hears of it. */
+	 * handshake, and the operator hears of it (rate-limited: whoever writes
+	 * Redis could otherwise flood the log). */
 	if (r->type == REDIS_REPLY_STRING) {
 		int rc = seal_open(s->seal, r->str, r->len, key, strlen(key), der, derlen);
 
 		found = rc == SEAL_OK;
 		if (!found) {
 			atomic_fetch_add(&s->refused, 1);
-			log_msg(LOG_WARNING, "tls session %s in Redis ignored: %s", key, seal_error_text(rc));
+			report_refused("tls session %s in Redis ignored: %s", key, seal_error_text(rc));
 		}
 	} else if (r->type != REDIS_REPLY_NIL) {
 		atomic_fetch_add(&s->refused, 1);
-		log_msg(LOG_WARNING, "tls session %s in Redis ignored: not a string", key);
+		report_refused("tls session %s in Redis ignored: not a string", key);
 	}
 	freeReplyObject(r);
 	return found;
