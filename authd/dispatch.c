@@ -722,12 +722,15 @@ static void run_accounting(void *arg, bool cancelled)
 		if (session_class_verify(redis != NULL ? redis_pool_seal(redis) : NULL, r->client->name,
 		                         r->rad.authd_class, r->rad.authd_class_len, &ref) < 0) {
 			char station[64], id[128];
+			unsigned suppressed;
 
 			stats_bump(&r->d->stats, STAT_CLASS_REFUSED);
 			log_sanitize(session.calling_station_id, station, sizeof(station));
 			log_sanitize(session.acct_session_id, id, sizeof(id));
-			LOG_REQ(LOG_WARNING, r, "accounting ignored: its Class was not issued to this NAS "
-			        "(station %s, session %s)", station, id);
+			if (rate_limit_allow(&r->d->drop_log, &suppressed))
+				LOG_REQ(LOG_WARNING, r, "accounting ignored: its Class was not issued to this NAS "
+				        "(station %s, session %s; %u similar lines suppressed before)", station, id,
+				        suppressed);
 			reply = radius_reply_new(&r->rad, PW_CODE_ACCOUNTING_RESPONSE);
 			goto out;
 		}
@@ -740,9 +743,12 @@ static void run_accounting(void *arg, bool cancelled)
 		LOG_REQ(LOG_WARNING, r, "accounting not recorded, no response: %s", err);
 		goto out;
 	}
-	if (rc == 0)
-		LOG_REQ(LOG_DEBUG, r, "accounting names no session authd keeps (station %s)",
-		        session.calling_station_id);
+	if (rc == 0) {
+		char station[64];
+
+		log_sanitize(session.calling_station_id, station, sizeof(station));
+		LOG_REQ(LOG_DEBUG, r, "accounting names no session authd keeps (station %s)", station);
+	}
 	reply = radius_reply_new(&r->rad, PW_CODE_ACCOUNTING_RESPONSE);
 out:
 	respond(r, reply);
