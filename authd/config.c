@@ -127,7 +127,7 @@ static int parse_client(struct parser *p, const config_setting_t *g, enum client
 	static const char *const keys[] = {
 		"name", "address", "secret", "secret_file", "allow_short_secret",
 		"require_message_authenticator", "coa_address", "coa_port", "coa_secret", "coa_secret_file",
-		NULL
+		"max_conversations", NULL
 	};
 	struct client *c = &clients[*n];
 	const char *name, *address, *secret, *secret_file, *coa_address = NULL, *coa_secret = NULL;
@@ -152,9 +152,11 @@ static int parse_client(struct parser *p, const config_setting_t *g, enum client
 		return parser_fail(p, config_setting_get_member(g, "address"), "client \"%s\": %s", name, why);
 	if ((secret == NULL) == (secret_file == NULL))
 		return parser_fail(p, g, "client \"%s\" needs exactly one of \"secret\" or \"secret_file\"", name);
+	c->index = *n;
 	c->require_message_authenticator = true;
 	c->coa_port = 3799;
 	if (parser_bool(p, g, "require_message_authenticator", &c->require_message_authenticator) < 0 ||
+	    parser_uint(p, g, "max_conversations", 1, 1000000, &c->max_conversations) < 0 ||
 	    parser_uint(p, g, "coa_port", 1, 65535, &c->coa_port) < 0 ||
 	    parser_string(p, g, "coa_address", false, &coa_address) < 0 ||
 	    parser_inline_secret(p, g, "coa_secret", &coa_secret) < 0 ||

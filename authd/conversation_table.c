@@ -6,9 +6,18 @@
 
 #include <openssl/rand.h>
 
+/* What one client holds, so that no NAS can take another's room. */
+struct nas_share {
+	size_t held;
+	unsigned long long evicted;     /* conversations it gave up to make room */
+};
+
 struct conversation_table {
 	pthread_mutex_t lock;
 	struct ttl_table *states;
+	size_t max;
+	struct nas_share *nas;          /* by client index */
+	size_t n_nas;
 };
 
 static struct conversation *from_node(struct ttl_node *node)
@@ -16,14 +25,19 @@ static struct conversation *from_node(struct ttl_node *node)
 	return (struct conversation *)((char *)node - offsetof(struct conversation, node));
 }
 
-struct conversation_table *conversation_table_new(size_t max, unsigned timeout_s)
+struct conversation_table *conversation_table_new(size_t max, unsigned timeout_s, size_t n_clients)
 {
 	struct conversation_table *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
+	t->max = max;
+	t->n_nas = n_clients;
 	t->states = ttl_table_new(max, (uint64_t)timeout_s * 1000);
-	if (t->states == NULL) {
+	t->nas = calloc(n_clients > 0 ? n_clients : 1, sizeof(*t->nas));
+	if (t->states == NULL || t->nas == NULL) {
+		ttl_table_free(t->states);
+		free(t->nas);
 		free(t);
 		return NULL;
 	}
@@ -43,27 +57,106 @@ void conversation_table_free(struct conversation_table *t)
 	}
 	ttl_table_free(t->states);
 	pthread_mutex_destroy(&t->lock);
+	free(t->nas);
 	free(t);
 }
 
-int conversation_table_add(struct conversation_table *t, struct conversation *conv,
-                           const struct client *client)
+static struct nas_share *share_of(struct conversation_table *t, const struct client *client)
 {
-	int rc;
+	return &t->nas[client->index < t->n_nas ? client->index : 0];
+}
 
+/* The oldest conversation of the client at index nas that no thread is
+ * working on (a half-open one, typically), or NULL. Oldest first: under a
+ * flood the offender's own conversations are the oldest, so the walk is short. */
+static struct conversation *oldest_idle_of(struct conversation_table *t, size_t nas)
+{
+	for (struct ttl_node *node = ttl_table_oldest(t->states); node != NULL; node = node->next) {
+		struct conversation *conv = from_node(node);
+
+		if (share_of(t, conv->client) == &t->nas[nas] && !conv->busy)
+			return conv;
+	}
+	return NULL;
+}
+
+/* Which conversation must go for client to start one, if any: NULL when there
+ * is room; *none when room is needed and nothing may go. */
+static struct conversation *victim_for(struct conversation_table *t, const struct client *client,
+                                       bool *none)
+{
+	size_t nas = (size_t)(share_of(t, client) - t->nas);
+	struct conversation *victim;
+
+	*none = false;
+	if (client->max_conversations > 0 && t->nas[nas].held >= client->max_conversations) {
+		/* At its own quota: it makes room itself. */
+	} else if (ttl_table_count(t->states) >= t->max) {
+		/* Full: the client holding the most makes room, which is this one
+		 * whenever it is the one crowding the others out. */
+		for (size_t i = 0; i < t->n_nas; i++) {
+			if (t->nas[i].held > t->nas[nas].held)
+				nas = i;
+		}
+	} else {
+		return NULL;
+	}
+	victim = oldest_idle_of(t, nas);
+	*none = victim == NULL;
+	return victim;
+}
+
+int conversation_table_add(struct conversation_table *t, struct conversation *conv,
+                           const struct client *client, struct conversation **evicted)
+{
+	struct conversation *victim;
+	bool none;
+	int rc = -1;
+
+	*evicted = NULL;
 	conv->client = client;
 	conv->busy = true;
 	conv->node.keylen = CONVERSATION_STATE_LEN;
 	if (RAND_bytes(conv->node.key, CONVERSATION_STATE_LEN) != 1)
 		return -1;
 	pthread_mutex_lock(&t->lock);
+	victim = victim_for(t, client, &none);
 	/* 128 random bits do not collide in practice; checking costs nothing. */
-	if (ttl_table_find(t->states, conv->node.key, CONVERSATION_STATE_LEN) != NULL)
-		rc = -1;
-	else
-		rc = ttl_table_insert(t->states, &conv->node, ttl_now_ms());
+	if (none || ttl_table_find(t->states, conv->node.key, CONVERSATION_STATE_LEN) != NULL)
+		goto out;
+	if (victim != NULL) {
+		ttl_table_remove(t->states, &victim->node);
+		share_of(t, victim->client)->held--;
+		share_of(t, victim->client)->evicted++;
+		*evicted = victim;
+	}
+	rc = ttl_table_insert(t->states, &conv->node, ttl_now_ms());
+	if (rc == 0)
+		share_of(t, client)->held++;
+out:
 	pthread_mutex_unlock(&t->lock);
 	return rc;
+}
+
+size_t conversation_table_held(struct conversation_table *t, const struct client *client)
+{
+	size_t held;
+
+	pthread_mutex_lock(&t->lock);
+	held = share_of(t, client)->held;
+	pthread_mutex_unlock(&t->lock);
+	return held;
+}
+
+unsigned long long conversation_table_evicted(struct conversation_table *t,
+                                              const struct client *client)
+{
+	unsigned long long evicted;
+
+	pthread_mutex_lock(&t->lock);
+	evicted = share_of(t, client)->evicted;
+	pthread_mutex_unlock(&t->lock);
+	return evicted;
 }
 
 struct conversation *conversation_table_acquire(struct conversation_table *t,
@@ -103,6 +196,7 @@ void conversation_table_remove(struct conversation_table *t, struct conversation
 {
 	pthread_mutex_lock(&t->lock);
 	ttl_table_remove(t->states, &conv->node);
+	share_of(t, conv->client)->held--;
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -117,6 +211,7 @@ struct conversation *conversation_table_pop_expired(struct conversation_table *t
 		if (!from_node(node)->busy) {
 			ttl_table_remove(t->states, node);
 			conv = from_node(node);
+			share_of(t, conv->client)->held--;
 			break;
 		}
 		/* A thread is working on it right now: not abandoned. */

@@ -41,17 +41,28 @@ enum conversation_miss {
 
 struct conversation_table;
 
-struct conversation_table *conversation_table_new(size_t max, unsigned timeout_s);
+/* max: conversations in all; n_clients: the clients of the config (their
+ * index field below it), each holding at most its max_conversations. */
+struct conversation_table *conversation_table_new(size_t max, unsigned timeout_s, size_t n_clients);
 /* Frees the table and every conversation still in it, without logging them. */
 void conversation_table_free(struct conversation_table *t);
 
 /*
  * Registers conv (eap and decision already set by the caller, who keeps
  * working on it: it is returned busy) under a fresh State bound to client.
- * Returns 0, or -1 when the table is full or randomness failed.
+ * Room is made when needed, never at another NAS's expense: a client at its
+ * own max_conversations gives up its oldest idle conversation; a full table
+ * takes the oldest idle one of the client holding the most. The one that had
+ * to go is returned in *evicted, out of the table, for the caller to record
+ * and free (NULL: none). Returns 0, or -1 (nothing idle to give up, or
+ * randomness failed).
  */
 int conversation_table_add(struct conversation_table *t, struct conversation *conv,
-                           const struct client *client);
+                           const struct client *client, struct conversation **evicted);
+/* Conversations client holds now, and how many it gave up to make room. */
+size_t conversation_table_held(struct conversation_table *t, const struct client *client);
+unsigned long long conversation_table_evicted(struct conversation_table *t,
+                                              const struct client *client);
 /* Finds the conversation of this State for this client and marks it busy. */
 struct conversation *conversation_table_acquire(struct conversation_table *t,
                                                 const uint8_t *state, size_t len,

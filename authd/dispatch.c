@@ -87,7 +87,7 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	d->policy = policy_new(&cfg->policy, &(struct policy_options){ .log = log_mirror }, err, errlen);
 	if (d->policy == NULL)
 		goto fail;
-	d->conversations = conversation_table_new(cfg->max_conversations, cfg->timeout);
+	d->conversations = conversation_table_new(cfg->max_conversations, cfg->timeout, cfg->n_clients);
 	/* An entry per (NAS address, port, Identifier) seen within the lifetime:
 	 * what NASes keep in flight, whatever the rate. The bound is for NASes
 	 * that spread requests over very many ports; beyond it the oldest goes. */
@@ -208,10 +208,28 @@ static void mark_failed(struct conversation *conv, const char *reason, const cha
 	snprintf(conv->decision.detail, sizeof(conv->decision.detail), "%s", detail);
 }
 
+/* A conversation that gave way to a new one (its NAS at its quota, or the
+ * table full and its NAS holding the most): recorded as ended, and said. */
+static void end_evicted(struct request *r, struct conversation *conv)
+{
+	char detail[160];
+	unsigned suppressed;
+
+	snprintf(detail, sizeof(detail), "idle after %u round trips, ended to make room for a new "
+	         "conversation of %s", eap_conversation_round_trips(conv->eap), r->client->name);
+	stats_bump(&r->d->stats, STAT_EVICTED);
+	if (rate_limit_allow(&r->d->drop_log, &suppressed))
+		log_msg(LOG_WARNING, "nas=%s conv=%llu: %s (%u similar lines suppressed before)",
+		        conv->client->name, (unsigned long long)conv->decision.conversation, detail, suppressed);
+	mark_failed(conv, "timeout", detail);
+	record(r->d, conv);
+	conversation_free(conv);
+}
+
 static struct conversation *start_conversation(struct request *r)
 {
 	struct dispatch *d = r->d;
-	struct conversation *conv = calloc(1, sizeof(*conv));
+	struct conversation *conv = calloc(1, sizeof(*conv)), *evicted;
 
 	if (conv == NULL)
 		return NULL;
@@ -223,8 +241,10 @@ static struct conversation *start_conversation(struct request *r)
 	               r->client->name);
 	snprintf(conv->decision.calling_station_id, sizeof(conv->decision.calling_station_id), "%s",
 	         r->rad.calling_station_id);
-	if (conversation_table_add(d->conversations, conv, r->client) < 0)
+	if (conversation_table_add(d->conversations, conv, r->client, &evicted) < 0)
 		goto fail;
+	if (evicted != NULL)
+		end_evicted(r, evicted);
 	return conv;
 fail:
 	conversation_free(conv);
@@ -690,9 +710,14 @@ static struct radius_reply *access_request(struct request *r, bool *deferred)
 	} else {
 		conv = start_conversation(r);
 		if (conv == NULL) {
+			unsigned suppressed;
+
 			stats_bump(&d->stats, STAT_OVERLOAD);
-			LOG_REQ(LOG_WARNING, r, "cannot start a conversation (limit of %u reached?): dropped",
-			        d->cfg->max_conversations);
+			if (rate_limit_allow(&d->drop_log, &suppressed))
+				LOG_REQ(LOG_WARNING, r, "cannot start a conversation (this NAS holds %zu, none idle "
+				        "to give up; eap.max_conversations %u): dropped (%u similar lines suppressed "
+				        "before)", conversation_table_held(d->conversations, r->client),
+				        d->cfg->max_conversations, suppressed);
 			return NULL;
 		}
 	}
@@ -883,6 +908,17 @@ static void respond(struct request *r, struct radius_reply *reply)
 	if (outlen > 0)
 		send_bytes(r, out, outlen);
 	radius_reply_free(reply);
+}
+
+void dispatch_log_nas_counters(struct dispatch *d)
+{
+	for (size_t i = 0; i < d->cfg->n_clients; i++) {
+		const struct client *c = &d->cfg->clients[i];
+		unsigned long long evicted = conversation_table_evicted(d->conversations, c);
+
+		if (evicted > 0)
+			log_msg(LOG_INFO, "nas=%s: %llu idle conversations ended to make room", c->name, evicted);
+	}
 }
 
 void dispatch_expire(struct dispatch *d)

@@ -70,6 +70,9 @@ void dispatch_datagram(struct dispatch *d, int fd, enum radius_port port, const 
                        const struct sockaddr_storage *from, socklen_t fromlen,
                        struct dispatch_scratch *scratch);
 
+/* Logs, per NAS, what its quotas cost it (at stop). */
+void dispatch_log_nas_counters(struct dispatch *d);
+
 /* Ends conversations idle past their timeout (decision "timeout"), forgets
  * old cached replies and picks up changed CRL files. Call about once a second
  * from one thread. */

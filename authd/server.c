@@ -332,6 +332,7 @@ stop:
 		rc = SERVER_ABANDONED;
 	}
 	stats_log(&s->dispatch.stats);
+	dispatch_log_nas_counters(&s->dispatch);
 	log_revocation_counters(s->dispatch.policy);
 	return rc;
 }

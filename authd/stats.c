@@ -22,6 +22,7 @@ static const char *const names[STAT_COUNT] = {
 	[STAT_REJECT] = "reject",
 	[STAT_TIMEOUT] = "timeout",
 	[STAT_CLASS_REFUSED] = "class_refused",
+	[STAT_EVICTED] = "evicted",
 };
 
 void stats_log(struct stats *s)

@@ -25,6 +25,7 @@ enum stat_counter {
 	STAT_REJECT,
 	STAT_TIMEOUT,
 	STAT_CLASS_REFUSED,           /* accounting whose Class was not issued to its NAS */
+	STAT_EVICTED,                 /* idle conversations ended to make room (per-NAS quotas) */
 	STAT_COUNT
 };
 

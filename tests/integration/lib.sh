@@ -163,7 +163,8 @@ tls = {
   require_client_eku = true;
   session_lifetime = ${AUTHD_SESSION_LIFETIME:-0};
 };
-eap = { fragment_size = ${AUTHD_FRAGMENT_SIZE:-1014}; timeout = ${AUTHD_EAP_TIMEOUT:-30}; };
+eap = { fragment_size = ${AUTHD_FRAGMENT_SIZE:-1014}; timeout = ${AUTHD_EAP_TIMEOUT:-30};
+        max_conversations = ${AUTHD_MAX_CONVERSATIONS:-20000}; };
 log = { decisions = "$AUTHD_DECISIONS"; level = "${AUTHD_LOG_LEVEL:-debug}"; };
 threads = 2;
 EOF

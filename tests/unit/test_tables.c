@@ -89,13 +89,14 @@ static struct conversation *new_conversation(void)
 
 static void test_state_is_bound_to_its_client(void **state)
 {
-	struct conversation_table *t = conversation_table_new(8, 30);
+	struct conversation *evicted;
+	struct conversation_table *t = conversation_table_new(8, 30, 1);
 	struct client sw1 = { .name = "sw1" }, sw2 = { .name = "sw2" };
 	struct conversation *conv = new_conversation(), *again;
 	enum conversation_miss why;
 	uint8_t st[CONVERSATION_STATE_LEN];
 
-	assert_int_equal(conversation_table_add(t, conv, &sw1), 0);
+	assert_int_equal(conversation_table_add(t, conv, &sw1, &evicted), 0);
 	memcpy(st, conv->node.key, sizeof(st));
 	/* Busy until released: a second thread may not run the same EAP machine. */
 	assert_null(conversation_table_acquire(t, st, sizeof(st), &sw1, &why));
@@ -118,24 +119,26 @@ static void test_state_is_bound_to_its_client(void **state)
 
 static void test_states_differ(void **state)
 {
-	struct conversation_table *t = conversation_table_new(8, 30);
+	struct conversation *evicted;
+	struct conversation_table *t = conversation_table_new(8, 30, 1);
 	struct client sw = { .name = "sw" };
 	struct conversation *a = new_conversation(), *b = new_conversation();
 
-	assert_int_equal(conversation_table_add(t, a, &sw), 0);
-	assert_int_equal(conversation_table_add(t, b, &sw), 0);
+	assert_int_equal(conversation_table_add(t, a, &sw, &evicted), 0);
+	assert_int_equal(conversation_table_add(t, b, &sw, &evicted), 0);
 	assert_memory_not_equal(a->node.key, b->node.key, CONVERSATION_STATE_LEN);
 	conversation_table_free(t);   /* frees both */
 }
 
 static void test_idle_conversations_expire(void **state)
 {
-	struct conversation_table *t = conversation_table_new(8, 1);
+	struct conversation *evicted;
+	struct conversation_table *t = conversation_table_new(8, 1, 1);
 	struct client sw = { .name = "sw" };
 	struct conversation *idle = new_conversation(), *busy = new_conversation();
 
-	assert_int_equal(conversation_table_add(t, idle, &sw), 0);
-	assert_int_equal(conversation_table_add(t, busy, &sw), 0);
+	assert_int_equal(conversation_table_add(t, idle, &sw, &evicted), 0);
+	assert_int_equal(conversation_table_add(t, busy, &sw, &evicted), 0);
 	conversation_table_release(t, idle);
 	assert_null(conversation_table_pop_expired(t));
 	usleep(1100 * 1000);
@@ -148,13 +151,62 @@ static void test_idle_conversations_expire(void **state)
 
 static void test_table_is_bounded(void **state)
 {
-	struct conversation_table *t = conversation_table_new(1, 30);
+	struct conversation *evicted;
+	struct conversation_table *t = conversation_table_new(1, 30, 1);
 	struct client sw = { .name = "sw" };
 	struct conversation *a = new_conversation(), *b = new_conversation();
 
-	assert_int_equal(conversation_table_add(t, a, &sw), 0);
-	assert_int_equal(conversation_table_add(t, b, &sw), -1);
+	assert_int_equal(conversation_table_add(t, a, &sw, &evicted), 0);
+	assert_int_equal(conversation_table_add(t, b, &sw, &evicted), -1);
 	conversation_free(b);
+	conversation_table_free(t);
+}
+
+/* A full table: the NAS holding the most gives up its oldest idle
+ * conversation, whoever asks; a NAS at its own quota gives up its own. */
+static void test_nas_quotas(void **state)
+{
+	struct conversation_table *t = conversation_table_new(4, 30, 2);
+	struct client flood = { .name = "flood", .index = 0 }, other = { .name = "other", .index = 1 };
+	struct conversation *c[4], *evicted, *mine = new_conversation(), *next = new_conversation();
+
+	for (int i = 0; i < 4; i++) {
+		c[i] = new_conversation();
+		assert_int_equal(conversation_table_add(t, c[i], &flood, &evicted), 0);
+		assert_null(evicted);
+		conversation_table_release(t, c[i]);   /* half-open: waiting for the NAS */
+	}
+	assert_int_equal(conversation_table_add(t, mine, &other, &evicted), 0);
+	assert_ptr_equal(evicted, c[0]);           /* the flooding NAS's oldest */
+	conversation_free(evicted);
+	assert_int_equal(conversation_table_held(t, &flood), 3);
+	assert_int_equal(conversation_table_held(t, &other), 1);
+	assert_int_equal(conversation_table_add(t, next, &flood, &evicted), 0);
+	assert_ptr_equal(evicted, c[1]);           /* it makes room itself, not at other's expense */
+	conversation_free(evicted);
+	assert_int_equal(conversation_table_evicted(t, &flood), 2);
+	assert_int_equal(conversation_table_evicted(t, &other), 0);
+	conversation_table_free(t);
+}
+
+static void test_nas_own_quota(void **state)
+{
+	struct conversation_table *t = conversation_table_new(100, 30, 1);
+	struct client sw = { .name = "sw", .index = 0, .max_conversations = 2 };
+	struct conversation *a = new_conversation(), *b = new_conversation(), *c = new_conversation();
+	struct conversation *d = new_conversation(), *evicted;
+
+	assert_int_equal(conversation_table_add(t, a, &sw, &evicted), 0);
+	assert_int_equal(conversation_table_add(t, b, &sw, &evicted), 0);
+	conversation_table_release(t, a);
+	assert_int_equal(conversation_table_add(t, c, &sw, &evicted), 0);
+	assert_ptr_equal(evicted, a);
+	conversation_free(evicted);
+	/* b and c are being worked on: nothing idle to give up. */
+	assert_int_equal(conversation_table_add(t, d, &sw, &evicted), -1);
+	assert_null(evicted);
+	conversation_free(d);
+	assert_int_equal(conversation_table_held(t, &sw), 2);
 	conversation_table_free(t);
 }
 
@@ -167,6 +219,8 @@ int main(void)
 		cmocka_unit_test(test_states_differ),
 		cmocka_unit_test(test_idle_conversations_expire),
 		cmocka_unit_test(test_table_is_bounded),
+		cmocka_unit_test(test_nas_quotas),
+		cmocka_unit_test(test_nas_own_quota),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
