@@ -254,9 +254,13 @@ static int parse_tls(struct parser *p, struct authd_config *cfg)
 
 static int parse_eap(struct parser *p, struct authd_config *cfg)
 {
-	static const char *const keys[] = { "fragment_size", "timeout", "max_conversations", NULL };
+	static const char *const keys[] = {
+		"fragment_size", "timeout", "max_conversations", "max_handshake_message", NULL
+	};
+	unsigned max_handshake = EAP_TLS_DEFAULT_MAX_HANDSHAKE;
 	const config_setting_t *g;
 
+	cfg->tls.max_handshake_message = max_handshake;
 	cfg->fragment_size = 1014;
 	cfg->timeout = 30;
 	cfg->max_conversations = 20000;
@@ -268,8 +272,11 @@ static int parse_eap(struct parser *p, struct authd_config *cfg)
 	    parser_uint(p, g, "fragment_size", EAP_TLS_MIN_FRAGMENT, EAP_TLS_MAX_FRAGMENT,
 	             &cfg->fragment_size) < 0 ||
 	    parser_uint(p, g, "timeout", 1, 3600, &cfg->timeout) < 0 ||
-	    parser_uint(p, g, "max_conversations", 1, 1000000, &cfg->max_conversations) < 0)
+	    parser_uint(p, g, "max_conversations", 1, 1000000, &cfg->max_conversations) < 0 ||
+	    parser_uint(p, g, "max_handshake_message", EAP_TLS_MIN_MAX_HANDSHAKE, EAP_TLS_MAX_MAX_HANDSHAKE,
+	                &max_handshake) < 0)
 		return -1;
+	cfg->tls.max_handshake_message = max_handshake;
 	return 0;
 }
 

@@ -18,11 +18,29 @@
 #include <openssl/x509.h>
 
 /* Hard limits on what a peer can make us hold. */
-#define EAP_TLS_MAX_MESSAGE     (64 * 1024)  /* reassembled TLS message (L field) */
 #define EAP_TLS_MAX_FRAGMENTS   256          /* fragments in one reassembled message */
 #define EAP_TLS_MAX_ROUND_TRIPS 512          /* EAP requests in one conversation */
 #define EAP_TLS_MIN_FRAGMENT    64           /* smallest TLS payload per EAP packet */
 #define EAP_TLS_MAX_FRAGMENT    16384
+
+/*
+ * The largest TLS handshake message a peer may declare (settings.max_handshake_message):
+ * the default, and the range accepted. 16 KiB holds a ClientHello (real ones stay under
+ * 2 KB, post-quantum key shares included) and a client Certificate of a chain of three
+ * RSA-4096 certificates (about 6 KB) more than twice over; it is also OpenSSL's own bound
+ * on a CertificateVerify and the largest plaintext record.
+ */
+#define EAP_TLS_DEFAULT_MAX_HANDSHAKE 16384
+#define EAP_TLS_MIN_MAX_HANDSHAKE     4096
+#define EAP_TLS_MAX_MAX_HANDSHAKE     65536
+/*
+ * A reassembled EAP-TLS message (L field) is one flight of the peer: at most one
+ * handshake message of the maximum size plus this much for the rest of it (TLS 1.2:
+ * ClientKeyExchange and CertificateVerify of up to 1 KB each for RSA-8192,
+ * ChangeCipherSpec, the encrypted Finished, record headers; TLS 1.3: CertificateVerify,
+ * Finished and the encryption overhead of each record), generously.
+ */
+#define EAP_TLS_FLIGHT_ALLOWANCE      4096
 
 #define EAP_MSK_LEN  64
 #define EAP_EMSK_LEN 64
@@ -35,6 +53,11 @@ struct eap_tls_settings {
 	int max_version;           /* TLS1_2_VERSION or TLS1_3_VERSION */
 	bool require_client_eku;   /* device certificate must carry EKU clientAuth */
 	unsigned session_lifetime; /* seconds a session may be resumed; 0: no resumption */
+	/* Body bytes a TLS handshake message from the peer may declare, in
+	 * [EAP_TLS_MIN_MAX_HANDSHAKE, EAP_TLS_MAX_MAX_HANDSHAKE]; 0: EAP_TLS_DEFAULT_MAX_HANDSHAKE.
+	 * Larger claims end the conversation (eap_malformed) before OpenSSL buffers them;
+	 * reassembled messages are limited to it plus EAP_TLS_FLIGHT_ALLOWANCE. */
+	size_t max_handshake_message;
 };
 
 /*
@@ -68,7 +91,7 @@ struct eap_tls_context;
  * Loads certificate, key and CA bundle and builds the TLS server context
  * (security level 2, versions as given, client certificate required).
  * Returns NULL with a message in err on failure (missing file, bad PEM,
- * key not matching certificate, ...).
+ * key not matching certificate, max_handshake_message out of range, ...).
  */
 struct eap_tls_context *eap_tls_context_new(const struct eap_tls_settings *settings,
                                             char *err, size_t errlen);

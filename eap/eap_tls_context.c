@@ -213,6 +213,18 @@ static int check_versions(const struct eap_tls_settings *s, char *err, size_t er
 	return 0;
 }
 
+static int check_handshake_limit(const struct eap_tls_settings *s, char *err, size_t errlen)
+{
+	size_t max = s->max_handshake_message;
+
+	if (max != 0 && (max < EAP_TLS_MIN_MAX_HANDSHAKE || max > EAP_TLS_MAX_MAX_HANDSHAKE)) {
+		set_error(err, errlen, "largest TLS handshake message %zu outside %d..%d bytes",
+		          max, EAP_TLS_MIN_MAX_HANDSHAKE, EAP_TLS_MAX_MAX_HANDSHAKE);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Sessions are not resumed yet. A server-side session cache goes here
  * (cache mode, session id context, a remove callback that re-checks
@@ -496,7 +508,7 @@ struct eap_tls_context *eap_tls_context_new(const struct eap_tls_settings *setti
 	struct eap_tls_context *ctx;
 
 	set_error(err, errlen, "%s", "");
-	if (check_versions(settings, err, errlen) < 0)
+	if (check_versions(settings, err, errlen) < 0 || check_handshake_limit(settings, err, errlen) < 0)
 		return NULL;
 	ctx = OPENSSL_zalloc(sizeof(*ctx));
 	if (ctx == NULL) {
@@ -504,6 +516,8 @@ struct eap_tls_context *eap_tls_context_new(const struct eap_tls_settings *setti
 		return NULL;
 	}
 	ctx->require_client_eku = settings->require_client_eku;
+	ctx->max_handshake_message = settings->max_handshake_message != 0
+	                             ? settings->max_handshake_message : EAP_TLS_DEFAULT_MAX_HANDSHAKE;
 	ctx->ssl_ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx->ssl_ctx == NULL) {
 		set_error(err, errlen, "cannot create TLS context: %s", openssl_reason());
@@ -519,6 +533,10 @@ struct eap_tls_context *eap_tls_context_new(const struct eap_tls_settings *setti
 	SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* Conversations can wait a long time between packets: don't hold idle record buffers. */
 	SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* The conversation refuses larger plaintext handshake messages before OpenSSL
+	 * sees them (eap_tls_records); a TLS 1.3 Certificate arrives encrypted, and
+	 * OpenSSL bounds it with this alone (its default is 100 KB). */
+	SSL_CTX_set_max_cert_list(ctx->ssl_ctx, (long)ctx->max_handshake_message);
 	SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 	                   verify_callback);
 	ctx->resumption = settings->session_lifetime > 0;

@@ -16,6 +16,7 @@ struct eap_tls_context {
 	SSL_CTX *ssl_ctx;          /* its app data points back here */
 	bool require_client_eku;
 	bool resumption;
+	size_t max_handshake_message;  /* body bytes a peer's handshake message may declare */
 };
 
 /* A resumption in progress: what the peer offered and what the caller found. */

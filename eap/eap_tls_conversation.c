@@ -19,6 +19,7 @@
 #include "eap/eap_tls.h"
 #include "eap/eap_tls_context.h"
 #include "eap/eap_tls_reassembly.h"
+#include "eap/eap_tls_records.h"
 
 #define EAP_IDENTITY_MAX 253
 
@@ -42,6 +43,7 @@ struct eap_conversation {
 
 	SSL *ssl;                    /* freed as soon as the conversation ends */
 	struct eap_tls_reassembly reassembly;
+	struct eap_tls_records records; /* the peer's TLS stream so far, headers only */
 	size_t flight_len;           /* bytes of the current outgoing flight */
 	size_t flight_sent;          /* of which already sent */
 
@@ -379,8 +381,17 @@ static enum eap_step handle_tls_data(struct eap_conversation *conv, const struct
 	size_t msglen;
 	int written;
 
-	status = eap_tls_reassembly_add(&conv->reassembly, frame, &msg, &msglen, err, sizeof(err));
+	status = eap_tls_reassembly_add(&conv->reassembly, frame,
+	                                conv->ctx->max_handshake_message + EAP_TLS_FLIGHT_ALLOWANCE,
+	                                &msg, &msglen, err, sizeof(err));
 	if (status == EAP_TLS_REASSEMBLY_ERROR)
+		return fail(conv, EAP_REASON_EAP_MALFORMED, out, outlen, "%s", err);
+	/* Each fragment as it comes, so an oversized claim ends the conversation
+	 * before the rest of the flight is held, and long before OpenSSL
+	 * allocates what the claim says. */
+	conv->records.tls12 = SSL_version(conv->ssl) == TLS1_2_VERSION;
+	if (eap_tls_records_scan(&conv->records, frame->data, frame->datalen,
+	                         conv->ctx->max_handshake_message, err, sizeof(err)) < 0)
 		return fail(conv, EAP_REASON_EAP_MALFORMED, out, outlen, "%s", err);
 	if (status == EAP_TLS_REASSEMBLY_MORE)
 		return send_tls_empty(conv, 0, out, outlen);

@@ -1,7 +1,7 @@
 /*
  * Fragment reassembly. The buffer grows with the bytes actually received
- * rather than with the peer's L claim, so a peer announcing 64 KiB and then
- * going quiet costs us one fragment of memory, not 64 KiB.
+ * rather than with the peer's L claim, so a peer announcing a whole flight
+ * and then going quiet costs us one fragment of memory, not the flight.
  */
 #include "eap/eap_tls_reassembly.h"
 
@@ -14,11 +14,12 @@
 
 #define REASSEMBLY_MIN_ALLOC 1024
 
-static int check_declared_length(const struct eap_tls_frame *frame, char *err, size_t errlen)
+static int check_declared_length(const struct eap_tls_frame *frame, size_t max_message,
+                                 char *err, size_t errlen)
 {
-	if (frame->tls_length > EAP_TLS_MAX_MESSAGE) {
-		snprintf(err, errlen, "L flag length %lu exceeds %d",
-		         (unsigned long)frame->tls_length, EAP_TLS_MAX_MESSAGE);
+	if (frame->tls_length > max_message) {
+		snprintf(err, errlen, "L flag length %lu exceeds %zu",
+		         (unsigned long)frame->tls_length, max_message);
 		return -1;
 	}
 	if (frame->tls_length == 0) {
@@ -29,12 +30,12 @@ static int check_declared_length(const struct eap_tls_frame *frame, char *err, s
 }
 
 /* An unfragmented message: checked against its own L field, if any, and passed through. */
-static enum eap_tls_reassembly_status single(const struct eap_tls_frame *frame,
+static enum eap_tls_reassembly_status single(const struct eap_tls_frame *frame, size_t max_message,
                                              const uint8_t **msg, size_t *msglen,
                                              char *err, size_t errlen)
 {
 	if (frame->flags & EAP_TLS_FLAG_LENGTH) {
-		if (check_declared_length(frame, err, errlen) < 0)
+		if (check_declared_length(frame, max_message, err, errlen) < 0)
 			return EAP_TLS_REASSEMBLY_ERROR;
 		if (frame->tls_length != frame->datalen) {
 			snprintf(err, errlen, "L flag length %lu but unfragmented message has %zu bytes",
@@ -52,13 +53,13 @@ static enum eap_tls_reassembly_status single(const struct eap_tls_frame *frame,
 }
 
 static int begin(struct eap_tls_reassembly *r, const struct eap_tls_frame *frame,
-                 char *err, size_t errlen)
+                 size_t max_message, char *err, size_t errlen)
 {
 	if (!(frame->flags & EAP_TLS_FLAG_LENGTH)) {
 		snprintf(err, errlen, "first fragment with M flag lacks L flag");
 		return -1;
 	}
-	if (check_declared_length(frame, err, errlen) < 0)
+	if (check_declared_length(frame, max_message, err, errlen) < 0)
 		return -1;
 	r->declared = frame->tls_length;
 	r->received = 0;
@@ -130,14 +131,15 @@ static int append(struct eap_tls_reassembly *r, const struct eap_tls_frame *fram
 
 enum eap_tls_reassembly_status eap_tls_reassembly_add(struct eap_tls_reassembly *r,
                                                       const struct eap_tls_frame *frame,
+                                                      size_t max_message,
                                                       const uint8_t **msg, size_t *msglen,
                                                       char *err, size_t errlen)
 {
 	bool more = frame->flags & EAP_TLS_FLAG_MORE;
 
 	if (!r->active && !more)
-		return single(frame, msg, msglen, err, errlen);
-	if (!r->active && begin(r, frame, err, errlen) < 0)
+		return single(frame, max_message, msg, msglen, err, errlen);
+	if (!r->active && begin(r, frame, max_message, err, errlen) < 0)
 		goto fail;
 	if (append(r, frame, err, errlen) < 0)
 		goto fail;

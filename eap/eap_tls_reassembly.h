@@ -1,7 +1,7 @@
 /*
  * Reassembly of one fragmented TLS message from EAP-TLS responses
- * (RFC 5216 section 2.1.5), under the hard limits of eap_tls.h:
- * EAP_TLS_MAX_MESSAGE bytes and EAP_TLS_MAX_FRAGMENTS fragments.
+ * (RFC 5216 section 2.1.5), under a byte limit of the caller's (one flight
+ * of the peer: see EAP_TLS_FLIGHT_ALLOWANCE) and EAP_TLS_MAX_FRAGMENTS fragments.
  */
 #ifndef AUTHD_EAP_TLS_REASSEMBLY_H
 #define AUTHD_EAP_TLS_REASSEMBLY_H
@@ -28,12 +28,13 @@ enum eap_tls_reassembly_status {
 };
 
 /*
- * Adds one frame. On DONE, *msg points either into the frame (unfragmented
+ * Adds one frame of a message of at most max_message bytes. On DONE, *msg points either into the frame (unfragmented
  * message, no copy) or into the reassembly buffer; it stays valid until the
  * next add or reset. The caller resets after consuming the message.
  */
 enum eap_tls_reassembly_status eap_tls_reassembly_add(struct eap_tls_reassembly *r,
                                                       const struct eap_tls_frame *frame,
+                                                      size_t max_message,
                                                       const uint8_t **msg, size_t *msglen,
                                                       char *err, size_t errlen);
 

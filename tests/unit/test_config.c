@@ -111,6 +111,7 @@ static void test_good_config_loads(void **state)
 	assert_true(cfg.clients[0].require_message_authenticator);
 	assert_true(cfg.tls.require_client_eku);
 	assert_int_equal(cfg.fragment_size, 1014);
+	assert_int_equal(cfg.tls.max_handshake_message, 16384);
 	/* Relative to the config file, not to the working directory. */
 	assert_non_null(strstr(cfg.decision_log, dir));
 	config_free(&cfg);
@@ -160,6 +161,24 @@ static void test_secret_required_once(void **state)
 	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN,
 	         "clients = ( { name = \"sw\"; address = \"10.0.0.0/8\"; } );\n", good_tls(), GOOD_LOG);
 	expect_error(body, ":2:", "exactly one of \"secret\" or \"secret_file\"");
+}
+
+/* eap.max_handshake_message reaches the TLS settings, within its range. */
+static void test_max_handshake_message(void **state)
+{
+	char body[4096];
+	struct authd_config cfg;
+	char err[1024];
+
+	snprintf(body, sizeof(body), "%s%s%s%seap = { max_handshake_message = 8192; };\n",
+	         GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG);
+	assert_int_equal(config_load(write_config("handshake.conf", body), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.tls.max_handshake_message, 8192);
+	config_free(&cfg);
+	snprintf(body, sizeof(body), "%s%s%s%seap = { max_handshake_message = 131396; };\n",
+	         GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG);
+	expect_error(body, ":", "\"max_handshake_message\" is 131396, must be 4096..65536");
+	(void)state;
 }
 
 static void test_bad_port_and_version(void **state)
@@ -600,6 +619,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_private_key_not_readable_by_others),
 		cmocka_unit_test(test_authctl_config),
 		cmocka_unit_test(test_node_key_file),
+		cmocka_unit_test(test_max_handshake_message),
 	};
 	char cmd[128];
 	int failed;
