@@ -22,6 +22,7 @@ enum radius_drop {
 	RADIUS_DROP_UNSUPPORTED_CODE,
 	RADIUS_DROP_NO_MESSAGE_AUTHENTICATOR,
 	RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR,
+	RADIUS_DROP_REFUSED_ATTRIBUTE,    /* an attribute authd never decodes in a request */
 	RADIUS_DROP_COUNT
 };
 
@@ -78,8 +79,14 @@ int radius_init(char *err, size_t errlen);
  * Request on the authentication port, Accounting-Request on the accounting
  * port, Status-Server on both), the Request Authenticator of accounting,
  * Message-Authenticator presence (on Access-Requests unless the client opted
- * out, and always for Status-Server and EAP) and value. A pure function of
- * its inputs, and the RADIUS fuzz target. On RADIUS_ACCEPTED the caller must
+ * out, and always for Status-Server and EAP) and value. Before any attribute
+ * is decoded, a request carrying an encrypted attribute (Tunnel-Password, a
+ * vendor key such as MS-MPPE-Send-Key, any WiMAX attribute) is refused
+ * (RADIUS_DROP_REFUSED_ATTRIBUTE), and so is a User-Password or CHAP-Password
+ * anywhere but in an Access-Request without EAP; in such an Access-Request
+ * they are cut out undecoded, so the request reaches dispatch as one that is
+ * not EAP (and gets its Access-Reject). A pure function of its inputs, and
+ * the RADIUS fuzz target. On RADIUS_ACCEPTED the caller must
  * radius_request_free(req); otherwise detail says what was wrong.
  */
 enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radius_port port,
