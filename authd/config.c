@@ -1,7 +1,9 @@
 #include "authd/config.h"
 #include "authd/config_parser.h"
 #include "authd/config_policy.h"
+#include "authd/conversation_table.h"
 #include "authd/live_sessions.h"
+#include "authd/radius.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -250,10 +252,15 @@ static int parse_tls(struct parser *p, struct authd_config *cfg)
 	return 0;
 }
 
+/* Code, Identifier, Length, Type, flags and the TLS Message Length of the
+ * first fragment: what an EAP-TLS packet adds to its TLS bytes. */
+#define EAP_TLS_HEADER 10
+
 static int parse_eap(struct parser *p, struct authd_config *cfg)
 {
 	static const char *const keys[] = { "fragment_size", "timeout", "max_conversations", NULL };
 	const config_setting_t *g;
+	size_t max_fragment = radius_challenge_eap_room(CONVERSATION_STATE_LEN) - EAP_TLS_HEADER;
 
 	cfg->fragment_size = 1014;
 	cfg->timeout = 30;
@@ -268,6 +275,14 @@ static int parse_eap(struct parser *p, struct authd_config *cfg)
 	    parser_uint(p, g, "timeout", 1, 3600, &cfg->timeout) < 0 ||
 	    parser_uint(p, g, "max_conversations", 1, 1000000, &cfg->max_conversations) < 0)
 		return -1;
+	/* A larger fragment would make Access-Challenges the RADIUS codec cuts
+	 * short, losing State: every handshake with a bigger flight would fail. */
+	if (cfg->fragment_size > max_fragment)
+		return parser_fail(p, config_setting_get_member(g, "fragment_size"),
+		                   "eap.fragment_size is %u, at most %zu: an Access-Challenge is %d bytes at "
+		                   "most, with Message-Authenticator, State and the EAP-Message and EAP-TLS "
+		                   "headers",
+		                   cfg->fragment_size, max_fragment, RADIUS_MAX_PACKET);
 	return 0;
 }
 

@@ -36,6 +36,14 @@ const char *radius_drop_text(enum radius_drop drop)
 	return drop < RADIUS_DROP_COUNT ? drop_texts[drop] : "unknown";
 }
 
+size_t radius_challenge_eap_room(size_t state_len)
+{
+	size_t room = RADIUS_MAX_PACKET - 20 - (2 + MESSAGE_AUTHENTICATOR_LEN) - (2 + state_len);
+	size_t attributes = (room + 254) / 255;
+
+	return room - 2 * attributes;
+}
+
 int radius_init(char *err, size_t errlen)
 {
 	if (fr_check_lib_magic(RADIUSD_MAGIC_NUMBER) < 0) {

@@ -15,6 +15,15 @@
 
 #define RADIUS_MAX_PACKET 4096
 
+/*
+ * The largest EAP packet one Access-Challenge carries within
+ * RADIUS_MAX_PACKET beside its header (20 bytes), Message-Authenticator (18)
+ * and a State of state_len bytes, EAP-Message attributes holding 253 bytes
+ * each behind 2 of header: 4008 with a 16-byte State. Beyond it
+ * libfreeradius leaves out, silently, whatever no longer fits (the State).
+ */
+size_t radius_challenge_eap_room(size_t state_len);
+
 /* Why a datagram was dropped without a reply. */
 enum radius_drop {
 	RADIUS_ACCEPTED = 0,
