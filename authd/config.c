@@ -1,7 +1,9 @@
 #include "authd/config.h"
 #include "authd/config_parser.h"
 #include "authd/config_policy.h"
+#include "authd/conversation_table.h"
 #include "authd/live_sessions.h"
+#include "authd/radius.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -259,6 +261,7 @@ static int parse_eap(struct parser *p, struct authd_config *cfg)
 	};
 	unsigned max_handshake = EAP_TLS_DEFAULT_MAX_HANDSHAKE;
 	const config_setting_t *g;
+	size_t max_fragment = radius_challenge_eap_room(CONVERSATION_STATE_LEN) - EAP_TLS_OVERHEAD;
 
 	cfg->tls.max_handshake_message = max_handshake;
 	cfg->fragment_size = 1014;
@@ -277,6 +280,14 @@ static int parse_eap(struct parser *p, struct authd_config *cfg)
 	                &max_handshake) < 0)
 		return -1;
 	cfg->tls.max_handshake_message = max_handshake;
+	/* A larger fragment would make Access-Challenges the RADIUS codec cuts
+	 * short, losing State: every handshake with a bigger flight would fail. */
+	if (cfg->fragment_size > max_fragment)
+		return parser_fail(p, config_setting_get_member(g, "fragment_size"),
+		                   "eap.fragment_size is %u, at most %zu: an Access-Challenge is %d bytes at "
+		                   "most, with Message-Authenticator, State and the EAP-Message and EAP-TLS "
+		                   "headers",
+		                   cfg->fragment_size, max_fragment, RADIUS_MAX_PACKET);
 	return 0;
 }
 

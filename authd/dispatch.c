@@ -18,8 +18,6 @@
 #include "authd/session_class.h"
 #include "policy/ttl_table.h"
 
-/* EAP header (4) + type (1) + flags (1) + TLS Message Length (4), RFC 5216 §3.1. */
-#define EAP_TLS_OVERHEAD 10
 /* RFC 5080 §2.2.2: keep replies long enough to cover the NAS's retries. */
 #define REPLY_CACHE_LIFETIME_S 30
 #define DROP_LOG_PER_SECOND 10
@@ -63,6 +61,7 @@ static const enum stat_counter drop_counters[RADIUS_DROP_COUNT] = {
 	[RADIUS_DROP_UNSUPPORTED_CODE] = STAT_UNSUPPORTED_CODE,
 	[RADIUS_DROP_NO_MESSAGE_AUTHENTICATOR] = STAT_NO_MESSAGE_AUTHENTICATOR,
 	[RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR] = STAT_BAD_MESSAGE_AUTHENTICATOR,
+	[RADIUS_DROP_REFUSED_ATTRIBUTE] = STAT_REFUSED_ATTRIBUTE,
 };
 
 /* The revocation mirror's news, into the operational log. */

@@ -8,6 +8,9 @@
 #include <freeradius/build.h>
 #include <freeradius/libradius.h>
 
+#define ATTR_USER_PASSWORD         2
+#define ATTR_CHAP_PASSWORD         3
+#define ATTR_VENDOR_SPECIFIC       26
 #define ATTR_MESSAGE_AUTHENTICATOR 80
 #define ATTR_EAP_MESSAGE           79
 #define MESSAGE_AUTHENTICATOR_LEN  16
@@ -25,11 +28,20 @@ static const char *const drop_texts[RADIUS_DROP_COUNT] = {
 	[RADIUS_DROP_UNSUPPORTED_CODE] = "unsupported packet code",
 	[RADIUS_DROP_NO_MESSAGE_AUTHENTICATOR] = "missing Message-Authenticator",
 	[RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR] = "invalid Message-Authenticator or Request Authenticator (wrong shared secret?)",
+	[RADIUS_DROP_REFUSED_ATTRIBUTE] = "attribute authd never decodes in a request",
 };
 
 const char *radius_drop_text(enum radius_drop drop)
 {
 	return drop < RADIUS_DROP_COUNT ? drop_texts[drop] : "unknown";
+}
+
+size_t radius_challenge_eap_room(size_t state_len)
+{
+	size_t room = RADIUS_MAX_PACKET - 20 - (2 + MESSAGE_AUTHENTICATOR_LEN) - (2 + state_len);
+	size_t attributes = (room + 254) / 255;
+
+	return room - 2 * attributes;
 }
 
 int radius_init(char *err, size_t errlen)
@@ -94,6 +106,134 @@ static enum radius_drop check_framing(const uint8_t *buf, size_t len, enum radiu
 	return RADIUS_ACCEPTED;
 }
 
+/*
+ * Attributes refused before libfreeradius decodes anything.
+ *
+ * libfreeradius decrypts, while decoding, every attribute its dictionary
+ * marks encrypt=1, 2 or 3: User-Password, Tunnel-Password (69), and vendor
+ * keys such as MS-CHAP-MPPE-Keys, MS-MPPE-Send-Key and MS-MPPE-Recv-Key
+ * (26/311/12, 16, 17), Aruba-MPSK-Passphrase (26/14823/44), the 3GPP2,
+ * ERX, Alcatel and WiMAX keys. Each costs MD5 rounds keyed by the shared
+ * secret, and 3.2.1's rad_tunnel_pwdecode leaks two EVP_MD_CTX per
+ * Tunnel-Password (fixed in later 3.2.x), from packets that a client without
+ * Message-Authenticator lets anyone forge. No NAS sends these in a request
+ * (RFC 2868 and RFC 2548 allow them in Access-Accept only) and authd reads
+ * none of them, so a request carrying one is dropped. The dictionary, not
+ * a list here, says what is encrypted; WiMAX VSAs (format 1,1,c) are refused
+ * whole, because their decoding reassembles fragments and nests keys in
+ * TLVs; no other dictionary nests an encrypted attribute in a TLV.
+ *
+ * User-Password and CHAP-Password are legitimate in an Access-Request (PAP,
+ * MAC Authentication Bypass), which authd answers with Access-Reject because
+ * it serves EAP only. Dropping them would make such a NAS count authd as
+ * dead and stop sending it EAP too, so they are cut out undecoded instead
+ * (cut_passwords) and the request is rejected as not EAP. Next to an
+ * EAP-Message (no NAS mixes the two) or in another packet code they are
+ * refused like the encrypted ones.
+ */
+static const DICT_ATTR *encrypted_attribute(unsigned attr, unsigned vendor)
+{
+	const DICT_ATTR *da = dict_attrbyvalue(attr, vendor);
+
+	return da != NULL && da->flags.encrypt != FLAG_ENCRYPT_NONE ? da : NULL;
+}
+
+/* The sub-attributes of one Vendor-Specific value (vendor id first), laid
+ * out as its vendor's dictionary says (type and length fields of 1, 2 or 4
+ * and 0, 1 or 2 octets). Writes what to log into detail and returns true
+ * when one is refused. A layout libfreeradius cannot walk is kept as raw
+ * octets by it, undecoded, so the walk stops there. */
+static bool vsa_refused(const uint8_t *v, size_t len, char *detail, size_t detaillen)
+{
+	const DICT_VENDOR *dv;
+	const DICT_ATTR *da;
+	unsigned vendor, type;
+	size_t pos, tlen, llen, sublen, i;
+
+	if (len < 5 || v[0] != 0)
+		return false;
+	vendor = (unsigned)v[1] << 16 | (unsigned)v[2] << 8 | v[3];
+	dv = dict_vendorbyvalue((int)vendor);
+	if (dv == NULL)
+		return false; /* an unknown vendor's attributes are decoded as raw octets */
+	if (dv->flags) {
+		snprintf(detail, detaillen, "Vendor-Specific of %s (%u), whose format is never decoded",
+		         dv->name, vendor);
+		return true;
+	}
+	tlen = dv->type;
+	llen = dv->length;
+	for (pos = 4; pos + tlen + llen <= len; pos += sublen) {
+		for (type = 0, i = 0; i < tlen; i++)
+			type = type << 8 | v[pos + i];
+		if ((da = encrypted_attribute(type, vendor)) != NULL) {
+			snprintf(detail, detaillen, "%s (26/%u/%u), encrypted", da->name, vendor, type);
+			return true;
+		}
+		if (llen == 0)
+			break;
+		sublen = v[pos + tlen];
+		if (llen == 2)
+			sublen = sublen << 8 | v[pos + tlen + 1];
+		if (sublen < tlen + llen)
+			break;
+	}
+	return false;
+}
+
+/* Walks the attribute list check_framing has length-checked. *passwords is
+ * set when an Access-Request without EAP carries User-Password or
+ * CHAP-Password. */
+static enum radius_drop check_attributes(const uint8_t *buf, size_t plen, bool has_eap,
+                                         bool *passwords, char *detail, size_t detaillen)
+{
+	const DICT_ATTR *da;
+	size_t pos;
+
+	*passwords = false;
+	for (pos = 20; pos < plen; pos += buf[pos + 1]) {
+		unsigned type = buf[pos];
+
+		if (type == ATTR_USER_PASSWORD || type == ATTR_CHAP_PASSWORD) {
+			if (buf[0] != PW_CODE_ACCESS_REQUEST || has_eap) {
+				snprintf(detail, detaillen, "%s in %s",
+				         type == ATTR_USER_PASSWORD ? "User-Password" : "CHAP-Password",
+				         has_eap ? "an EAP request" : "a packet that is no Access-Request");
+				return RADIUS_DROP_REFUSED_ATTRIBUTE;
+			}
+			*passwords = true;
+		} else if (type == ATTR_VENDOR_SPECIFIC) {
+			if (vsa_refused(buf + pos + 2, buf[pos + 1] - 2u, detail, detaillen))
+				return RADIUS_DROP_REFUSED_ATTRIBUTE;
+		} else if ((da = encrypted_attribute(type, 0)) != NULL) {
+			snprintf(detail, detaillen, "%s (%u), encrypted", da->name, type);
+			return RADIUS_DROP_REFUSED_ATTRIBUTE;
+		}
+	}
+	return RADIUS_ACCEPTED;
+}
+
+/* Removes User-Password and CHAP-Password from p's copy of the datagram,
+ * after its authenticators were checked and before it is decoded. */
+static void cut_passwords(RADIUS_PACKET *p)
+{
+	uint8_t *d = p->data;
+	size_t in = 20, out = 20, n;
+
+	while (in < p->data_len) {
+		n = d[in + 1];
+		if (d[in] != ATTR_USER_PASSWORD && d[in] != ATTR_CHAP_PASSWORD) {
+			memmove(d + out, d + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	explicit_bzero(d + out, p->data_len - out);
+	d[2] = (uint8_t)(out >> 8);
+	d[3] = (uint8_t)out;
+	p->data_len = out;
+}
+
 static VALUE_PAIR *find(RADIUS_PACKET *p, unsigned attr)
 {
 	return fr_pair_find_by_num(p->vps, attr, 0, TAG_ANY);
@@ -148,13 +288,15 @@ enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radi
 	RADIUS_PACKET *p = NULL;
 	decode_fail_t why = DECODE_FAIL_NONE;
 	enum radius_drop drop;
-	bool has_ma, has_eap;
+	bool has_ma, has_eap, passwords;
 	size_t plen = 0;
 	VALUE_PAIR *vp;
 
 	memset(req, 0, sizeof(*req));
 	detail[0] = '\0';
 	drop = check_framing(buf, len, port, &plen, &has_ma, &has_eap, detail, detaillen);
+	if (drop == RADIUS_ACCEPTED)
+		drop = check_attributes(buf, plen, has_eap, &passwords, detail, detaillen);
 	if (drop != RADIUS_ACCEPTED)
 		return drop;
 	/* RFC 3579 and RFC 5997 make it mandatory with EAP and Status-Server;
@@ -185,6 +327,8 @@ enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radi
 		rad_free(&p);
 		return RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR;
 	}
+	if (passwords)
+		cut_passwords(p);
 	if (rad_decode(p, NULL, client->secret) < 0) {
 		snprintf(detail, detaillen, "cannot decode attributes: %s", fr_strerror());
 		goto malformed;

@@ -15,6 +15,15 @@
 
 #define RADIUS_MAX_PACKET 4096
 
+/*
+ * The largest EAP packet one Access-Challenge carries within
+ * RADIUS_MAX_PACKET beside its header (20 bytes), Message-Authenticator (18)
+ * and a State of state_len bytes, EAP-Message attributes holding 253 bytes
+ * each behind 2 of header: 4008 with a 16-byte State. Beyond it
+ * libfreeradius leaves out, silently, whatever no longer fits (the State).
+ */
+size_t radius_challenge_eap_room(size_t state_len);
+
 /* Why a datagram was dropped without a reply. */
 enum radius_drop {
 	RADIUS_ACCEPTED = 0,
@@ -22,6 +31,7 @@ enum radius_drop {
 	RADIUS_DROP_UNSUPPORTED_CODE,
 	RADIUS_DROP_NO_MESSAGE_AUTHENTICATOR,
 	RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR,
+	RADIUS_DROP_REFUSED_ATTRIBUTE,    /* an attribute authd never decodes in a request */
 	RADIUS_DROP_COUNT
 };
 
@@ -78,8 +88,14 @@ int radius_init(char *err, size_t errlen);
  * Request on the authentication port, Accounting-Request on the accounting
  * port, Status-Server on both), the Request Authenticator of accounting,
  * Message-Authenticator presence (on Access-Requests unless the client opted
- * out, and always for Status-Server and EAP) and value. A pure function of
- * its inputs, and the RADIUS fuzz target. On RADIUS_ACCEPTED the caller must
+ * out, and always for Status-Server and EAP) and value. Before any attribute
+ * is decoded, a request carrying an encrypted attribute (Tunnel-Password, a
+ * vendor key such as MS-MPPE-Send-Key, any WiMAX attribute) is refused
+ * (RADIUS_DROP_REFUSED_ATTRIBUTE), and so is a User-Password or CHAP-Password
+ * anywhere but in an Access-Request without EAP; in such an Access-Request
+ * they are cut out undecoded, so the request reaches dispatch as one that is
+ * not EAP (and gets its Access-Reject). A pure function of its inputs, and
+ * the RADIUS fuzz target. On RADIUS_ACCEPTED the caller must
  * radius_request_free(req); otherwise detail says what was wrong.
  */
 enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radius_port port,

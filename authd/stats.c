@@ -11,6 +11,7 @@ static const char *const names[STAT_COUNT] = {
 	[STAT_UNSUPPORTED_CODE] = "unsupported_code",
 	[STAT_NO_MESSAGE_AUTHENTICATOR] = "no_message_authenticator",
 	[STAT_BAD_MESSAGE_AUTHENTICATOR] = "bad_message_authenticator",
+	[STAT_REFUSED_ATTRIBUTE] = "refused_attribute",
 	[STAT_RETRANSMISSION] = "retransmission",
 	[STAT_DUPLICATE_IN_PROGRESS] = "duplicate_in_progress",
 	[STAT_OVERLOAD] = "overload",

@@ -14,6 +14,7 @@ enum stat_counter {
 	STAT_UNSUPPORTED_CODE,
 	STAT_NO_MESSAGE_AUTHENTICATOR,
 	STAT_BAD_MESSAGE_AUTHENTICATOR,
+	STAT_REFUSED_ATTRIBUTE,       /* dropped: an encrypted attribute in a request */
 	STAT_RETRANSMISSION,          /* answered from the reply cache */
 	STAT_DUPLICATE_IN_PROGRESS,   /* dropped: original still being processed */
 	STAT_OVERLOAD,                /* dropped: conversation table or reply cache full */

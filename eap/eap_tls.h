@@ -22,6 +22,9 @@
 #define EAP_TLS_MAX_ROUND_TRIPS 512          /* EAP requests in one conversation */
 #define EAP_TLS_MIN_FRAGMENT    64           /* smallest TLS payload per EAP packet */
 #define EAP_TLS_MAX_FRAGMENT    16384
+/* What an EAP-TLS packet adds to its TLS bytes at most: Code, Identifier,
+ * Length, Type, flags and the TLS Message Length (RFC 5216 section 3.1). */
+#define EAP_TLS_OVERHEAD        10
 
 /*
  * The largest TLS handshake message a peer may declare (settings.max_handshake_message):

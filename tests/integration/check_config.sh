@@ -36,6 +36,11 @@ expect_check_error "$HARNESS_DIR/missing.conf" "[0-9]+: ca: cannot read .*missin
 { cat "$good"; echo 'tls_options = 1;'; } >"$HARNESS_DIR/unknown.conf"
 expect_check_error "$HARNESS_DIR/unknown.conf" "$(($(wc -l <"$good") + 1)): unknown setting \"tls_options\""
 
+# 16384 passed once, and every handshake whose server flight was over 4 KB then failed.
+AUTHD_FRAGMENT_SIZE=16384 authd_write_config "$HARNESS_DIR/fragment.conf"
+expect_check_error "$HARNESS_DIR/fragment.conf" \
+	"$(grep -n '^eap = ' "$HARNESS_DIR/fragment.conf" | cut -d: -f1): eap.fragment_size is 16384, at most 3998"
+
 { head -n 1 "$good"; echo 'clients = ( { name = "x"; address = ; } );'; } >"$HARNESS_DIR/syntax.conf"
 expect_check_error "$HARNESS_DIR/syntax.conf" "2: syntax error"
 
@@ -63,4 +68,4 @@ expect_check_error "$HARNESS_DIR/cleartext.conf" \
 sed 's|bind_dn = "cn=authd";|bind_dn = "cn=authd"; start_tls = true;|' "$HARNESS_DIR/cleartext.conf" >"$HARNESS_DIR/starttls.conf"
 out=$("$AUTHD_BIN" -C -c "$HARNESS_DIR/starttls.conf") || fail "authd -C rejected a bind with StartTLS: $out"
 
-harness_log "authd -C: good config accepted; mismatched key, missing CA, unknown key, syntax error, readable secrets, short secret and cleartext bind reported with file:line"
+harness_log "authd -C: good config accepted; mismatched key, missing CA, unknown key, syntax error, readable secrets, short secret, cleartext bind and an oversized fragment reported with file:line"

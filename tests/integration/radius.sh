@@ -3,7 +3,8 @@
 # (raw RADIUS packets, see radius_probe.c), then checks the counter authd logs at exit.
 # Needs AUTHD_BIN and AUTHD_PKI (see lib.sh). CHECK "unknown-client" starts authd with a client
 # list that excludes 127.0.0.1 and expects silence. CHECK "abandoned" starts a conversation,
-# never continues it, and expects authd to log it as timed out.
+# never continues it, and expects authd to log it as timed out. CHECK "refused-attributes" also
+# expects the drop of the Tunnel-Password request in authd's log, naming the attribute.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,6 +20,8 @@ main() {
 	no-message-authenticator) counter=no_message_authenticator ;;
 	wrong-message-authenticator) counter=bad_message_authenticator ;;
 	challenge) ;;
+	refused-attributes) counter=refused_attribute ;;
+	user-password) counter=not_eap ;;
 	retransmit) counter=retransmission ;;
 	status-server) counter=status_server ;;
 	status-server-no-message-authenticator) counter=no_message_authenticator ;;
@@ -50,6 +53,11 @@ main() {
 		echo "ok: the abandoned conversation was logged as timeout"
 	fi
 	authd_stop
+	if [[ $check == refused-attributes ]]; then
+		grep -q 'dropped: attribute authd never decodes in a request: Tunnel-Password (69)' \
+			"$AUTHD_LOG" || fail "expected authd to log the drop of the Tunnel-Password request"
+		echo "ok: authd logged the Tunnel-Password request as dropped"
+	fi
 	if [[ -n $counter ]]; then
 		value=$(authd_counter "$counter")
 		((value >= 1)) || fail "expected authd's counter $counter >= 1 at exit, saw $value"

@@ -22,6 +22,12 @@
  *                                a valid one then does.
  *   silent                       a valid Access-Request and a Status-Server get no reply
  *                                (authd was started without this address as a client).
+ *   refused-attributes           signed EAP Access-Requests that also carry Tunnel-Password,
+ *                                MS-MPPE-Recv-Key or User-Password get no reply (authd decodes
+ *                                none of them); a valid one then does.
+ *   user-password                a signed PAP Access-Request (User-Password, no EAP) gets an
+ *                                Access-Reject, signed, as a NAS doing MAC Authentication Bypass
+ *                                expects of a server that serves EAP only.
  * Exit status 0 when every assertion held, 1 otherwise (each failure says expected / seen).
  */
 #include <arpa/inet.h>
@@ -44,15 +50,19 @@
 enum {
 	CODE_ACCESS_REQUEST = 1,
 	CODE_ACCESS_ACCEPT = 2,
+	CODE_ACCESS_REJECT = 3,
 	CODE_ACCESS_CHALLENGE = 11,
 	CODE_STATUS_SERVER = 12,
 
 	ATTR_USER_NAME = 1,
+	ATTR_USER_PASSWORD = 2,
 	ATTR_NAS_IP_ADDRESS = 4,
 	ATTR_FRAMED_MTU = 12,
 	ATTR_STATE = 24,
+	ATTR_VENDOR_SPECIFIC = 26,
 	ATTR_CALLING_STATION_ID = 31,
 	ATTR_NAS_PORT_TYPE = 61,
+	ATTR_TUNNEL_PASSWORD = 69,
 	ATTR_EAP_MESSAGE = 79,
 	ATTR_MESSAGE_AUTHENTICATOR = 80,
 
@@ -163,8 +173,25 @@ static void put_message_authenticator(struct packet *p, const char *secret)
 
 enum ma_mode { MA_NONE, MA_VALID, MA_WRONG_SECRET };
 
-/* Access-Request carrying EAP-Response/Identity, as a NAS sends it first. */
-static void build_identity_request(struct packet *p, uint8_t id, const char *secret, enum ma_mode ma)
+/* Adds Message-Authenticator as ma says and sets the Length field: the last step of a request. */
+static void finish_request(struct packet *p, const char *secret, enum ma_mode ma)
+{
+	switch (ma) {
+	case MA_NONE:
+		set_length(p);
+		break;
+	case MA_VALID:
+		put_message_authenticator(p, secret);
+		break;
+	case MA_WRONG_SECRET:
+		put_message_authenticator(p, "definitely-not-the-secret");
+		break;
+	}
+}
+
+/* The attributes of an Access-Request carrying EAP-Response/Identity, as a NAS sends it first,
+ * without Message-Authenticator and Length (finish_request). */
+static void put_identity_request(struct packet *p, uint8_t id)
 {
 	static const char identity[] = "laptop-0001.corp.example";
 	static const char mac[] = "02-00-00-07-00-01";
@@ -185,17 +212,12 @@ static void build_identity_request(struct packet *p, uint8_t id, const char *sec
 	put_u32(p, ATTR_NAS_PORT_TYPE, 19); /* Wireless-802.11 */
 	put_u32(p, ATTR_FRAMED_MTU, 1400);
 	put_attr(p, ATTR_EAP_MESSAGE, eap, sizeof(eap));
-	switch (ma) {
-	case MA_NONE:
-		set_length(p);
-		break;
-	case MA_VALID:
-		put_message_authenticator(p, secret);
-		break;
-	case MA_WRONG_SECRET:
-		put_message_authenticator(p, "definitely-not-the-secret");
-		break;
-	}
+}
+
+static void build_identity_request(struct packet *p, uint8_t id, const char *secret, enum ma_mode ma)
+{
+	put_identity_request(p, id);
+	finish_request(p, secret, ma);
 }
 
 static void build_status_server(struct packet *p, uint8_t id, const char *secret, enum ma_mode ma)
@@ -485,6 +507,62 @@ static void run_silent(int fd, const char *secret)
 	expect_no_reply(fd, "Status-Server from an address that is no client");
 }
 
+/*
+ * Each an attribute no NAS puts in a request and whose decoding would decrypt it with the shared
+ * secret (libfreeradius 3.2.1 leaks two EVP_MD_CTX per Tunnel-Password doing so). The values
+ * need not decrypt to anything: authd must refuse them before it tries.
+ */
+static void run_refused_attributes(int fd, const char *secret)
+{
+	/* Tag 1, salt with its high bit set (RFC 2868 3.5), one 16-byte block. */
+	static const uint8_t tunnel_password[19] = { 0x01, 0x80, 0x01, 0x5a };
+	/* Vendor 311 (Microsoft), type 17 (MS-MPPE-Recv-Key), length 2 + salt 2 + one 32-byte block. */
+	static const uint8_t mppe_recv_key[4 + 36] = { 0, 0, 0x01, 0x37, 17, 36, 0x80, 0x02 };
+	static const uint8_t user_password[16] = "not-a-password!";
+	static const struct {
+		const char *what;
+		uint8_t type;
+		const uint8_t *value;
+		size_t len;
+	} cases[] = {
+		{ "Tunnel-Password", ATTR_TUNNEL_PASSWORD, tunnel_password, sizeof(tunnel_password) },
+		{ "Vendor-Specific MS-MPPE-Recv-Key", ATTR_VENDOR_SPECIFIC, mppe_recv_key,
+		  sizeof(mppe_recv_key) },
+		{ "User-Password", ATTR_USER_PASSWORD, user_password, sizeof(user_password) },
+	};
+	struct packet req;
+	char what[160];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		put_identity_request(&req, (uint8_t)(70 + i));
+		put_attr(&req, cases[i].type, cases[i].value, cases[i].len);
+		finish_request(&req, secret, MA_VALID);
+		send_packet(fd, &req);
+		snprintf(what, sizeof(what), "signed EAP Access-Request with %s", cases[i].what);
+		expect_no_reply(fd, what);
+	}
+	expect_alive(fd, 79, secret);
+}
+
+static void run_user_password(int fd, const char *secret)
+{
+	static const char user[] = "02-00-00-07-00-02";
+	static const uint8_t user_password[16] = "02-00-00-07-00-";
+	struct packet req, reply;
+
+	put_header(&req, CODE_ACCESS_REQUEST, 80);
+	put_attr(&req, ATTR_USER_NAME, user, sizeof(user) - 1);
+	put_attr(&req, ATTR_USER_PASSWORD, user_password, sizeof(user_password));
+	put_attr(&req, ATTR_CALLING_STATION_ID, user, sizeof(user) - 1);
+	finish_request(&req, secret, MA_VALID);
+	send_packet(fd, &req);
+	if (!receive(fd, &reply, REPLY_WAIT_MS)) {
+		check(false, "PAP Access-Request: expected an Access-Reject, got no reply");
+		return;
+	}
+	check_reply(&req, &reply, secret, CODE_ACCESS_REJECT);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(int fd, const char *secret);
@@ -496,6 +574,8 @@ static const struct {
 	{ "status-server", run_status_server },
 	{ "status-server-no-message-authenticator", run_status_server_no_message_authenticator },
 	{ "silent", run_silent },
+	{ "refused-attributes", run_refused_attributes },
+	{ "user-password", run_user_password },
 };
 
 int main(int argc, char **argv)

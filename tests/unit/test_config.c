@@ -574,6 +574,33 @@ static struct sockaddr_storage addr(const char *text)
 	return ss;
 }
 
+/* An Access-Challenge is 4096 bytes at most: 20 of header, 18 of Message-Authenticator, 18 of
+ * State, 16 EAP-Message headers and 10 of EAP-TLS header leave 3998 bytes of TLS. One more and
+ * the RADIUS codec would drop the State of every full fragment. */
+static void test_eap_limits(void **state)
+{
+	char body[4096];
+
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "eap = { fragment_size = 3998; };\n");
+	expect_loads(body);
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "eap = { fragment_size = 3999; };\n");
+	expect_error(body, ":6:", "eap.fragment_size is 3999, at most 3998");
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "eap = { fragment_size = 16384; };\n");
+	expect_error(body, ":6:", "at most 3998");
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "eap = { fragment_size = 63; };\n");
+	expect_error(body, ":6:", "must be 64..");
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "eap = { max_conversations = 0; };\n");
+	expect_error(body, ":6:", "\"max_conversations\" is 0, must be 1..");
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "eap = { timeout = 0; };\n");
+	expect_error(body, ":6:", "\"timeout\" is 0, must be 1..");
+}
+
 static void test_client_match_prefixes(void **state)
 {
 	struct client c[3] = { 0 };
@@ -620,6 +647,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_authctl_config),
 		cmocka_unit_test(test_node_key_file),
 		cmocka_unit_test(test_max_handshake_message),
+		cmocka_unit_test(test_eap_limits),
 	};
 	char cmd[128];
 	int failed;
