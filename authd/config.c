@@ -313,18 +313,24 @@ static int check_writable(struct parser *p, const config_setting_t *s, const cha
 
 static int parse_log(struct parser *p, struct authd_config *cfg)
 {
-	static const char *const keys[] = { "decisions", "level", NULL };
+	static const char *const keys[] = { "decisions", "level", "on_write_failure", NULL };
 	const config_setting_t *g;
-	const char *decisions, *level;
+	const char *decisions, *level, *on_failure = NULL;
 
 	cfg->log_level = LOG_INFO;
 	if (parser_group(p, config_root_setting(&p->cf), "log", true, &g) < 0 ||
 	    parser_check_keys(p, g, "log", keys) < 0 || parser_string(p, g, "decisions", true, &decisions) < 0 ||
-	    parser_string(p, g, "level", false, &level) < 0)
+	    parser_string(p, g, "level", false, &level) < 0 ||
+	    parser_string(p, g, "on_write_failure", false, &on_failure) < 0)
 		return -1;
 	if (level != NULL && log_level_parse(level, &cfg->log_level) < 0)
 		return parser_fail(p, config_setting_get_member(g, "level"),
 		            "log.level must be \"error\", \"warning\", \"info\" or \"debug\", not \"%s\"", level);
+	if (on_failure != NULL && strcmp(on_failure, "accept") == 0)
+		cfg->decision_log_fail_open = true;
+	else if (on_failure != NULL && strcmp(on_failure, "reject") != 0)
+		return parser_fail(p, config_setting_get_member(g, "on_write_failure"),
+		            "log.on_write_failure must be \"reject\" or \"accept\", not \"%s\"", on_failure);
 	cfg->decision_log = parser_resolve(p, decisions);
 	if (cfg->decision_log == NULL)
 		return parser_fail(p, g, "out of memory");

@@ -34,6 +34,9 @@ struct authd_config {
 	unsigned timeout;              /* seconds an idle conversation lives */
 	unsigned max_conversations;
 	char *decision_log;
+	/* log.on_write_failure = "accept": an accept whose record cannot be
+	 * written stays an accept (default "reject": it becomes a reject). */
+	bool decision_log_fail_open;
 	enum log_level log_level;
 	unsigned threads;              /* 0 = one per core */
 	struct policy_settings policy; /* identity, directory, rules */

@@ -16,6 +16,7 @@
 #include "authd/log.h"
 #include "authd/radius.h"
 #include "authd/session_class.h"
+#include "eap/eap_packet.h"
 #include "policy/ttl_table.h"
 
 /* RFC 5080 §2.2.2: keep replies long enough to cover the NAS's retries. */
@@ -181,15 +182,37 @@ static void fill_from_eap(struct conversation *conv)
 	dec->round_trips = eap_conversation_round_trips(conv->eap);
 }
 
-/* Writes the finished record and logs a summary. */
+/*
+ * Writes the finished record and logs a summary. The record is part of the
+ * decision: an accept whose record cannot be written (disk full, I/O error)
+ * becomes a reject, decision_log_unwritable, unless log.on_write_failure is
+ * "accept". Callers answer by dec->accept as it is afterwards.
+ */
 static void record(struct dispatch *d, struct conversation *conv)
 {
 	struct decision *dec = &conv->decision;
 	char identity[96];
 
-	if (decision_log_write(d->decisions, dec) < 0)
-		log_msg(LOG_ERROR, "conv=%llu: cannot write decision log: %s",
-		        (unsigned long long)dec->conversation, strerror(errno));
+	if (decision_log_write(d->decisions, dec) < 0) {
+		int err = errno;
+		bool refuse = dec->accept && !d->cfg->decision_log_fail_open;
+		unsigned long long lost;
+		unsigned suppressed;
+
+		if (decision_log_report_failure(d->decisions, &lost, &suppressed))
+			log_msg(LOG_ERROR, "nas=%s conv=%llu: cannot write the decision log: %s: %s "
+			        "(%llu records lost so far, %u similar lines suppressed before)", dec->nas,
+			        (unsigned long long)dec->conversation, strerror(err),
+			        refuse ? "the accept becomes a reject"
+			               : dec->accept ? "accepted without a record (log.on_write_failure = \"accept\")"
+			                             : "rejected without a record",
+			        lost, suppressed);
+		if (refuse) {
+			dec->accept = false;
+			dec->reason = "decision_log_unwritable";
+			snprintf(dec->detail, sizeof(dec->detail), "%s", strerror(err));
+		}
+	}
 	log_sanitize(dec->identity, identity, sizeof(identity));
 	log_msg(LOG_INFO, "nas=%s conv=%llu: %s identity=\"%s\" reason=%s%s%s%s%s", dec->nas,
 	        (unsigned long long)dec->conversation, dec->accept ? "accept" : "reject", identity,
@@ -377,6 +400,8 @@ static const char *policy_refusal_text(const char *reason)
 {
 	if (strcmp(reason, "directory_unavailable") == 0)
 		return "device directory unavailable, try again later";
+	if (strcmp(reason, "decision_log_unwritable") == 0)
+		return "the decision cannot be recorded, try again later";
 	if (strcmp(reason, "identity_mismatch") == 0 || strcmp(reason, "identity_invalid") == 0 ||
 	    strcmp(reason, "no_identity") == 0)
 		return "certificate identity not acceptable";
@@ -621,10 +646,12 @@ static void run_pending(void *arg, bool cancelled)
 	free(p);
 }
 
-/* Ends a conversation: its decision is written, it leaves the table. */
-static void end_conversation(struct request *r, struct conversation *conv)
+/* Ends a conversation: its decision is written (unless it is already), it
+ * leaves the table. */
+static void end_conversation(struct request *r, struct conversation *conv, bool recorded)
 {
-	record(r->d, conv);
+	if (!recorded)
+		record(r->d, conv);
 	conversation_table_remove(r->d->conversations, conv);
 	conversation_free(conv);
 }
@@ -641,6 +668,7 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 	struct dispatch *d = r->d;
 	struct radius_reply *reply = NULL;
 	enum eap_reason reason;
+	bool recorded = false;
 
 	switch (step) {
 	case EAP_STEP_SEND:
@@ -658,7 +686,20 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 	case EAP_STEP_SUCCESS: {
 		struct cert_ref ref;
 		bool tracked = d->sessions != NULL && conversation_cert_ref(conv, &ref);
+		uint8_t failure[EAP_HEADER_LEN];
 
+		/* No accept without its record: it is written before the
+		 * Access-Accept exists. If it cannot be, record() may turn the
+		 * accept into a reject, sent as a policy refusal is: EAP-Failure
+		 * (same Identifier as the EAP-Success it replaces). */
+		record(d, conv);
+		recorded = true;
+		if (!conv->decision.accept) {
+			eap_packet_build_result(failure, EAP_CODE_FAILURE, outlen >= 2 ? out[1] : 0);
+			reply = reject_reply(r, failure, sizeof(failure),
+			                     policy_refusal_text(conv->decision.reason));
+			break;
+		}
 		reply = accept_reply(r, conv, out, outlen, &conv->placement, tracked ? &ref : NULL);
 		break;
 	}
@@ -673,7 +714,7 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 		mark_failed(conv, eap_reason_code(reason), eap_conversation_detail(conv->eap));
 		break;
 	}
-	end_conversation(r, conv);
+	end_conversation(r, conv, recorded);
 	return reply;
 }
 

@@ -48,10 +48,28 @@ void decision_start(struct decision *d, uint64_t conversation, const char *nas);
 void decision_clear(struct decision *d);
 
 /*
+ * Caps on what outsiders put in a record (certificate fields, the EAP
+ * identity, RADIUS attributes, directory answers), so that one line stays
+ * small whatever a certificate holds: each string field at most
+ * DECISION_STRING_MAX bytes of escaped JSON (then cut, ending in "…"); the
+ * san array at most DECISION_SAN_MAX entries and DECISION_SAN_BYTES bytes,
+ * groups DECISION_GROUPS_MAX and DECISION_GROUPS_BYTES (further entries left
+ * out). A record names the fields it cut in "truncated". With these caps a
+ * line is shorter than DECISION_LINE_MAX.
+ */
+#define DECISION_STRING_MAX   256
+#define DECISION_SAN_MAX      16
+#define DECISION_SAN_BYTES    2048
+#define DECISION_GROUPS_MAX   64
+#define DECISION_GROUPS_BYTES 4096
+#define DECISION_LINE_MAX     16384
+
+/*
  * Renders the record as one JSON object followed by '\n' into a malloc'd
  * string (caller frees). `now` is the wall-clock end time. Every string is
- * escaped, so hostile identities or certificate names cannot break the line.
- * Returns NULL on allocation failure.
+ * escaped (control bytes, and bytes that are not UTF-8, as \u00XX) and capped
+ * as above, so hostile identities or certificate names can neither break
+ * the line nor make it long. Returns NULL on allocation failure.
  */
 char *decision_to_json(const struct decision *d, const struct timespec *now);
 
@@ -62,8 +80,22 @@ struct decision_log *decision_log_open(const char *path);
 /* Reopens the same path (after logrotate moved the file); lines written
  * concurrently go to the old or the new file, never lost. 0 or -1 with errno. */
 int decision_log_reopen(struct decision_log *log);
-/* Appends one line; safe from several threads. 0 or -1 with errno. */
+/*
+ * Appends the record as one line; safe from several threads. 0, or -1 with
+ * errno (ENOSPC, EIO, ...) when the record is not in the file. A failed
+ * write leaves the file ending with a whole line (a short write's bytes are
+ * taken back; if even that fails, the next line starts with a newline), so
+ * every other line still parses.
+ */
 int decision_log_write(struct decision_log *log, const struct decision *d);
+/*
+ * For the caller's loud line after a failed write: *lost gets the records not
+ * written since the log was opened. True when the failure may be logged now
+ * (one line a second, through policy/rate_limit); *suppressed then gets how
+ * many failures went unreported before it.
+ */
+bool decision_log_report_failure(struct decision_log *log, unsigned long long *lost,
+                                 unsigned *suppressed);
 void decision_log_close(struct decision_log *log);
 
 #endif

@@ -114,7 +114,26 @@ static void test_good_config_loads(void **state)
 	assert_int_equal(cfg.tls.max_handshake_message, 16384);
 	/* Relative to the config file, not to the working directory. */
 	assert_non_null(strstr(cfg.decision_log, dir));
+	assert_false(cfg.decision_log_fail_open);    /* an unrecorded accept is refused */
 	config_free(&cfg);
+}
+
+/* log.on_write_failure: "reject" (the default) or "accept", nothing else. */
+static void test_decision_log_on_write_failure(void **state)
+{
+	char body[4096];
+	struct authd_config cfg;
+	char err[1024];
+
+	(void)state;
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(),
+	         "log = { decisions = \"decisions.jsonl\"; on_write_failure = \"accept\"; };\n");
+	assert_int_equal(config_load(write_config("fail-open.conf", body), &cfg, err, sizeof(err)), 0);
+	assert_true(cfg.decision_log_fail_open);
+	config_free(&cfg);
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(),
+	         "log = { decisions = \"decisions.jsonl\"; on_write_failure = \"ignore\"; };\n");
+	expect_error(body, ":", "log.on_write_failure must be \"reject\" or \"accept\", not \"ignore\"");
 }
 
 static void test_syntax_error_has_line(void **state)
@@ -629,6 +648,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_config_loads),
+		cmocka_unit_test(test_decision_log_on_write_failure),
 		cmocka_unit_test(test_syntax_error_has_line),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_missing_file),
