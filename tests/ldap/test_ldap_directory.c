@@ -864,6 +864,40 @@ static void test_outage_cache(void **state)
 	ldap_directory_free(d);
 }
 
+/* Stops pid and returns once the kernel shows it stopped: kill() only queues
+ * the signal, and a slapd thread already running on the other core could
+ * otherwise still answer the next request. */
+static void freeze(pid_t pid)
+{
+	char path[64], stat[512], *state;
+	FILE *f;
+
+	/* The pid must be the slapd this test launched, not a stale one. */
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	stat[fread(stat, 1, sizeof(stat) - 1, f)] = '\0';
+	fclose(f);
+	if (strcmp(stat, "slapd") != 0)
+		fail_msg("pid %d is \"%s\", not slapd", (int)pid, stat);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 200; i++) {
+		f = fopen(path, "r");
+		assert_non_null(f);
+		stat[0] = '\0';
+		if (fgets(stat, sizeof(stat), f) == NULL)
+			stat[0] = '\0';
+		fclose(f);
+		/* "pid (comm) S ...": the state follows the last ')'. */
+		state = strrchr(stat, ')');
+		if (state != NULL && (state[2] == 'T' || state[2] == 't'))
+			return;
+		usleep(5 * 1000);
+	}
+	fail_msg("slapd %d did not stop: %s", (int)pid, stat);
+}
+
 /* A frozen server (SIGSTOP): one search timeout, not two, then it comes back. */
 static void test_frozen_directory(void **state)
 {
@@ -879,7 +913,7 @@ static void test_frozen_directory(void **state)
 	d = open_dir(&s);
 	expect_lookup(d, "laptop-0001.corp.example", LDAP_LOOKUP_FOUND, &r, detail, sizeof(detail));
 	ldap_lookup_result_clear(&r);
-	assert_int_equal(kill((pid_t)own.pid, SIGSTOP), 0);
+	freeze((pid_t)own.pid);
 	t0 = now_ms();
 	expect_lookup(d, "laptop-0001.corp.example", LDAP_LOOKUP_UNAVAILABLE, &r, detail, sizeof(detail));
 	spent = now_ms() - t0;
