@@ -129,7 +129,7 @@ static int parse_client(struct parser *p, const config_setting_t *g, enum client
 	static const char *const keys[] = {
 		"name", "address", "secret", "secret_file", "allow_short_secret",
 		"require_message_authenticator", "coa_address", "coa_port", "coa_secret", "coa_secret_file",
-		"max_conversations", NULL
+		"max_conversations", "max_requests_per_second", NULL
 	};
 	struct client *c = &clients[*n];
 	const char *name, *address, *secret, *secret_file, *coa_address = NULL, *coa_secret = NULL;
@@ -159,6 +159,7 @@ static int parse_client(struct parser *p, const config_setting_t *g, enum client
 	c->coa_port = 3799;
 	if (parser_bool(p, g, "require_message_authenticator", &c->require_message_authenticator) < 0 ||
 	    parser_uint(p, g, "max_conversations", 1, 1000000, &c->max_conversations) < 0 ||
+	    parser_uint(p, g, "max_requests_per_second", 1, 10000000, &c->max_requests_per_second) < 0 ||
 	    parser_uint(p, g, "coa_port", 1, 65535, &c->coa_port) < 0 ||
 	    parser_string(p, g, "coa_address", false, &coa_address) < 0 ||
 	    parser_inline_secret(p, g, "coa_secret", &coa_secret) < 0 ||

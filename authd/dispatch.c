@@ -79,6 +79,16 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	d->tls = tls;
 	atomic_init(&d->next_conversation, 1);
 	rate_limit_init(&d->drop_log, DROP_LOG_PER_SECOND);
+	d->nas_rate = calloc(cfg->n_clients > 0 ? cfg->n_clients : 1, sizeof(*d->nas_rate));
+	d->nas_rate_dropped = calloc(cfg->n_clients > 0 ? cfg->n_clients : 1, sizeof(*d->nas_rate_dropped));
+	if (d->nas_rate == NULL || d->nas_rate_dropped == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		rate_limit_init(&d->nas_rate[i], cfg->clients[i].max_requests_per_second);
+		atomic_init(&d->nas_rate_dropped[i], 0);
+	}
 	d->decisions = decision_log_open(cfg->decision_log);
 	if (d->decisions == NULL) {
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
@@ -156,6 +166,8 @@ void dispatch_cleanup(struct dispatch *d)
 	conversation_table_free(d->conversations);
 	reply_cache_free(d->replies);
 	decision_log_close(d->decisions);
+	free(d->nas_rate);
+	free(d->nas_rate_dropped);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -900,6 +912,14 @@ void dispatch_datagram(struct dispatch *d, int fd, enum radius_port port, const 
 	if (!r.rad.message_authenticator && r.rad.code == PW_CODE_ACCESS_REQUEST)
 		LOG_REQ(LOG_WARNING, &r, "accepted without Message-Authenticator: "
 		        "require_message_authenticator is off for this client (BlastRADIUS risk)");
+	/* Counted once the packet proved it is the NAS's: a spoofer cannot spend
+	 * a NAS's budget. */
+	if (r.client->max_requests_per_second > 0 && !rate_limit_allow(&d->nas_rate[r.client->index], NULL)) {
+		stats_bump(&d->stats, STAT_NAS_RATE);
+		atomic_fetch_add_explicit(&d->nas_rate_dropped[r.client->index], 1, memory_order_relaxed);
+		log_drop(d, from, r.client->name, "over the client's max_requests_per_second", "");
+		goto out;
+	}
 
 	switch (reply_cache_begin(d->replies, from, r.rad.id, r.rad.authenticator, scratch->reply,
 	                          &outlen)) {
@@ -955,9 +975,13 @@ void dispatch_log_nas_counters(struct dispatch *d)
 	for (size_t i = 0; i < d->cfg->n_clients; i++) {
 		const struct client *c = &d->cfg->clients[i];
 		unsigned long long evicted = conversation_table_evicted(d->conversations, c);
+		unsigned long long over = atomic_load(&d->nas_rate_dropped[i]);
 
 		if (evicted > 0)
 			log_msg(LOG_INFO, "nas=%s: %llu idle conversations ended to make room", c->name, evicted);
+		if (over > 0)
+			log_msg(LOG_INFO, "nas=%s: %llu requests dropped over max_requests_per_second", c->name,
+			        over);
 	}
 }
 

@@ -45,6 +45,10 @@ struct dispatch {
 	/* Drop warnings per second are capped so a flood cannot flood the log;
 	 * the counters still count every datagram. */
 	struct rate_limit drop_log;
+	/* Per client (by index): its requests per second, when it has a cap,
+	 * and how many were dropped over it. */
+	struct rate_limit *nas_rate;
+	atomic_ullong *nas_rate_dropped;
 };
 
 /* Creates tables and opens the decision log. 0, or -1 with a message. */

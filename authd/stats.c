@@ -24,6 +24,7 @@ static const char *const names[STAT_COUNT] = {
 	[STAT_TIMEOUT] = "timeout",
 	[STAT_CLASS_REFUSED] = "class_refused",
 	[STAT_EVICTED] = "evicted",
+	[STAT_NAS_RATE] = "nas_rate",
 };
 
 void stats_log(struct stats *s)

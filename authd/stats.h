@@ -27,6 +27,7 @@ enum stat_counter {
 	STAT_TIMEOUT,
 	STAT_CLASS_REFUSED,           /* accounting whose Class was not issued to its NAS */
 	STAT_EVICTED,                 /* idle conversations ended to make room (per-NAS quotas) */
+	STAT_NAS_RATE,                /* dropped: over the client's max_requests_per_second */
 	STAT_COUNT
 };
 

@@ -52,6 +52,37 @@ case_flood_half_open() {
 	fi
 }
 
+# One NAS (lab-switch) capped at 20 requests a second sends far more; what is over the cap is
+# dropped before any work and counted for that NAS, while a second NAS's devices authenticate.
+case_request_flood() {
+	local i
+	AUTHD_CLIENT_ADDRESS=127.0.0.1/32
+	AUTHD_CLIENT_EXTRA="max_requests_per_second = 20;"
+	AUTHD_MORE_CLIENTS="{ name = \"nas-b\"; address = \"127.0.0.2/32\"; secret = \"$AUTHD_SECRET\"; }"
+	authd_start
+	harness_on_exit stop_flood
+	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret "$AUTHD_SECRET" --cert "$AUTHD_PKI/laptop.pem" \
+		--key "$AUTHD_PKI/laptop.key" -c 32 -d 4 --timeout 300 --retries 0 --allow-reject -q \
+		>"$HARNESS_DIR/flood.log" 2>&1 &
+	FLOOD_PID=$!
+	sleep 1
+	eapol_config laptop >"$HARNESS_DIR/laptop.conf"
+	for i in 1 2 3; do
+		eapol_run "$HARNESS_DIR/laptop.conf" "02:00:00:a1:00:0$i" -A 127.0.0.2
+		expect_eapol_accept
+	done
+	wait "$FLOOD_PID" || true
+	FLOOD_PID=""
+	authd_stop
+	(($(authd_counter nas_rate) > 100)) || fail "expected many requests of lab-switch dropped over its cap, counted $(authd_counter nas_rate)"
+	grep -q "nas=lab-switch: [0-9]* requests dropped over max_requests_per_second" "$AUTHD_LOG" ||
+		fail "authd did not sum the drops of lab-switch at stop"
+	if grep -q "nas=nas-b: [0-9]* requests dropped" "$AUTHD_LOG"; then
+		fail "nas-b, under no cap, lost requests"
+	fi
+	echo "3 of 3 devices of nas-b accepted; $(authd_counter nas_rate) requests of lab-switch dropped over its cap of 20/s"
+}
+
 list_cases() { declare -F | sed -n 's/^declare -f case_//p'; }
 
 main() {
