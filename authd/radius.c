@@ -153,6 +153,12 @@ static bool vsa_refused(const uint8_t *v, size_t len, char *detail, size_t detai
 	if (len < 5 || v[0] != 0)
 		return false;
 	vendor = (unsigned)v[1] << 16 | (unsigned)v[2] << 8 | v[3];
+	/* Enterprise number 0 is reserved, no NAS's: libfreeradius decodes what
+	 * such a VSA holds as standard attributes, Tunnel-Password included. */
+	if (vendor == 0) {
+		snprintf(detail, detaillen, "Vendor-Specific of vendor 0, decoded as standard attributes");
+		return true;
+	}
 	dv = dict_vendorbyvalue((int)vendor);
 	if (dv == NULL)
 		return false; /* an unknown vendor's attributes are decoded as raw octets */
