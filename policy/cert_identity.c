@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
@@ -43,8 +44,12 @@ static int take_string(const ASN1_STRING *s, char *out, size_t outlen)
 	int len = ASN1_STRING_to_UTF8(&utf8, s);
 	int rc = 1;
 
-	if (len < 0)
+	if (len < 0) {
+		/* e.g. a BMPString of an odd length: OpenSSL cannot convert it. */
+		snprintf(out, outlen, "(not a valid string of its ASN.1 type)");
+		ERR_clear_error();
 		return -1;
+	}
 	if (len == 0) {
 		rc = 0;
 		goto out;

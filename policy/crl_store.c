@@ -1,6 +1,7 @@
 #include "policy/crl_store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,28 +45,29 @@ static STACK_OF(X509) *read_ca(const char *path, char *err, size_t errlen)
 	return cas;
 }
 
-/* One CRL file, PEM or DER, whose signature a certificate of cas verifies;
- * that certificate in *signer when asked (caller frees). */
-static X509_CRL *read_crl(const char *path, STACK_OF(X509) *cas, X509 **signer, char *err,
-                          size_t errlen)
+X509_CRL *crl_store_parse(const unsigned char *bytes, size_t len, STACK_OF(X509) *cas,
+                          X509 **signer, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	const unsigned char *p = bytes;
 	X509_CRL *crl = NULL;
 	bool signed_ok = false;
+	BIO *mem;
 
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (signer != NULL)
+		*signer = NULL;
+	if (len > INT_MAX) {
+		snprintf(err, errlen, "larger than %d bytes", INT_MAX);
 		return NULL;
 	}
-	crl = PEM_read_X509_CRL(f, NULL, NULL, NULL);
-	if (crl == NULL) {
-		rewind(f);
-		crl = d2i_X509_CRL_fp(f, NULL);
-	}
-	fclose(f);
+	mem = BIO_new_mem_buf(bytes, (int)len);
+	if (mem != NULL)
+		crl = PEM_read_bio_X509_CRL(mem, NULL, NULL, NULL);
+	BIO_free(mem);
+	if (crl == NULL)
+		crl = d2i_X509_CRL(NULL, &p, (long)len);
 	ERR_clear_error();
 	if (crl == NULL) {
-		snprintf(err, errlen, "%s: not a CRL (PEM or DER)", path);
+		snprintf(err, errlen, "not a CRL (PEM or DER)");
 		return NULL;
 	}
 	for (int i = 0; i < sk_X509_num(cas) && !signed_ok; i++) {
@@ -81,10 +83,67 @@ static X509_CRL *read_crl(const char *path, STACK_OF(X509) *cas, X509 **signer, 
 		char issuer[256];
 
 		cert_name_string(X509_CRL_get_issuer(crl), issuer, sizeof(issuer));
-		snprintf(err, errlen, "%s: no trusted CA (tls.ca) named %s signed this CRL", path, issuer);
+		snprintf(err, errlen, "no trusted CA (tls.ca) named %s signed this CRL", issuer);
 		X509_CRL_free(crl);
 		return NULL;
 	}
+	return crl;
+}
+
+/* The whole file in a malloc'd buffer (caller frees). NULL with errno. */
+static unsigned char *read_whole(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf = NULL, *grown;
+	size_t cap = 0, n;
+	int saved;
+
+	*len = 0;
+	if (f == NULL)
+		return NULL;
+	do {
+		if (*len == cap) {
+			cap = cap ? cap * 2 : 16384;
+			grown = realloc(buf, cap);
+			if (grown == NULL)
+				goto fail;
+			buf = grown;
+		}
+		n = fread(buf + *len, 1, cap - *len, f);
+		*len += n;
+	} while (n > 0);
+	if (ferror(f)) {
+		errno = EIO;
+		goto fail;
+	}
+	fclose(f);
+	return buf;
+fail:
+	saved = errno;
+	free(buf);
+	fclose(f);
+	errno = saved;
+	return NULL;
+}
+
+/* One CRL file, PEM or DER, whose signature a certificate of cas verifies;
+ * that certificate in *signer when asked (caller frees). */
+static X509_CRL *read_crl(const char *path, STACK_OF(X509) *cas, X509 **signer, char *err,
+                          size_t errlen)
+{
+	char why[512];
+	size_t len;
+	unsigned char *bytes = read_whole(path, &len);
+	X509_CRL *crl;
+
+	if (bytes == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	crl = crl_store_parse(bytes, len, cas, signer, why, sizeof(why));
+	free(bytes);
+	if (crl == NULL)
+		snprintf(err, errlen, "%s: %s", path, why);
 	return crl;
 }
 

@@ -38,6 +38,15 @@ int crl_store_reload_if_changed(struct crl_store *s, char *err, size_t errlen);
 enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
                                 char *detail, size_t detaillen);
 
+/*
+ * The pure part of loading (a fuzz target): one CRL from bytes (PEM or DER;
+ * the file's whole content) whose signature a certificate in cas verifies,
+ * that certificate in *signer when signer is not NULL (caller frees both).
+ * NULL with err when the bytes hold no CRL or no CA in cas signed it.
+ */
+X509_CRL *crl_store_parse(const unsigned char *bytes, size_t len, STACK_OF(X509) *cas,
+                          X509 **signer, char *err, size_t errlen);
+
 /* One CRL file (PEM or DER) that a CA in ca_file signed, for authctl
  * import-crl; *signer gets that CA. Both are the caller's to free. NULL with
  * err when unreadable or not signed by a trusted CA. */

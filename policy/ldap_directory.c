@@ -536,34 +536,42 @@ struct lookup {
 	bool failed;                  /* the directory answered, but not usefully (detail set) */
 };
 
-/* Adds dn to the result unless already there (DNs compare case-insensitively).
- * 1 added, 0 known, -1 out of memory or too many groups (detail set). */
-static int add_group(struct lookup *l, const char *dn, size_t len)
+int ldap_lookup_result_add_group(struct ldap_lookup_result *res, const char *dn, size_t len,
+                                 size_t max)
 {
-	struct ldap_lookup_result *res = l->res;
 	char **grown;
 
+	/* A DN never holds a raw NUL; such a value is not a group. */
+	if (len == 0 || memchr(dn, '\0', len) != NULL)
+		return 0;
 	for (size_t i = 0; i < res->n_groups; i++) {
 		if (strlen(res->groups[i]) == len && strncasecmp(res->groups[i], dn, len) == 0)
 			return 0;
 	}
-	if (res->n_groups >= MAX_GROUPS) {
-		snprintf(l->detail, l->detaillen, "%s: more than %d groups; refusing an incomplete list",
-		         l->d->uris[l->c->uri], MAX_GROUPS);
-		return -1;
-	}
+	if (res->n_groups >= max)
+		return -2;
 	grown = realloc(res->groups, (res->n_groups + 1) * sizeof(*grown));
 	if (grown == NULL)
-		goto oom;
+		return -1;
 	res->groups = grown;
 	grown[res->n_groups] = strndup(dn, len);
 	if (grown[res->n_groups] == NULL)
-		goto oom;
+		return -1;
 	res->n_groups++;
 	return 1;
-oom:
-	snprintf(l->detail, l->detaillen, "out of memory");
-	return -1;
+}
+
+/* ldap_lookup_result_add_group, saying in detail why a group cannot be added. */
+static int add_group(struct lookup *l, const char *dn, size_t len)
+{
+	int rc = ldap_lookup_result_add_group(l->res, dn, len, MAX_GROUPS);
+
+	if (rc == -2)
+		snprintf(l->detail, l->detaillen, "%s: more than %d groups; refusing an incomplete list",
+		         l->d->uris[l->c->uri], MAX_GROUPS);
+	else if (rc == -1)
+		snprintf(l->detail, l->detaillen, "out of memory");
+	return rc < 0 ? -1 : rc;
 }
 
 /* Adds the memberOf values of one entry. */
@@ -573,9 +581,6 @@ static int add_memberof(struct lookup *l, LDAPMessage *entry)
 	int rc = 0;
 
 	for (size_t i = 0; vals != NULL && vals[i] != NULL && rc == 0; i++) {
-		/* A DN never holds a raw NUL; such a value is not a group. */
-		if (vals[i]->bv_len == 0 || memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) != NULL)
-			continue;
 		if (add_group(l, vals[i]->bv_val, vals[i]->bv_len) < 0)
 			rc = -1;
 	}

@@ -68,6 +68,17 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *dir, const 
                                               char *detail, size_t detaillen);
 void ldap_lookup_result_clear(struct ldap_lookup_result *res);
 
+/*
+ * The pure part of reading an answer (a fuzz target): adds one group DN as
+ * the directory sent it (a memberOf value or a group entry's DN: len bytes,
+ * not NUL-terminated) to res->groups, copied, unless already there (DNs
+ * compare case-insensitively). A value that is empty or holds a NUL names no
+ * group and is skipped. 1 added, 0 skipped or known, -1 out of memory, -2
+ * res already holds max groups (a lookup then refuses the incomplete list).
+ */
+int ldap_lookup_result_add_group(struct ldap_lookup_result *res, const char *dn, size_t len,
+                                 size_t max);
+
 /* True while the directory is marked down (three lookups in a row failed to
  * reach it: see policy/breaker.h). Lookups then answer from the outage cache
  * at once, so callers need not queue for a connection. */
@@ -77,7 +88,9 @@ bool ldap_directory_down(const struct ldap_directory *dir);
  * Expands a filter template: each "%{name}" is replaced by the escaped value
  * of that variable (RFC 4515: '*', '(', ')', '\\' and NUL as \2a \28 \29 \5c
  * \00). Pure; returns a malloc'd string, or NULL for an unknown variable or a
- * template that is not a well-formed filter shape.
+ * template that is not a well-formed filter shape: one parenthesized filter,
+ * balanced, escapes as \HH, variables only in assertion values (after an
+ * item's '=').
  */
 char *ldap_filter_expand(const char *template, const char *const *names,
                          const char *const *values, const size_t *value_lengths, size_t n);

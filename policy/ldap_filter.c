@@ -1,6 +1,7 @@
 /* RFC 4515 filter templates: the pure half of the directory client. */
 #include "policy/ldap_directory.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,21 +49,43 @@ static int put_escaped(struct out *o, const char *value, size_t len)
 	return 0;
 }
 
-/* The template's own parentheses must balance, starting with '(': a
- * template that does not would leave the filter's shape to the value. */
+static int is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* The template must be one parenthesized filter whose own parentheses
+ * balance, its escapes whole (\HH), and its variables in assertion values
+ * (after the '=' of an item): otherwise the value would decide the filter's
+ * shape or what it asks about, e.g. "(cn=%{identity})(uid=x)" is not one
+ * filter, in "(cn=\%{identity})" the value's first bytes would complete an
+ * escape, and in "(%{identity}=x)" the certificate would name the attribute. */
 static int well_formed(const char *template)
 {
 	int depth = 0;
+	bool in_value = false;
 
 	if (template[0] != '(')
 		return 0;
 	for (const char *p = template; *p != '\0'; p++) {
-		if (*p == '\\' && p[1] != '\0')
-			p++;
-		else if (*p == '(')
+		if (depth == 0 && p != template)
+			return 0;   /* text after the closing parenthesis */
+		if (*p == '\\') {
+			if (!is_hex(p[1]) || !is_hex(p[2]))
+				return 0;
+			p += 2;
+		} else if (*p == '(') {
 			depth++;
-		else if (*p == ')' && --depth < 0)
+			in_value = false;
+		} else if (*p == ')') {
+			if (--depth < 0)
+				return 0;
+			in_value = false;
+		} else if (*p == '=') {
+			in_value = true;
+		} else if (*p == '%' && p[1] == '{' && !in_value) {
 			return 0;
+		}
 	}
 	return depth == 0;
 }

@@ -27,7 +27,6 @@
 
 #define NONCE_LEN 32            /* RFC 8954: clients SHOULD send 32 octets */
 #define MAX_URL 1024
-#define MAX_HEAD 8192           /* status line and headers of the HTTP response */
 /* Responders with a breaker of their own; the CAs' AIA name a handful. A
  * responder beyond them shares the last slot's breaker. */
 #define RESPONDER_SLOTS 16
@@ -478,12 +477,9 @@ static bool is_digit(char ch)
 	return ch >= '0' && ch <= '9';
 }
 
-/*
- * The status line and headers: 200, Content-Type application/ocsp-response,
- * no transfer coding. *content_length is -1 when absent (body until EOF).
- * head is not NUL-terminated: everything here is bounded by len.
- */
-static int parse_head(const char *head, size_t len, long *content_length, char *why, size_t whylen)
+/* head is not NUL-terminated: everything here is bounded by len. */
+int ocsp_check_http_head(const char *head, size_t len, long *content_length, char *why,
+                         size_t whylen)
 {
 	static const char ocsp_type[] = "application/ocsp-response";
 	const char *line = head, *end = head + len, *nl, *value;
@@ -507,7 +503,8 @@ static int parse_head(const char *head, size_t len, long *content_length, char *
 		snprintf(why, whylen, "HTTP status %s", shown);
 		return -1;
 	}
-	for (line = nl + 1; line < end; line += n + 1) {
+	/* A head without a line end has a status line and no headers. */
+	for (line = nl != NULL ? nl + 1 : end; line < end; line += n + 1) {
 		nl = memchr(line, '\n', (size_t)(end - line));
 		n = nl != NULL ? (size_t)(nl - line) : (size_t)(end - line);
 		vlen = n >= 1 && line[n - 1] == '\r' ? n - 1 : n;
@@ -527,7 +524,8 @@ static int parse_head(const char *head, size_t len, long *content_length, char *
 			long cl = 0;
 			size_t i;
 
-			for (i = 0; i < vlen && is_digit(value[i]); i++)
+			/* At most 10 digits before any arithmetic: a longer number would overflow. */
+			for (i = 0; vlen <= 10 && i < vlen && is_digit(value[i]); i++)
 				cl = cl * 10 + (value[i] - '0');
 			if (vlen == 0 || vlen > 10 || i < vlen) {
 				printable(shown, sizeof(shown), value, vlen < 30 ? vlen : 30);
@@ -557,6 +555,60 @@ static int parse_head(const char *head, size_t len, long *content_length, char *
 	return 0;
 }
 
+void ocsp_check_http_init(struct ocsp_check_http *r)
+{
+	r->head = 0;
+	r->content_length = -1;
+}
+
+enum ocsp_check_http_state ocsp_check_http_feed(struct ocsp_check_http *r, const unsigned char *buf,
+                                                size_t len, bool closed, size_t *body_off,
+                                                size_t *body_len, char *why, size_t whylen)
+{
+	size_t body;
+
+	if (r->head == 0) {
+		r->head = head_end(buf, len < OCSP_CHECK_MAX_HTTP_HEAD ? len : OCSP_CHECK_MAX_HTTP_HEAD);
+		if (r->head == 0) {
+			if (len >= OCSP_CHECK_MAX_HTTP_HEAD) {
+				snprintf(why, whylen, "HTTP response headers longer than %d bytes",
+				         OCSP_CHECK_MAX_HTTP_HEAD);
+				return OCSP_CHECK_HTTP_REFUSED;
+			}
+			if (!closed)
+				return OCSP_CHECK_HTTP_MORE;
+			snprintf(why, whylen, len == 0 ? "connection closed without an answer"
+			                               : "connection closed inside the HTTP response headers");
+			return OCSP_CHECK_HTTP_REFUSED;
+		}
+		if (ocsp_check_http_head((const char *)buf, r->head, &r->content_length, why, whylen) < 0)
+			return OCSP_CHECK_HTTP_REFUSED;
+	}
+	body = len - r->head;
+	if (r->content_length >= 0 && body >= (size_t)r->content_length) {
+		body = (size_t)r->content_length;   /* anything after it is not ours */
+	} else if (!closed) {
+		if (len < OCSP_CHECK_MAX_HTTP)
+			return OCSP_CHECK_HTTP_MORE;
+		snprintf(why, whylen, "response larger than the limit of %d bytes", OCSP_CHECK_MAX_RESPONSE);
+		return OCSP_CHECK_HTTP_REFUSED;
+	} else if (r->content_length >= 0) {
+		snprintf(why, whylen, "truncated response: %zu of %ld bytes", body, r->content_length);
+		return OCSP_CHECK_HTTP_REFUSED;
+	}
+	if (body > OCSP_CHECK_MAX_RESPONSE) {
+		snprintf(why, whylen, "response larger than the limit of %d bytes", OCSP_CHECK_MAX_RESPONSE);
+		return OCSP_CHECK_HTTP_REFUSED;
+	}
+	if (body == 0) {
+		snprintf(why, whylen, "empty HTTP body");
+		return OCSP_CHECK_HTTP_REFUSED;
+	}
+	*body_off = r->head;
+	*body_len = body;
+	return OCSP_CHECK_HTTP_DONE;
+}
+
 /*
  * Reads the whole response (within the deadline and the size limits) and
  * returns its body: *body points into *buf, which the caller frees.
@@ -565,25 +617,26 @@ static int receive_response(int fd, const struct timespec *deadline, unsigned ch
                             const unsigned char **body, size_t *body_len, bool *timed_out,
                             char *why, size_t whylen)
 {
-	const size_t cap = MAX_HEAD + OCSP_CHECK_MAX_RESPONSE;
-	size_t len = 0, head = 0;
-	long content_length = -1;
-	unsigned char *b = malloc(cap);
+	struct ocsp_check_http reader;
+	enum ocsp_check_http_state state = OCSP_CHECK_HTTP_MORE;
+	size_t len = 0, body_off = 0;
+	bool closed = false;
+	unsigned char *b = malloc(OCSP_CHECK_MAX_HTTP);
 
 	*buf = b;
 	if (b == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
-	for (;;) {
+	ocsp_check_http_init(&reader);
+	while (state == OCSP_CHECK_HTTP_MORE) {
 		ssize_t n;
 		int ready;
 
-		if (head > 0 && content_length >= 0 && len - head >= (size_t)content_length)
-			break;
-		if (len == cap) {
-			snprintf(why, whylen, "response larger than the limit of %d bytes", OCSP_CHECK_MAX_RESPONSE);
-			return -1;
+		if (len > 0 || closed) {
+			state = ocsp_check_http_feed(&reader, b, len, closed, &body_off, body_len, why, whylen);
+			if (state != OCSP_CHECK_HTTP_MORE)
+				break;
 		}
 		ready = wait_for(fd, POLLIN, deadline);
 		if (ready == 0) {
@@ -594,7 +647,7 @@ static int receive_response(int fd, const struct timespec *deadline, unsigned ch
 				snprintf(why, whylen, "reading the response, %zu bytes so far", len);
 			return -1;
 		}
-		n = ready < 0 ? -1 : recv(fd, b + len, cap - len, 0);
+		n = ready < 0 ? -1 : recv(fd, b + len, OCSP_CHECK_MAX_HTTP - len, 0);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -602,39 +655,12 @@ static int receive_response(int fd, const struct timespec *deadline, unsigned ch
 			return -1;
 		}
 		if (n == 0)
-			break;
+			closed = true;
 		len += (size_t)n;
-		if (head == 0) {
-			head = head_end(b, len < MAX_HEAD ? len : MAX_HEAD);
-			if (head == 0 && len >= MAX_HEAD) {
-				snprintf(why, whylen, "HTTP response headers longer than %d bytes", MAX_HEAD);
-				return -1;
-			}
-			if (head > 0 && parse_head((const char *)b, head, &content_length, why, whylen) < 0)
-				return -1;
-		}
 	}
-	if (head == 0) {
-		snprintf(why, whylen, len == 0 ? "connection closed without an answer"
-		                                : "connection closed inside the HTTP response headers");
+	if (state != OCSP_CHECK_HTTP_DONE)
 		return -1;
-	}
-	*body = b + head;
-	*body_len = len - head;
-	if (content_length >= 0) {
-		if (*body_len < (size_t)content_length) {
-			snprintf(why, whylen, "truncated response: %zu of %ld bytes", *body_len, content_length);
-			return -1;
-		}
-		*body_len = (size_t)content_length;   /* anything after it is not ours */
-	} else if (*body_len > OCSP_CHECK_MAX_RESPONSE) {
-		snprintf(why, whylen, "response larger than the limit of %d bytes", OCSP_CHECK_MAX_RESPONSE);
-		return -1;
-	}
-	if (*body_len == 0) {
-		snprintf(why, whylen, "empty HTTP body");
-		return -1;
-	}
+	*body = b + body_off;
 	return 0;
 }
 
