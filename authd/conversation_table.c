@@ -10,6 +10,7 @@
 struct nas_share {
 	size_t held;
 	unsigned long long evicted;     /* conversations it gave up to make room */
+	struct conversation *oldest, *newest;   /* its conversations, least recently used first */
 };
 
 struct conversation_table {
@@ -66,15 +67,58 @@ static struct nas_share *share_of(struct conversation_table *t, const struct cli
 	return &t->nas[client->index < t->n_nas ? client->index : 0];
 }
 
-/* The oldest conversation of the client at index nas that no thread is
- * working on (a half-open one, typically), or NULL. Oldest first: under a
- * flood the offender's own conversations are the oldest, so the walk is short. */
+/* A conversation joins its NAS's list (at the young end), or leaves it. */
+static void nas_link(struct conversation_table *t, struct conversation *conv)
+{
+	struct nas_share *share = share_of(t, conv->client);
+
+	conv->nas_newer = NULL;
+	conv->nas_older = share->newest;
+	if (share->newest != NULL)
+		share->newest->nas_newer = conv;
+	else
+		share->oldest = conv;
+	share->newest = conv;
+}
+
+static void nas_unlink(struct conversation_table *t, struct conversation *conv)
+{
+	struct nas_share *share = share_of(t, conv->client);
+
+	if (conv->nas_older != NULL)
+		conv->nas_older->nas_newer = conv->nas_newer;
+	else
+		share->oldest = conv->nas_newer;
+	if (conv->nas_newer != NULL)
+		conv->nas_newer->nas_older = conv->nas_older;
+	else
+		share->newest = conv->nas_older;
+	conv->nas_older = conv->nas_newer = NULL;
+}
+
+/* Used just now: the young end of the table and of its NAS's list. */
+static void touch(struct conversation_table *t, struct conversation *conv, uint64_t now)
+{
+	ttl_table_touch(t->states, &conv->node, now);
+	nas_unlink(t, conv);
+	nas_link(t, conv);
+}
+
+/* Out of the table and its NAS's list. */
+static void take_out(struct conversation_table *t, struct conversation *conv)
+{
+	ttl_table_remove(t->states, &conv->node);
+	nas_unlink(t, conv);
+	share_of(t, conv->client)->held--;
+}
+
+/* The least recently used conversation of the client at index nas that no
+ * thread is working on (a half-open one, typically), or NULL. Only that
+ * NAS's own list is walked, past the few being worked on. */
 static struct conversation *oldest_idle_of(struct conversation_table *t, size_t nas)
 {
-	for (struct ttl_node *node = ttl_table_oldest(t->states); node != NULL; node = node->next) {
-		struct conversation *conv = from_node(node);
-
-		if (share_of(t, conv->client) == &t->nas[nas] && !conv->busy)
+	for (struct conversation *conv = t->nas[nas].oldest; conv != NULL; conv = conv->nas_newer) {
+		if (!conv->busy)
 			return conv;
 	}
 	return NULL;
@@ -125,14 +169,15 @@ int conversation_table_add(struct conversation_table *t, struct conversation *co
 	if (none || ttl_table_find(t->states, conv->node.key, CONVERSATION_STATE_LEN) != NULL)
 		goto out;
 	if (victim != NULL) {
-		ttl_table_remove(t->states, &victim->node);
-		share_of(t, victim->client)->held--;
+		take_out(t, victim);
 		share_of(t, victim->client)->evicted++;
 		*evicted = victim;
 	}
 	rc = ttl_table_insert(t->states, &conv->node, ttl_now_ms());
-	if (rc == 0)
+	if (rc == 0) {
+		nas_link(t, conv);
 		share_of(t, client)->held++;
+	}
 out:
 	pthread_mutex_unlock(&t->lock);
 	return rc;
@@ -178,7 +223,7 @@ struct conversation *conversation_table_acquire(struct conversation_table *t,
 	} else {
 		conv = from_node(node);
 		conv->busy = true;
-		ttl_table_touch(t->states, node, ttl_now_ms());
+		touch(t, conv, ttl_now_ms());
 	}
 	pthread_mutex_unlock(&t->lock);
 	return conv;
@@ -188,15 +233,14 @@ void conversation_table_release(struct conversation_table *t, struct conversatio
 {
 	pthread_mutex_lock(&t->lock);
 	conv->busy = false;
-	ttl_table_touch(t->states, &conv->node, ttl_now_ms());
+	touch(t, conv, ttl_now_ms());
 	pthread_mutex_unlock(&t->lock);
 }
 
 void conversation_table_remove(struct conversation_table *t, struct conversation *conv)
 {
 	pthread_mutex_lock(&t->lock);
-	ttl_table_remove(t->states, &conv->node);
-	share_of(t, conv->client)->held--;
+	take_out(t, conv);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -209,13 +253,12 @@ struct conversation *conversation_table_pop_expired(struct conversation_table *t
 	pthread_mutex_lock(&t->lock);
 	while ((node = ttl_table_oldest_expired(t->states, now)) != NULL) {
 		if (!from_node(node)->busy) {
-			ttl_table_remove(t->states, node);
 			conv = from_node(node);
-			share_of(t, conv->client)->held--;
+			take_out(t, conv);
 			break;
 		}
 		/* A thread is working on it right now: not abandoned. */
-		ttl_table_touch(t->states, node, now);
+		touch(t, from_node(node), now);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return conv;

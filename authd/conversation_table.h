@@ -31,6 +31,9 @@ struct conversation {
 	struct policy_result placement; /* what it said, for the Access-Accept */
 	enum policy_step step;          /* how far the decision went (it waits on backends) */
 	bool busy;
+	/* Its NAS's conversations in the table, least recently used first
+	 * (the table's: where a NAS's quota finds what to give up). */
+	struct conversation *nas_older, *nas_newer;
 };
 
 enum conversation_miss {

@@ -700,19 +700,25 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 		bool tracked = d->sessions != NULL && conversation_cert_ref(conv, &ref);
 		uint8_t failure[EAP_HEADER_LEN];
 
-		/* No accept without its record: it is written before the
-		 * Access-Accept exists. If it cannot be, record() may turn the
-		 * accept into a reject, sent as a policy refusal is: EAP-Failure
-		 * (same Identifier as the EAP-Success it replaces). */
+		/* No accept without its record, and no record of an accept that
+		 * never leaves: the Access-Accept is built, then the record
+		 * written before it is sent. If the record cannot be written,
+		 * record() may turn the accept into a reject, sent as a policy
+		 * refusal is: EAP-Failure (same Identifier as the EAP-Success it
+		 * replaces). */
+		reply = accept_reply(r, conv, out, outlen, &conv->placement, tracked ? &ref : NULL);
+		if (reply == NULL) {
+			LOG_REQ(LOG_ERROR, r, "cannot build the Access-Accept: no reply");
+			mark_failed(conv, "tls_failed", "the Access-Accept could not be built");
+		}
 		record(d, conv);
 		recorded = true;
-		if (!conv->decision.accept) {
+		if (reply != NULL && !conv->decision.accept) {
+			radius_reply_free(reply);
 			eap_packet_build_result(failure, EAP_CODE_FAILURE, outlen >= 2 ? out[1] : 0);
 			reply = reject_reply(r, failure, sizeof(failure),
 			                     policy_refusal_text(conv->decision.reason));
-			break;
 		}
-		reply = accept_reply(r, conv, out, outlen, &conv->placement, tracked ? &ref : NULL);
 		break;
 	}
 	case EAP_STEP_FAILURE:

@@ -189,6 +189,37 @@ static void test_nas_quotas(void **state)
 	conversation_table_free(t);
 }
 
+/* A NAS gives up its least recently used conversation: one it just used again
+ * stays, whatever other NASes hold around it. */
+static void test_nas_quota_takes_least_recently_used(void **state)
+{
+	struct conversation_table *t = conversation_table_new(100, 30, 2);
+	struct client sw = { .name = "sw", .index = 0, .max_conversations = 3 };
+	struct client other = { .name = "other", .index = 1 };
+	struct conversation *c[3], *o = new_conversation(), *n = new_conversation(), *evicted, *again;
+	enum conversation_miss why;
+
+	for (int i = 0; i < 3; i++) {
+		c[i] = new_conversation();
+		assert_int_equal(conversation_table_add(t, c[i], &sw, &evicted), 0);
+		conversation_table_release(t, c[i]);
+		if (i == 0) {
+			assert_int_equal(conversation_table_add(t, o, &other, &evicted), 0);
+			conversation_table_release(t, o);
+		}
+	}
+	/* The device behind c[0] answers: it is the most recently used now. */
+	again = conversation_table_acquire(t, c[0]->node.key, CONVERSATION_STATE_LEN, &sw, &why);
+	assert_ptr_equal(again, c[0]);
+	conversation_table_release(t, c[0]);
+	assert_int_equal(conversation_table_add(t, n, &sw, &evicted), 0);
+	assert_ptr_equal(evicted, c[1]);
+	conversation_free(evicted);
+	assert_int_equal(conversation_table_held(t, &sw), 3);
+	assert_int_equal(conversation_table_held(t, &other), 1);
+	conversation_table_free(t);
+}
+
 static void test_nas_own_quota(void **state)
 {
 	struct conversation_table *t = conversation_table_new(100, 30, 1);
@@ -221,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_table_is_bounded),
 		cmocka_unit_test(test_nas_quotas),
 		cmocka_unit_test(test_nas_own_quota),
+		cmocka_unit_test(test_nas_quota_takes_least_recently_used),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
