@@ -127,7 +127,7 @@ static enum radius_drop check_framing(const uint8_t *buf, size_t len, enum radiu
  * MAC Authentication Bypass), which authd answers with Access-Reject because
  * it serves EAP only. Dropping them would make such a NAS count authd as
  * dead and stop sending it EAP too, so they are cut out undecoded instead
- * (cut_passwords) and the request is rejected as not EAP. Next to an
+ * (keep_read_attributes) and the request is rejected as not EAP. Next to an
  * EAP-Message (no NAS mixes the two) or in another packet code they are
  * refused like the encrypted ones.
  */
@@ -187,16 +187,13 @@ static bool vsa_refused(const uint8_t *v, size_t len, char *detail, size_t detai
 	return false;
 }
 
-/* Walks the attribute list check_framing has length-checked. *passwords is
- * set when an Access-Request without EAP carries User-Password or
- * CHAP-Password. */
+/* Walks the attribute list check_framing has length-checked. */
 static enum radius_drop check_attributes(const uint8_t *buf, size_t plen, bool has_eap,
-                                         bool *passwords, char *detail, size_t detaillen)
+                                         char *detail, size_t detaillen)
 {
 	const DICT_ATTR *da;
 	size_t pos;
 
-	*passwords = false;
 	for (pos = 20; pos < plen; pos += buf[pos + 1]) {
 		unsigned type = buf[pos];
 
@@ -207,7 +204,6 @@ static enum radius_drop check_attributes(const uint8_t *buf, size_t plen, bool h
 				         has_eap ? "an EAP request" : "a packet that is no Access-Request");
 				return RADIUS_DROP_REFUSED_ATTRIBUTE;
 			}
-			*passwords = true;
 		} else if (type == ATTR_VENDOR_SPECIFIC) {
 			if (vsa_refused(buf + pos + 2, buf[pos + 1] - 2u, detail, detaillen))
 				return RADIUS_DROP_REFUSED_ATTRIBUTE;
@@ -219,16 +215,35 @@ static enum radius_drop check_attributes(const uint8_t *buf, size_t plen, bool h
 	return RADIUS_ACCEPTED;
 }
 
-/* Removes User-Password and CHAP-Password from p's copy of the datagram,
- * after its authenticators were checked and before it is decoded. */
-static void cut_passwords(RADIUS_PACKET *p)
+/* Whether authd reads attribute type from a request. */
+static bool read_by_authd(unsigned type)
+{
+	switch (type) {
+	case PW_USER_NAME: case PW_NAS_IP_ADDRESS: case PW_NAS_PORT: case PW_FRAMED_MTU:
+	case PW_STATE: case PW_CLASS: case PW_CALLED_STATION_ID: case PW_CALLING_STATION_ID:
+	case PW_NAS_IDENTIFIER: case PW_ACCT_STATUS_TYPE: case PW_ACCT_SESSION_ID:
+	case PW_NAS_PORT_TYPE: case PW_EAP_MESSAGE: case PW_MESSAGE_AUTHENTICATOR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Keeps in p's copy of the datagram only the attributes authd reads, once
+ * its authenticators were checked and before it is decoded: whatever the
+ * dictionary makes of the others (an attribute it decrypts, one whose
+ * decoding leaks in libfreeradius 3.2.1), none of it runs. User-Password and
+ * CHAP-Password go this way too.
+ */
+static void keep_read_attributes(RADIUS_PACKET *p)
 {
 	uint8_t *d = p->data;
 	size_t in = 20, out = 20, n;
 
 	while (in < p->data_len) {
 		n = d[in + 1];
-		if (d[in] != ATTR_USER_PASSWORD && d[in] != ATTR_CHAP_PASSWORD) {
+		if (read_by_authd(d[in])) {
 			memmove(d + out, d + in, n);
 			out += n;
 		}
@@ -294,7 +309,7 @@ enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radi
 	RADIUS_PACKET *p = NULL;
 	decode_fail_t why = DECODE_FAIL_NONE;
 	enum radius_drop drop;
-	bool has_ma, has_eap, passwords;
+	bool has_ma, has_eap;
 	size_t plen = 0;
 	VALUE_PAIR *vp;
 
@@ -302,7 +317,7 @@ enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radi
 	detail[0] = '\0';
 	drop = check_framing(buf, len, port, &plen, &has_ma, &has_eap, detail, detaillen);
 	if (drop == RADIUS_ACCEPTED)
-		drop = check_attributes(buf, plen, has_eap, &passwords, detail, detaillen);
+		drop = check_attributes(buf, plen, has_eap, detail, detaillen);
 	if (drop != RADIUS_ACCEPTED)
 		return drop;
 	/* RFC 3579 and RFC 5997 make it mandatory with EAP and Status-Server;
@@ -333,8 +348,7 @@ enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radi
 		rad_free(&p);
 		return RADIUS_DROP_BAD_MESSAGE_AUTHENTICATOR;
 	}
-	if (passwords)
-		cut_passwords(p);
+	keep_read_attributes(p);
 	if (rad_decode(p, NULL, client->secret) < 0) {
 		snprintf(detail, detaillen, "cannot decode attributes: %s", fr_strerror());
 		goto malformed;
