@@ -75,6 +75,7 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
                   struct eap_tls_context *tls, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
+	pthread_mutex_init(&d->ocsp_lock, NULL);
 	d->cfg = cfg;
 	d->tls = tls;
 	atomic_init(&d->next_conversation, 1);
@@ -92,7 +93,7 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	d->decisions = decision_log_open(cfg->decision_log);
 	if (d->decisions == NULL) {
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
-		return -1;
+		goto fail;
 	}
 	d->policy = policy_new(&cfg->policy, &(struct policy_options){ .log = log_mirror }, err, errlen);
 	if (d->policy == NULL)
@@ -103,11 +104,12 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	 * that spread requests over very many ports; beyond it the oldest goes. */
 	d->replies = reply_cache_new((size_t)cfg->max_conversations * 2, REPLY_CACHE_LIFETIME_S);
 	/* A thread per connection of each backend: its requests run in parallel,
-	 * and a slow backend holds only its own threads, never the TLS workers. */
+	 * and a slow backend holds only its own threads, never the TLS workers.
+	 * OCSP's start per responder, when it is first needed (backend_queue). */
 	for (int b = POLICY_BACKEND_NONE + 1; b < POLICY_BACKEND_COUNT; b++) {
 		unsigned threads = policy_backend_threads(d->policy, (enum policy_backend)b);
 
-		if (threads > 0 &&
+		if (threads > 0 && b != POLICY_BACKEND_OCSP &&
 		    (d->queues[b] = work_queue_new(threads, cfg->max_conversations)) == NULL) {
 			snprintf(err, errlen, "cannot start the backend threads");
 			goto fail;
@@ -143,10 +145,16 @@ int dispatch_stop(struct dispatch *d, const struct timespec *deadline)
 {
 	int rc = 0;
 
+	/* No responder's queue starts from now on. */
+	pthread_mutex_lock(&d->ocsp_lock);
+	d->stopping = true;
+	pthread_mutex_unlock(&d->ocsp_lock);
 	/* A conversation may move between backends' queues: every queue stops
 	 * (later pushes fail) before any is freed. */
 	for (int b = 0; b < POLICY_BACKEND_COUNT; b++)
 		rc |= work_queue_stop(d->queues[b], deadline);
+	for (int i = 0; i < POLICY_OCSP_RESPONDERS; i++)
+		rc |= work_queue_stop(d->ocsp_queues[i], deadline);
 	rc |= work_queue_stop(d->accounting, deadline);
 	if (d->policy != NULL)
 		rc |= policy_stop(d->policy, deadline);
@@ -159,6 +167,8 @@ void dispatch_cleanup(struct dispatch *d)
 	dispatch_stop(d, NULL);
 	for (int b = 0; b < POLICY_BACKEND_COUNT; b++)
 		work_queue_free(d->queues[b]);
+	for (int i = 0; i < POLICY_OCSP_RESPONDERS; i++)
+		work_queue_free(d->ocsp_queues[i]);
 	work_queue_free(d->accounting);
 	live_sessions_free(d->sessions);
 	tls_session_store_free(d->tls_sessions);
@@ -168,6 +178,7 @@ void dispatch_cleanup(struct dispatch *d)
 	decision_log_close(d->decisions);
 	free(d->nas_rate);
 	free(d->nas_rate_dropped);
+	pthread_mutex_destroy(&d->ocsp_lock);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -447,18 +458,45 @@ static bool must_hand_over(struct dispatch *d, enum policy_backend need, enum po
 	       (here == POLICY_BACKEND_NONE || !policy_backend_down(d->policy, need));
 }
 
-/* Hands the conversation to the threads of backend b, which go on with it
- * and answer. 0, or -1 (that queue is full or stopping: the caller still
- * owns everything). */
+/*
+ * The queue of backend b's threads for a check of cert: OCSP has one per
+ * responder, started when that responder is first needed (most configs name
+ * one or two), so a responder that is slow but still answers in time holds
+ * only its own threads. NULL when there is none (stopping, no threads).
+ */
+static struct work_queue *backend_queue(struct dispatch *d, enum policy_backend b, X509 *cert)
+{
+	unsigned responder;
+	struct work_queue *q;
+
+	if (b != POLICY_BACKEND_OCSP)
+		return d->queues[b];
+	responder = policy_ocsp_responder(d->policy, cert);
+	pthread_mutex_lock(&d->ocsp_lock);
+	q = d->ocsp_queues[responder];
+	if (q == NULL && !d->stopping) {
+		q = work_queue_new(policy_backend_threads(d->policy, b), d->cfg->max_conversations);
+		if (q == NULL)
+			log_msg(LOG_ERROR, "cannot start the threads of OCSP responder %u", responder);
+		d->ocsp_queues[responder] = q;
+	}
+	pthread_mutex_unlock(&d->ocsp_lock);
+	return q;
+}
+
+/* Hands the conversation, whose certificate is cert, to the threads of
+ * backend b, which go on with it and answer. 0, or -1 (that queue is full
+ * or stopping: the caller still owns everything). */
 static int hand_over(struct request *r, struct conversation *conv, enum pending_job job,
-                     enum policy_backend b)
+                     enum policy_backend b, X509 *cert)
 {
 	struct pending *p = malloc(sizeof(*p));
+	struct work_queue *q = backend_queue(r->d, b, cert);
 
 	if (p == NULL)
 		return -1;
 	*p = (struct pending){ .r = *r, .conv = conv, .job = job, .here = b };
-	if (r->d->queues[b] == NULL || work_queue_push(r->d->queues[b], run_pending, p) < 0) {
+	if (q == NULL || work_queue_push(q, run_pending, p) < 0) {
 		free(p);
 		if (rate_limit_allow(&r->d->drop_log, NULL))
 			LOG_REQ(LOG_WARNING, r, "cannot queue for the %s threads (their queue is full)",
@@ -541,7 +579,7 @@ static struct radius_reply *decide(struct request *r, struct conversation *conv,
 		bool busy = false;
 
 		if (must_hand_over(r->d, need, here)) {
-			if (hand_over(r, conv, PENDING_DECIDE, need) == 0) {
+			if (hand_over(r, conv, PENDING_DECIDE, need, preq.cert) == 0) {
 				*deferred = true;
 				return NULL;
 			}
@@ -593,7 +631,7 @@ static struct radius_reply *look_up_session(struct request *r, struct conversati
 	char err[256];
 	int found = 0;
 
-	if (!here_is_right && hand_over(r, conv, PENDING_LOOKUP, need) == 0) {
+	if (!here_is_right && hand_over(r, conv, PENDING_LOOKUP, need, NULL) == 0) {
 		*deferred = true;
 		return NULL;
 	}
@@ -622,7 +660,7 @@ static struct radius_reply *look_up_session(struct request *r, struct conversati
 		OPENSSL_cleanse(der, derlen);
 	free(der);
 	if (refusal == REVOCATION_NEEDS_OCSP) {
-		if (hand_over(r, conv, PENDING_LOOKUP, POLICY_BACKEND_OCSP) == 0) {
+		if (hand_over(r, conv, PENDING_LOOKUP, POLICY_BACKEND_OCSP, sk_X509_value(chain, 0)) == 0) {
 			*deferred = true;
 			return NULL;
 		}

@@ -7,7 +7,9 @@
 #ifndef AUTHD_DISPATCH_H
 #define AUTHD_DISPATCH_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -39,6 +41,11 @@ struct dispatch {
 	 * backend holds up only what needs it. Indexed by enum policy_backend;
 	 * POLICY_BACKEND_NONE's is always NULL. */
 	struct work_queue *queues[POLICY_BACKEND_COUNT];
+	/* OCSP's, one per responder (queues[POLICY_BACKEND_OCSP] stays NULL),
+	 * each started when first needed. ocsp_lock guards them and stopping. */
+	struct work_queue *ocsp_queues[POLICY_OCSP_RESPONDERS];
+	pthread_mutex_t ocsp_lock;
+	bool stopping;
 	struct work_queue *accounting;       /* NULL without the live-session table */
 	struct stats stats;
 	atomic_ullong next_conversation;

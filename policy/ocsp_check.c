@@ -27,10 +27,6 @@
 
 #define NONCE_LEN 32            /* RFC 8954: clients SHOULD send 32 octets */
 #define MAX_URL 1024
-/* Responders with a breaker of their own; the CAs' AIA name a handful. A
- * responder beyond them shares the last slot's breaker. */
-#define RESPONDER_SLOTS 16
-
 /* A responder's breaker: one that stopped answering is skipped for a while. */
 struct responder {
 	char url[MAX_URL];          /* "" until taken */
@@ -44,7 +40,7 @@ struct ocsp_check {
 	unsigned max_age_s;
 	X509_STORE *store;          /* the trusted CAs; only read once ocsp_check_new returns */
 	pthread_mutex_t responders_lock;   /* guards the urls of responders */
-	struct responder responders[RESPONDER_SLOTS];
+	struct responder responders[OCSP_CHECK_RESPONDERS];
 };
 
 /* The parts of an http:// URL a request needs, each a NUL-terminated copy. */
@@ -1037,35 +1033,51 @@ fail:
 	return der;
 }
 
-/* The breaker of the responder at url (a slot is taken on first sight). */
-static struct breaker *responder_breaker(struct ocsp_check *c, const char *url, bool take)
+/* The slot of the responder at url, taken on first sight when `take`
+ * (-1: not seen yet). Once every slot is taken, the last one serves the
+ * rest, for their breaker and their threads alike. */
+static int responder_slot(struct ocsp_check *c, const char *url, bool take)
 {
-	struct responder *found = NULL;
+	int found = -1;
 
 	pthread_mutex_lock(&c->responders_lock);
-	for (size_t i = 0; i < RESPONDER_SLOTS && found == NULL; i++) {
+	for (int i = 0; i < OCSP_CHECK_RESPONDERS && found < 0; i++) {
 		struct responder *r = &c->responders[i];
 
 		if (strcmp(r->url, url) == 0 || (r->url[0] == '\0' && take)) {
 			snprintf(r->url, sizeof(r->url), "%s", url);
-			found = r;
+			found = i;
 		}
 	}
-	/* Every slot taken: the last one's breaker serves the rest, for their
-	 * queries and their "down" alike. */
-	if (found == NULL && (take || c->responders[RESPONDER_SLOTS - 1].url[0] != '\0'))
-		found = &c->responders[RESPONDER_SLOTS - 1];
+	if (found < 0 && (take || c->responders[OCSP_CHECK_RESPONDERS - 1].url[0] != '\0'))
+		found = OCSP_CHECK_RESPONDERS - 1;
 	pthread_mutex_unlock(&c->responders_lock);
-	return found != NULL ? &found->breaker : NULL;
+	return found;
+}
+
+/* The URL that would be asked about cert (NULL: none, or out of memory). */
+static char *responder_url(const struct ocsp_check *c, X509 *cert)
+{
+	return c->url != NULL ? strdup(c->url) : aia_url(cert);
 }
 
 bool ocsp_check_responder_down(struct ocsp_check *c, X509 *cert)
 {
-	char *url = c->url != NULL ? strdup(c->url) : aia_url(cert);
-	struct breaker *b = url != NULL ? responder_breaker(c, url, false) : NULL;
+	char *url = responder_url(c, cert);
+	int slot = url != NULL ? responder_slot(c, url, false) : -1;
 
 	free(url);
-	return b != NULL && breaker_is_open(b);
+	return slot >= 0 && breaker_is_open(&c->responders[slot].breaker);
+}
+
+unsigned ocsp_check_responder(struct ocsp_check *c, X509 *cert)
+{
+	char *url = responder_url(c, cert);
+	int slot = url != NULL ? responder_slot(c, url, true) : -1;
+
+	free(url);
+	/* No URL: the query fails at once wherever it runs. */
+	return slot >= 0 ? (unsigned)slot : OCSP_CHECK_RESPONDERS - 1;
 }
 
 enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *issuer,
@@ -1085,7 +1097,7 @@ enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *
 		set_detail(out, NULL, "no certificate or no issuer to ask about");
 		return OCSP_CHECK_FAILED;
 	}
-	url = c->url != NULL ? strdup(c->url) : aia_url(cert);
+	url = responder_url(c, cert);
 	if (url == NULL) {
 		set_detail(out, NULL, c->url != NULL ? "out of memory"
 		                      : "the certificate names no OCSP responder (AIA) and no ocsp url is set");
@@ -1100,7 +1112,7 @@ enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *
 		goto out;
 	}
 	started = ttl_now_ms();
-	breaker = responder_breaker(c, url, true);
+	breaker = &c->responders[responder_slot(c, url, true)].breaker;
 	if (!breaker_allow(breaker)) {
 		snprintf(why, sizeof(why), "marked down after %u failed queries in a row, next try in %u ms",
 		         breaker->threshold, breaker_retry_in_ms(breaker));
@@ -1181,7 +1193,7 @@ struct ocsp_check *ocsp_check_new(const struct ocsp_settings *s, const char *ca_
 		return NULL;
 	}
 	pthread_mutex_init(&c->responders_lock, NULL);
-	for (size_t i = 0; i < RESPONDER_SLOTS; i++)
+	for (size_t i = 0; i < OCSP_CHECK_RESPONDERS; i++)
 		breaker_init(&c->responders[i].breaker, BREAKER_DEFAULT_THRESHOLD, BREAKER_DEFAULT_OPEN_MS);
 	if (s->timeout_ms == 0 || s->timeout_ms > OCSP_CHECK_MAX_TIMEOUT_MS) {
 		snprintf(err, errlen, "OCSP timeout %u ms: must be 1 to %d", s->timeout_ms,

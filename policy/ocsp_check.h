@@ -94,6 +94,13 @@ enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *
  */
 bool ocsp_check_responder_down(struct ocsp_check *c, X509 *cert);
 
+/* Responders told apart, each with a breaker (and, at the caller, threads)
+ * of its own; the CAs' AIA name a handful. Past them, the last is shared. */
+#define OCSP_CHECK_RESPONDERS 16
+/* Which of them would be asked about cert: below OCSP_CHECK_RESPONDERS,
+ * the same for every certificate that names the same responder. */
+unsigned ocsp_check_responder(struct ocsp_check *c, X509 *cert);
+
 /*
  * The pure part (and the fuzz target): judges one DER OCSPResponse for
  * (cert, issuer). It must be "successful", basic, signed by issuer or by its

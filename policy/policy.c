@@ -12,7 +12,7 @@
 
 /* Threads for decisions when OCSP is on and nothing asks for more: enough
  * that a slow responder delays a few authentications, not all of them. */
-#define POLICY_OCSP_THREADS 8
+#define POLICY_OCSP_THREADS_PER_RESPONDER 8
 
 struct policy {
 	const struct policy_settings *settings;
@@ -95,7 +95,7 @@ unsigned policy_backend_threads(const struct policy *p, enum policy_backend b)
 		return p->redis != NULL ? p->settings->redis->connections : 0;
 	case POLICY_BACKEND_OCSP:
 		/* Queries hold a thread each while they wait on the responder. */
-		return p->settings->revocation.ocsp != NULL ? POLICY_OCSP_THREADS : 0;
+		return p->settings->revocation.ocsp != NULL ? POLICY_OCSP_THREADS_PER_RESPONDER : 0;
 	case POLICY_BACKEND_DIRECTORY:
 		return p->directory != NULL ? p->settings->ldap->connections : 0;
 	default:
@@ -130,6 +130,11 @@ bool policy_backend_down(const struct policy *p, enum policy_backend b)
 		/* OCSP: revocation_check asks only responders that are not down. */
 		return false;
 	}
+}
+
+unsigned policy_ocsp_responder(struct policy *p, X509 *cert)
+{
+	return revocation_ocsp_responder(p->revocation, cert);
 }
 
 struct redis_pool *policy_redis(struct policy *p)

@@ -117,8 +117,14 @@ enum policy_backend {
 };
 
 /* How many threads should serve backend b: as many as it takes requests in
- * parallel (0 when this config never waits on it). */
+ * parallel (0 when this config never waits on it). For OCSP: per responder. */
 unsigned policy_backend_threads(const struct policy *p, enum policy_backend b);
+/* OCSP responders are backends of their own: a responder that is slow but
+ * alive (under its breaker's radar) must hold up only the devices it is
+ * asked about. Which one a check of cert would ask: below
+ * POLICY_OCSP_RESPONDERS, the same for every certificate naming it. */
+#define POLICY_OCSP_RESPONDERS OCSP_CHECK_RESPONDERS
+unsigned policy_ocsp_responder(struct policy *p, X509 *cert);
 /* The Redis connections the policy uses (NULL without a redis section), for
  * whatever else the server keeps there. */
 struct redis_pool *policy_redis(struct policy *p);

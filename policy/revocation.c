@@ -92,6 +92,11 @@ bool revocation_blocks(const struct revocation *r)
 	return r->helpdesk != NULL;
 }
 
+unsigned revocation_ocsp_responder(struct revocation *r, X509 *cert)
+{
+	return r->ocsp != NULL ? ocsp_check_responder(r->ocsp, cert) : 0;
+}
+
 const char *revocation_counter_name(enum revocation_counter c)
 {
 	static const char *const names[REVOCATION_COUNTER_COUNT] = {

@@ -73,6 +73,8 @@ int revocation_reload_changed(struct revocation *r, char *err, size_t errlen);
 
 /* True when a check may wait on Redis (the helpdesk list, the shared cache). */
 bool revocation_blocks(const struct revocation *r);
+/* Which OCSP responder a check of cert would ask (see ocsp_check_responder). */
+unsigned revocation_ocsp_responder(struct revocation *r, X509 *cert);
 
 /* Whether a check may ask OCSP. */
 enum revocation_ocsp {

@@ -12,6 +12,8 @@ source "$HERE/redis_lib.sh"
 
 OCSP_DIR=""
 OCSP_PORT=""
+OCSP_B=""
+BULK_PID=""
 
 now_ms() { date +%s%3N; }
 
@@ -19,6 +21,10 @@ stop_servers() {
 	[[ -z $OCSP_DIR ]] || "$OCSP_RESPONDER" stop "$OCSP_DIR" >/dev/null 2>&1 || true
 	redis_stop
 }
+
+# Exit hooks: a second responder, the authbench run of bulk devices.
+stop_responder_b() { [[ -z $OCSP_B ]] || "$OCSP_RESPONDER" stop "$OCSP_B" >/dev/null 2>&1 || true; }
+stop_bulk() { [[ -z $BULK_PID ]] || kill "$BULK_PID" 2>/dev/null || true; }
 
 responder_start() {
 	OCSP_DIR=$HARNESS_DIR/ocsp
@@ -130,21 +136,22 @@ case_responder_hangs() {
 		"revocation_unknown within the 3000 ms timeout (plus the handshake)"
 }
 
-# bulk_devices N DIR: N more certificates of the Device CA (NAME.pem + NAME.key in DIR), none of
-# whose status anybody has cached.
+# bulk_devices N DIR [NAME [OCSP_URL]]: N more certificates of the Device CA (NAME-i.pem +
+# NAME-i.key in DIR, NAME default bulk), none of whose status anybody has cached; with OCSP_URL,
+# their AIA names that responder.
 bulk_devices() {
-	local n=$1 dir=$2 i
+	local n=$1 dir=$2 name=${3:-bulk} url=${4:-} i
 	mkdir -p "$dir"
 	printf '%s\n' 'basicConstraints = CA:FALSE' 'keyUsage = critical, digitalSignature' \
-		'extendedKeyUsage = clientAuth' >"$dir/ext.cnf"
+		'extendedKeyUsage = clientAuth' ${url:+"authorityInfoAccess = OCSP;URI:$url"} >"$dir/ext.cnf"
 	for ((i = 1; i <= n; i++)); do
-		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/bulk-$i.key" \
-			-subj "/CN=bulk-$i.corp.example" -out "$dir/bulk-$i.csr" 2>/dev/null ||
-			fail "cannot make a key for bulk-$i"
-		openssl x509 -req -in "$dir/bulk-$i.csr" -CA "$AUTHD_PKI/issuing-ca.pem" \
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/$name-$i.key" \
+			-subj "/CN=$name-$i.corp.example" -out "$dir/$name-$i.csr" 2>/dev/null ||
+			fail "cannot make a key for $name-$i"
+		openssl x509 -req -in "$dir/$name-$i.csr" -CA "$AUTHD_PKI/issuing-ca.pem" \
 			-CAkey "$AUTHD_PKI/issuing-ca.key" -set_serial "0x$(openssl rand -hex 12)" -days 30 \
-			-sha256 -extfile "$dir/ext.cnf" -out "$dir/bulk-$i.pem" 2>/dev/null || fail "cannot issue bulk-$i"
-		rm -f "$dir/bulk-$i.csr"
+			-sha256 -extfile "$dir/ext.cnf" -out "$dir/$name-$i.pem" 2>/dev/null || fail "cannot issue $name-$i"
+		rm -f "$dir/$name-$i.csr"
 	done
 	rm -f "$dir/ext.cnf"
 }
@@ -167,7 +174,7 @@ case_responder_silent_many() {
 			--cert-dir "$HARNESS_DIR/bulk" --devices "$n" -c "$n" -n "$n" --timeout 20000 --retries 0 \
 			--allow-reject -q >"$HARNESS_DIR/bulk.log" 2>&1 &
 		BULK_PID=$!
-		harness_on_exit 'kill "$BULK_PID" 2>/dev/null || true'
+		harness_on_exit stop_bulk
 		# Their handshakes take a few ms each; then they all wait on the responder.
 		sleep 1.5
 	fi
@@ -185,6 +192,54 @@ case_responder_silent_many() {
 		fail "the uncached devices were not all refused revocation_unknown: $(jq -c 'select(.identity | startswith("host/bulk-")) | .reason' "$AUTHD_DECISIONS" | sort | uniq -c)"
 	[[ $(jq -c 'select(.identity | startswith("host/bulk-"))' "$AUTHD_DECISIONS" | wc -l) == "$n" ]] ||
 		fail "expected $n decisions of uncached devices: $(cat "$HARNESS_DIR/bulk.log")"
+}
+
+# Two responders, named by the certificates' AIA: BULK (default 50) uncached devices wait on one
+# that accepts and never answers, and a device whose CA record points at the other one is asked
+# about and decided meanwhile. Each responder has threads of its own; with one pool shared by
+# all responders, the device waited until the first silent queries had timed out.
+case_responders_apart() {
+	local n=${BULK:-50} serial port_b fresh
+	cp "$AUTHD_PKI/issuing-ca.index" "$HARNESS_DIR/a.index"
+	responder_start --index "$HARNESS_DIR/a.index"
+	OCSP_B=$HARNESS_DIR/ocsp-b
+	harness_on_exit stop_responder_b
+	port_b=$("$OCSP_RESPONDER" start "$OCSP_B" "$AUTHD_PKI") || fail "could not start the second responder"
+	bulk_devices 1 "$HARNESS_DIR/fresh" fresh "http://127.0.0.1:$OCSP_PORT/"
+	serial=$(openssl x509 -in "$HARNESS_DIR/fresh/fresh-1.pem" -noout -serial)
+	# A new file, not an append: the responder notices a new inode (or a new mtime second).
+	{
+		cat "$HARNESS_DIR/a.index"
+		printf 'V\t%s\t\t%s\tunknown\t/CN=fresh-1.corp.example\n' \
+			"$(date -u -d '+30 days' +%y%m%d%H%M%SZ)" "${serial#serial=}"
+	} >"$HARNESS_DIR/a.index.new"
+	mv "$HARNESS_DIR/a.index.new" "$HARNESS_DIR/a.index"
+	"$OCSP_RESPONDER" reload "$OCSP_DIR" || fail "responder A did not take its new index"
+	bulk_devices "$n" "$HARNESS_DIR/bulk" bulk "http://127.0.0.1:$port_b/"
+	AUTHD_EXTRA_CONFIG="revocation = { ocsp = { timeout_ms = 4000; }; };"
+	authd_start
+	kill -STOP "$(cat "$OCSP_B/pid")"
+	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret "$AUTHD_SECRET" --cert-dir "$HARNESS_DIR/bulk" \
+		--devices "$n" -c "$n" -n "$n" --timeout 20000 --retries 0 --allow-reject -q \
+		>"$HARNESS_DIR/bulk.log" 2>&1 &
+	BULK_PID=$!
+	harness_on_exit stop_bulk
+	# Their handshakes take a few ms each; then they all wait on responder B.
+	sleep 1.5
+	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret "$AUTHD_SECRET" --cert-dir "$HARNESS_DIR/fresh" \
+		--devices 1 -c 1 -n 1 --timeout 20000 --retries 0 --allow-reject -q >"$HARNESS_DIR/fresh.log" 2>&1 ||
+		fail "the device of the answering responder got no answer: $(cat "$HARNESS_DIR/fresh.log")"
+	fresh=$(jq -c 'select(.identity | startswith("host/fresh-"))' "$AUTHD_DECISIONS")
+	jq -e '.revocation == "good" and .revocation_source == "ocsp"' >/dev/null 2>&1 <<<"$fresh" ||
+		fail "expected the device to be found good by its own responder: $fresh"
+	echo "device of the answering responder decided in $(jq -r .duration_ms <<<"$fresh") ms while $n devices waited on a silent one"
+	if jq -e 'select(.identity | startswith("host/bulk-"))' "$AUTHD_DECISIONS" >/dev/null 2>&1; then
+		fail "a device waiting on the silent responder was decided first: the responders share threads"
+	fi
+	wait "$BULK_PID" || true
+	kill -CONT "$(cat "$OCSP_B/pid")"
+	[[ $(jq -c 'select(.identity | startswith("host/bulk-")) | .reason' "$AUTHD_DECISIONS" | sort -u) == '"revocation_unknown"' ]] ||
+		fail "the devices of the silent responder were not all refused revocation_unknown: $(cat "$HARNESS_DIR/bulk.log")"
 }
 
 # SIGTERM while a conversation waits on a responder that never answers: authd ends within a
