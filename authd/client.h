@@ -16,6 +16,7 @@ struct client {
 	char *name;
 	size_t index;               /* its place in the config's clients list (per-NAS tables) */
 	unsigned max_conversations; /* conversations it may hold in progress; 0: up to the global cap */
+	unsigned max_buffered_bytes;   /* bytes its conversations may buffer; 0: up to the global budget */
 	unsigned max_requests_per_second;   /* 0: no limit */
 	int family;                 /* AF_INET or AF_INET6 */
 	uint8_t addr[16];           /* network address, host bits zero */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <libconfig.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -129,7 +130,7 @@ static int parse_client(struct parser *p, const config_setting_t *g, enum client
 	static const char *const keys[] = {
 		"name", "address", "secret", "secret_file", "allow_short_secret",
 		"require_message_authenticator", "coa_address", "coa_port", "coa_secret", "coa_secret_file",
-		"max_conversations", "max_requests_per_second", NULL
+		"max_conversations", "max_requests_per_second", "max_buffered_bytes", NULL
 	};
 	struct client *c = &clients[*n];
 	const char *name, *address, *secret, *secret_file, *coa_address = NULL, *coa_secret = NULL;
@@ -160,6 +161,8 @@ static int parse_client(struct parser *p, const config_setting_t *g, enum client
 	if (parser_bool(p, g, "require_message_authenticator", &c->require_message_authenticator) < 0 ||
 	    parser_uint(p, g, "max_conversations", 1, 1000000, &c->max_conversations) < 0 ||
 	    parser_uint(p, g, "max_requests_per_second", 1, 10000000, &c->max_requests_per_second) < 0 ||
+	    parser_uint(p, g, "max_buffered_bytes", CONFIG_MIN_BUFFERED_BYTES, UINT_MAX,
+	                &c->max_buffered_bytes) < 0 ||
 	    parser_uint(p, g, "coa_port", 1, 65535, &c->coa_port) < 0 ||
 	    parser_string(p, g, "coa_address", false, &coa_address) < 0 ||
 	    parser_inline_secret(p, g, "coa_secret", &coa_secret) < 0 ||
@@ -258,7 +261,8 @@ static int parse_tls(struct parser *p, struct authd_config *cfg)
 static int parse_eap(struct parser *p, struct authd_config *cfg)
 {
 	static const char *const keys[] = {
-		"fragment_size", "timeout", "max_conversations", "max_handshake_message", NULL
+		"fragment_size", "timeout", "max_conversations", "max_handshake_message", "max_buffered_bytes",
+		NULL
 	};
 	unsigned max_handshake = EAP_TLS_DEFAULT_MAX_HANDSHAKE;
 	const config_setting_t *g;
@@ -268,6 +272,7 @@ static int parse_eap(struct parser *p, struct authd_config *cfg)
 	cfg->fragment_size = 1014;
 	cfg->timeout = 30;
 	cfg->max_conversations = 20000;
+	cfg->max_buffered_bytes = 256u << 20;
 	if (parser_group(p, config_root_setting(&p->cf), "eap", false, &g) < 0)
 		return -1;
 	if (g == NULL)
@@ -277,6 +282,8 @@ static int parse_eap(struct parser *p, struct authd_config *cfg)
 	             &cfg->fragment_size) < 0 ||
 	    parser_uint(p, g, "timeout", 1, 3600, &cfg->timeout) < 0 ||
 	    parser_uint(p, g, "max_conversations", 1, 1000000, &cfg->max_conversations) < 0 ||
+	    parser_uint(p, g, "max_buffered_bytes", CONFIG_MIN_BUFFERED_BYTES, UINT_MAX,
+	                &cfg->max_buffered_bytes) < 0 ||
 	    parser_uint(p, g, "max_handshake_message", EAP_TLS_MIN_MAX_HANDSHAKE, EAP_TLS_MAX_MAX_HANDSHAKE,
 	                &max_handshake) < 0)
 		return -1;

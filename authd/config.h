@@ -22,6 +22,8 @@ struct listen_addr {
 	bool accounting;               /* RFC 2866 accounting, not authentication */
 };
 
+#define CONFIG_MIN_BUFFERED_BYTES (1u << 20)
+
 struct authd_config {
 	char *path;
 	struct listen_addr *listen;
@@ -33,6 +35,10 @@ struct authd_config {
 	unsigned fragment_size;        /* cap on TLS bytes per EAP packet */
 	unsigned timeout;              /* seconds an idle conversation lives */
 	unsigned max_conversations;
+	/* Bytes all conversations may buffer (eap_conversation_buffered); the
+	 * per-client quota is max_buffered_bytes in each client. Both at least
+	 * CONFIG_MIN_BUFFERED_BYTES: dozens of conversations at their limits. */
+	unsigned max_buffered_bytes;
 	char *decision_log;
 	/* log.on_write_failure = "accept": an accept whose record cannot be
 	 * written stays an accept (default "reject": it becomes a reject). */

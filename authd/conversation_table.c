@@ -8,8 +8,7 @@
 
 /* What one client holds, so that no NAS can take another's room. */
 struct nas_share {
-	size_t held;
-	unsigned long long evicted;     /* conversations it gave up to make room */
+	struct conversation_share counts;
 	struct conversation *oldest, *newest;   /* its conversations, least recently used first */
 };
 
@@ -17,6 +16,7 @@ struct conversation_table {
 	pthread_mutex_t lock;
 	struct ttl_table *states;
 	size_t max;
+	size_t buffered, max_buffered;  /* bytes all conversations buffer, and the budget (0: none) */
 	struct nas_share *nas;          /* by client index */
 	size_t n_nas;
 };
@@ -26,13 +26,15 @@ static struct conversation *from_node(struct ttl_node *node)
 	return (struct conversation *)((char *)node - offsetof(struct conversation, node));
 }
 
-struct conversation_table *conversation_table_new(size_t max, unsigned timeout_s, size_t n_clients)
+struct conversation_table *conversation_table_new(size_t max, size_t max_buffered, unsigned timeout_s,
+                                                  size_t n_clients)
 {
 	struct conversation_table *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
 	t->max = max;
+	t->max_buffered = max_buffered;
 	t->n_nas = n_clients;
 	t->states = ttl_table_new(max, (uint64_t)timeout_s * 1000);
 	t->nas = calloc(n_clients > 0 ? n_clients : 1, sizeof(*t->nas));
@@ -107,9 +109,26 @@ static void touch(struct conversation_table *t, struct conversation *conv, uint6
 /* Out of the table and its NAS's list. */
 static void take_out(struct conversation_table *t, struct conversation *conv)
 {
+	struct nas_share *share = share_of(t, conv->client);
+
 	ttl_table_remove(t->states, &conv->node);
 	nas_unlink(t, conv);
-	share_of(t, conv->client)->held--;
+	share->counts.held--;
+	share->counts.buffered -= conv->buffered;
+	t->buffered -= conv->buffered;
+}
+
+/* The client (index) that holds the most conversations, or buffers the most
+ * bytes: the one crowding the others out. Ties go to `nas`. */
+static size_t holding_most(const struct conversation_table *t, size_t nas, bool bytes)
+{
+	for (size_t i = 0; i < t->n_nas; i++) {
+		const struct conversation_share *a = &t->nas[i].counts, *b = &t->nas[nas].counts;
+
+		if (bytes ? a->buffered > b->buffered : a->held > b->held)
+			nas = i;
+	}
+	return nas;
 }
 
 /* The least recently used conversation of the client at index nas that no
@@ -124,24 +143,23 @@ static struct conversation *oldest_idle_of(struct conversation_table *t, size_t 
 	return NULL;
 }
 
-/* Which conversation must go for client to start one, if any: NULL when there
- * is room; *none when room is needed and nothing may go. */
+/* Which conversation must go for client to start one, if any, and why: NULL
+ * when there is room; *none when room is needed and nothing may go. */
 static struct conversation *victim_for(struct conversation_table *t, const struct client *client,
-                                       bool *none)
+                                       bool *none, enum conversation_room *why)
 {
 	size_t nas = (size_t)(share_of(t, client) - t->nas);
 	struct conversation *victim;
 
 	*none = false;
-	if (client->max_conversations > 0 && t->nas[nas].held >= client->max_conversations) {
+	*why = CONVERSATION_ROOM_TABLE_COUNT;
+	if (client->max_conversations > 0 && t->nas[nas].counts.held >= client->max_conversations) {
 		/* At its own quota: it makes room itself. */
+		*why = CONVERSATION_ROOM_NAS_COUNT;
 	} else if (ttl_table_count(t->states) >= t->max) {
 		/* Full: the client holding the most makes room, which is this one
 		 * whenever it is the one crowding the others out. */
-		for (size_t i = 0; i < t->n_nas; i++) {
-			if (t->nas[i].held > t->nas[nas].held)
-				nas = i;
-		}
+		nas = holding_most(t, nas, false);
 	} else {
 		return NULL;
 	}
@@ -151,57 +169,48 @@ static struct conversation *victim_for(struct conversation_table *t, const struc
 }
 
 int conversation_table_add(struct conversation_table *t, struct conversation *conv,
-                           const struct client *client, struct conversation **evicted)
+                           const struct client *client, struct conversation_eviction *evicted)
 {
 	struct conversation *victim;
 	bool none;
 	int rc = -1;
 
-	*evicted = NULL;
+	evicted->conv = NULL;
 	conv->client = client;
 	conv->busy = true;
+	conv->buffered = 0;
 	conv->node.keylen = CONVERSATION_STATE_LEN;
 	if (RAND_bytes(conv->node.key, CONVERSATION_STATE_LEN) != 1)
 		return -1;
 	pthread_mutex_lock(&t->lock);
-	victim = victim_for(t, client, &none);
+	victim = victim_for(t, client, &none, &evicted->why);
 	/* 128 random bits do not collide in practice; checking costs nothing. */
 	if (none || ttl_table_find(t->states, conv->node.key, CONVERSATION_STATE_LEN) != NULL)
 		goto out;
 	if (victim != NULL) {
 		take_out(t, victim);
-		share_of(t, victim->client)->evicted++;
-		*evicted = victim;
+		share_of(t, victim->client)->counts.evicted++;
+		evicted->conv = victim;
 	}
 	rc = ttl_table_insert(t->states, &conv->node, ttl_now_ms());
 	if (rc == 0) {
 		nas_link(t, conv);
-		share_of(t, client)->held++;
+		share_of(t, client)->counts.held++;
 	}
 out:
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
 
-size_t conversation_table_held(struct conversation_table *t, const struct client *client)
+struct conversation_share conversation_table_share(struct conversation_table *t,
+                                                   const struct client *client)
 {
-	size_t held;
+	struct conversation_share share;
 
 	pthread_mutex_lock(&t->lock);
-	held = share_of(t, client)->held;
+	share = share_of(t, client)->counts;
 	pthread_mutex_unlock(&t->lock);
-	return held;
-}
-
-unsigned long long conversation_table_evicted(struct conversation_table *t,
-                                              const struct client *client)
-{
-	unsigned long long evicted;
-
-	pthread_mutex_lock(&t->lock);
-	evicted = share_of(t, client)->evicted;
-	pthread_mutex_unlock(&t->lock);
-	return evicted;
+	return share;
 }
 
 struct conversation *conversation_table_acquire(struct conversation_table *t,
@@ -229,12 +238,51 @@ struct conversation *conversation_table_acquire(struct conversation_table *t,
 	return conv;
 }
 
-void conversation_table_release(struct conversation_table *t, struct conversation *conv)
+/* Which client (index) must give up a conversation for the bytes buffered to
+ * fit, and why; false when they fit. */
+static bool over_bytes(const struct conversation_table *t, const struct client *client, size_t *nas,
+                       enum conversation_room *why)
 {
+	const struct nas_share *share = &t->nas[client->index < t->n_nas ? client->index : 0];
+
+	*nas = (size_t)(share - t->nas);
+	if (client->max_buffered_bytes > 0 && share->counts.buffered > client->max_buffered_bytes) {
+		*why = CONVERSATION_ROOM_NAS_BYTES;
+		return true;
+	}
+	if (t->max_buffered > 0 && t->buffered > t->max_buffered) {
+		*nas = holding_most(t, *nas, true);
+		*why = CONVERSATION_ROOM_TABLE_BYTES;
+		return true;
+	}
+	return false;
+}
+
+size_t conversation_table_release(struct conversation_table *t, struct conversation *conv,
+                                  size_t buffered, struct conversation_eviction *evicted, size_t max)
+{
+	struct nas_share *share = share_of(t, conv->client);
+	const struct client *client = conv->client;
+	enum conversation_room why;
+	size_t n = 0, nas;
+
 	pthread_mutex_lock(&t->lock);
 	conv->busy = false;
+	share->counts.buffered += buffered - conv->buffered;
+	t->buffered += buffered - conv->buffered;
+	conv->buffered = buffered;
 	touch(t, conv, ttl_now_ms());
+	while (n < max && over_bytes(t, client, &nas, &why)) {
+		struct conversation *victim = oldest_idle_of(t, nas);
+
+		if (victim == NULL)
+			break;
+		take_out(t, victim);
+		t->nas[nas].counts.evicted++;
+		evicted[n++] = (struct conversation_eviction){ .conv = victim, .why = why };
+	}
 	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 void conversation_table_remove(struct conversation_table *t, struct conversation *conv)

@@ -31,6 +31,7 @@ struct conversation {
 	struct policy_result placement; /* what it said, for the Access-Accept */
 	enum policy_step step;          /* how far the decision went (it waits on backends) */
 	bool busy;
+	size_t buffered;                /* bytes it held when last handed back (the table's count) */
 	/* Its NAS's conversations in the table, least recently used first
 	 * (the table's: where a NAS's quota finds what to give up). */
 	struct conversation *nas_older, *nas_newer;
@@ -42,11 +43,27 @@ enum conversation_miss {
 	CONVERSATION_BUSY,        /* another thread is processing it */
 };
 
+/* Why a conversation had to give way to others. */
+enum conversation_room {
+	CONVERSATION_ROOM_NAS_COUNT,    /* its NAS at its max_conversations */
+	CONVERSATION_ROOM_TABLE_COUNT,  /* the table full, its NAS holding the most */
+	CONVERSATION_ROOM_NAS_BYTES,    /* its NAS over its max_buffered_bytes */
+	CONVERSATION_ROOM_TABLE_BYTES,  /* all over the byte budget, its NAS buffering the most */
+};
+
+struct conversation_eviction {
+	struct conversation *conv;      /* out of the table: the caller records and frees it */
+	enum conversation_room why;
+};
+
 struct conversation_table;
 
-/* max: conversations in all; n_clients: the clients of the config (their
- * index field below it), each holding at most its max_conversations. */
-struct conversation_table *conversation_table_new(size_t max, unsigned timeout_s, size_t n_clients);
+/* max: conversations in all; max_buffered: bytes all of them may buffer
+ * (eap_conversation_buffered, 0: no budget); n_clients: the clients of the
+ * config (their index field below it), each holding at most its
+ * max_conversations and max_buffered_bytes. */
+struct conversation_table *conversation_table_new(size_t max, size_t max_buffered, unsigned timeout_s,
+                                                  size_t n_clients);
 /* Frees the table and every conversation still in it, without logging them. */
 void conversation_table_free(struct conversation_table *t);
 
@@ -56,23 +73,35 @@ void conversation_table_free(struct conversation_table *t);
  * Room is made when needed, never at another NAS's expense: a client at its
  * own max_conversations gives up its oldest idle conversation; a full table
  * takes the oldest idle one of the client holding the most. The one that had
- * to go is returned in *evicted, out of the table, for the caller to record
- * and free (NULL: none). Returns 0, or -1 (nothing idle to give up, or
- * randomness failed).
+ * to go is returned in *evicted (conv NULL: none). Returns 0, or -1 (nothing
+ * idle to give up, or randomness failed).
  */
 int conversation_table_add(struct conversation_table *t, struct conversation *conv,
-                           const struct client *client, struct conversation **evicted);
-/* Conversations client holds now, and how many it gave up to make room. */
-size_t conversation_table_held(struct conversation_table *t, const struct client *client);
-unsigned long long conversation_table_evicted(struct conversation_table *t,
-                                              const struct client *client);
+                           const struct client *client, struct conversation_eviction *evicted);
+/* What one client holds now, and how many conversations it gave up to make room. */
+struct conversation_share {
+	size_t held;                    /* conversations */
+	size_t buffered;                /* bytes they buffer (as last handed back) */
+	unsigned long long evicted;
+};
+struct conversation_share conversation_table_share(struct conversation_table *t,
+                                                   const struct client *client);
 /* Finds the conversation of this State for this client and marks it busy. */
 struct conversation *conversation_table_acquire(struct conversation_table *t,
                                                 const uint8_t *state, size_t len,
                                                 const struct client *client,
                                                 enum conversation_miss *why);
-/* Hands a busy conversation back, giving it a fresh timeout. */
-void conversation_table_release(struct conversation_table *t, struct conversation *conv);
+/*
+ * Hands a busy conversation back, giving it a fresh timeout, with the bytes
+ * it buffers now. When that puts its client over its max_buffered_bytes, the
+ * client's own oldest idle conversations give way; when it puts the table
+ * over its budget, those of the client buffering the most do. Up to max of
+ * them are returned in evicted[] (the count); conv itself is among them only
+ * when nothing older of its client is idle. The caller must not touch conv
+ * after this, unless it is among them.
+ */
+size_t conversation_table_release(struct conversation_table *t, struct conversation *conv,
+                                  size_t buffered, struct conversation_eviction *evicted, size_t max);
 /* Takes a busy conversation out for good; the caller frees it. */
 void conversation_table_remove(struct conversation_table *t, struct conversation *conv);
 /* Takes out one idle conversation whose timeout passed, or returns NULL. */

@@ -98,7 +98,8 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	d->policy = policy_new(&cfg->policy, &(struct policy_options){ .log = log_mirror }, err, errlen);
 	if (d->policy == NULL)
 		goto fail;
-	d->conversations = conversation_table_new(cfg->max_conversations, cfg->timeout, cfg->n_clients);
+	d->conversations = conversation_table_new(cfg->max_conversations, cfg->max_buffered_bytes, cfg->timeout,
+	                                          cfg->n_clients);
 	/* An entry per (NAS address, port, Identifier) seen within the lifetime:
 	 * what NASes keep in flight, whatever the rate. The bound is for NASes
 	 * that spread requests over very many ports; beyond it the oldest goes. */
@@ -253,28 +254,49 @@ static void mark_failed(struct conversation *conv, const char *reason, const cha
 	snprintf(conv->decision.detail, sizeof(conv->decision.detail), "%s", detail);
 }
 
-/* A conversation that gave way to a new one (its NAS at its quota, or the
- * table full and its NAS holding the most): recorded as ended, and said. */
-static void end_evicted(struct request *r, struct conversation *conv)
+/* A conversation that had to give way to others (see enum
+ * conversation_room): recorded as ended, and said, rate-limited. */
+static void end_evicted(struct dispatch *d, const struct conversation_eviction *e)
 {
-	char detail[160];
+	static const char *const why[] = {
+		[CONVERSATION_ROOM_NAS_COUNT] = "for a new one: its NAS is at clients.max_conversations",
+		[CONVERSATION_ROOM_TABLE_COUNT] = "for a new one: the table is full and its NAS holds the most",
+		[CONVERSATION_ROOM_NAS_BYTES] = "its NAS buffered more than clients.max_buffered_bytes",
+		[CONVERSATION_ROOM_TABLE_BYTES] = "all conversations buffered more than eap.max_buffered_bytes "
+		                                  "and its NAS buffered the most",
+	};
+	struct conversation *conv = e->conv;
+	char detail[200];
 	unsigned suppressed;
 
-	snprintf(detail, sizeof(detail), "idle after %u round trips, ended to make room for a new "
-	         "conversation of %s", eap_conversation_round_trips(conv->eap), r->client->name);
-	stats_bump(&r->d->stats, STAT_EVICTED);
-	if (rate_limit_allow(&r->d->drop_log, &suppressed))
+	snprintf(detail, sizeof(detail), "idle after %u round trips, ended to make room: %s",
+	         eap_conversation_round_trips(conv->eap), why[e->why]);
+	stats_bump(&d->stats, STAT_EVICTED);
+	if (rate_limit_allow(&d->drop_log, &suppressed))
 		log_msg(LOG_WARNING, "nas=%s conv=%llu: %s (%u similar lines suppressed before)",
 		        conv->client->name, (unsigned long long)conv->decision.conversation, detail, suppressed);
 	mark_failed(conv, "timeout", detail);
-	record(r->d, conv);
+	record(d, conv);
 	conversation_free(conv);
+}
+
+/* Hands a conversation back to the table with what it buffers now; those
+ * that must give way for that are ended. conv is not to be touched after. */
+static void release(struct dispatch *d, struct conversation *conv)
+{
+	struct conversation_eviction evicted[4];
+	size_t n = conversation_table_release(d->conversations, conv, eap_conversation_buffered(conv->eap),
+	                                      evicted, sizeof(evicted) / sizeof(evicted[0]));
+
+	for (size_t i = 0; i < n; i++)
+		end_evicted(d, &evicted[i]);
 }
 
 static struct conversation *start_conversation(struct request *r)
 {
 	struct dispatch *d = r->d;
-	struct conversation *conv = calloc(1, sizeof(*conv)), *evicted;
+	struct conversation *conv = calloc(1, sizeof(*conv));
+	struct conversation_eviction evicted;
 
 	if (conv == NULL)
 		return NULL;
@@ -288,8 +310,8 @@ static struct conversation *start_conversation(struct request *r)
 	         r->rad.calling_station_id);
 	if (conversation_table_add(d->conversations, conv, r->client, &evicted) < 0)
 		goto fail;
-	if (evicted != NULL)
-		end_evicted(r, evicted);
+	if (evicted.conv != NULL)
+		end_evicted(d, &evicted);
 	return conv;
 fail:
 	conversation_free(conv);
@@ -723,11 +745,11 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 	switch (step) {
 	case EAP_STEP_SEND:
 		reply = challenge_reply(r, conv, out, outlen);
-		conversation_table_release(d->conversations, conv);
+		release(d, conv);
 		return reply;
 	case EAP_STEP_DISCARD:
 		LOG_REQ(LOG_DEBUG, r, "EAP response discarded: %s", eap_conversation_detail(conv->eap));
-		conversation_table_release(d->conversations, conv);
+		release(d, conv);
 		return NULL;
 	case EAP_STEP_VERIFIED:
 		return decide(r, conv, here, deferred);
@@ -812,7 +834,7 @@ static struct radius_reply *access_request(struct request *r, bool *deferred)
 			if (rate_limit_allow(&d->drop_log, &suppressed))
 				LOG_REQ(LOG_WARNING, r, "cannot start a conversation (this NAS holds %zu, none idle "
 				        "to give up; eap.max_conversations %u): dropped (%u similar lines suppressed "
-				        "before)", conversation_table_held(d->conversations, r->client),
+				        "before)", conversation_table_share(d->conversations, r->client).held,
 				        d->cfg->max_conversations, suppressed);
 			return NULL;
 		}
@@ -1018,7 +1040,7 @@ void dispatch_log_nas_counters(struct dispatch *d)
 {
 	for (size_t i = 0; i < d->cfg->n_clients; i++) {
 		const struct client *c = &d->cfg->clients[i];
-		unsigned long long evicted = conversation_table_evicted(d->conversations, c);
+		unsigned long long evicted = conversation_table_share(d->conversations, c).evicted;
 		unsigned long long over = atomic_load(&d->nas_rate_dropped[i]);
 
 		if (evicted > 0)

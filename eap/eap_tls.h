@@ -210,6 +210,16 @@ const char *eap_conversation_tls_version(const struct eap_conversation *conv);
 /* EAP-Requests sent so far (each is one RADIUS round trip). */
 unsigned eap_conversation_round_trips(const struct eap_conversation *conv);
 /*
+ * The bytes a peer made this conversation buffer: the reassembly buffer, the
+ * last packet, TLS data queued either way, and the largest handshake message
+ * it declared (OpenSSL reserves room for it; eap.max_handshake_message bounds
+ * it). What every handshake holds whatever the peer sends (the TLS state,
+ * OpenSSL's read buffer and its default 16 KiB handshake buffer: about 56 KB
+ * in all, tools/bench/eap_memory) is not counted: the number of
+ * conversations bounds it.
+ */
+size_t eap_conversation_buffered(const struct eap_conversation *conv);
+/*
  * The peer's leaf certificate, if it sent one (also on failure, so the log can
  * name it), and the verified chain (leaf first) from VERIFIED on. Borrowed: valid
  * until the conversation is freed.

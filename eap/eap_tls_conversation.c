@@ -606,6 +606,16 @@ const char *eap_conversation_tls_version(const struct eap_conversation *conv)
 	return conv->tls_version;
 }
 
+size_t eap_conversation_buffered(const struct eap_conversation *conv)
+{
+	size_t n = conv->packet_cap + conv->reassembly.cap;
+
+	if (conv->ssl != NULL)
+		n += BIO_ctrl_pending(SSL_get_rbio(conv->ssl)) + BIO_ctrl_pending(SSL_get_wbio(conv->ssl)) +
+		     conv->records.largest_message;
+	return n;
+}
+
 unsigned eap_conversation_round_trips(const struct eap_conversation *conv)
 {
 	return conv->round_trips;

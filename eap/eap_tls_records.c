@@ -79,6 +79,8 @@ static int scan_handshake(struct eap_tls_records *s, const uint8_t *data, size_t
 		}
 		s->message_have = 0;
 		s->message_left = declared;
+		if (declared > s->largest_message)
+			s->largest_message = declared;
 	}
 	return 0;
 }

@@ -34,6 +34,9 @@ struct eap_tls_records {
 	uint8_t message_header[4];
 	uint8_t message_have;       /* bytes of message_header read */
 	size_t message_left;        /* body bytes of the current handshake message still to come */
+	/* The largest handshake message declared so far: OpenSSL's handshake
+	 * buffer grows to it and keeps that size until the handshake ends. */
+	size_t largest_message;
 	bool change_cipher_spec;    /* the peer sent ChangeCipherSpec */
 	/*
 	 * Set by the caller once TLS 1.2 is agreed: after its ChangeCipherSpec

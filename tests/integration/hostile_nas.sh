@@ -9,47 +9,88 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 
 FLOOD_PID=""
+FLOOD_RSS=""
 
 stop_flood() {
 	[[ -z $FLOOD_PID ]] || { kill "$FLOOD_PID" 2>/dev/null; wait "$FLOOD_PID" 2>/dev/null || true; }
 	FLOOD_PID=""
 }
 
-# rss_kb PID: the resident memory of a process.
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-
-# One NAS (lab-switch, 127.0.0.1) floods half-open conversations, five times what the table holds,
-# while the devices of a second NAS (nas-b, 127.0.0.2) authenticate: they all succeed, the flood
-# costs only the flooding NAS its own oldest conversations, and authd's memory stays bounded.
-case_flood_half_open() {
-	local i rss
+# flood_while_nas_b MAC_BYTE SETTLE AUTHBENCH_OPTIONS...: authd with two NASes, lab-switch
+# (127.0.0.1) and nas-b (127.0.0.2); authbench floods from lab-switch with the options given while,
+# SETTLE seconds later, five devices of nas-b authenticate with eapol_test: each must be accepted.
+# Then the flood and authd stop; FLOOD_RSS holds authd's resident KB while the flood was on.
+flood_while_nas_b() {
+	local mac_byte=$1 settle=$2 i
+	shift 2
 	AUTHD_CLIENT_ADDRESS=127.0.0.1/32
 	AUTHD_MORE_CLIENTS="{ name = \"nas-b\"; address = \"127.0.0.2/32\"; secret = \"$AUTHD_SECRET\"; }"
-	AUTHD_MAX_CONVERSATIONS=200
 	authd_start
 	harness_on_exit stop_flood
 	"$AUTHBENCH_BIN" -s "127.0.0.1:$AUTHD_PORT" --secret "$AUTHD_SECRET" --cert "$AUTHD_PKI/laptop.pem" \
-		--key "$AUTHD_PKI/laptop.key" --half-open 1000 -q >"$HARNESS_DIR/flood.log" 2>&1 &
+		--key "$AUTHD_PKI/laptop.key" -q "$@" >"$HARNESS_DIR/flood.log" 2>&1 &
 	FLOOD_PID=$!
-	sleep 2
+	sleep "$settle"
 	eapol_config laptop >"$HARNESS_DIR/laptop.conf"
 	for i in 1 2 3 4 5; do
-		eapol_run "$HARNESS_DIR/laptop.conf" "02:00:00:a0:00:0$i" -A 127.0.0.2
+		eapol_run "$HARNESS_DIR/laptop.conf" "02:00:00:$mac_byte:00:0$i" -A 127.0.0.2
 		expect_eapol_accept
-		expect_decision "02:00:00:a0:00:0$i" '.outcome == "accept" and .nas == "nas-b"' "nas-b's device accepted"
+		expect_decision "02:00:00:$mac_byte:00:0$i" '.outcome == "accept" and .nas == "nas-b"' \
+			"nas-b's device accepted"
 	done
-	rss=$(rss_kb "$AUTHD_PID")
+	FLOOD_RSS=$(rss_kb "$AUTHD_PID")
 	stop_flood
 	authd_stop
-	echo "5 of 5 devices of nas-b accepted while lab-switch held 1000 half-open conversations; authd RSS ${rss} KB"
-	# 200 conversations of a few KB each: far below this, whatever the flood.
-	((rss < 100 * 1024)) || fail "authd's resident memory reached $rss KB under the flood"
-	(($(authd_counter evicted) >= 800)) || fail "expected >= 800 conversations of the flooding NAS ended, counted $(authd_counter evicted)"
+}
+
+# expect_flood_cost_lab_switch MIN_EVICTED: lab-switch, and it alone, gave up at least MIN_EVICTED
+# conversations, said so per NAS at stop, and authd's memory stayed bounded.
+expect_flood_cost_lab_switch() {
+	local min=$1
+	# Far above what the bounded tables hold, whatever the flood.
+	((FLOOD_RSS < 100 * 1024)) || fail "authd's resident memory reached $FLOOD_RSS KB under the flood"
+	(($(authd_counter evicted) >= min)) ||
+		fail "expected >= $min conversations of the flooding NAS ended, counted $(authd_counter evicted)"
 	grep -q "nas=lab-switch: [0-9]* idle conversations ended to make room" "$AUTHD_LOG" ||
 		fail "authd did not say, per NAS, what the quota cost the flooding NAS"
 	if grep -q "nas=nas-b: [0-9]* idle conversations ended" "$AUTHD_LOG"; then
 		fail "the flood cost nas-b conversations"
 	fi
+}
+
+# One NAS floods half-open conversations, five times what the table holds (200): nas-b's devices
+# all succeed, and the flood costs only the flooding NAS its own oldest conversations.
+case_flood_half_open() {
+	AUTHD_MAX_CONVERSATIONS=200
+	flood_while_nas_b a0 2 --half-open 1000
+	echo "5 of 5 devices of nas-b accepted while lab-switch held 1000 half-open conversations; authd RSS ${FLOOD_RSS} KB"
+	expect_flood_cost_lab_switch 800
+}
+
+# lab-switch opens 300 conversations and fills each one's reassembly buffer with 16,000 declared
+# bytes (all but the last sent): about 4.8 MB held if nothing bounded it. 1 MiB holds about 60 such
+# conversations: most of the 300 must go.
+flood_buffers() {
+	flood_while_nas_b a2 3 --half-open 300 --half-open-fill 16000 --fragment 1000 -c 64
+	echo "5 of 5 devices of nas-b accepted while lab-switch filled 300 reassembly buffers; $(authd_counter evicted) of its conversations ended; authd RSS ${FLOOD_RSS} KB"
+	expect_flood_cost_lab_switch 150
+}
+
+# lab-switch's own byte quota (clients.max_buffered_bytes = 1 MiB): its oldest go first.
+case_flood_buffers_nas_quota() {
+	AUTHD_CLIENT_EXTRA="max_buffered_bytes = 1048576;"
+	flood_buffers
+	grep -q "ended to make room: its NAS buffered more than clients.max_buffered_bytes" "$AUTHD_LOG" ||
+		fail "no conversation was said to have ended for lab-switch's byte quota"
+}
+
+# No quota per NAS, a global budget of 1 MiB (eap.max_buffered_bytes): the NAS buffering the most,
+# lab-switch, gives way; nas-b's devices are unaffected.
+case_flood_buffers_budget() {
+	AUTHD_MAX_BUFFERED_BYTES=1048576
+	flood_buffers
+	grep -q "ended to make room: all conversations buffered more than eap.max_buffered_bytes" "$AUTHD_LOG" ||
+		fail "no conversation was said to have ended for the byte budget"
 }
 
 # One NAS (lab-switch) capped at 20 requests a second sends far more; what is over the cap is

@@ -13,7 +13,7 @@ source "$HERE/lib.sh"
 
 main() {
 	[[ $# -eq 2 ]] || { echo "usage: radius.sh PROBE CHECK" >&2; exit 2; }
-	local probe=$1 check=$2 probe_check=$2 counter="" value rc=0
+	local probe=$1 check=$2 probe_check=$2 counter="" value rc=0 rss_before rss_after
 	[[ -x $probe ]] || { echo "radius.sh: no probe binary at '$probe'" >&2; exit 2; }
 
 	case $check in
@@ -21,6 +21,7 @@ main() {
 	wrong-message-authenticator) counter=bad_message_authenticator ;;
 	challenge) ;;
 	refused-attributes) counter=refused_attribute ;;
+	tunnel-password-flood) counter=refused_attribute ;;
 	user-password) counter=not_eap ;;
 	retransmit) counter=retransmission ;;
 	status-server) counter=status_server ;;
@@ -42,10 +43,17 @@ main() {
 
 	harness_init
 	authd_start
+	rss_before=$(rss_kb "$AUTHD_PID")
 	EAPOL_LOG=$HARNESS_DIR/probe.log # shown by fail() like the supplicant's output
 	"$probe" "$AUTHD_PORT" "$AUTHD_SECRET" "$probe_check" >"$EAPOL_LOG" 2>&1 || rc=$?
 	((rc == 0)) || fail "radius_probe $probe_check exited $rc, expected 0"
 	cat "$EAPOL_LOG"
+	if [[ $check == tunnel-password-flood ]]; then
+		rss_after=$(rss_kb "$AUTHD_PID")
+		echo "authd RSS ${rss_before} KB before the flood, ${rss_after} KB after"
+		# libfreeradius 3.2.1 leaked 775 MB on it when authd decoded these attributes.
+		((rss_after - rss_before < 200 * 1024)) || fail "authd grew by $((rss_after - rss_before)) KB"
+	fi
 	if [[ $check == abandoned ]]; then
 		# radius_probe's Calling-Station-Id; the conversation expires after 1 s (+1 s sweep).
 		expect_decision 02:00:00:07:00:01 '.outcome == "reject" and .reason == "timeout"' \

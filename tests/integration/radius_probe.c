@@ -25,6 +25,9 @@
  *   refused-attributes           signed EAP Access-Requests that also carry Tunnel-Password,
  *                                MS-MPPE-Recv-Key or User-Password get no reply (authd decodes
  *                                none of them); a valid one then does.
+ *   tunnel-password-flood        25,000 signed requests with 180 Tunnel-Password attributes
+ *                                each, paced by Status-Server: no reply to any; authd then
+ *                                still answers.
  *   user-password                a signed PAP Access-Request (User-Password, no EAP) gets an
  *                                Access-Reject, signed, as a NAS doing MAC Authentication Bypass
  *                                expects of a server that serves EAP only.
@@ -544,6 +547,35 @@ static void run_refused_attributes(int fd, const char *secret)
 	expect_alive(fd, 79, secret);
 }
 
+/*
+ * What libfreeradius 3.2.1 leaked 775 MB on: 25,000 signed Access-Requests each carrying 180
+ * Tunnel-Password attributes. A Status-Server after every 500 waits for authd to have read
+ * them, so none is lost to a full socket buffer; authd must drop them all and stay alive
+ * (radius.sh compares its memory before and after).
+ */
+static void run_tunnel_password_flood(int fd, const char *secret)
+{
+	static const uint8_t tunnel_password[19] = { 0x01, 0x80, 0x01, 0x5a };
+	struct packet req, reply;
+
+	for (unsigned i = 0; i < 25000; i++) {
+		put_identity_request(&req, (uint8_t)i);
+		for (int k = 0; k < 180; k++)
+			put_attr(&req, ATTR_TUNNEL_PASSWORD, tunnel_password, sizeof(tunnel_password));
+		finish_request(&req, secret, MA_VALID);
+		send_packet(fd, &req);
+		if (i % 500 == 499) {
+			build_status_server(&req, (uint8_t)i, secret, MA_VALID);
+			send_packet(fd, &req);
+			if (!receive(fd, &reply, REPLY_WAIT_MS)) {
+				check(false, "Status-Server after %u flooding requests: no reply", i + 1);
+				return;
+			}
+		}
+	}
+	expect_alive(fd, 7, secret);
+}
+
 static void run_user_password(int fd, const char *secret)
 {
 	static const char user[] = "02-00-00-07-00-02";
@@ -575,6 +607,7 @@ static const struct {
 	{ "status-server-no-message-authenticator", run_status_server_no_message_authenticator },
 	{ "silent", run_silent },
 	{ "refused-attributes", run_refused_attributes },
+	{ "tunnel-password-flood", run_tunnel_password_flood },
 	{ "user-password", run_user_password },
 };
 

@@ -618,6 +618,13 @@ static void test_eap_limits(void **state)
 	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
 	         "eap = { timeout = 0; };\n");
 	expect_error(body, ":6:", "\"timeout\" is 0, must be 1..");
+	/* A byte budget too small for a few dozen conversations is a typo (KiB for bytes). */
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "eap = { max_buffered_bytes = 65536; };\n");
+	expect_error(body, ":6:", "\"max_buffered_bytes\" is 65536, must be 1048576..");
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "eap = { max_buffered_bytes = 1048576; };\n");
+	expect_loads(body);
 }
 
 static void test_client_match_prefixes(void **state)

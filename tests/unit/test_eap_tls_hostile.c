@@ -522,6 +522,34 @@ static void test_handshake_claim_at_limit(void **state)
 	assert_int_equal(eap_conversation_reason(f->conv), EAP_REASON_OK);
 }
 
+/* What a peer makes a conversation buffer is counted (authd's byte quotas):
+ * the fragments held for reassembly... */
+static void test_buffered_counts_reassembly(void **state)
+{
+	struct fixture *f = *state;
+	size_t before;
+
+	start_tls(f);
+	before = eap_conversation_buffered(f->conv);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(send_tls(f, i == 0 ? L | M : M, FLIGHT_LIMIT, 1000), EAP_STEP_SEND);
+	/* The filler stream declares a 16,380-byte ClientHello, counted too. */
+	assert_in_range(eap_conversation_buffered(f->conv), before + 10000 + 0x3ffc,
+	                before + FLIGHT_LIMIT + 0x3ffc + 4096);
+}
+
+/* ...and the handshake message it declared, which OpenSSL makes room for. */
+static void test_buffered_counts_declared_message(void **state)
+{
+	static const uint8_t hello[] = { 0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0x30, 0x00 };
+	struct fixture *f = *state;
+
+	start_tls(f);
+	assert_int_equal(feed(f, f->pkt, tls_response(f, f->id, 0, 0, hello, sizeof(hello))),
+	                 EAP_STEP_SEND);
+	assert_in_range(eap_conversation_buffered(f->conv), 0x3000, 0x3000 + 4096);
+}
+
 /* Records TLS does not have: an unknown content type (here an SSLv2-format hello), an overlong record. */
 static void test_records_not_tls(void **state)
 {
@@ -704,6 +732,8 @@ int main(int argc, char **argv)
 		T(test_handshake_claim_above_limit),
 		T(test_handshake_claim_across_records),
 		T(test_handshake_claim_at_limit),
+		T(test_buffered_counts_reassembly),
+		T(test_buffered_counts_declared_message),
 		T(test_records_not_tls),
 		T(test_real_handshakes),
 		T(test_certificate_over_limit),

@@ -87,10 +87,18 @@ static struct conversation *new_conversation(void)
 	return conv;
 }
 
+/* Hands conv back holding `buffered` bytes; nothing had to give way. */
+static void hand_back(struct conversation_table *t, struct conversation *conv, size_t buffered)
+{
+	struct conversation_eviction evicted[4];
+
+	assert_int_equal(conversation_table_release(t, conv, buffered, evicted, 4), 0);
+}
+
 static void test_state_is_bound_to_its_client(void **state)
 {
-	struct conversation *evicted;
-	struct conversation_table *t = conversation_table_new(8, 30, 1);
+	struct conversation_eviction evicted;
+	struct conversation_table *t = conversation_table_new(8, 0, 30, 1);
 	struct client sw1 = { .name = "sw1" }, sw2 = { .name = "sw2" };
 	struct conversation *conv = new_conversation(), *again;
 	enum conversation_miss why;
@@ -101,7 +109,7 @@ static void test_state_is_bound_to_its_client(void **state)
 	/* Busy until released: a second thread may not run the same EAP machine. */
 	assert_null(conversation_table_acquire(t, st, sizeof(st), &sw1, &why));
 	assert_int_equal(why, CONVERSATION_BUSY);
-	conversation_table_release(t, conv);
+	hand_back(t, conv, 0);
 	assert_null(conversation_table_acquire(t, st, sizeof(st), &sw2, &why));
 	assert_int_equal(why, CONVERSATION_OTHER_NAS);
 	st[0] ^= 1;
@@ -119,8 +127,8 @@ static void test_state_is_bound_to_its_client(void **state)
 
 static void test_states_differ(void **state)
 {
-	struct conversation *evicted;
-	struct conversation_table *t = conversation_table_new(8, 30, 1);
+	struct conversation_eviction evicted;
+	struct conversation_table *t = conversation_table_new(8, 0, 30, 1);
 	struct client sw = { .name = "sw" };
 	struct conversation *a = new_conversation(), *b = new_conversation();
 
@@ -132,14 +140,14 @@ static void test_states_differ(void **state)
 
 static void test_idle_conversations_expire(void **state)
 {
-	struct conversation *evicted;
-	struct conversation_table *t = conversation_table_new(8, 1, 1);
+	struct conversation_eviction evicted;
+	struct conversation_table *t = conversation_table_new(8, 0, 1, 1);
 	struct client sw = { .name = "sw" };
 	struct conversation *idle = new_conversation(), *busy = new_conversation();
 
 	assert_int_equal(conversation_table_add(t, idle, &sw, &evicted), 0);
 	assert_int_equal(conversation_table_add(t, busy, &sw, &evicted), 0);
-	conversation_table_release(t, idle);
+	hand_back(t, idle, 0);
 	assert_null(conversation_table_pop_expired(t));
 	usleep(1100 * 1000);
 	/* Only the idle one: the busy one is being worked on, not abandoned. */
@@ -151,8 +159,8 @@ static void test_idle_conversations_expire(void **state)
 
 static void test_table_is_bounded(void **state)
 {
-	struct conversation *evicted;
-	struct conversation_table *t = conversation_table_new(1, 30, 1);
+	struct conversation_eviction evicted;
+	struct conversation_table *t = conversation_table_new(1, 0, 30, 1);
 	struct client sw = { .name = "sw" };
 	struct conversation *a = new_conversation(), *b = new_conversation();
 
@@ -166,26 +174,28 @@ static void test_table_is_bounded(void **state)
  * conversation, whoever asks; a NAS at its own quota gives up its own. */
 static void test_nas_quotas(void **state)
 {
-	struct conversation_table *t = conversation_table_new(4, 30, 2);
+	struct conversation_table *t = conversation_table_new(4, 0, 30, 2);
 	struct client flood = { .name = "flood", .index = 0 }, other = { .name = "other", .index = 1 };
-	struct conversation *c[4], *evicted, *mine = new_conversation(), *next = new_conversation();
+	struct conversation *c[4], *mine = new_conversation(), *next = new_conversation();
+	struct conversation_eviction evicted;
 
 	for (int i = 0; i < 4; i++) {
 		c[i] = new_conversation();
 		assert_int_equal(conversation_table_add(t, c[i], &flood, &evicted), 0);
-		assert_null(evicted);
-		conversation_table_release(t, c[i]);   /* half-open: waiting for the NAS */
+		assert_null(evicted.conv);
+		hand_back(t, c[i], 0);   /* half-open: waiting for the NAS */
 	}
 	assert_int_equal(conversation_table_add(t, mine, &other, &evicted), 0);
-	assert_ptr_equal(evicted, c[0]);           /* the flooding NAS's oldest */
-	conversation_free(evicted);
-	assert_int_equal(conversation_table_held(t, &flood), 3);
-	assert_int_equal(conversation_table_held(t, &other), 1);
+	assert_ptr_equal(evicted.conv, c[0]);           /* the flooding NAS's oldest */
+	assert_int_equal(evicted.why, CONVERSATION_ROOM_TABLE_COUNT);
+	conversation_free(evicted.conv);
+	assert_int_equal(conversation_table_share(t, &flood).held, 3);
+	assert_int_equal(conversation_table_share(t, &other).held, 1);
 	assert_int_equal(conversation_table_add(t, next, &flood, &evicted), 0);
-	assert_ptr_equal(evicted, c[1]);           /* it makes room itself, not at other's expense */
-	conversation_free(evicted);
-	assert_int_equal(conversation_table_evicted(t, &flood), 2);
-	assert_int_equal(conversation_table_evicted(t, &other), 0);
+	assert_ptr_equal(evicted.conv, c[1]);           /* it makes room itself, not at other's expense */
+	conversation_free(evicted.conv);
+	assert_int_equal(conversation_table_share(t, &flood).evicted, 2);
+	assert_int_equal(conversation_table_share(t, &other).evicted, 0);
 	conversation_table_free(t);
 }
 
@@ -193,51 +203,118 @@ static void test_nas_quotas(void **state)
  * stays, whatever other NASes hold around it. */
 static void test_nas_quota_takes_least_recently_used(void **state)
 {
-	struct conversation_table *t = conversation_table_new(100, 30, 2);
+	struct conversation_table *t = conversation_table_new(100, 0, 30, 2);
 	struct client sw = { .name = "sw", .index = 0, .max_conversations = 3 };
 	struct client other = { .name = "other", .index = 1 };
-	struct conversation *c[3], *o = new_conversation(), *n = new_conversation(), *evicted, *again;
+	struct conversation *c[3], *o = new_conversation(), *n = new_conversation(), *again;
+	struct conversation_eviction evicted;
 	enum conversation_miss why;
 
 	for (int i = 0; i < 3; i++) {
 		c[i] = new_conversation();
 		assert_int_equal(conversation_table_add(t, c[i], &sw, &evicted), 0);
-		conversation_table_release(t, c[i]);
+		hand_back(t, c[i], 0);
 		if (i == 0) {
 			assert_int_equal(conversation_table_add(t, o, &other, &evicted), 0);
-			conversation_table_release(t, o);
+			hand_back(t, o, 0);
 		}
 	}
 	/* The device behind c[0] answers: it is the most recently used now. */
 	again = conversation_table_acquire(t, c[0]->node.key, CONVERSATION_STATE_LEN, &sw, &why);
 	assert_ptr_equal(again, c[0]);
-	conversation_table_release(t, c[0]);
+	hand_back(t, c[0], 0);
 	assert_int_equal(conversation_table_add(t, n, &sw, &evicted), 0);
-	assert_ptr_equal(evicted, c[1]);
-	conversation_free(evicted);
-	assert_int_equal(conversation_table_held(t, &sw), 3);
-	assert_int_equal(conversation_table_held(t, &other), 1);
+	assert_ptr_equal(evicted.conv, c[1]);
+	conversation_free(evicted.conv);
+	assert_int_equal(conversation_table_share(t, &sw).held, 3);
+	assert_int_equal(conversation_table_share(t, &other).held, 1);
 	conversation_table_free(t);
 }
 
 static void test_nas_own_quota(void **state)
 {
-	struct conversation_table *t = conversation_table_new(100, 30, 1);
+	struct conversation_table *t = conversation_table_new(100, 0, 30, 1);
 	struct client sw = { .name = "sw", .index = 0, .max_conversations = 2 };
 	struct conversation *a = new_conversation(), *b = new_conversation(), *c = new_conversation();
-	struct conversation *d = new_conversation(), *evicted;
+	struct conversation *d = new_conversation();
+	struct conversation_eviction evicted;
 
 	assert_int_equal(conversation_table_add(t, a, &sw, &evicted), 0);
 	assert_int_equal(conversation_table_add(t, b, &sw, &evicted), 0);
-	conversation_table_release(t, a);
+	hand_back(t, a, 0);
 	assert_int_equal(conversation_table_add(t, c, &sw, &evicted), 0);
-	assert_ptr_equal(evicted, a);
-	conversation_free(evicted);
+	assert_ptr_equal(evicted.conv, a);
+	conversation_free(evicted.conv);
 	/* b and c are being worked on: nothing idle to give up. */
 	assert_int_equal(conversation_table_add(t, d, &sw, &evicted), -1);
-	assert_null(evicted);
+	assert_null(evicted.conv);
 	conversation_free(d);
-	assert_int_equal(conversation_table_held(t, &sw), 2);
+	assert_int_equal(conversation_table_share(t, &sw).held, 2);
+	conversation_table_free(t);
+}
+
+/* A NAS over its own byte quota gives up its own oldest idle conversations,
+ * however much room the table has; the bytes of those that go are no longer
+ * counted. */
+static void test_nas_byte_quota(void **state)
+{
+	struct conversation_table *t = conversation_table_new(100, 0, 30, 2);
+	struct client sw = { .name = "sw", .index = 0, .max_buffered_bytes = 10000 };
+	struct client other = { .name = "other", .index = 1 };
+	struct conversation *c[3], *o = new_conversation();
+	struct conversation_eviction evicted[4], added;
+
+	assert_int_equal(conversation_table_add(t, o, &other, &added), 0);
+	hand_back(t, o, 50000);   /* under no quota of its own */
+	for (int i = 0; i < 3; i++) {
+		c[i] = new_conversation();
+		assert_int_equal(conversation_table_add(t, c[i], &sw, &added), 0);
+		if (i < 2)
+			hand_back(t, c[i], 4000);
+	}
+	assert_int_equal(conversation_table_share(t, &sw).buffered, 8000);
+	/* The third brings sw to 14,000: its oldest (c[0]) goes, 10,000 left: fits. */
+	assert_int_equal(conversation_table_release(t, c[2], 6000, evicted, 4), 1);
+	assert_ptr_equal(evicted[0].conv, c[0]);
+	assert_int_equal(evicted[0].why, CONVERSATION_ROOM_NAS_BYTES);
+	conversation_free(evicted[0].conv);
+	assert_int_equal(conversation_table_share(t, &sw).buffered, 10000);
+	assert_int_equal(conversation_table_share(t, &other).buffered, 50000);
+	assert_int_equal(conversation_table_share(t, &sw).evicted, 1);
+	assert_int_equal(conversation_table_share(t, &other).evicted, 0);
+	conversation_table_free(t);
+}
+
+/* Over the table's budget, the NAS buffering the most gives way, even when
+ * another NAS's conversation is the one that grew; a conversation that goes
+ * on shrinking is counted at its new size. */
+static void test_table_byte_budget(void **state)
+{
+	struct conversation_table *t = conversation_table_new(100, 10000, 30, 2);
+	struct client flood = { .name = "flood", .index = 0 }, other = { .name = "other", .index = 1 };
+	struct conversation *f[3], *o = new_conversation();
+	struct conversation_eviction evicted[4], added;
+	enum conversation_miss why;
+
+	for (int i = 0; i < 3; i++) {
+		f[i] = new_conversation();
+		assert_int_equal(conversation_table_add(t, f[i], &flood, &added), 0);
+		hand_back(t, f[i], 3000);
+	}
+	assert_int_equal(conversation_table_add(t, o, &other, &added), 0);
+	/* 9,000 + 2,000: over by 1,000; flood's oldest goes, not other's. */
+	assert_int_equal(conversation_table_release(t, o, 2000, evicted, 4), 1);
+	assert_ptr_equal(evicted[0].conv, f[0]);
+	assert_int_equal(evicted[0].why, CONVERSATION_ROOM_TABLE_BYTES);
+	conversation_free(evicted[0].conv);
+	assert_int_equal(conversation_table_share(t, &flood).buffered, 6000);
+	/* f[1] is worked on again and shrinks: its new size is what counts. */
+	assert_ptr_equal(conversation_table_acquire(t, f[1]->node.key, CONVERSATION_STATE_LEN, &flood, &why), f[1]);
+	hand_back(t, f[1], 500);
+	assert_int_equal(conversation_table_share(t, &flood).buffered, 3500);
+	conversation_table_remove(t, f[2]);
+	assert_int_equal(conversation_table_share(t, &flood).buffered, 500);
+	conversation_free(f[2]);
 	conversation_table_free(t);
 }
 
@@ -253,6 +330,8 @@ int main(void)
 		cmocka_unit_test(test_nas_quotas),
 		cmocka_unit_test(test_nas_own_quota),
 		cmocka_unit_test(test_nas_quota_takes_least_recently_used),
+		cmocka_unit_test(test_nas_byte_quota),
+		cmocka_unit_test(test_table_byte_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

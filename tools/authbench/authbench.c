@@ -132,6 +132,7 @@ struct options {
 	double duration;         /* 0: not given */
 	bool hold;               /* half-open without --count or --duration: hold until a signal */
 	unsigned half_open;
+	size_t half_open_fill;   /* bytes each half-open conversation declares and sends but one */
 	unsigned threads;
 	unsigned sockets;        /* 0: default */
 	unsigned timeout_ms;
@@ -168,6 +169,7 @@ struct conv {
 	struct eap_test_peer *peer;
 	struct device *dev;
 	bool half_open;
+	size_t filled;           /* half-open: bytes of the --half-open-fill message sent */
 	bool active;
 	bool offered_session;
 	unsigned server;         /* which --server the whole conversation talks to */
@@ -677,6 +679,43 @@ static void start_half_open(struct worker *w)
 	send_identity(w, c);
 }
 
+/*
+ * The next fragment of the message a half-open conversation fills the
+ * server's reassembly with: an EAP-TLS response declaring --half-open-fill
+ * bytes (L on the first fragment, M on all), of which all but the last are
+ * sent, so the server holds them and waits. The bytes are well-formed TLS
+ * application-data records; nothing reads them before the message is whole.
+ */
+static void send_fill(struct worker *w, struct conv *c, uint8_t id)
+{
+	enum { RECORD = 4096 };
+	size_t total = w->opt->half_open_fill, n = total - 1 - c->filled, off = 6;
+	uint8_t pkt[10 + 4000];
+
+	if (n > w->opt->fragment)
+		n = w->opt->fragment;
+	pkt[0] = 2;
+	pkt[1] = id;
+	pkt[4] = 13;
+	pkt[5] = 0x40;
+	if (c->filled == 0) {
+		pkt[5] |= 0x80;
+		for (int i = 0; i < 4; i++)
+			pkt[6 + i] = (uint8_t)(total >> (24 - 8 * i));
+		off = 10;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t at = (c->filled + i) % RECORD;
+		static const uint8_t header[5] = { 23, 3, 3, (RECORD - 5) >> 8, (RECORD - 5) & 0xff };
+
+		pkt[off + i] = at < sizeof(header) ? header[at] : 0;
+	}
+	c->filled += n;
+	pkt[2] = (uint8_t)((off + n) >> 8);
+	pkt[3] = (uint8_t)(off + n);
+	send_eap(w, c, pkt, off + n);
+}
+
 /* ---------------------------------------------------------------- replies */
 
 static void check_keys(struct worker *w, struct conv *c, const struct bench_radius_reply *r)
@@ -764,8 +803,12 @@ static void on_challenge(struct worker *w, struct conv *c, const struct bench_ra
 		c->state_len = r->state_len;
 	}
 	if (c->half_open) {
-		if (r->eap[0] != 1 || r->eap_len < 6 || r->eap[4] != 13 || !(r->eap[5] & 0x20))
-			finish(w, c, CAUSE_UNEXPECTED_REPLY, "no EAP-TLS Start after the identity");
+		if (r->eap[0] != 1 || r->eap_len < 6 || r->eap[4] != 13 ||
+		    (c->filled == 0 && !(r->eap[5] & 0x20)))
+			finish(w, c, CAUSE_UNEXPECTED_REPLY, c->filled == 0 ? "no EAP-TLS Start after the identity"
+			                                                     : "no EAP-TLS acknowledgement of a fragment");
+		else if (c->filled + 1 < w->opt->half_open_fill)
+			send_fill(w, c, r->eap[1]);
 		else
 			finish(w, c, CAUSE_NONE, NULL);
 		return;
@@ -1235,6 +1278,9 @@ static void usage(FILE *f)
 "                            only) and hold them idle until the end, e.g. to measure the\n"
 "                            server's memory per conversation; without --count or\n"
 "                            --duration they are held until SIGINT/SIGTERM\n"
+"      --half-open-fill B    each half-open conversation then sends an EAP-TLS message\n"
+"                            declaring B bytes, in --fragment pieces, all but its last\n"
+"                            byte: the server holds them in its reassembly buffer\n"
 "  -t, --threads N           event loops, each with its share of everything (default 1)\n"
 "RADIUS:\n"
 "      --sockets N           UDP source ports (default: one per 128 conversations, at\n"
@@ -1340,7 +1386,7 @@ static void read_secret_file(struct options *o, const char *path)
 
 enum {
 	OPT_SECRET = 256, OPT_SECRET_FILE, OPT_CERT, OPT_KEY, OPT_CERT_DIR, OPT_CA, OPT_IDENTITY, OPT_TLS,
-	OPT_RESUME, OPT_DEVICES, OPT_HALF_OPEN, OPT_SOCKETS, OPT_TIMEOUT, OPT_RETRIES, OPT_NAS_PORT_TYPE,
+	OPT_RESUME, OPT_DEVICES, OPT_HALF_OPEN, OPT_HALF_OPEN_FILL, OPT_SOCKETS, OPT_TIMEOUT, OPT_RETRIES, OPT_NAS_PORT_TYPE,
 	OPT_FRAGMENT, OPT_CSV, OPT_ALLOW_REJECT,
 };
 
@@ -1363,6 +1409,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "count", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "half-open", required_argument, NULL, OPT_HALF_OPEN },
+		{ "half-open-fill", required_argument, NULL, OPT_HALF_OPEN_FILL },
 		{ "threads", required_argument, NULL, 't' },
 		{ "sockets", required_argument, NULL, OPT_SOCKETS },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -1426,6 +1473,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'n': o->count = parse_number("--count", optarg, UINT64_MAX - 1); break;
 		case 'd': o->duration = parse_positive("--duration", optarg); break;
 		case OPT_HALF_OPEN: o->half_open = (unsigned)parse_number("--half-open", optarg, 10000000); break;
+		case OPT_HALF_OPEN_FILL:
+			o->half_open_fill = (size_t)parse_number("--half-open-fill", optarg, 1u << 20);
+			break;
 		case 't': o->threads = (unsigned)parse_number("--threads", optarg, 256); break;
 		case OPT_SOCKETS: o->sockets = (unsigned)parse_number("--sockets", optarg, 65536); break;
 		case OPT_TIMEOUT: o->timeout_ms = (unsigned)parse_number("--timeout", optarg, 600000); break;
@@ -1472,6 +1522,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die("--timeout must be at least 1 ms");
 	if (o->fragment < 64)
 		die("--fragment must be at least 64");
+	if (o->half_open_fill != 0 && (o->half_open == 0 || o->half_open_fill < 2))
+		die("--half-open-fill needs --half-open, and at least 2 bytes");
 }
 
 static void resolve_server(struct shared *sh, unsigned index)

@@ -17,7 +17,9 @@
  * --max-handshake to the eap module's default (eap.max_handshake_message).
  *
  * Output, one line: mode=... count=N declared=... refused=R rss_before_kb=... rss_after_kb=...
- * kb_per_conversation=... (refused: conversations eap/ ended at once; they are freed, as
+ * kb_per_conversation=... openssl_kb_per_conversation=... (OpenSSL's heap in use, counted by
+ * its allocator hooks: eap/ allocates through OpenSSL too) buffered_kb_per_conversation=... (what eap_conversation_buffered
+ * counts against authd's byte quotas; refused: conversations eap/ ended at once; they are freed, as
  * authd frees them).
  */
 #include <err.h>
@@ -35,6 +37,56 @@
 #define FRAGMENT 1000
 
 enum mode { MODE_HALF_OPEN, MODE_HELLO, MODE_REASSEMBLY };
+
+/* OpenSSL's heap in use, counted by its allocator hooks: what RSS shows, less the noise. */
+static _Atomic size_t openssl_bytes;
+
+struct block {
+	size_t size;
+	max_align_t align;
+};
+
+static void *counted_malloc(size_t n, const char *file, int line)
+{
+	struct block *b = malloc(sizeof(*b) + n);
+
+	(void)file;
+	(void)line;
+	if (b == NULL)
+		return NULL;
+	b->size = n;
+	openssl_bytes += n;
+	return b + 1;
+}
+
+static void counted_free(void *p, const char *file, int line)
+{
+	struct block *b = p != NULL ? (struct block *)p - 1 : NULL;
+
+	(void)file;
+	(void)line;
+	if (b == NULL)
+		return;
+	openssl_bytes -= b->size;
+	free(b);
+}
+
+static void *counted_realloc(void *p, size_t n, const char *file, int line)
+{
+	struct block *b = p != NULL ? (struct block *)p - 1 : NULL;
+	size_t old = b != NULL ? b->size : 0;
+
+	if (n == 0) {
+		counted_free(p, file, line);
+		return NULL;
+	}
+	b = realloc(b, sizeof(*b) + n);
+	if (b == NULL)
+		return NULL;
+	openssl_bytes += n - old;
+	b->size = n;
+	return b + 1;
+}
 
 static long rss_kb(void)
 {
@@ -140,7 +192,13 @@ int main(int argc, char **argv)
 	enum mode mode;
 	uint8_t *stream = NULL;
 	long before, after;
+	size_t buffered = 0;
 	int c;
+	size_t heap_before;
+
+	/* Before OpenSSL allocates anything. */
+	if (CRYPTO_set_mem_functions(counted_malloc, counted_realloc, counted_free) != 1)
+		errx(1, "cannot count OpenSSL's allocations");
 
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
@@ -184,6 +242,7 @@ int main(int argc, char **argv)
 	if (convs == NULL)
 		err(1, "calloc");
 	before = rss_kb();
+	heap_before = openssl_bytes;
 	for (unsigned long i = 0; i < count; i++) {
 		convs[i] = eap_conversation_new(ctx, 1014);
 		if (convs[i] == NULL)
@@ -196,9 +255,13 @@ int main(int argc, char **argv)
 		}
 	}
 	after = rss_kb();
+	for (unsigned long i = 0; i < count; i++)
+		buffered += convs[i] != NULL ? eap_conversation_buffered(convs[i]) : 0;
 	printf("mode=%s count=%lu declared=%lu refused=%lu rss_before_kb=%ld rss_after_kb=%ld "
-	       "kb_per_conversation=%.1f\n", mode_name, count, declared, refused, before, after,
-	       (double)(after - before) / (double)count);
+	       "kb_per_conversation=%.1f openssl_kb_per_conversation=%.1f buffered_kb_per_conversation=%.1f\n",
+	       mode_name, count, declared, refused, before, after, (double)(after - before) / (double)count,
+	       (double)(openssl_bytes - heap_before) / 1024.0 / (double)count,
+	       (double)buffered / 1024.0 / (double)count);
 	for (unsigned long i = 0; i < count; i++)
 		eap_conversation_free(convs[i]);
 	free(convs);
