@@ -16,7 +16,7 @@
 #   AUTHD_CLIENT_NAME (lab-switch)  AUTHD_CLIENT_ADDRESS (127.0.0.0/8)
 #   AUTHD_CA (ca-bundle.pem, relative to AUTHD_PKI)  AUTHD_MIN_VERSION (1.2)  AUTHD_MAX_VERSION (1.3)
 #   AUTHD_FRAGMENT_SIZE (1014)  AUTHD_EAP_TIMEOUT (30)  AUTHD_LOG_LEVEL (debug)
-#   AUTHD_MAX_CONVERSATIONS (20000)  AUTHD_MAX_BUFFERED_BYTES (268435456)
+#   AUTHD_MAX_CONVERSATIONS (20000)  AUTHD_MAX_BUFFERED_BYTES (authd's default)
 #   AUTHD_EXTRA_CONFIG (more config sections, appended as is)
 #   AUTHD_PRIVATE_KEY (server.key of AUTHD_PKI; a private copy where a test needs one)
 # After a failure the temp dir is kept when AUTHD_KEEP_TMP=1.
@@ -169,7 +169,7 @@ tls = {
 };
 eap = { fragment_size = ${AUTHD_FRAGMENT_SIZE:-1014}; timeout = ${AUTHD_EAP_TIMEOUT:-30};
         max_conversations = ${AUTHD_MAX_CONVERSATIONS:-20000};
-        max_buffered_bytes = ${AUTHD_MAX_BUFFERED_BYTES:-268435456}; };
+        ${AUTHD_MAX_BUFFERED_BYTES:+max_buffered_bytes = $AUTHD_MAX_BUFFERED_BYTES;} };
 log = { decisions = "$AUTHD_DECISIONS"; level = "${AUTHD_LOG_LEVEL:-debug}"; };
 threads = 2;
 EOF

@@ -28,6 +28,9 @@
  *   tunnel-password-flood        25,000 signed requests with 180 Tunnel-Password attributes
  *                                each, paced by Status-Server: no reply to any; authd then
  *                                still answers.
+ *   tunnel-password-flood-unsigned
+ *                                the same without Message-Authenticator, to a client that does
+ *                                not require it (anyone can send these).
  *   user-password                a signed PAP Access-Request (User-Password, no EAP) gets an
  *                                Access-Reject, signed, as a NAS doing MAC Authentication Bypass
  *                                expects of a server that serves EAP only.
@@ -548,32 +551,57 @@ static void run_refused_attributes(int fd, const char *secret)
 }
 
 /*
- * What libfreeradius 3.2.1 leaked 775 MB on: 25,000 signed Access-Requests each carrying 180
- * Tunnel-Password attributes. A Status-Server after every 500 waits for authd to have read
- * them, so none is lost to a full socket buffer; authd must drop them all and stay alive
+ * What libfreeradius 3.2.1 leaked 775 MB on: 25,000 Access-Requests each carrying 180
+ * Tunnel-Password attributes: EAP ones, signed; or, to a client that does not require
+ * Message-Authenticator, plain ones without it, which anyone can send. A Status-Server after
+ * every 500 waits for authd to have read them, so none is lost to a full socket buffer (replies
+ * before its answer are counted). None may be answered, and authd must still answer afterwards
  * (radius.sh compares its memory before and after).
  */
-static void run_tunnel_password_flood(int fd, const char *secret)
+static void tunnel_password_flood(int fd, const char *secret, enum ma_mode ma)
 {
 	static const uint8_t tunnel_password[19] = { 0x01, 0x80, 0x01, 0x5a };
+	static const char user[] = "02-00-00-07-00-03";
 	struct packet req, reply;
+	unsigned answered = 0;
 
 	for (unsigned i = 0; i < 25000; i++) {
-		put_identity_request(&req, (uint8_t)i);
+		if (ma == MA_VALID) {
+			put_identity_request(&req, (uint8_t)i);
+		} else {
+			put_header(&req, CODE_ACCESS_REQUEST, (uint8_t)i);
+			put_attr(&req, ATTR_USER_NAME, user, sizeof(user) - 1);
+		}
 		for (int k = 0; k < 180; k++)
 			put_attr(&req, ATTR_TUNNEL_PASSWORD, tunnel_password, sizeof(tunnel_password));
-		finish_request(&req, secret, MA_VALID);
+		finish_request(&req, secret, ma);
 		send_packet(fd, &req);
-		if (i % 500 == 499) {
-			build_status_server(&req, (uint8_t)i, secret, MA_VALID);
-			send_packet(fd, &req);
+		if (i % 500 != 499)
+			continue;
+		build_status_server(&req, 0, secret, MA_VALID);
+		send_packet(fd, &req);
+		for (;;) {
 			if (!receive(fd, &reply, REPLY_WAIT_MS)) {
 				check(false, "Status-Server after %u flooding requests: no reply", i + 1);
 				return;
 			}
+			if (reply.data[0] == CODE_ACCESS_ACCEPT && reply.data[1] == 0)
+				break;
+			answered++;
 		}
 	}
+	check(answered == 0, "flooding requests answered: expected 0, saw %u", answered);
 	expect_alive(fd, 7, secret);
+}
+
+static void run_tunnel_password_flood(int fd, const char *secret)
+{
+	tunnel_password_flood(fd, secret, MA_VALID);
+}
+
+static void run_tunnel_password_flood_unsigned(int fd, const char *secret)
+{
+	tunnel_password_flood(fd, secret, MA_NONE);
 }
 
 static void run_user_password(int fd, const char *secret)
@@ -608,6 +636,7 @@ static const struct {
 	{ "silent", run_silent },
 	{ "refused-attributes", run_refused_attributes },
 	{ "tunnel-password-flood", run_tunnel_password_flood },
+	{ "tunnel-password-flood-unsigned", run_tunnel_password_flood_unsigned },
 	{ "user-password", run_user_password },
 };
 
