@@ -185,7 +185,11 @@ int conversation_table_add(struct conversation_table *t, struct conversation *co
 	pthread_mutex_lock(&t->lock);
 	victim = victim_for(t, client, &none, &evicted->why);
 	/* 128 random bits do not collide in practice; checking costs nothing. */
-	if (none || ttl_table_find(t->states, conv->node.key, CONVERSATION_STATE_LEN) != NULL)
+	if (none) {
+		share_of(t, client)->counts.refused++;
+		goto out;
+	}
+	if (ttl_table_find(t->states, conv->node.key, CONVERSATION_STATE_LEN) != NULL)
 		goto out;
 	if (victim != NULL) {
 		take_out(t, victim);

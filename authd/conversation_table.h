@@ -78,11 +78,13 @@ void conversation_table_free(struct conversation_table *t);
  */
 int conversation_table_add(struct conversation_table *t, struct conversation *conv,
                            const struct client *client, struct conversation_eviction *evicted);
-/* What one client holds now, and how many conversations it gave up to make room. */
+/* What one client holds now, how many conversations it gave up to make room,
+ * and how many new ones it was refused (nothing idle to give up). */
 struct conversation_share {
 	size_t held;                    /* conversations */
 	size_t buffered;                /* bytes they buffer (as last handed back) */
 	unsigned long long evicted;
+	unsigned long long refused;
 };
 struct conversation_share conversation_table_share(struct conversation_table *t,
                                                    const struct client *client);

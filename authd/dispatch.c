@@ -1040,11 +1040,14 @@ void dispatch_log_nas_counters(struct dispatch *d)
 {
 	for (size_t i = 0; i < d->cfg->n_clients; i++) {
 		const struct client *c = &d->cfg->clients[i];
-		unsigned long long evicted = conversation_table_share(d->conversations, c).evicted;
+		struct conversation_share share = conversation_table_share(d->conversations, c);
 		unsigned long long over = atomic_load(&d->nas_rate_dropped[i]);
 
-		if (evicted > 0)
-			log_msg(LOG_INFO, "nas=%s: %llu idle conversations ended to make room", c->name, evicted);
+		if (share.evicted > 0)
+			log_msg(LOG_INFO, "nas=%s: %llu idle conversations ended to make room", c->name, share.evicted);
+		if (share.refused > 0)
+			log_msg(LOG_INFO, "nas=%s: %llu new conversations dropped, none of its own idle to give up",
+			        c->name, share.refused);
 		if (over > 0)
 			log_msg(LOG_INFO, "nas=%s: %llu requests dropped over max_requests_per_second", c->name,
 			        over);

@@ -248,6 +248,7 @@ static void test_nas_own_quota(void **state)
 	/* b and c are being worked on: nothing idle to give up. */
 	assert_int_equal(conversation_table_add(t, d, &sw, &evicted), -1);
 	assert_null(evicted.conv);
+	assert_int_equal(conversation_table_share(t, &sw).refused, 1);
 	conversation_free(d);
 	assert_int_equal(conversation_table_share(t, &sw).held, 2);
 	conversation_table_free(t);
