@@ -11,13 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <freeradius/build.h>
 #include <freeradius/libradius.h>
+
+#include "authd/radius.h"
 
 #define HEADER_LEN        20
 #define AUTHENTICATOR_LEN 16
@@ -69,47 +68,6 @@ static unsigned request_code(enum dynauth_request request)
 	return request == DYNAUTH_COA ? PW_CODE_COA_REQUEST : PW_CODE_DISCONNECT_REQUEST;
 }
 
-/* ---- the authenticators ------------------------------------------------- */
-
-/* MD5(Code+Identifier+Length+authenticator+Attributes+Secret) of the packet
- * buf[0..len), with authenticator in place of octets 4..19. 0 or -1. */
-static int packet_md5(const uint8_t *buf, size_t len, const uint8_t *authenticator, const char *secret,
-                      uint8_t out[AUTHENTICATOR_LEN])
-{
-	unsigned int outlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int rc = -1;
-
-	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 && EVP_DigestUpdate(ctx, buf, 4) == 1 &&
-	    EVP_DigestUpdate(ctx, authenticator, AUTHENTICATOR_LEN) == 1 &&
-	    EVP_DigestUpdate(ctx, buf + HEADER_LEN, len - HEADER_LEN) == 1 &&
-	    EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 && EVP_DigestFinal_ex(ctx, out, &outlen) == 1 &&
-	    outlen == AUTHENTICATOR_LEN)
-		rc = 0;
-	EVP_MD_CTX_free(ctx);
-	return rc;
-}
-
-/* The Message-Authenticator (at ma_at) the packet buf[0..len) should carry:
- * HMAC-MD5 with authenticator in octets 4..19 and the attribute's value
- * zeroed (RFC 3579 3.2, RFC 5176 3.4). 0 or -1. */
-static int packet_hmac(const uint8_t *buf, size_t len, size_t ma_at, const uint8_t *authenticator,
-                       const char *secret, uint8_t out[AUTHENTICATOR_LEN])
-{
-	uint8_t copy[MAX_PACKET];
-	unsigned int outlen = 0;
-
-	if (len > sizeof(copy) || ma_at + 2 + AUTHENTICATOR_LEN > len)
-		return -1;
-	memcpy(copy, buf, len);
-	memcpy(copy + 4, authenticator, AUTHENTICATOR_LEN);
-	memset(copy + ma_at + 2, 0, AUTHENTICATOR_LEN);
-	if (HMAC(EVP_md5(), secret, (int)strlen(secret), copy, len, out, &outlen) == NULL ||
-	    outlen != AUTHENTICATOR_LEN)
-		return -1;
-	return 0;
-}
-
 /* ---- the answer check (pure) ------------------------------------------- */
 
 int dynauth_answer_check(enum dynauth_request request, uint8_t id, const uint8_t request_authenticator[16],
@@ -117,19 +75,22 @@ int dynauth_answer_check(enum dynauth_request request, uint8_t id, const uint8_t
                          char *why, size_t whylen)
 {
 	unsigned ack = request_code(request) + 1, nak = request_code(request) + 2;
-	uint8_t digest[AUTHENTICATOR_LEN];
-	size_t plen, pos, ma_at = 0;
+	struct radius_walk w;
+	struct radius_attr a;
+	enum radius_walk_step step;
+	size_t plen = 0;
 	int rc = -1;
 
 	memset(ans, 0, sizeof(*ans));
-	if (len < HEADER_LEN) {
+	switch (radius_frame_check(buf, len, &plen)) {
+	case RADIUS_FRAME_OK:
+		break;
+	case RADIUS_FRAME_SHORT:
 		snprintf(why, whylen, "%zu octets is shorter than a RADIUS header", len);
 		goto out;
-	}
-	plen = (size_t)buf[2] << 8 | buf[3];
-	/* Octets beyond Length are padding (RFC 2865 3); fewer are a truncated packet. */
-	if (plen < HEADER_LEN || plen > len || plen > MAX_PACKET) {
-		snprintf(why, whylen, "Length field %zu does not fit the %zu octets received", plen, len);
+	case RADIUS_FRAME_BAD_LENGTH:
+		snprintf(why, whylen, "Length field %zu does not fit the %zu octets received",
+		         (size_t)buf[2] << 8 | buf[3], len);
 		goto out;
 	}
 	if (buf[0] != ack && buf[0] != nak) {
@@ -141,51 +102,54 @@ int dynauth_answer_check(enum dynauth_request request, uint8_t id, const uint8_t
 		snprintf(why, whylen, "Identifier %u, expected %u", buf[1], id);
 		goto out;
 	}
-	for (pos = HEADER_LEN; pos < plen; pos += buf[pos + 1]) {
-		if (pos + 2 > plen || buf[pos + 1] < 2 || pos + buf[pos + 1] > plen) {
-			snprintf(why, whylen, "attribute at offset %zu overruns the packet", pos);
+	radius_walk_begin(&w, buf, plen);
+	while ((step = radius_walk_next(&w, &a)) == RADIUS_WALK_ATTRIBUTE) {
+		if (a.type != PW_ERROR_CAUSE)
+			continue;
+		if (a.len != 4) {
+			snprintf(why, whylen, "Error-Cause of %zu octets", a.len);
 			goto out;
 		}
-		if (buf[pos] == PW_MESSAGE_AUTHENTICATOR) {
-			if (ma_at != 0 || buf[pos + 1] != 2 + AUTHENTICATOR_LEN) {
-				snprintf(why, whylen, "Message-Authenticator repeated or not 16 octets");
-				goto out;
-			}
-			ma_at = pos;
-		} else if (buf[pos] == PW_ERROR_CAUSE) {
-			if (buf[pos + 1] != 6) {
-				snprintf(why, whylen, "Error-Cause of %u octets", buf[pos + 1] - 2u);
-				goto out;
-			}
-			if (ans->error_cause == 0)
-				ans->error_cause = (unsigned)buf[pos + 2] << 24 | (unsigned)buf[pos + 3] << 16 |
-				                   (unsigned)buf[pos + 4] << 8 | buf[pos + 5];
-		}
+		if (ans->error_cause == 0)
+			ans->error_cause = (unsigned)a.value[0] << 24 | (unsigned)a.value[1] << 16 |
+			                   (unsigned)a.value[2] << 8 | a.value[3];
 	}
-
-	if (packet_md5(buf, plen, request_authenticator, secret, digest) < 0) {
-		snprintf(why, whylen, "MD5 failed");
+	if (step == RADIUS_WALK_OVERRUN) {
+		snprintf(why, whylen, "attribute at offset %zu overruns the packet", w.pos);
 		goto out;
 	}
-	if (CRYPTO_memcmp(digest, buf + 4, AUTHENTICATOR_LEN) != 0) {
+	if (step == RADIUS_WALK_BAD_MESSAGE_AUTHENTICATOR) {
+		snprintf(why, whylen, "Message-Authenticator repeated or not 16 octets");
+		goto out;
+	}
+
+	switch (radius_authenticator_check(buf, plen, request_authenticator, secret)) {
+	case RADIUS_VALID:
+		break;
+	case RADIUS_INVALID:
 		snprintf(why, whylen, "wrong Response Authenticator (shared secret mismatch?)");
+		goto out;
+	case RADIUS_CRYPTO_FAILED:
+		snprintf(why, whylen, "MD5 failed");
 		goto out;
 	}
 	/* With the Request Authenticator in place (RFC 5176 3.4). libfreeradius
 	 * 3.2.1 signs its own ACK/NAK with zeros in place instead; such answers
 	 * fail here, as they fail its own rad_verify(). */
-	if (ma_at != 0) {
-		if (packet_hmac(buf, plen, ma_at, request_authenticator, secret, digest) < 0) {
-			snprintf(why, whylen, "HMAC-MD5 failed");
-			goto out;
-		}
-		if (CRYPTO_memcmp(digest, buf + ma_at + 2, AUTHENTICATOR_LEN) != 0) {
+	if (w.ma_at != 0) {
+		switch (radius_message_authenticator_check(buf, plen, w.ma_at, request_authenticator, secret)) {
+		case RADIUS_VALID:
+			break;
+		case RADIUS_INVALID:
 			snprintf(why, whylen, "wrong Message-Authenticator");
+			goto out;
+		case RADIUS_CRYPTO_FAILED:
+			snprintf(why, whylen, "HMAC-MD5 failed");
 			goto out;
 		}
 	}
 	ans->ack = buf[0] == ack;
-	ans->message_authenticator = ma_at != 0;
+	ans->message_authenticator = w.ma_at != 0;
 	rc = 0;
 
 out:
@@ -355,15 +319,12 @@ static VALUE_PAIR *add_word(RADIUS_PACKET *p, unsigned attr)
 static bool signed_as_request(const RADIUS_PACKET *p, const char *secret)
 {
 	static const uint8_t zeros[AUTHENTICATOR_LEN];
-	uint8_t ma[AUTHENTICATOR_LEN], auth[AUTHENTICATOR_LEN];
 
 	return p->data != NULL && p->data_len >= HEADER_LEN + 2 + AUTHENTICATOR_LEN &&
 	       p->data_len <= MAX_PACKET && p->data[HEADER_LEN] == PW_MESSAGE_AUTHENTICATOR &&
 	       p->data[HEADER_LEN + 1] == 2 + AUTHENTICATOR_LEN &&
-	       packet_hmac(p->data, p->data_len, HEADER_LEN, zeros, secret, ma) == 0 &&
-	       CRYPTO_memcmp(ma, p->data + HEADER_LEN + 2, AUTHENTICATOR_LEN) == 0 &&
-	       packet_md5(p->data, p->data_len, zeros, secret, auth) == 0 &&
-	       CRYPTO_memcmp(auth, p->data + 4, AUTHENTICATOR_LEN) == 0;
+	       radius_message_authenticator_check(p->data, p->data_len, HEADER_LEN, zeros, secret) == RADIUS_VALID &&
+	       radius_authenticator_check(p->data, p->data_len, zeros, secret) == RADIUS_VALID;
 }
 
 /*

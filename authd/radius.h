@@ -13,7 +13,98 @@
 
 #include "authd/client.h"
 
-#define RADIUS_MAX_PACKET 4096
+#define RADIUS_MAX_PACKET        4096
+#define RADIUS_HEADER_LEN        20
+#define RADIUS_AUTHENTICATOR_LEN 16   /* and the value of a Message-Authenticator */
+
+/*
+ * Reading a datagram by hand, for what libfreeradius 3.2.1 does not check or
+ * decode: every octet may be hostile. The server's intake
+ * (radius_request_decode) and the Dynamic Authorization client's answer
+ * check (dynauth_answer_check) frame and walk with these, so both refuse the
+ * same packets.
+ */
+
+/* What is wrong with a datagram's header. */
+enum radius_frame {
+	RADIUS_FRAME_OK = 0,
+	RADIUS_FRAME_SHORT,              /* fewer octets than a header */
+	RADIUS_FRAME_BAD_LENGTH,         /* Length field below 20, above RADIUS_MAX_PACKET or beyond
+	                                    the datagram */
+};
+
+/* Checks the header of the datagram buf[0..len) and sets *plen to its
+ * Length field when RADIUS_FRAME_OK. Octets beyond Length are padding (RFC
+ * 2865 3) and ignored; fewer are a truncated packet. */
+enum radius_frame radius_frame_check(const uint8_t *buf, size_t len, size_t *plen);
+
+/* One attribute met by a walk. value points into the packet. */
+struct radius_attr {
+	unsigned type;
+	const uint8_t *value;
+	size_t len;                      /* of the value: 0..253 */
+	size_t at;                       /* offset of the attribute (its type octet) in the packet */
+};
+
+enum radius_walk_step {
+	RADIUS_WALK_ATTRIBUTE,           /* *a is the next attribute */
+	RADIUS_WALK_END,                 /* the attributes fill the Length exactly */
+	RADIUS_WALK_OVERRUN,             /* the attribute at pos has no room for its type and length
+	                                    octets, a length below 2, or ends beyond the Length */
+	RADIUS_WALK_BAD_MESSAGE_AUTHENTICATOR, /* at pos: a second one, or not 16 octets of value */
+};
+
+/* A walk over the attributes of a packet whose header radius_frame_check
+ * passed. Read pos and ma_at; stop is the walk's own. */
+struct radius_walk {
+	const uint8_t *pkt;
+	size_t plen;                     /* the Length field */
+	size_t pos;                      /* the next attribute; after a fault, the faulty one */
+	size_t ma_at;                    /* offset of the Message-Authenticator met so far, 0 none */
+	enum radius_walk_step stop;      /* what every later call returns once the walk ended */
+};
+
+void radius_walk_begin(struct radius_walk *w, const uint8_t *pkt, size_t plen);
+/* Checks and returns the next attribute. Once it returns anything but
+ * RADIUS_WALK_ATTRIBUTE it returns the same on every later call. */
+enum radius_walk_step radius_walk_next(struct radius_walk *w, struct radius_attr *a);
+
+/* What checking an authenticator found. */
+enum radius_verdict {
+	RADIUS_VALID,
+	RADIUS_INVALID,
+	RADIUS_CRYPTO_FAILED,            /* OpenSSL failed, or the packet cannot hold the attribute */
+};
+
+/*
+ * MD5(Code+Identifier+Length+authenticator+Attributes+Secret) over
+ * pkt[0..plen) with authenticator in place of octets 4..19 (RFC 2865 3, RFC
+ * 2866 3, RFC 5176 3.4): the Response Authenticator of a reply when
+ * authenticator is its request's, the Request Authenticator of an
+ * Accounting-, Disconnect- or CoA-Request when it is 16 zero octets.
+ * plen >= RADIUS_HEADER_LEN. 0, or -1 when OpenSSL fails.
+ */
+int radius_authenticator(const uint8_t *pkt, size_t plen, const uint8_t authenticator[RADIUS_AUTHENTICATOR_LEN],
+                         const char *secret, uint8_t out[RADIUS_AUTHENTICATOR_LEN]);
+/* Whether octets 4..19 of pkt are that authenticator, in constant time. */
+enum radius_verdict radius_authenticator_check(const uint8_t *pkt, size_t plen,
+                                               const uint8_t authenticator[RADIUS_AUTHENTICATOR_LEN],
+                                               const char *secret);
+
+/*
+ * The value of the Message-Authenticator whose type octet is at ma_at in
+ * pkt[0..plen): HMAC-MD5 keyed with secret, with authenticator in octets
+ * 4..19 and the attribute's value zeroed (RFC 3579 3.2; RFC 5176 3.4 puts the
+ * Request Authenticator there in answers, zeros in requests). 0, or -1 when
+ * plen exceeds RADIUS_MAX_PACKET, the attribute does not fit, or OpenSSL fails.
+ */
+int radius_message_authenticator(const uint8_t *pkt, size_t plen, size_t ma_at,
+                                 const uint8_t authenticator[RADIUS_AUTHENTICATOR_LEN], const char *secret,
+                                 uint8_t out[RADIUS_AUTHENTICATOR_LEN]);
+/* Whether the Message-Authenticator at ma_at holds that value, in constant time. */
+enum radius_verdict radius_message_authenticator_check(const uint8_t *pkt, size_t plen, size_t ma_at,
+                                                       const uint8_t authenticator[RADIUS_AUTHENTICATOR_LEN],
+                                                       const char *secret);
 
 /*
  * The largest EAP packet one Access-Challenge carries within
