@@ -514,20 +514,13 @@ static RADIUS_PACKET *packet_of(struct radius_reply *r)
 	return (RADIUS_PACKET *)r;
 }
 
-struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code)
+/* Message-Authenticator first (BlastRADIUS): rad_encode writes the
+ * attributes in list order and rad_sign fills this one in. */
+static struct radius_reply *with_message_authenticator(RADIUS_PACKET *p)
 {
 	static const uint8_t zeros[MESSAGE_AUTHENTICATOR_LEN];
-	RADIUS_PACKET *p = rad_alloc_reply(req->packet, req->packet);
-	VALUE_PAIR *vp;
+	VALUE_PAIR *vp = fr_pair_afrom_num(p, PW_MESSAGE_AUTHENTICATOR, 0);
 
-	if (p == NULL)
-		return NULL;
-	p->code = code;
-	if (req->code == PW_CODE_ACCOUNTING_REQUEST)
-		return (struct radius_reply *)p;
-	/* First attribute of every other reply (BlastRADIUS): rad_encode writes
-	 * the attributes in list order and rad_sign fills this one in. */
-	vp = fr_pair_afrom_num(p, PW_MESSAGE_AUTHENTICATOR, 0);
 	if (vp == NULL) {
 		rad_free(&p);
 		return NULL;
@@ -535,6 +528,29 @@ struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code)
 	fr_pair_value_memcpy(vp, zeros, sizeof(zeros));
 	fr_pair_add(&p->vps, vp);
 	return (struct radius_reply *)p;
+}
+
+struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code)
+{
+	RADIUS_PACKET *p = rad_alloc_reply(req->packet, req->packet);
+
+	if (p == NULL)
+		return NULL;
+	p->code = code;
+	if (req->code == PW_CODE_ACCOUNTING_REQUEST)
+		return (struct radius_reply *)p;
+	return with_message_authenticator(p);
+}
+
+struct radius_reply *radius_reply_new_request(unsigned code, uint8_t id)
+{
+	RADIUS_PACKET *p = rad_alloc(NULL, false);
+
+	if (p == NULL)
+		return NULL;
+	p->code = code;
+	p->id = id;
+	return with_message_authenticator(p);
 }
 
 int radius_reply_add_octets(struct radius_reply *r, unsigned attr, unsigned vendor,
@@ -577,6 +593,20 @@ int radius_reply_add_integer(struct radius_reply *r, unsigned attr, int tag, uin
 	return 0;
 }
 
+int radius_reply_add_address(struct radius_reply *r, unsigned attr, const char *dotted)
+{
+	RADIUS_PACKET *p = packet_of(r);
+	VALUE_PAIR *vp;
+	struct in_addr ip;
+
+	if (inet_pton(AF_INET, dotted, &ip) != 1 || (vp = fr_pair_afrom_num(p, attr, 0)) == NULL)
+		return -1;
+	vp->vp_ipaddr = ip.s_addr;
+	vp->vp_length = 4;
+	fr_pair_add(&p->vps, vp);
+	return 0;
+}
+
 int radius_reply_encode(struct radius_reply *r, const struct radius_request *req,
                         const struct client *client, const uint8_t **out, size_t *outlen)
 {
@@ -590,6 +620,49 @@ int radius_reply_encode(struct radius_reply *r, const struct radius_request *req
 	pthread_mutex_unlock(&encode_lock);
 	if (rc < 0 || p->data == NULL)
 		return -1;
+	*out = p->data;
+	*outlen = p->data_len;
+	return 0;
+}
+
+/* Whether p is signed as RFC 5176 wants a request: Message-Authenticator
+ * first, computed with a zero authenticator, then the Request Authenticator
+ * MD5(Code+Identifier+Length+16 zero octets+Attributes+Secret). */
+static bool signed_as_request(const RADIUS_PACKET *p, const char *secret)
+{
+	static const uint8_t zeros[RADIUS_AUTHENTICATOR_LEN];
+
+	return p->data != NULL && p->data_len >= RADIUS_HEADER_LEN + 2 + MESSAGE_AUTHENTICATOR_LEN &&
+	       p->data_len <= RADIUS_MAX_PACKET && p->data[RADIUS_HEADER_LEN] == ATTR_MESSAGE_AUTHENTICATOR &&
+	       p->data[RADIUS_HEADER_LEN + 1] == 2 + MESSAGE_AUTHENTICATOR_LEN &&
+	       radius_message_authenticator_check(p->data, p->data_len, RADIUS_HEADER_LEN, zeros, secret) ==
+	               RADIUS_VALID &&
+	       radius_authenticator_check(p->data, p->data_len, zeros, secret) == RADIUS_VALID;
+}
+
+/* In libfreeradius 3.2.1, rad_encode writes attributes in list order and
+ * zeroes the authenticator for codes 40 and 43; rad_sign then computes
+ * Message-Authenticator with that zero authenticator and the Request
+ * Authenticator as for Accounting-Request. */
+int radius_reply_encode_request(struct radius_reply *r, const char *secret, const uint8_t **out,
+                                size_t *outlen, const char **why)
+{
+	RADIUS_PACKET *p = packet_of(r);
+	int rc;
+
+	pthread_mutex_lock(&encode_lock);
+	rc = rad_encode(p, NULL, secret);
+	if (rc >= 0)
+		rc = rad_sign(p, NULL, secret);
+	pthread_mutex_unlock(&encode_lock);
+	if (rc < 0) {
+		*why = "the RADIUS encoder failed";
+		return -1;
+	}
+	if (!signed_as_request(p, secret)) {
+		*why = "the RADIUS encoder did not sign as RFC 5176 says";
+		return -1;
+	}
 	*out = p->data;
 	*outlen = p->data_len;
 	return 0;

@@ -195,6 +195,9 @@ enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radi
                                        char *detail, size_t detaillen);
 void radius_request_free(struct radius_request *req);
 
+/* What authd builds, signs and sends: a reply to a request (radius_reply_new)
+ * or a request of its own to a NAS (radius_reply_new_request); replies came
+ * first and gave it its name. Opaque. */
 struct radius_reply;
 
 /* Starts a reply (Access-Accept/-Reject/-Challenge, Accounting-Response) to
@@ -202,13 +205,21 @@ struct radius_reply;
  * (RFC 2866 authenticates those by the Response Authenticator alone). NULL
  * on ENOMEM. */
 struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code);
+/* Starts a request authd sends on its own (Disconnect-Request, CoA-Request;
+ * RFC 5176) with Identifier id, Message-Authenticator first so that a forged
+ * prefix cannot precede it (BlastRADIUS). Sign it with
+ * radius_reply_encode_request(). NULL on ENOMEM. */
+struct radius_reply *radius_reply_new_request(unsigned code, uint8_t id);
 /* Attribute helpers; vendor 0 for standard attributes. 0 or -1. Long
  * EAP-Message values are split into 253-byte attributes on encoding. */
 int radius_reply_add_octets(struct radius_reply *r, unsigned attr, unsigned vendor,
                             const uint8_t *value, size_t len);
 /* tag: 0 for untagged attributes, 1..31 for RFC 2868 tunnel attributes. */
 int radius_reply_add_string(struct radius_reply *r, unsigned attr, int tag, const char *value);
+/* Also for date attributes (seconds since 1970, e.g. Event-Timestamp). */
 int radius_reply_add_integer(struct radius_reply *r, unsigned attr, int tag, uint32_t value);
+/* An IPv4 address attribute from its dotted text; -1 also when dotted is not one. */
+int radius_reply_add_address(struct radius_reply *r, unsigned attr, const char *dotted);
 /*
  * Encodes and signs with the client's secret: Message-Authenticator first,
  * Response Authenticator, MS-MPPE keys encrypted per RFC 2548. *out points
@@ -216,6 +227,17 @@ int radius_reply_add_integer(struct radius_reply *r, unsigned attr, int tag, uin
  */
 int radius_reply_encode(struct radius_reply *r, const struct radius_request *req,
                         const struct client *client, const uint8_t **out, size_t *outlen);
+/*
+ * Encodes and signs a request from radius_reply_new_request() with secret as
+ * RFC 5176 3.4 wants: Message-Authenticator computed over a zero Request
+ * Authenticator, then the Request Authenticator computed as for
+ * Accounting-Request. The result is checked by hand rather than trusted, so
+ * that a library signing otherwise fails here and not at every NAS. *out
+ * points into r (its octets 4..19 are the Request Authenticator an answer is
+ * checked against). 0, or -1 with why (a constant string).
+ */
+int radius_reply_encode_request(struct radius_reply *r, const char *secret, const uint8_t **out,
+                                size_t *outlen, const char **why);
 void radius_reply_free(struct radius_reply *r);
 
 #endif
