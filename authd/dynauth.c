@@ -671,7 +671,7 @@ int dynauth_send(const struct dynauth_settings *settings, struct dynauth_target 
 	}
 	/* Without dictionaries the encoder would write every attribute as
 	 * unknown octets; refuse instead. */
-	if (dict_attrbyvalue(PW_EVENT_TIMESTAMP, 0) == NULL) {
+	if (!radius_dictionaries_loaded()) {
 		for (size_t i = 0; i < n; i++)
 			snprintf(t[i].detail, sizeof(t[i].detail), "RADIUS dictionaries not loaded");
 		snprintf(err, errlen, "RADIUS dictionaries not loaded (radius_init() was not called)");

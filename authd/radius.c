@@ -63,6 +63,11 @@ int radius_init(char *err, size_t errlen)
 	return 0;
 }
 
+bool radius_dictionaries_loaded(void)
+{
+	return dict_attrbyvalue(PW_EVENT_TIMESTAMP, 0) != NULL;
+}
+
 enum radius_frame radius_frame_check(const uint8_t *buf, size_t len, size_t *plen)
 {
 	size_t n;

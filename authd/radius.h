@@ -173,6 +173,9 @@ enum radius_port { RADIUS_PORT_AUTH, RADIUS_PORT_ACCOUNTING };
 /* Once per process, before threads start: checks the library and loads the
  * dictionaries. Returns 0, or -1 with a message in err. */
 int radius_init(char *err, size_t errlen);
+/* Whether radius_init() loaded the dictionaries: without them the encoder
+ * writes every attribute as unknown octets. */
+bool radius_dictionaries_loaded(void);
 
 /*
  * Validates and decodes one datagram from client: framing, code (Access-
