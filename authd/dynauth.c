@@ -11,17 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <freeradius/build.h>
 #include <freeradius/libradius.h>
 
-#define HEADER_LEN        20
-#define AUTHENTICATOR_LEN 16
-#define MAX_PACKET        4096
+#include "authd/radius.h"
+
 #define MAX_VALUE_LEN     253
 #define IDS_PER_LANE      256   /* the Identifier is one octet */
 #define MAX_IN_FLIGHT     4096
@@ -69,47 +65,6 @@ static unsigned request_code(enum dynauth_request request)
 	return request == DYNAUTH_COA ? PW_CODE_COA_REQUEST : PW_CODE_DISCONNECT_REQUEST;
 }
 
-/* ---- the authenticators ------------------------------------------------- */
-
-/* MD5(Code+Identifier+Length+authenticator+Attributes+Secret) of the packet
- * buf[0..len), with authenticator in place of octets 4..19. 0 or -1. */
-static int packet_md5(const uint8_t *buf, size_t len, const uint8_t *authenticator, const char *secret,
-                      uint8_t out[AUTHENTICATOR_LEN])
-{
-	unsigned int outlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int rc = -1;
-
-	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 && EVP_DigestUpdate(ctx, buf, 4) == 1 &&
-	    EVP_DigestUpdate(ctx, authenticator, AUTHENTICATOR_LEN) == 1 &&
-	    EVP_DigestUpdate(ctx, buf + HEADER_LEN, len - HEADER_LEN) == 1 &&
-	    EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 && EVP_DigestFinal_ex(ctx, out, &outlen) == 1 &&
-	    outlen == AUTHENTICATOR_LEN)
-		rc = 0;
-	EVP_MD_CTX_free(ctx);
-	return rc;
-}
-
-/* The Message-Authenticator (at ma_at) the packet buf[0..len) should carry:
- * HMAC-MD5 with authenticator in octets 4..19 and the attribute's value
- * zeroed (RFC 3579 3.2, RFC 5176 3.4). 0 or -1. */
-static int packet_hmac(const uint8_t *buf, size_t len, size_t ma_at, const uint8_t *authenticator,
-                       const char *secret, uint8_t out[AUTHENTICATOR_LEN])
-{
-	uint8_t copy[MAX_PACKET];
-	unsigned int outlen = 0;
-
-	if (len > sizeof(copy) || ma_at + 2 + AUTHENTICATOR_LEN > len)
-		return -1;
-	memcpy(copy, buf, len);
-	memcpy(copy + 4, authenticator, AUTHENTICATOR_LEN);
-	memset(copy + ma_at + 2, 0, AUTHENTICATOR_LEN);
-	if (HMAC(EVP_md5(), secret, (int)strlen(secret), copy, len, out, &outlen) == NULL ||
-	    outlen != AUTHENTICATOR_LEN)
-		return -1;
-	return 0;
-}
-
 /* ---- the answer check (pure) ------------------------------------------- */
 
 int dynauth_answer_check(enum dynauth_request request, uint8_t id, const uint8_t request_authenticator[16],
@@ -117,19 +72,22 @@ int dynauth_answer_check(enum dynauth_request request, uint8_t id, const uint8_t
                          char *why, size_t whylen)
 {
 	unsigned ack = request_code(request) + 1, nak = request_code(request) + 2;
-	uint8_t digest[AUTHENTICATOR_LEN];
-	size_t plen, pos, ma_at = 0;
+	struct radius_walk w;
+	struct radius_attr a;
+	enum radius_walk_step step;
+	size_t plen = 0;
 	int rc = -1;
 
 	memset(ans, 0, sizeof(*ans));
-	if (len < HEADER_LEN) {
+	switch (radius_frame_check(buf, len, &plen)) {
+	case RADIUS_FRAME_OK:
+		break;
+	case RADIUS_FRAME_SHORT:
 		snprintf(why, whylen, "%zu octets is shorter than a RADIUS header", len);
 		goto out;
-	}
-	plen = (size_t)buf[2] << 8 | buf[3];
-	/* Octets beyond Length are padding (RFC 2865 3); fewer are a truncated packet. */
-	if (plen < HEADER_LEN || plen > len || plen > MAX_PACKET) {
-		snprintf(why, whylen, "Length field %zu does not fit the %zu octets received", plen, len);
+	case RADIUS_FRAME_BAD_LENGTH:
+		snprintf(why, whylen, "Length field %zu does not fit the %zu octets received",
+		         (size_t)buf[2] << 8 | buf[3], len);
 		goto out;
 	}
 	if (buf[0] != ack && buf[0] != nak) {
@@ -141,51 +99,54 @@ int dynauth_answer_check(enum dynauth_request request, uint8_t id, const uint8_t
 		snprintf(why, whylen, "Identifier %u, expected %u", buf[1], id);
 		goto out;
 	}
-	for (pos = HEADER_LEN; pos < plen; pos += buf[pos + 1]) {
-		if (pos + 2 > plen || buf[pos + 1] < 2 || pos + buf[pos + 1] > plen) {
-			snprintf(why, whylen, "attribute at offset %zu overruns the packet", pos);
+	radius_walk_begin(&w, buf, plen);
+	while ((step = radius_walk_next(&w, &a)) == RADIUS_WALK_ATTRIBUTE) {
+		if (a.type != PW_ERROR_CAUSE)
+			continue;
+		if (a.len != 4) {
+			snprintf(why, whylen, "Error-Cause of %zu octets", a.len);
 			goto out;
 		}
-		if (buf[pos] == PW_MESSAGE_AUTHENTICATOR) {
-			if (ma_at != 0 || buf[pos + 1] != 2 + AUTHENTICATOR_LEN) {
-				snprintf(why, whylen, "Message-Authenticator repeated or not 16 octets");
-				goto out;
-			}
-			ma_at = pos;
-		} else if (buf[pos] == PW_ERROR_CAUSE) {
-			if (buf[pos + 1] != 6) {
-				snprintf(why, whylen, "Error-Cause of %u octets", buf[pos + 1] - 2u);
-				goto out;
-			}
-			if (ans->error_cause == 0)
-				ans->error_cause = (unsigned)buf[pos + 2] << 24 | (unsigned)buf[pos + 3] << 16 |
-				                   (unsigned)buf[pos + 4] << 8 | buf[pos + 5];
-		}
+		if (ans->error_cause == 0)
+			ans->error_cause = (unsigned)a.value[0] << 24 | (unsigned)a.value[1] << 16 |
+			                   (unsigned)a.value[2] << 8 | a.value[3];
 	}
-
-	if (packet_md5(buf, plen, request_authenticator, secret, digest) < 0) {
-		snprintf(why, whylen, "MD5 failed");
+	if (step == RADIUS_WALK_OVERRUN) {
+		snprintf(why, whylen, "attribute at offset %zu overruns the packet", w.pos);
 		goto out;
 	}
-	if (CRYPTO_memcmp(digest, buf + 4, AUTHENTICATOR_LEN) != 0) {
+	if (step == RADIUS_WALK_BAD_MESSAGE_AUTHENTICATOR) {
+		snprintf(why, whylen, "Message-Authenticator repeated or not 16 octets");
+		goto out;
+	}
+
+	switch (radius_authenticator_check(buf, plen, request_authenticator, secret)) {
+	case RADIUS_VALID:
+		break;
+	case RADIUS_INVALID:
 		snprintf(why, whylen, "wrong Response Authenticator (shared secret mismatch?)");
+		goto out;
+	case RADIUS_CRYPTO_FAILED:
+		snprintf(why, whylen, "MD5 failed");
 		goto out;
 	}
 	/* With the Request Authenticator in place (RFC 5176 3.4). libfreeradius
 	 * 3.2.1 signs its own ACK/NAK with zeros in place instead; such answers
 	 * fail here, as they fail its own rad_verify(). */
-	if (ma_at != 0) {
-		if (packet_hmac(buf, plen, ma_at, request_authenticator, secret, digest) < 0) {
-			snprintf(why, whylen, "HMAC-MD5 failed");
-			goto out;
-		}
-		if (CRYPTO_memcmp(digest, buf + ma_at + 2, AUTHENTICATOR_LEN) != 0) {
+	if (w.ma_at != 0) {
+		switch (radius_message_authenticator_check(buf, plen, w.ma_at, request_authenticator, secret)) {
+		case RADIUS_VALID:
+			break;
+		case RADIUS_INVALID:
 			snprintf(why, whylen, "wrong Message-Authenticator");
+			goto out;
+		case RADIUS_CRYPTO_FAILED:
+			snprintf(why, whylen, "HMAC-MD5 failed");
 			goto out;
 		}
 	}
 	ans->ack = buf[0] == ack;
-	ans->message_authenticator = ma_at != 0;
+	ans->message_authenticator = w.ma_at != 0;
 	rc = 0;
 
 out:
@@ -208,7 +169,9 @@ struct lane {
 
 /* A target while it is in flight. */
 struct flight {
-	RADIUS_PACKET *request;              /* encoded and signed once; retransmissions are identical */
+	struct radius_reply *request;        /* encoded and signed once; retransmissions are identical */
+	const uint8_t *data;                 /* the datagram, inside request */
+	size_t len;
 	struct lane *lane;
 	bool pending;                        /* valid, and no valid answer yet */
 	unsigned ignored;                    /* answers that failed the checks */
@@ -313,119 +276,42 @@ static const char *target_fault(const struct dynauth_target *t)
 	return "";
 }
 
-static int add_string(RADIUS_PACKET *p, unsigned attr, const char *value)
+/* Session attributes are optional: an absent one is left out. */
+static int add_present(struct radius_reply *r, unsigned attr, const char *value)
 {
-	VALUE_PAIR *vp;
-
-	if (!present(value))
-		return 0;
-	if ((vp = fr_pair_afrom_num(p, attr, 0)) == NULL)
-		return -1;
-	fr_pair_value_strcpy(vp, value);
-	fr_pair_add(&p->vps, vp);
-	return 0;
+	return present(value) ? radius_reply_add_string(r, attr, 0, value) : 0;
 }
 
-static int add_octets(RADIUS_PACKET *p, unsigned attr, const uint8_t *value, size_t len)
+/* The request for t, encoded and signed into f->data, or
+ * NULL with why. Event-Timestamp lets the NAS refuse an old request replayed
+ * (RFC 5176, replay protection). */
+static struct radius_reply *encode_request(enum dynauth_request request, uint8_t id,
+                                           const struct dynauth_target *t, struct flight *f, const char **why)
 {
-	VALUE_PAIR *vp;
-
-	if ((vp = fr_pair_afrom_num(p, attr, 0)) == NULL)
-		return -1;
-	fr_pair_value_memcpy(vp, value, len);
-	fr_pair_add(&p->vps, vp);
-	return 0;
-}
-
-/* Integer, date and ipaddr values are all 4 octets in one union member's place. */
-static VALUE_PAIR *add_word(RADIUS_PACKET *p, unsigned attr)
-{
-	VALUE_PAIR *vp = fr_pair_afrom_num(p, attr, 0);
-
-	if (vp == NULL)
-		return NULL;
-	vp->vp_length = 4;
-	fr_pair_add(&p->vps, vp);
-	return vp;
-}
-
-/* Whether p is signed as RFC 5176 wants a request: Message-Authenticator
- * first, computed with a zero authenticator, then the Request Authenticator
- * MD5(Code+Identifier+Length+16 zero octets+Attributes+Secret). */
-static bool signed_as_request(const RADIUS_PACKET *p, const char *secret)
-{
-	static const uint8_t zeros[AUTHENTICATOR_LEN];
-	uint8_t ma[AUTHENTICATOR_LEN], auth[AUTHENTICATOR_LEN];
-
-	return p->data != NULL && p->data_len >= HEADER_LEN + 2 + AUTHENTICATOR_LEN &&
-	       p->data_len <= MAX_PACKET && p->data[HEADER_LEN] == PW_MESSAGE_AUTHENTICATOR &&
-	       p->data[HEADER_LEN + 1] == 2 + AUTHENTICATOR_LEN &&
-	       packet_hmac(p->data, p->data_len, HEADER_LEN, zeros, secret, ma) == 0 &&
-	       CRYPTO_memcmp(ma, p->data + HEADER_LEN + 2, AUTHENTICATOR_LEN) == 0 &&
-	       packet_md5(p->data, p->data_len, zeros, secret, auth) == 0 &&
-	       CRYPTO_memcmp(auth, p->data + 4, AUTHENTICATOR_LEN) == 0;
-}
-
-/*
- * Encodes and signs the request with libfreeradius. In 3.2.1, rad_encode
- * writes attributes in list order and zeroes the authenticator for codes 40
- * and 43; rad_sign then computes Message-Authenticator with that zero
- * authenticator (RFC 5176 3.4) and the Request Authenticator as for
- * Accounting-Request. The result is checked by hand rather than trusted, so
- * that a library update signing otherwise fails here and not at every NAS.
- */
-static RADIUS_PACKET *encode_request(enum dynauth_request request, uint8_t id, const struct dynauth_target *t,
-                                     const char **why)
-{
-	static const uint8_t zeros[AUTHENTICATOR_LEN];
 	const struct dynauth_session *s = &t->session;
-	RADIUS_PACKET *p = rad_alloc(NULL, false);
-	VALUE_PAIR *vp;
-	struct in_addr ip;
+	struct radius_reply *r = radius_reply_new_request(request_code(request), id);
 
 	*why = "out of memory";
-	if (p == NULL)
+	if (r == NULL)
 		return NULL;
-	p->code = request_code(request);
-	p->id = id;
-	p->src_ipaddr.af = p->dst_ipaddr.af = t->nas.ss_family;
-	/* First, so that a forged prefix cannot precede it (BlastRADIUS). */
-	if (add_octets(p, PW_MESSAGE_AUTHENTICATOR, zeros, sizeof(zeros)) < 0)
+	if ((present(s->nas_ip_address) && radius_reply_add_address(r, PW_NAS_IP_ADDRESS, s->nas_ip_address) < 0) ||
+	    add_present(r, PW_NAS_IDENTIFIER, s->nas_identifier) < 0 ||
+	    add_present(r, PW_USER_NAME, s->user_name) < 0 ||
+	    add_present(r, PW_ACCT_SESSION_ID, s->acct_session_id) < 0 ||
+	    add_present(r, PW_CALLING_STATION_ID, s->calling_station_id) < 0 ||
+	    add_present(r, PW_CALLED_STATION_ID, s->called_station_id) < 0 ||
+	    radius_reply_add_integer(r, PW_EVENT_TIMESTAMP, 0, (uint32_t)time(NULL)) < 0)
 		goto fail;
-	if (present(s->nas_ip_address)) {
-		if ((vp = add_word(p, PW_NAS_IP_ADDRESS)) == NULL || inet_pton(AF_INET, s->nas_ip_address, &ip) != 1)
-			goto fail;
-		vp->vp_ipaddr = ip.s_addr;
-	}
-	if (add_string(p, PW_NAS_IDENTIFIER, s->nas_identifier) < 0 ||
-	    add_string(p, PW_USER_NAME, s->user_name) < 0 ||
-	    add_string(p, PW_ACCT_SESSION_ID, s->acct_session_id) < 0 ||
-	    add_string(p, PW_CALLING_STATION_ID, s->calling_station_id) < 0 ||
-	    add_string(p, PW_CALLED_STATION_ID, s->called_station_id) < 0)
+	if (request == DYNAUTH_COA &&
+	    (radius_reply_add_integer(r, PW_SERVICE_TYPE, 0, PW_AUTHORIZE_ONLY) < 0 ||
+	     radius_reply_add_octets(r, PW_STATE, 0, t->state, sizeof(t->state)) < 0))
 		goto fail;
-	/* Lets the NAS refuse an old request replayed (RFC 5176, replay protection). */
-	if ((vp = add_word(p, PW_EVENT_TIMESTAMP)) == NULL)
+	if (radius_reply_encode_request(r, t->secret, &f->data, &f->len, why) < 0)
 		goto fail;
-	vp->vp_date = (uint32_t)time(NULL);
-	if (request == DYNAUTH_COA) {
-		if ((vp = add_word(p, PW_SERVICE_TYPE)) == NULL)
-			goto fail;
-		vp->vp_integer = PW_AUTHORIZE_ONLY;
-		if (add_octets(p, PW_STATE, t->state, sizeof(t->state)) < 0)
-			goto fail;
-	}
-	if (rad_encode(p, NULL, t->secret) < 0 || rad_sign(p, NULL, t->secret) < 0) {
-		*why = "the RADIUS encoder failed";
-		goto fail;
-	}
-	if (!signed_as_request(p, t->secret)) {
-		*why = "the RADIUS encoder did not sign as RFC 5176 says";
-		goto fail;
-	}
-	return p;
+	return r;
 
 fail:
-	rad_free(&p);
+	radius_reply_free(r);
 	return NULL;
 }
 
@@ -521,17 +407,16 @@ static void send_request(struct batch *b, size_t i)
 {
 	struct dynauth_target *t = &b->t[i];
 	struct flight *f = &b->f[i];
-	const RADIUS_PACKET *p = f->request;
 	ssize_t r;
 
-	r = sendto(f->lane->fd, p->data, p->data_len, 0, (const struct sockaddr *)&t->nas, t->nas_len);
+	r = sendto(f->lane->fd, f->data, f->len, 0, (const struct sockaddr *)&t->nas, t->nas_len);
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 		/* The socket may be reporting an ICMP error about another NAS it
 		 * talks to; read that from the error queue and try once more. */
 		drain_errors(b, f->lane);
-		r = sendto(f->lane->fd, p->data, p->data_len, 0, (const struct sockaddr *)&t->nas, t->nas_len);
+		r = sendto(f->lane->fd, f->data, f->len, 0, (const struct sockaddr *)&t->nas, t->nas_len);
 	}
-	if (r == (ssize_t)p->data_len) {
+	if (r == (ssize_t)f->len) {
 		if (t->tries == 0)
 			t->first_sent_ms = now_ms() - b->start;
 		t->tries++;
@@ -570,12 +455,12 @@ static void on_datagram(struct batch *b, struct lane *l, const uint8_t *buf, siz
 		ignore_answer(f, why);
 		return;
 	}
-	if (len > MAX_PACKET) {
+	if (len > RADIUS_MAX_PACKET) {
 		snprintf(why, sizeof(why), "datagram of %zu octets", len);
 		ignore_answer(f, why);
 		return;
 	}
-	if (dynauth_answer_check(b->request, t->id, f->request->data + 4, t->secret, buf, len, &ans, why,
+	if (dynauth_answer_check(b->request, t->id, f->data + 4, t->secret, buf, len, &ans, why,
 	                         sizeof(why)) < 0) {
 		ignore_answer(f, why);
 		return;
@@ -589,7 +474,7 @@ static void on_datagram(struct batch *b, struct lane *l, const uint8_t *buf, siz
 
 static void receive_answers(struct batch *b, struct lane *l)
 {
-	uint8_t buf[MAX_PACKET];
+	uint8_t buf[RADIUS_MAX_PACKET];
 
 	for (int k = 0; k < DRAIN_BUDGET; k++) {
 		struct sockaddr_storage from;
@@ -714,7 +599,7 @@ static void run_batch(const struct dynauth_settings *s, struct dynauth_target *t
 			continue;
 		}
 		t[i].id = (uint8_t)(f->lane->first_id + f->lane->used);
-		if ((f->request = encode_request(s->request, t[i].id, &t[i], &why)) == NULL) {
+		if ((f->request = encode_request(s->request, t[i].id, &t[i], f, &why)) == NULL) {
 			snprintf(t[i].detail, sizeof(t[i].detail), "%s", why);
 			continue;
 		}
@@ -747,7 +632,7 @@ static void run_batch(const struct dynauth_settings *s, struct dynauth_target *t
 out:
 	if (b != NULL) {
 		for (size_t i = 0; b->f != NULL && i < n; i++)
-			rad_free(&b->f[i].request);
+			radius_reply_free(b->f[i].request);
 		for (size_t i = 0; i < b->n_lanes; i++)
 			close(b->lanes[i].fd);
 		free(b->f);
@@ -786,7 +671,7 @@ int dynauth_send(const struct dynauth_settings *settings, struct dynauth_target 
 	}
 	/* Without dictionaries the encoder would write every attribute as
 	 * unknown octets; refuse instead. */
-	if (dict_attrbyvalue(PW_EVENT_TIMESTAMP, 0) == NULL) {
+	if (!radius_dictionaries_loaded()) {
 		for (size_t i = 0; i < n; i++)
 			snprintf(t[i].detail, sizeof(t[i].detail), "RADIUS dictionaries not loaded");
 		snprintf(err, errlen, "RADIUS dictionaries not loaded (radius_init() was not called)");

@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <freeradius/build.h>
 #include <freeradius/libradius.h>
 
@@ -13,7 +17,7 @@
 #define ATTR_VENDOR_SPECIFIC       26
 #define ATTR_MESSAGE_AUTHENTICATOR 80
 #define ATTR_EAP_MESSAGE           79
-#define MESSAGE_AUTHENTICATOR_LEN  16
+#define MESSAGE_AUTHENTICATOR_LEN  RADIUS_AUTHENTICATOR_LEN
 
 /*
  * libfreeradius 3.2 draws the MS-MPPE salts from fr_rand(), whose pool is a
@@ -59,6 +63,110 @@ int radius_init(char *err, size_t errlen)
 	return 0;
 }
 
+bool radius_dictionaries_loaded(void)
+{
+	return dict_attrbyvalue(PW_EVENT_TIMESTAMP, 0) != NULL;
+}
+
+enum radius_frame radius_frame_check(const uint8_t *buf, size_t len, size_t *plen)
+{
+	size_t n;
+
+	if (len < RADIUS_HEADER_LEN)
+		return RADIUS_FRAME_SHORT;
+	n = (size_t)buf[2] << 8 | buf[3];
+	if (n < RADIUS_HEADER_LEN || n > RADIUS_MAX_PACKET || n > len)
+		return RADIUS_FRAME_BAD_LENGTH;
+	*plen = n;
+	return RADIUS_FRAME_OK;
+}
+
+void radius_walk_begin(struct radius_walk *w, const uint8_t *pkt, size_t plen)
+{
+	*w = (struct radius_walk){ .pkt = pkt, .plen = plen, .pos = RADIUS_HEADER_LEN,
+	                           .stop = RADIUS_WALK_ATTRIBUTE };
+}
+
+enum radius_walk_step radius_walk_next(struct radius_walk *w, struct radius_attr *a)
+{
+	const uint8_t *p = w->pkt;
+	size_t pos = w->pos, n;
+
+	if (w->stop != RADIUS_WALK_ATTRIBUTE)
+		return w->stop;
+	if (pos >= w->plen)
+		return w->stop = RADIUS_WALK_END;
+	if (pos + 2 > w->plen || p[pos + 1] < 2 || pos + p[pos + 1] > w->plen)
+		return w->stop = RADIUS_WALK_OVERRUN;
+	n = p[pos + 1];
+	if (p[pos] == ATTR_MESSAGE_AUTHENTICATOR) {
+		if (w->ma_at != 0 || n != 2 + MESSAGE_AUTHENTICATOR_LEN)
+			return w->stop = RADIUS_WALK_BAD_MESSAGE_AUTHENTICATOR;
+		w->ma_at = pos;
+	}
+	*a = (struct radius_attr){ .type = p[pos], .value = p + pos + 2, .len = n - 2, .at = pos };
+	w->pos = pos + n;
+	return RADIUS_WALK_ATTRIBUTE;
+}
+
+int radius_authenticator(const uint8_t *pkt, size_t plen, const uint8_t authenticator[RADIUS_AUTHENTICATOR_LEN],
+                         const char *secret, uint8_t out[RADIUS_AUTHENTICATOR_LEN])
+{
+	unsigned int outlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = -1;
+
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 && EVP_DigestUpdate(ctx, pkt, 4) == 1 &&
+	    EVP_DigestUpdate(ctx, authenticator, RADIUS_AUTHENTICATOR_LEN) == 1 &&
+	    EVP_DigestUpdate(ctx, pkt + RADIUS_HEADER_LEN, plen - RADIUS_HEADER_LEN) == 1 &&
+	    EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 && EVP_DigestFinal_ex(ctx, out, &outlen) == 1 &&
+	    outlen == RADIUS_AUTHENTICATOR_LEN)
+		rc = 0;
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+enum radius_verdict radius_authenticator_check(const uint8_t *pkt, size_t plen,
+                                               const uint8_t authenticator[RADIUS_AUTHENTICATOR_LEN],
+                                               const char *secret)
+{
+	uint8_t digest[RADIUS_AUTHENTICATOR_LEN];
+
+	if (radius_authenticator(pkt, plen, authenticator, secret, digest) < 0)
+		return RADIUS_CRYPTO_FAILED;
+	return CRYPTO_memcmp(digest, pkt + 4, RADIUS_AUTHENTICATOR_LEN) == 0 ? RADIUS_VALID : RADIUS_INVALID;
+}
+
+int radius_message_authenticator(const uint8_t *pkt, size_t plen, size_t ma_at,
+                                 const uint8_t authenticator[RADIUS_AUTHENTICATOR_LEN], const char *secret,
+                                 uint8_t out[RADIUS_AUTHENTICATOR_LEN])
+{
+	uint8_t copy[RADIUS_MAX_PACKET];
+	unsigned int outlen = 0;
+
+	if (plen > sizeof(copy) || ma_at + 2 + RADIUS_AUTHENTICATOR_LEN > plen)
+		return -1;
+	memcpy(copy, pkt, plen);
+	memcpy(copy + 4, authenticator, RADIUS_AUTHENTICATOR_LEN);
+	memset(copy + ma_at + 2, 0, RADIUS_AUTHENTICATOR_LEN);
+	if (HMAC(EVP_md5(), secret, (int)strlen(secret), copy, plen, out, &outlen) == NULL ||
+	    outlen != RADIUS_AUTHENTICATOR_LEN)
+		return -1;
+	return 0;
+}
+
+enum radius_verdict radius_message_authenticator_check(const uint8_t *pkt, size_t plen, size_t ma_at,
+                                                       const uint8_t authenticator[RADIUS_AUTHENTICATOR_LEN],
+                                                       const char *secret)
+{
+	uint8_t digest[RADIUS_AUTHENTICATOR_LEN];
+
+	if (radius_message_authenticator(pkt, plen, ma_at, authenticator, secret, digest) < 0)
+		return RADIUS_CRYPTO_FAILED;
+	return CRYPTO_memcmp(digest, pkt + ma_at + 2, RADIUS_AUTHENTICATOR_LEN) == 0 ? RADIUS_VALID
+	                                                                             : RADIUS_INVALID;
+}
+
 /*
  * Framing and the Message-Authenticator facts libfreeradius 3.2.1 does not
  * enforce. *pktlen is the Length field (trailing bytes beyond it are padding
@@ -69,16 +177,21 @@ static enum radius_drop check_framing(const uint8_t *buf, size_t len, enum radiu
                                       size_t detaillen)
 {
 	unsigned request = port == RADIUS_PORT_AUTH ? PW_CODE_ACCESS_REQUEST : PW_CODE_ACCOUNTING_REQUEST;
-	size_t plen, pos;
+	struct radius_walk w;
+	struct radius_attr a;
+	enum radius_walk_step step;
+	size_t plen = 0;
 
 	*has_ma = *has_eap = false;
-	if (len < 20) {
+	switch (radius_frame_check(buf, len, &plen)) {
+	case RADIUS_FRAME_OK:
+		break;
+	case RADIUS_FRAME_SHORT:
 		snprintf(detail, detaillen, "%zu bytes is shorter than a RADIUS header", len);
 		return RADIUS_DROP_MALFORMED;
-	}
-	plen = (size_t)buf[2] << 8 | buf[3];
-	if (plen < 20 || plen > RADIUS_MAX_PACKET || plen > len) {
-		snprintf(detail, detaillen, "Length field %zu does not fit the %zu bytes received", plen, len);
+	case RADIUS_FRAME_BAD_LENGTH:
+		snprintf(detail, detaillen, "Length field %zu does not fit the %zu bytes received",
+		         (size_t)buf[2] << 8 | buf[3], len);
 		return RADIUS_DROP_MALFORMED;
 	}
 	if (buf[0] != request && buf[0] != PW_CODE_STATUS_SERVER) {
@@ -87,21 +200,20 @@ static enum radius_drop check_framing(const uint8_t *buf, size_t len, enum radiu
 		         port == RADIUS_PORT_AUTH ? "authentication" : "accounting");
 		return RADIUS_DROP_UNSUPPORTED_CODE;
 	}
-	for (pos = 20; pos < plen; pos += buf[pos + 1]) {
-		if (pos + 2 > plen || buf[pos + 1] < 2 || pos + buf[pos + 1] > plen) {
-			snprintf(detail, detaillen, "attribute at offset %zu overruns the packet", pos);
-			return RADIUS_DROP_MALFORMED;
-		}
-		if (buf[pos] == ATTR_EAP_MESSAGE) {
+	radius_walk_begin(&w, buf, plen);
+	while ((step = radius_walk_next(&w, &a)) == RADIUS_WALK_ATTRIBUTE) {
+		if (a.type == ATTR_EAP_MESSAGE)
 			*has_eap = true;
-		} else if (buf[pos] == ATTR_MESSAGE_AUTHENTICATOR) {
-			if (*has_ma || buf[pos + 1] != 2 + MESSAGE_AUTHENTICATOR_LEN) {
-				snprintf(detail, detaillen, "Message-Authenticator repeated or of wrong length");
-				return RADIUS_DROP_MALFORMED;
-			}
-			*has_ma = true;
-		}
 	}
+	if (step == RADIUS_WALK_OVERRUN) {
+		snprintf(detail, detaillen, "attribute at offset %zu overruns the packet", w.pos);
+		return RADIUS_DROP_MALFORMED;
+	}
+	if (step == RADIUS_WALK_BAD_MESSAGE_AUTHENTICATOR) {
+		snprintf(detail, detaillen, "Message-Authenticator repeated or of wrong length");
+		return RADIUS_DROP_MALFORMED;
+	}
+	*has_ma = w.ma_at != 0;
 	*pktlen = plen;
 	return RADIUS_ACCEPTED;
 }
@@ -187,28 +299,28 @@ static bool vsa_refused(const uint8_t *v, size_t len, char *detail, size_t detai
 	return false;
 }
 
-/* Walks the attribute list check_framing has length-checked. */
+/* Walks the attribute list check_framing has checked. */
 static enum radius_drop check_attributes(const uint8_t *buf, size_t plen, bool has_eap,
                                          char *detail, size_t detaillen)
 {
 	const DICT_ATTR *da;
-	size_t pos;
+	struct radius_walk w;
+	struct radius_attr a;
 
-	for (pos = 20; pos < plen; pos += buf[pos + 1]) {
-		unsigned type = buf[pos];
-
-		if (type == ATTR_USER_PASSWORD || type == ATTR_CHAP_PASSWORD) {
+	radius_walk_begin(&w, buf, plen);
+	while (radius_walk_next(&w, &a) == RADIUS_WALK_ATTRIBUTE) {
+		if (a.type == ATTR_USER_PASSWORD || a.type == ATTR_CHAP_PASSWORD) {
 			if (buf[0] != PW_CODE_ACCESS_REQUEST || has_eap) {
 				snprintf(detail, detaillen, "%s in %s",
-				         type == ATTR_USER_PASSWORD ? "User-Password" : "CHAP-Password",
+				         a.type == ATTR_USER_PASSWORD ? "User-Password" : "CHAP-Password",
 				         has_eap ? "an EAP request" : "a packet that is no Access-Request");
 				return RADIUS_DROP_REFUSED_ATTRIBUTE;
 			}
-		} else if (type == ATTR_VENDOR_SPECIFIC) {
-			if (vsa_refused(buf + pos + 2, buf[pos + 1] - 2u, detail, detaillen))
+		} else if (a.type == ATTR_VENDOR_SPECIFIC) {
+			if (vsa_refused(a.value, a.len, detail, detaillen))
 				return RADIUS_DROP_REFUSED_ATTRIBUTE;
-		} else if ((da = encrypted_attribute(type, 0)) != NULL) {
-			snprintf(detail, detaillen, "%s (%u), encrypted", da->name, type);
+		} else if ((da = encrypted_attribute(a.type, 0)) != NULL) {
+			snprintf(detail, detaillen, "%s (%u), encrypted", da->name, a.type);
 			return RADIUS_DROP_REFUSED_ATTRIBUTE;
 		}
 	}
@@ -239,15 +351,17 @@ static bool read_by_authd(unsigned type)
 static void keep_read_attributes(RADIUS_PACKET *p)
 {
 	uint8_t *d = p->data;
-	size_t in = 20, out = 20, n;
+	size_t out = RADIUS_HEADER_LEN;
+	struct radius_walk w;
+	struct radius_attr a;
 
-	while (in < p->data_len) {
-		n = d[in + 1];
-		if (read_by_authd(d[in])) {
-			memmove(d + out, d + in, n);
-			out += n;
+	/* Moving an attribute down never overwrites the ones the walk has yet to read. */
+	radius_walk_begin(&w, d, p->data_len);
+	while (radius_walk_next(&w, &a) == RADIUS_WALK_ATTRIBUTE) {
+		if (read_by_authd(a.type)) {
+			memmove(d + out, d + a.at, 2 + a.len);
+			out += 2 + a.len;
 		}
-		in += n;
 	}
 	explicit_bzero(d + out, p->data_len - out);
 	d[2] = (uint8_t)(out >> 8);
@@ -405,20 +519,13 @@ static RADIUS_PACKET *packet_of(struct radius_reply *r)
 	return (RADIUS_PACKET *)r;
 }
 
-struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code)
+/* Message-Authenticator first (BlastRADIUS): rad_encode writes the
+ * attributes in list order and rad_sign fills this one in. */
+static struct radius_reply *with_message_authenticator(RADIUS_PACKET *p)
 {
 	static const uint8_t zeros[MESSAGE_AUTHENTICATOR_LEN];
-	RADIUS_PACKET *p = rad_alloc_reply(req->packet, req->packet);
-	VALUE_PAIR *vp;
+	VALUE_PAIR *vp = fr_pair_afrom_num(p, PW_MESSAGE_AUTHENTICATOR, 0);
 
-	if (p == NULL)
-		return NULL;
-	p->code = code;
-	if (req->code == PW_CODE_ACCOUNTING_REQUEST)
-		return (struct radius_reply *)p;
-	/* First attribute of every other reply (BlastRADIUS): rad_encode writes
-	 * the attributes in list order and rad_sign fills this one in. */
-	vp = fr_pair_afrom_num(p, PW_MESSAGE_AUTHENTICATOR, 0);
 	if (vp == NULL) {
 		rad_free(&p);
 		return NULL;
@@ -426,6 +533,29 @@ struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code)
 	fr_pair_value_memcpy(vp, zeros, sizeof(zeros));
 	fr_pair_add(&p->vps, vp);
 	return (struct radius_reply *)p;
+}
+
+struct radius_reply *radius_reply_new(struct radius_request *req, unsigned code)
+{
+	RADIUS_PACKET *p = rad_alloc_reply(req->packet, req->packet);
+
+	if (p == NULL)
+		return NULL;
+	p->code = code;
+	if (req->code == PW_CODE_ACCOUNTING_REQUEST)
+		return (struct radius_reply *)p;
+	return with_message_authenticator(p);
+}
+
+struct radius_reply *radius_reply_new_request(unsigned code, uint8_t id)
+{
+	RADIUS_PACKET *p = rad_alloc(NULL, false);
+
+	if (p == NULL)
+		return NULL;
+	p->code = code;
+	p->id = id;
+	return with_message_authenticator(p);
 }
 
 int radius_reply_add_octets(struct radius_reply *r, unsigned attr, unsigned vendor,
@@ -468,6 +598,20 @@ int radius_reply_add_integer(struct radius_reply *r, unsigned attr, int tag, uin
 	return 0;
 }
 
+int radius_reply_add_address(struct radius_reply *r, unsigned attr, const char *dotted)
+{
+	RADIUS_PACKET *p = packet_of(r);
+	VALUE_PAIR *vp;
+	struct in_addr ip;
+
+	if (inet_pton(AF_INET, dotted, &ip) != 1 || (vp = fr_pair_afrom_num(p, attr, 0)) == NULL)
+		return -1;
+	vp->vp_ipaddr = ip.s_addr;
+	vp->vp_length = 4;
+	fr_pair_add(&p->vps, vp);
+	return 0;
+}
+
 int radius_reply_encode(struct radius_reply *r, const struct radius_request *req,
                         const struct client *client, const uint8_t **out, size_t *outlen)
 {
@@ -481,6 +625,49 @@ int radius_reply_encode(struct radius_reply *r, const struct radius_request *req
 	pthread_mutex_unlock(&encode_lock);
 	if (rc < 0 || p->data == NULL)
 		return -1;
+	*out = p->data;
+	*outlen = p->data_len;
+	return 0;
+}
+
+/* Whether p is signed as RFC 5176 wants a request: Message-Authenticator
+ * first, computed with a zero authenticator, then the Request Authenticator
+ * MD5(Code+Identifier+Length+16 zero octets+Attributes+Secret). */
+static bool signed_as_request(const RADIUS_PACKET *p, const char *secret)
+{
+	static const uint8_t zeros[RADIUS_AUTHENTICATOR_LEN];
+
+	return p->data != NULL && p->data_len >= RADIUS_HEADER_LEN + 2 + MESSAGE_AUTHENTICATOR_LEN &&
+	       p->data_len <= RADIUS_MAX_PACKET && p->data[RADIUS_HEADER_LEN] == ATTR_MESSAGE_AUTHENTICATOR &&
+	       p->data[RADIUS_HEADER_LEN + 1] == 2 + MESSAGE_AUTHENTICATOR_LEN &&
+	       radius_message_authenticator_check(p->data, p->data_len, RADIUS_HEADER_LEN, zeros, secret) ==
+	               RADIUS_VALID &&
+	       radius_authenticator_check(p->data, p->data_len, zeros, secret) == RADIUS_VALID;
+}
+
+/* In libfreeradius 3.2.1, rad_encode writes attributes in list order and
+ * zeroes the authenticator for codes 40 and 43; rad_sign then computes
+ * Message-Authenticator with that zero authenticator and the Request
+ * Authenticator as for Accounting-Request. */
+int radius_reply_encode_request(struct radius_reply *r, const char *secret, const uint8_t **out,
+                                size_t *outlen, const char **why)
+{
+	RADIUS_PACKET *p = packet_of(r);
+	int rc;
+
+	pthread_mutex_lock(&encode_lock);
+	rc = rad_encode(p, NULL, secret);
+	if (rc >= 0)
+		rc = rad_sign(p, NULL, secret);
+	pthread_mutex_unlock(&encode_lock);
+	if (rc < 0) {
+		*why = "the RADIUS encoder failed";
+		return -1;
+	}
+	if (!signed_as_request(p, secret)) {
+		*why = "the RADIUS encoder did not sign as RFC 5176 says";
+		return -1;
+	}
 	*out = p->data;
 	*outlen = p->data_len;
 	return 0;
