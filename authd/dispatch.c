@@ -233,24 +233,27 @@ static void record(struct dispatch *d, struct conversation *conv)
 			        lost, suppressed);
 		if (refuse) {
 			dec->accept = false;
-			dec->reason = "decision_log_unwritable";
+			dec->reason = POLICY_REASON_DECISION_LOG_UNWRITABLE;
 			snprintf(dec->detail, sizeof(dec->detail), "%s", strerror(err));
 		}
 	}
 	log_sanitize(dec->identity, identity, sizeof(identity));
 	log_msg(LOG_INFO, "nas=%s conv=%llu: %s identity=\"%s\" reason=%s%s%s%s%s", dec->nas,
 	        (unsigned long long)dec->conversation, dec->accept ? "accept" : "reject", identity,
-	        dec->reason, dec->vlan ? " vlan=" : "", dec->vlan ? dec->vlan : "",
+	        decision_reason_code(dec), dec->vlan ? " vlan=" : "", dec->vlan ? dec->vlan : "",
 	        dec->detail[0] ? " detail=" : "", dec->detail);
 	stats_bump(&d->stats, dec->accept ? STAT_ACCEPT : STAT_REJECT);
 }
 
-/* The record of a conversation that failed in EAP or timed out. */
-static void mark_failed(struct conversation *conv, const char *reason, const char *detail)
+/* The record of a conversation that failed in EAP (reason
+ * POLICY_REASON_HANDSHAKE, why says how) or timed out. */
+static void mark_failed(struct conversation *conv, enum policy_reason reason, enum eap_reason why,
+                        const char *detail)
 {
 	fill_from_eap(conv);
 	conv->decision.accept = false;
 	conv->decision.reason = reason;
+	conv->decision.handshake_reason = reason == POLICY_REASON_HANDSHAKE ? eap_reason_code(why) : NULL;
 	snprintf(conv->decision.detail, sizeof(conv->decision.detail), "%s", detail);
 }
 
@@ -275,7 +278,7 @@ static void end_evicted(struct dispatch *d, const struct conversation_eviction *
 	if (rate_limit_allow(&d->drop_log, &suppressed))
 		log_msg(LOG_WARNING, "nas=%s conv=%llu: %s (%u similar lines suppressed before)",
 		        conv->client->name, (unsigned long long)conv->decision.conversation, detail, suppressed);
-	mark_failed(conv, "timeout", detail);
+	mark_failed(conv, POLICY_REASON_TIMEOUT, EAP_REASON_OK, detail);
 	record(d, conv);
 	conversation_free(conv);
 }
@@ -438,19 +441,6 @@ out:
 		return NULL;
 	}
 	return reply;
-}
-
-/* Reply-Message for a policy refusal: the class only; the log has the reason. */
-static const char *policy_refusal_text(const char *reason)
-{
-	if (strcmp(reason, "directory_unavailable") == 0)
-		return "device directory unavailable, try again later";
-	if (strcmp(reason, "decision_log_unwritable") == 0)
-		return "the decision cannot be recorded, try again later";
-	if (strcmp(reason, "identity_mismatch") == 0 || strcmp(reason, "identity_invalid") == 0 ||
-	    strcmp(reason, "no_identity") == 0)
-		return "certificate identity not acceptable";
-	return "device not permitted on this network";
 }
 
 static struct radius_reply *advance(struct request *r, struct conversation *conv,
@@ -646,6 +636,7 @@ static struct radius_reply *look_up_session(struct request *r, struct conversati
 	struct decision scratch;
 	STACK_OF(X509) *chain = NULL;
 	const uint8_t *id, *out = NULL;
+	enum policy_reason revocation = POLICY_REASON_OK;
 	const char *refusal = NULL;
 	uint8_t *der = NULL;
 	size_t idlen = eap_conversation_offered_session(conv->eap, &id), derlen = 0, outlen = 0;
@@ -671,17 +662,19 @@ static struct radius_reply *look_up_session(struct request *r, struct conversati
 		refusal = err;
 	if (chain != NULL) {
 		decision_start(&scratch, conv->decision.conversation, r->client->name);
-		refusal = policy_revocation_refusal(r->d->policy, sk_X509_value(chain, 0),
-		                                    sk_X509_value(chain, 1), chain,
-		                                    here == POLICY_BACKEND_OCSP ? REVOCATION_OCSP_ASK
-		                                                                : REVOCATION_OCSP_DEFER,
-		                                    &scratch);
+		revocation = policy_revocation_refusal(r->d->policy, sk_X509_value(chain, 0),
+		                                       sk_X509_value(chain, 1), chain,
+		                                       here == POLICY_BACKEND_OCSP ? REVOCATION_OCSP_ASK
+		                                                                   : REVOCATION_OCSP_DEFER,
+		                                       &scratch);
 		decision_clear(&scratch);
+		if (revocation != POLICY_REASON_OK)
+			refusal = policy_reason_code(revocation);
 	}
 	if (der != NULL)
 		OPENSSL_cleanse(der, derlen);
 	free(der);
-	if (refusal == REVOCATION_NEEDS_OCSP) {
+	if (revocation == POLICY_REASON_NEEDS_OCSP) {
 		if (hand_over(r, conv, PENDING_LOOKUP, POLICY_BACKEND_OCSP, sk_X509_value(chain, 0)) == 0) {
 			*deferred = true;
 			return NULL;
@@ -769,7 +762,8 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 		reply = accept_reply(r, conv, out, outlen, &conv->placement, tracked ? &ref : NULL);
 		if (reply == NULL) {
 			LOG_REQ(LOG_ERROR, r, "cannot build the Access-Accept: no reply");
-			mark_failed(conv, "tls_failed", "the Access-Accept could not be built");
+			mark_failed(conv, POLICY_REASON_HANDSHAKE, EAP_REASON_TLS_FAILED,
+			            "the Access-Accept could not be built");
 		}
 		record(d, conv);
 		recorded = true;
@@ -777,19 +771,19 @@ static struct radius_reply *advance(struct request *r, struct conversation *conv
 			radius_reply_free(reply);
 			eap_packet_build_result(failure, EAP_CODE_FAILURE, outlen >= 2 ? out[1] : 0);
 			reply = reject_reply(r, failure, sizeof(failure),
-			                     policy_refusal_text(conv->decision.reason));
+			                     policy_reason_text(conv->decision.reason));
 		}
 		break;
 	}
 	case EAP_STEP_FAILURE:
 		if (conv->decided && eap_conversation_reason(conv->eap) == EAP_REASON_OK) {
 			/* The policy refused; the record already says why. */
-			reply = reject_reply(r, out, outlen, policy_refusal_text(conv->decision.reason));
+			reply = reject_reply(r, out, outlen, policy_reason_text(conv->decision.reason));
 			break;
 		}
 		reason = eap_conversation_reason(conv->eap);
 		reply = reject_reply(r, out, outlen, eap_reason_text(reason));
-		mark_failed(conv, eap_reason_code(reason), eap_conversation_detail(conv->eap));
+		mark_failed(conv, POLICY_REASON_HANDSHAKE, reason, eap_conversation_detail(conv->eap));
 		break;
 	}
 	end_conversation(r, conv, recorded);
@@ -1072,7 +1066,7 @@ void dispatch_expire(struct dispatch *d)
 		snprintf(detail, sizeof(detail), "no request for %u s after %u round trips",
 		         d->cfg->timeout, eap_conversation_round_trips(conv->eap));
 		stats_bump(&d->stats, STAT_TIMEOUT);
-		mark_failed(conv, "timeout", detail);
+		mark_failed(conv, POLICY_REASON_TIMEOUT, EAP_REASON_OK, detail);
 		record(d, conv);
 		conversation_free(conv);
 	}
