@@ -4,8 +4,6 @@
  */
 #include "policy/policy_reason.h"
 
-#include <stddef.h>
-
 struct reason_name {
 	const char *code;
 	const char *text;
@@ -34,23 +32,12 @@ static const struct reason_name reason_names[POLICY_REASON_COUNT] = {
 	[POLICY_REASON_NEEDS_OCSP]              = { "needs_ocsp",              NOT_PERMITTED },
 };
 
-static const struct reason_name *reason_lookup(enum policy_reason reason)
-{
-	if ((unsigned)reason >= POLICY_REASON_COUNT)
-		return NULL;
-	return &reason_names[reason];
-}
-
 const char *policy_reason_code(enum policy_reason reason)
 {
-	const struct reason_name *r = reason_lookup(reason);
-
-	return r != NULL ? r->code : "unknown";
+	return (unsigned)reason < POLICY_REASON_COUNT ? reason_names[reason].code : "unknown";
 }
 
 const char *policy_reason_text(enum policy_reason reason)
 {
-	const struct reason_name *r = reason_lookup(reason);
-
-	return r != NULL ? r->text : NOT_PERMITTED;
+	return (unsigned)reason < POLICY_REASON_COUNT ? reason_names[reason].text : NOT_PERMITTED;
 }
