@@ -125,8 +125,8 @@ static void end_evicted(struct dispatch *d, const struct conversation_eviction *
 		[CONVERSATION_ROOM_NAS_COUNT] = "for a new one: its NAS is at clients.max_conversations",
 		[CONVERSATION_ROOM_TABLE_COUNT] = "for a new one: the table is full and its NAS holds the most",
 		[CONVERSATION_ROOM_NAS_BYTES] = "its NAS buffered more than clients.max_buffered_bytes",
-		[CONVERSATION_ROOM_TABLE_BYTES] = "all conversations buffered more than eap.max_buffered_bytes "
-		                                  "and its NAS buffered the most",
+		[CONVERSATION_ROOM_TABLE_BYTES] = ("all conversations buffered more than eap.max_buffered_bytes "
+		                                   "and its NAS buffered the most"),
 	};
 	struct conversation *conv = e->conv;
 	char detail[200];
