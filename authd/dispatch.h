@@ -1,73 +1,52 @@
 /*
- * From one datagram to one reply (or deliberate silence): client lookup,
- * RADIUS checks, duplicate detection, the EAP conversation, the decision.
- * Called concurrently by all worker threads; everything shared lives in
- * struct dispatch and is locked inside the tables it holds.
+ * From one RADIUS request to one reply (or deliberate silence): client
+ * lookup, RADIUS checks, duplicate detection, and which handler answers.
+ * The transport (a UDP listener today) hands each request in with a
+ * struct dispatch_origin saying where it came from and how to answer.
+ * Called concurrently by all worker threads; everything shared is locked
+ * inside the tables struct dispatch holds.
  */
 #ifndef AUTHD_DISPATCH_H
 #define AUTHD_DISPATCH_H
 
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
-#include "authd/config.h"
-#include "authd/conversation_table.h"
-#include "authd/live_sessions.h"
 #include "authd/radius.h"
 #include "authd/reply_cache.h"
-#include "authd/stats.h"
-#include "authd/tls_session_store.h"
-#include "authd/work_queue.h"
-#include "eap/eap_tls.h"
-#include "policy/decision.h"
-#include "policy/policy.h"
-#include "policy/rate_limit.h"
 
-struct dispatch {
-	const struct authd_config *cfg;        /* borrowed */
-	struct eap_tls_context *tls;           /* borrowed */
-	struct decision_log *decisions;        /* owned */
-	struct conversation_table *conversations;
-	struct reply_cache *replies;
-	struct policy *policy;
-	struct live_sessions *sessions;      /* NULL: no live-session table */
-	struct tls_session_store *tls_sessions;   /* NULL: no resumption */
-	/* Work that may block, one queue per backend with threads of its own
-	 * (NULL where this config never waits on that backend), so one slow
-	 * backend holds up only what needs it. Indexed by enum policy_backend;
-	 * POLICY_BACKEND_NONE's is always NULL. */
-	struct work_queue *queues[POLICY_BACKEND_COUNT];
-	/* OCSP's, one per responder (queues[POLICY_BACKEND_OCSP] stays NULL),
-	 * each started when first needed. ocsp_lock guards them and stopping. */
-	struct work_queue *ocsp_queues[POLICY_OCSP_RESPONDERS];
-	pthread_mutex_t ocsp_lock;
-	bool stopping;
-	struct work_queue *accounting;       /* NULL without the live-session table */
-	struct stats stats;
-	atomic_ullong next_conversation;
-	/* Drop warnings per second are capped so a flood cannot flood the log;
-	 * the counters still count every datagram. */
-	struct rate_limit drop_log;
-	/* Per client (by index): its requests per second, when it has a cap,
-	 * and how many were dropped over it. */
-	struct rate_limit *nas_rate;
-	atomic_ullong *nas_rate_dropped;
-};
+struct authd_config;
+struct eap_tls_context;
+struct dispatch;
 
-/* Creates tables and opens the decision log. 0, or -1 with a message. */
-int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
-                  struct eap_tls_context *tls, char *err, size_t errlen);
+/* Creates tables, opens the decision log and starts the backend threads.
+ * Borrows cfg and tls, which must outlive it. NULL with a message in err. */
+struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_context *tls, char *err,
+                              size_t errlen);
 /* Ends the backend work: queued conversations are abandoned (no reply),
  * running ones may finish until deadline (CLOCK_REALTIME; NULL: no limit).
  * -1 when some backend call is still running then (a silent responder, a
- * frozen directory): d must not be cleaned up under it. */
+ * frozen directory): d must not be freed under it. */
 int dispatch_stop(struct dispatch *d, const struct timespec *deadline);
-/* Stops (without a deadline) and frees everything. */
-void dispatch_cleanup(struct dispatch *d);
+/* Stops (without a deadline) and frees everything. NULL: nothing. */
+void dispatch_free(struct dispatch *d);
+
+/*
+ * Where a request came from and where its reply goes: what the transport
+ * tells the dispatch, so that the path from request to reply assumes no
+ * transport. Copied with the request to whichever thread answers it.
+ */
+struct dispatch_origin {
+	enum radius_port port;                  /* the listener's kind: which codes it takes */
+	struct sockaddr_storage peer;           /* the NAS: client lookup, duplicates, sessions */
+	socklen_t peer_len;
+	/* Sends one encoded reply to the peer; 0, or -1 with errno. Called from
+	 * any thread (a worker's or a backend's), once per reply. */
+	int (*send)(const struct dispatch_origin *origin, const uint8_t *data, size_t len);
+	void *transport;                        /* send's own; outlives every request in flight */
+};
 
 /* Per-thread scratch space, so no request needs a large stack frame or a
  * shared buffer. */
@@ -75,18 +54,24 @@ struct dispatch_scratch {
 	uint8_t reply[REPLY_CACHE_MAX_REPLY];
 };
 
-/* Handles one datagram received on fd (a listener of the given kind);
- * replies on fd to `from`. */
-void dispatch_datagram(struct dispatch *d, int fd, enum radius_port port, const uint8_t *buf, size_t len,
-                       const struct sockaddr_storage *from, socklen_t fromlen,
-                       struct dispatch_scratch *scratch);
+/* Handles one RADIUS packet (buf, len) from origin; answers through
+ * origin->send, now or later from a backend's thread. */
+void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, const uint8_t *buf,
+                      size_t len, struct dispatch_scratch *scratch);
 
-/* Logs, per NAS, what its quotas cost it (at stop). */
-void dispatch_log_nas_counters(struct dispatch *d);
+/* Once a second, from one thread: */
+/* Ends conversations idle past their timeout (decision "timeout") and forgets
+ * cached replies past their lifetime. */
+void dispatch_end_idle(struct dispatch *d);
+/* Picks up CRL files changed since they were read, and says so in the log. */
+void dispatch_reload_changed_files(struct dispatch *d);
 
-/* Ends conversations idle past their timeout (decision "timeout"), forgets
- * old cached replies and picks up changed CRL files. Call about once a second
- * from one thread. */
-void dispatch_expire(struct dispatch *d);
+/* On SIGHUP: reopens the decision log (after logrotate) and reloads the
+ * CRLs, saying so in the log. */
+void dispatch_reload(struct dispatch *d);
+
+/* Logs the counters (requests, per NAS what its quotas cost it, revocation
+ * checks), at stop. */
+void dispatch_log_counters(struct dispatch *d);
 
 #endif

@@ -11,7 +11,7 @@
 
 /* The handshake's own certificate checks. Prints one line; 0 if they pass. */
 static int verify(const struct authd_config *cfg, X509 *cert, STACK_OF(X509) *chain,
-                  STACK_OF(X509) **verified, const char **reason)
+                  STACK_OF(X509) **verified, enum eap_reason *reason)
 {
 	struct eap_tls_context *tls;
 	enum eap_reason r;
@@ -24,7 +24,7 @@ static int verify(const struct authd_config *cfg, X509 *cert, STACK_OF(X509) *ch
 	}
 	r = eap_tls_verify_certificate(tls, cert, chain, verified, detail, sizeof(detail));
 	eap_tls_context_free(tls);
-	*reason = eap_reason_code(r);
+	*reason = r;
 	if (r != EAP_REASON_OK) {
 		printf("certificate: rejected: %s\n", detail);
 		return -1;
@@ -67,9 +67,9 @@ static void print_outcome(const struct authd_config *cfg, const struct decision 
 	else if (dec->dn != NULL)
 		printf("directory: %s%s (%u ms)\n", dec->dn, dec->directory_cached ? " [cached]" : "",
 		       dec->directory_ms);
-	else if (strcmp(dec->reason, "directory_unavailable") == 0)
+	else if (dec->reason == POLICY_REASON_DIRECTORY_UNAVAILABLE)
 		printf("directory: unavailable: %s\n", dec->detail);
-	else if (strcmp(dec->reason, "unknown_device") == 0)
+	else if (dec->reason == POLICY_REASON_UNKNOWN_DEVICE)
 		printf("directory: not found\n");
 	else
 		printf("directory: not consulted\n");
@@ -95,7 +95,7 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	STACK_OF(X509) *chain = NULL, *verified = NULL;
 	X509 *cert = NULL;
 	char text[512], err[512];
-	const char *reason = "cert_invalid";
+	enum eap_reason reason = EAP_REASON_CERT_INVALID;
 	int rc = EXPLAIN_ERROR;
 
 	if (read_certs(req->cert_file, &cert, &chain) < 0)
@@ -112,7 +112,7 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	printf("issuer: %s\n", text);
 	decision_start(&dec, 0, req->nas != NULL ? req->nas : "");
 	if (verify(cfg, cert, chain, &verified, &reason) < 0) {
-		printf("result: reject (%s)\n", reason);
+		printf("result: reject (%s)\n", eap_reason_code(reason));
 		rc = EXPLAIN_REJECT;
 		goto done;
 	}
@@ -132,11 +132,11 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	print_outcome(cfg, &dec);
 	if (res.accept && res.vlan != NULL)
 		printf("result: accept, VLAN %s%s\n", res.vlan,
-		       strcmp(dec.reason, "quarantine") == 0 ? " (quarantine)" : "");
+		       dec.reason == POLICY_REASON_QUARANTINE ? " (quarantine)" : "");
 	else if (res.accept)
 		printf("result: accept (no VLAN)\n");
 	else
-		printf("result: reject (%s)%s%s\n", dec.reason, dec.detail[0] ? ": " : "", dec.detail);
+		printf("result: reject (%s)%s%s\n", decision_reason_code(&dec), dec.detail[0] ? ": " : "", dec.detail);
 	rc = res.accept ? EXPLAIN_ACCEPT : EXPLAIN_REJECT;
 done:
 	decision_clear(&dec);

@@ -31,7 +31,7 @@ struct worker {
 	bool started;
 	struct event_base *base;
 	struct event **reads;          /* one per socket */
-	struct event *sweep;           /* worker 0 only: timeouts, once a second */
+	struct event *every_second;    /* worker 0 only: timeouts, changed files */
 	struct event *stop;            /* made active by the main thread to end the loop */
 	struct dispatch_scratch scratch;
 	uint8_t datagram[RADIUS_MAX_PACKET];
@@ -41,7 +41,7 @@ struct server {
 	const struct authd_config *cfg;
 	int *fds;
 	size_t n_fds;
-	struct dispatch dispatch;
+	struct dispatch *dispatch;
 	struct worker *workers;
 	unsigned n_workers;
 };
@@ -120,7 +120,8 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 		if (s->fds[s->n_fds] < 0)
 			goto fail;
 	}
-	if (dispatch_init(&s->dispatch, cfg, tls, err, errlen) < 0)
+	s->dispatch = dispatch_new(cfg, tls, err, errlen);
+	if (s->dispatch == NULL)
 		goto fail;
 	return s;
 fail:
@@ -128,24 +129,33 @@ fail:
 	return NULL;
 }
 
+/* A reply goes back on the socket the request came in on, to its sender. */
+static int udp_send(const struct dispatch_origin *origin, const uint8_t *data, size_t len)
+{
+	const int *fd = origin->transport;
+
+	return sendto(*fd, data, len, 0, (const struct sockaddr *)&origin->peer, origin->peer_len) < 0 ? -1 : 0;
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	enum radius_port port = RADIUS_PORT_AUTH;
-	struct sockaddr_storage from;
-	socklen_t fromlen;
+	struct dispatch_origin origin = { .port = RADIUS_PORT_AUTH, .send = udp_send };
 	ssize_t n;
 
-	/* A handful of sockets: finding this one's kind costs nothing. */
+	/* A handful of sockets: finding this one costs nothing. */
 	for (size_t i = 0; i < w->server->n_fds; i++) {
-		if (w->server->fds[i] == fd && w->server->cfg->listen[i].accounting)
-			port = RADIUS_PORT_ACCOUNTING;
+		if (w->server->fds[i] != fd)
+			continue;
+		origin.transport = &w->server->fds[i];
+		if (w->server->cfg->listen[i].accounting)
+			origin.port = RADIUS_PORT_ACCOUNTING;
 	}
 	for (int i = 0; i < READ_BURST; i++) {
-		fromlen = sizeof(from);
+		origin.peer_len = sizeof(origin.peer);
 		/* MSG_TRUNC reports the real size, so oversized datagrams are noticed. */
 		n = recvfrom(fd, w->datagram, sizeof(w->datagram), MSG_TRUNC,
-		             (struct sockaddr *)&from, &fromlen);
+		             (struct sockaddr *)&origin.peer, &origin.peer_len);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_msg(LOG_WARNING, "recvfrom: %s", strerror(errno));
@@ -156,28 +166,16 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			        RADIUS_MAX_PACKET);
 			continue;
 		}
-		dispatch_datagram(&w->server->dispatch, fd, port, w->datagram, (size_t)n, &from, fromlen,
-		                  &w->scratch);
+		dispatch_request(w->server->dispatch, &origin, w->datagram, (size_t)n, &w->scratch);
 	}
 }
 
-static void log_revocation_counters(const struct policy *p)
-{
-	char line[256];
-	size_t n = 0;
-
-	for (int i = 0; i < REVOCATION_COUNTER_COUNT && n < sizeof(line); i++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s=%llu", i ? " " : "",
-		                      revocation_counter_name((enum revocation_counter)i),
-		                      policy_revocation_counter(p, (enum revocation_counter)i));
-	log_msg(LOG_INFO, "revocation checks: %s", line);
-}
-
-static void on_sweep(evutil_socket_t fd, short what, void *arg)
+static void on_second(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 
-	dispatch_expire(&w->server->dispatch);
+	dispatch_reload_changed_files(w->server->dispatch);
+	dispatch_end_idle(w->server->dispatch);
 }
 
 /*
@@ -201,7 +199,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int worker_setup(struct server *s, struct worker *w, bool sweeper)
+static int worker_setup(struct server *s, struct worker *w, bool every_second)
 {
 	static const struct timeval second = { 1, 0 };
 
@@ -220,9 +218,9 @@ static int worker_setup(struct server *s, struct worker *w, bool sweeper)
 		if (w->reads[i] == NULL || event_add(w->reads[i], NULL) < 0)
 			return -1;
 	}
-	if (sweeper) {
-		w->sweep = event_new(w->base, -1, EV_PERSIST, on_sweep, w);
-		if (w->sweep == NULL || event_add(w->sweep, &second) < 0)
+	if (every_second) {
+		w->every_second = event_new(w->base, -1, EV_PERSIST, on_second, w);
+		if (w->every_second == NULL || event_add(w->every_second, &second) < 0)
 			return -1;
 	}
 	return 0;
@@ -235,8 +233,8 @@ static void worker_cleanup(struct server *s, struct worker *w)
 			event_free(w->reads[i]);
 	}
 	free(w->reads);
-	if (w->sweep != NULL)
-		event_free(w->sweep);
+	if (w->every_second != NULL)
+		event_free(w->every_second);
 	if (w->stop != NULL)
 		event_free(w->stop);
 	if (w->base != NULL)
@@ -254,7 +252,6 @@ static unsigned worker_count(const struct authd_config *cfg)
 
 static void wait_for_stop(struct server *s)
 {
-	char err[512];
 	sigset_t set;
 	int sig;
 
@@ -269,15 +266,7 @@ static void wait_for_stop(struct server *s)
 			log_msg(LOG_INFO, "signal %d: stopping", sig);
 			return;
 		}
-		if (decision_log_reopen(s->dispatch.decisions) < 0)
-			log_msg(LOG_ERROR, "SIGHUP: cannot reopen decision log %s: %s",
-			        s->cfg->decision_log, strerror(errno));
-		else
-			log_msg(LOG_INFO, "SIGHUP: decision log reopened");
-		if (policy_reload(s->dispatch.policy, err, sizeof(err)) < 0)
-			log_msg(LOG_ERROR, "SIGHUP: %s; the CRLs loaded before stay in force", err);
-		else if (s->cfg->policy.revocation.n_crl_files > 0)
-			log_msg(LOG_INFO, "SIGHUP: CRLs reloaded");
+		dispatch_reload(s->dispatch);
 	}
 }
 
@@ -326,14 +315,12 @@ stop:
 	deadline.tv_nsec += STOP_GRACE_MS * 1000000L;
 	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
 	deadline.tv_nsec %= 1000000000L;
-	if (dispatch_stop(&s->dispatch, &deadline) < 0 && rc == SERVER_STOPPED) {
+	if (dispatch_stop(s->dispatch, &deadline) < 0 && rc == SERVER_STOPPED) {
 		log_msg(LOG_WARNING, "stopping: backend calls still running after %d ms are not waited for",
 		        STOP_GRACE_MS);
 		rc = SERVER_ABANDONED;
 	}
-	stats_log(&s->dispatch.stats);
-	dispatch_log_nas_counters(&s->dispatch);
-	log_revocation_counters(s->dispatch.policy);
+	dispatch_log_counters(s->dispatch);
 	return rc;
 }
 
@@ -341,8 +328,7 @@ void server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
-	if (s->dispatch.decisions != NULL)
-		dispatch_cleanup(&s->dispatch);
+	dispatch_free(s->dispatch);
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i]);
 	free(s->fds);

@@ -69,10 +69,18 @@ void decision_start(struct decision *d, uint64_t conversation, const char *nas)
 {
 	memset(d, 0, sizeof(*d));
 	d->conversation = conversation;
-	d->reason = "tls_failed";
+	d->reason = POLICY_REASON_HANDSHAKE;
+	d->handshake_reason = "tls_failed";
 	snprintf(d->nas, sizeof(d->nas), "%s", nas);
 	d->rule_index = -1;
 	clock_gettime(CLOCK_MONOTONIC, &d->started);
+}
+
+const char *decision_reason_code(const struct decision *d)
+{
+	if (d->reason == POLICY_REASON_HANDSHAKE && d->handshake_reason != NULL)
+		return d->handshake_reason;
+	return policy_reason_code(d->reason);
 }
 
 void decision_clear(struct decision *d)
@@ -163,7 +171,7 @@ char *decision_to_json(const struct decision *d, const struct timespec *now)
 	json_buf_set_limits(&b, &field_limits);
 	json_buf_string(&b, "time", when);
 	json_buf_string(&b, "outcome", d->accept ? "accept" : "reject");
-	json_buf_string(&b, "reason", d->reason);
+	json_buf_string(&b, "reason", decision_reason_code(d));
 	field(&b, &cut, "detail", d->detail);
 	field(&b, &cut, "identity", d->identity);
 	add_cert(&b, &cut, d->cert);

@@ -14,11 +14,14 @@
 
 #include <openssl/x509.h>
 
+#include "policy/policy_reason.h"
+
 struct decision {
 	uint64_t conversation;          /* authd's conversation id, also in the operational log */
 	struct timespec started;        /* CLOCK_MONOTONIC, for duration_ms */
 	bool accept;
-	const char *reason;             /* stable code: "ok", "cert_expired", ... (static string) */
+	enum policy_reason reason;
+	const char *handshake_reason;   /* POLICY_REASON_HANDSHAKE: EAP's code ("cert_expired", ...), static */
 	char detail[256];               /* free text for humans, e.g. OpenSSL's verify error */
 	char identity[256];             /* EAP-Response/Identity */
 	char nas[64];                   /* client name from the config */
@@ -44,6 +47,8 @@ struct decision {
 
 /* Starts a record now for the given conversation id and NAS name. */
 void decision_start(struct decision *d, uint64_t conversation, const char *nas);
+/* The record's reason code as logged: the policy's, or EAP's for a failed handshake. */
+const char *decision_reason_code(const struct decision *d);
 /* Frees what the record owns (dn, groups). */
 void decision_clear(struct decision *d);
 

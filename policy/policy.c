@@ -61,9 +61,9 @@ int policy_reload_changed(struct policy *p, char *err, size_t errlen)
 	return revocation_reload_changed(p->revocation, err, errlen);
 }
 
-const char *policy_revocation_refusal(struct policy *p, X509 *cert, X509 *issuer,
-                                      STACK_OF(X509) *chain, enum revocation_ocsp ocsp,
-                                      struct decision *dec)
+enum policy_reason policy_revocation_refusal(struct policy *p, X509 *cert, X509 *issuer,
+                                             STACK_OF(X509) *chain, enum revocation_ocsp ocsp,
+                                             struct decision *dec)
 {
 	return revocation_check(p->revocation, cert, issuer, chain, ocsp, dec);
 }
@@ -151,17 +151,18 @@ static unsigned ms_since(const struct timespec *t0)
 }
 
 /* Ends with the configured fallback: reject with `reason`, or the quarantine
- * VLAN (reason "quarantine", the original reason kept in detail). */
-static void fall_back(const struct policy *p, enum policy_fallback fallback, const char *reason,
+ * VLAN (reason "quarantine", the original reason's code kept in detail). */
+static void fall_back(const struct policy *p, enum policy_fallback fallback, enum policy_reason reason,
                       struct decision *dec, struct policy_result *out)
 {
 	if (fallback == POLICY_QUARANTINE) {
 		char why[sizeof(dec->detail)];
 
-		snprintf(why, sizeof(why), "%s%s%.200s", reason, dec->detail[0] ? ": " : "", dec->detail);
+		snprintf(why, sizeof(why), "%s%s%.200s", policy_reason_code(reason), dec->detail[0] ? ": " : "",
+		         dec->detail);
 		snprintf(dec->detail, sizeof(dec->detail), "%s", why);
 		dec->accept = out->accept = true;
-		dec->reason = "quarantine";
+		dec->reason = POLICY_REASON_QUARANTINE;
 		dec->vlan = out->vlan = p->settings->quarantine_vlan;
 		return;
 	}
@@ -221,7 +222,7 @@ static enum policy_step check_revocation(struct policy *p, const struct policy_r
 {
 	enum revocation_ocsp ocsp = step == POLICY_STEP_REVOCATION ? REVOCATION_OCSP_DEFER
 	                            : busy ? REVOCATION_OCSP_SKIP : REVOCATION_OCSP_ASK;
-	const char *refusal;
+	enum policy_reason refusal;
 
 	memset(out, 0, sizeof(*out));
 	dec->detail[0] = '\0';
@@ -230,13 +231,13 @@ static enum policy_step check_revocation(struct policy *p, const struct policy_r
 		snprintf(dec->detail, sizeof(dec->detail), "revocation not checked: every Redis thread "
 		         "is busy and their queue is full");
 		dec->revocation = cert_status_name(CERT_STATUS_UNKNOWN);
-		fall_back(p, POLICY_REJECT, "revocation_unknown", dec, out);
+		fall_back(p, POLICY_REJECT, POLICY_REASON_REVOCATION_UNKNOWN, dec, out);
 		return POLICY_STEP_DONE;
 	}
 	refusal = revocation_check(p->revocation, req->cert, req->issuer, req->chain, ocsp, dec);
-	if (refusal == REVOCATION_NEEDS_OCSP)
+	if (refusal == POLICY_REASON_NEEDS_OCSP)
 		return POLICY_STEP_OCSP;
-	if (refusal != NULL) {
+	if (refusal != POLICY_REASON_OK) {
 		fall_back(p, POLICY_REJECT, refusal, dec, out);
 		return POLICY_STEP_DONE;
 	}
@@ -258,17 +259,17 @@ static void place(struct policy *p, const struct policy_request *req, bool busy,
 	case CERT_IDENTITY_NONE:
 		if (!s->placement && !s->match_eap_identity) {
 			dec->accept = out->accept = true;
-			dec->reason = "ok";
+			dec->reason = POLICY_REASON_OK;
 			return;
 		}
 		snprintf(dec->detail, sizeof(dec->detail), "no configured identity source holds a value");
-		fall_back(p, POLICY_REJECT, "no_identity", dec, out);
+		fall_back(p, POLICY_REJECT, POLICY_REASON_NO_IDENTITY, dec, out);
 		return;
 	case CERT_IDENTITY_INVALID:
 		snprintf(dec->detail, sizeof(dec->detail), "%s is unfit as an identity: %.200s",
 		         identity_source_name(used), dec->cert_identity);
 		dec->cert_identity[0] = '\0';
-		fall_back(p, POLICY_REJECT, "identity_invalid", dec, out);
+		fall_back(p, POLICY_REJECT, POLICY_REASON_IDENTITY_INVALID, dec, out);
 		return;
 	case CERT_IDENTITY_FOUND:
 		dec->identity_source = identity_source_name(used);
@@ -280,21 +281,21 @@ static void place(struct policy *p, const struct policy_request *req, bool busy,
 	if (s->match_eap_identity && !cert_identity_matches_eap(dec->cert_identity, req->eap_identity)) {
 		snprintf(dec->detail, sizeof(dec->detail), "EAP identity does not name the certificate's %s",
 		         identity_source_name(used));
-		fall_back(p, POLICY_REJECT, "identity_mismatch", dec, out);
+		fall_back(p, POLICY_REJECT, POLICY_REASON_IDENTITY_MISMATCH, dec, out);
 		return;
 	}
 	if (!s->placement) {
 		dec->accept = out->accept = true;
-		dec->reason = "ok";
+		dec->reason = POLICY_REASON_OK;
 		return;
 	}
 	known = find_groups(p, busy, dec);
 	if (known < 0) {
-		fall_back(p, s->directory_unavailable, "directory_unavailable", dec, out);
+		fall_back(p, s->directory_unavailable, POLICY_REASON_DIRECTORY_UNAVAILABLE, dec, out);
 		return;
 	}
 	if (known == 0) {
-		fall_back(p, s->no_match, "unknown_device", dec, out);
+		fall_back(p, s->no_match, POLICY_REASON_UNKNOWN_DEVICE, dec, out);
 		return;
 	}
 	cert_name_string(X509_get_issuer_name(req->cert), issuer, sizeof(issuer));
@@ -310,7 +311,7 @@ static void place(struct policy *p, const struct policy_request *req, bool busy,
 	if (rule < 0) {
 		snprintf(dec->detail, sizeof(dec->detail), "%zu group(s), none matched by a rule",
 		         dec->n_groups);
-		fall_back(p, s->no_match, "no_matching_rule", dec, out);
+		fall_back(p, s->no_match, POLICY_REASON_NO_MATCHING_RULE, dec, out);
 		return;
 	}
 	dec->rule_index = rule;
@@ -318,7 +319,7 @@ static void place(struct policy *p, const struct policy_request *req, bool busy,
 	dec->vlan = out->vlan = s->rules[rule].vlan;
 	out->rule = &s->rules[rule];
 	dec->accept = out->accept = true;
-	dec->reason = "ok";
+	dec->reason = POLICY_REASON_OK;
 }
 
 enum policy_step policy_decide_step(struct policy *p, const struct policy_request *req,

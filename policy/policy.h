@@ -15,6 +15,7 @@
 #include "policy/cert_identity.h"
 #include "policy/decision.h"
 #include "policy/ldap_directory.h"
+#include "policy/policy_reason.h"
 #include "policy/revocation.h"
 
 /* RFC 2865 NAS-Port-Type values rules can name. */
@@ -86,11 +87,11 @@ void policy_free(struct policy *p);
 int policy_stop(struct policy *p, const struct timespec *deadline);
 
 /* The revocation check alone (see revocation_check), e.g. before a device
- * may resume a session. NULL, the reason to refuse it, or (with
- * REVOCATION_OCSP_DEFER) REVOCATION_NEEDS_OCSP. */
-const char *policy_revocation_refusal(struct policy *p, X509 *cert, X509 *issuer,
-                                      STACK_OF(X509) *chain, enum revocation_ocsp ocsp,
-                                      struct decision *dec);
+ * may resume a session. POLICY_REASON_OK, the reason to refuse it, or (with
+ * REVOCATION_OCSP_DEFER) POLICY_REASON_NEEDS_OCSP. */
+enum policy_reason policy_revocation_refusal(struct policy *p, X509 *cert, X509 *issuer,
+                                             STACK_OF(X509) *chain, enum revocation_ocsp ocsp,
+                                             struct decision *dec);
 
 /* Counters of the revocation checks. */
 unsigned long long policy_revocation_counter(const struct policy *p, enum revocation_counter c);

@@ -276,11 +276,9 @@ static void check_crl(struct revocation *r, X509 *cert, X509 *issuer, struct dec
 	set(l, status == CRL_GOOD ? CERT_STATUS_GOOD : CERT_STATUS_UNKNOWN, "crl");
 }
 
-const char REVOCATION_NEEDS_OCSP[] = "needs_ocsp";
-
-/* One certificate through every source and the unknown rule: NULL, or the
- * reason to refuse, or REVOCATION_NEEDS_OCSP (see revocation_check). */
-static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer,
+/* One certificate through every source and the unknown rule: POLICY_REASON_OK,
+ * or the reason to refuse, or POLICY_REASON_NEEDS_OCSP (see revocation_check). */
+static enum policy_reason check_one(struct revocation *r, X509 *cert, X509 *issuer,
                              enum revocation_ocsp ocsp, struct decision *dec)
 {
 	struct learned l = { 0 };
@@ -296,7 +294,7 @@ static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer,
 			 * other source may stand in for the helpdesk's word. */
 			dec->revocation = cert_status_name(listed > 0 ? CERT_STATUS_REVOKED : CERT_STATUS_UNKNOWN);
 			dec->revocation_source = listed > 0 ? "helpdesk" : NULL;
-			return listed > 0 ? "revoked" : "revocation_unknown";
+			return listed > 0 ? POLICY_REASON_REVOKED : POLICY_REASON_REVOCATION_UNKNOWN;
 		}
 	}
 	if (have_ref && r->cache != NULL)
@@ -305,7 +303,7 @@ static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer,
 		/* Only a responder that is not marked down is worth a trip to the
 		 * OCSP threads; one that is counts as failing, at once. */
 		if (ocsp == REVOCATION_OCSP_DEFER && !ocsp_check_responder_down(r->ocsp, cert))
-			return REVOCATION_NEEDS_OCSP;
+			return POLICY_REASON_NEEDS_OCSP;
 		if (ocsp == REVOCATION_OCSP_ASK) {
 			check_ocsp(r, cert, issuer, &ref, dec, &l);
 		} else {
@@ -325,33 +323,36 @@ static const char *check_one(struct revocation *r, X509 *cert, X509 *issuer,
 	dec->revocation = cert_status_name(l.known ? l.status : CERT_STATUS_UNKNOWN);
 	dec->revocation_source = l.known ? l.source : NULL;
 	if (l.known && l.status == CERT_STATUS_GOOD)
-		return NULL;
+		return POLICY_REASON_OK;
 	if (l.known && l.status == CERT_STATUS_REVOKED)
-		return "revoked";
+		return POLICY_REASON_REVOKED;
 	if (r->s->unknown == REVOCATION_UNKNOWN_ACCEPT) {
 		count(r, REVOCATION_SOFT_FAIL_ACCEPTS);
 		note(dec, "%s", "status unknown: accepted (revocation.unknown = \"accept\")");
-		return NULL;
+		return POLICY_REASON_OK;
 	}
-	return "revocation_unknown";
+	return POLICY_REASON_REVOCATION_UNKNOWN;
 }
 
-const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer,
-                             STACK_OF(X509) *chain, enum revocation_ocsp ocsp, struct decision *dec)
+enum policy_reason revocation_check(struct revocation *r, X509 *cert, X509 *issuer,
+                                   STACK_OF(X509) *chain, enum revocation_ocsp ocsp,
+                                   struct decision *dec)
 {
-	const char *refusal;
+	enum policy_reason refusal;
 
 	if (!r->s->configured && r->helpdesk == NULL)
-		return NULL;
+		return POLICY_REASON_OK;
 	refusal = check_one(r, cert, issuer, ocsp, dec);
 	/* The intermediates, each by its issuer; the root (last) is trusted as it is. */
-	for (int i = 1; refusal == NULL && r->s->check_intermediates && i + 1 < sk_X509_num(chain); i++) {
+	for (int i = 1; refusal == POLICY_REASON_OK && r->s->check_intermediates && i + 1 < sk_X509_num(chain);
+	     i++) {
 		X509 *ca = sk_X509_value(chain, i);
 		size_t before = strlen(dec->detail);
 		char name[256], *mine;
 
 		refusal = check_one(r, ca, sk_X509_value(chain, i + 1), ocsp, dec);
-		if (refusal == NULL || refusal == REVOCATION_NEEDS_OCSP || (mine = strdup(dec->detail + before)) == NULL)
+		if (refusal == POLICY_REASON_OK || refusal == POLICY_REASON_NEEDS_OCSP ||
+		    (mine = strdup(dec->detail + before)) == NULL)
 			continue;
 		/* Say which certificate of the chain it was. */
 		cert_name_string(X509_get_subject_name(ca), name, sizeof(name));

@@ -79,28 +79,26 @@ unsigned revocation_ocsp_responder(struct revocation *r, X509 *cert);
 /* Whether a check may ask OCSP. */
 enum revocation_ocsp {
 	REVOCATION_OCSP_ASK,        /* yes, and wait for the answer */
-	REVOCATION_OCSP_DEFER,      /* no: stop with REVOCATION_NEEDS_OCSP where only OCSP can say */
+	REVOCATION_OCSP_DEFER,      /* no: stop with POLICY_REASON_NEEDS_OCSP where only OCSP can say */
 	REVOCATION_OCSP_SKIP,       /* no: every OCSP thread is taken, count it as OCSP failing */
 };
-
-/* What revocation_check returns under REVOCATION_OCSP_DEFER when only a live
- * responder could answer: compared by address. */
-extern const char REVOCATION_NEEDS_OCSP[];
 
 /*
  * Checks cert (issued by issuer, NULL when the chain had none) and, with
  * check_intermediates, every CA of the verified chain (leaf first) below its
  * root. Fills dec->revocation, dec->revocation_source (the source that gave
  * the status; NULL when none did) and, on anything worth knowing,
- * dec->detail. Returns NULL when the certificate may go on, else the reason
- * to refuse it ("revoked" or "revocation_unknown"). With
- * REVOCATION_OCSP_DEFER it stops with REVOCATION_NEEDS_OCSP where only a live
+ * dec->detail. Returns POLICY_REASON_OK when the certificate may go on, else
+ * the reason to refuse it (POLICY_REASON_REVOKED or
+ * POLICY_REASON_REVOCATION_UNKNOWN). With
+ * REVOCATION_OCSP_DEFER it stops with POLICY_REASON_NEEDS_OCSP where only a live
  * responder could answer, so the caller can run the check again where
  * waiting on OCSP holds up nobody else (dec->detail is then to be cleared).
  * Thread-safe.
  */
-const char *revocation_check(struct revocation *r, X509 *cert, X509 *issuer,
-                             STACK_OF(X509) *chain, enum revocation_ocsp ocsp, struct decision *dec);
+enum policy_reason revocation_check(struct revocation *r, X509 *cert, X509 *issuer,
+                                   STACK_OF(X509) *chain, enum revocation_ocsp ocsp,
+                                   struct decision *dec);
 
 /* So that the helpdesk can later revoke the device by name. Best effort. */
 void revocation_remember_identity(struct revocation *r, const char *identity, X509 *cert,

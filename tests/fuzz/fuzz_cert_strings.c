@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	decision_start(&d, 42, "nas-fuzz");
 	d.cert = cert;
 	d.accept = true;
-	d.reason = "ok";
+	d.reason = POLICY_REASON_OK;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		enum cert_identity_status st = cert_identity(cert, &all[i], 1, out, sizeof(out), &used);
 

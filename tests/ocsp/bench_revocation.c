@@ -90,7 +90,7 @@ static void series(const char *name, struct revocation **r, struct redis_pool *r
 	for (int i = 0; i < n; i++) {
 		struct decision dec;
 		double t0, c0;
-		const char *refusal;
+		enum policy_reason refusal;
 
 		if (uncached)
 			forget(redis, r, s, &ref);
@@ -101,9 +101,9 @@ static void series(const char *name, struct revocation **r, struct redis_pool *r
 		wall[i] = now_us(CLOCK_MONOTONIC) - t0;
 		cpu += now_us(CLOCK_PROCESS_CPUTIME_ID) - c0;
 		total += wall[i];
-		if (refusal != NULL || strcmp(dec.revocation_source, uncached ? "ocsp" : "cache") != 0) {
+		if (refusal != POLICY_REASON_OK || strcmp(dec.revocation_source, uncached ? "ocsp" : "cache") != 0) {
 			fprintf(stderr, "bench_revocation: %s check %d: %s from %s (%s)\n", name, i,
-			        refusal ? refusal : "good", dec.revocation_source, dec.detail);
+			        policy_reason_code(refusal), dec.revocation_source, dec.detail);
 			exit(1);
 		}
 	}

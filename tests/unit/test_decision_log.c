@@ -182,7 +182,8 @@ static void hostile_record(struct decision *d, X509 *cert)
 {
 	decision_start(d, 42, "lab-switch\x01\xff");
 	d->accept = false;
-	d->reason = "unknown_ca";
+	d->reason = POLICY_REASON_HANDSHAKE;
+	d->handshake_reason = "unknown_ca";
 	memset(d->detail, '\x02', sizeof(d->detail) - 1);
 	memset(d->identity, '\xff', sizeof(d->identity) - 1);
 	memset(d->calling_station_id, '"', sizeof(d->calling_station_id) - 1);
@@ -241,7 +242,7 @@ static void ordinary_record_is_whole(void **state)
 	(void)state;
 	decision_start(&d, 7, "lab-switch");
 	d.accept = true;
-	d.reason = "ok";
+	d.reason = POLICY_REASON_OK;
 	snprintf(d.identity, sizeof(d.identity), "laptop-0001.corp.example");
 	d.cert = cert;
 	line = decision_to_json(&d, &now);

@@ -257,23 +257,23 @@ static void test_policy_fallbacks(void **state)
 
 	decide(&s, laptop, "kiosk.corp.example", &dec, &res);
 	assert_false(res.accept);
-	assert_string_equal(dec.reason, "identity_mismatch");
+	assert_int_equal(dec.reason, POLICY_REASON_IDENTITY_MISMATCH);
 	decision_clear(&dec);
 
 	decide(&s, kiosk, "kiosk.corp.example", &dec, &res);
 	assert_false(res.accept);
-	assert_string_equal(dec.reason, "no_matching_rule");
+	assert_int_equal(dec.reason, POLICY_REASON_NO_MATCHING_RULE);
 	decision_clear(&dec);
 
 	decide(&s, stranger, "stranger.corp.example", &dec, &res);
 	assert_false(res.accept);
-	assert_string_equal(dec.reason, "unknown_device");
+	assert_int_equal(dec.reason, POLICY_REASON_UNKNOWN_DEVICE);
 	decision_clear(&dec);
 
 	s.no_match = POLICY_QUARANTINE;
 	decide(&s, stranger, "stranger.corp.example", &dec, &res);
 	assert_true(res.accept);
-	assert_string_equal(dec.reason, "quarantine");
+	assert_int_equal(dec.reason, POLICY_REASON_QUARANTINE);
 	assert_string_equal(res.vlan, "999");
 	assert_non_null(strstr(dec.detail, "unknown_device"));
 	decision_clear(&dec);
@@ -290,6 +290,59 @@ static void test_policy_fallbacks(void **state)
 	X509_free(stranger);
 }
 
+/*
+ * Overload: every directory thread is busy and their queue is full, so the
+ * placement step is taken with backend_busy. It ends through the configured
+ * fallback, as a directory outage does: policy.directory_unavailable =
+ * "quarantine" places the device on the quarantine VLAN, "reject" refuses it.
+ * The directory is never asked (nothing listens on its port).
+ */
+static void test_busy_directory_takes_the_fallback(void **state)
+{
+	const char *uris[] = { "ldap://127.0.0.1:1" };
+	struct ldap_settings ldap = {
+		.uris = uris, .n_uris = 1, .base_dn = "dc=example",
+		.device_filter = "(cn=%{identity})", .group_mode = LDAP_GROUPS_MEMBEROF,
+		.connect_timeout_ms = 100, .timeout_ms = 100, .connections = 1,
+	};
+	struct policy_rule rules[] = { rule("employees", "employees", "110") };
+	struct policy_settings s = {
+		.placement = true, .sources = { IDENTITY_SUBJECT_CN }, .n_sources = 1, .ldap = &ldap,
+		.rules = rules, .n_rules = 1, .quarantine_vlan = "999",
+		.directory_unavailable = POLICY_QUARANTINE,
+	};
+	X509 *laptop = make_cert("laptop.corp.example", 19, NULL);
+	struct policy_request req = { .cert = laptop, .eap_identity = "laptop.corp.example", .nas = "sw" };
+	struct policy_result res;
+	struct decision dec;
+	char err[128];
+	struct policy *p = policy_new(&s, NULL, err, sizeof(err));
+
+	assert_non_null(p);
+	decision_start(&dec, 1, "sw");
+	assert_int_equal(policy_decide_step(p, &req, POLICY_STEP_PLACEMENT, true, &dec, &res), POLICY_STEP_DONE);
+	assert_true(res.accept);
+	assert_int_equal(dec.reason, POLICY_REASON_QUARANTINE);
+	assert_string_equal(res.vlan, "999");
+	assert_non_null(strstr(dec.detail, "directory_unavailable"));
+	assert_non_null(strstr(dec.detail, "busy"));
+	decision_clear(&dec);
+	policy_free(p);
+
+	s.directory_unavailable = POLICY_REJECT;
+	p = policy_new(&s, NULL, err, sizeof(err));
+	assert_non_null(p);
+	decision_start(&dec, 2, "sw");
+	assert_int_equal(policy_decide_step(p, &req, POLICY_STEP_PLACEMENT, true, &dec, &res), POLICY_STEP_DONE);
+	assert_false(res.accept);
+	assert_int_equal(dec.reason, POLICY_REASON_DIRECTORY_UNAVAILABLE);
+	assert_string_equal(decision_reason_code(&dec), "directory_unavailable");
+	assert_string_equal(policy_reason_text(dec.reason), "device directory unavailable, try again later");
+	decision_clear(&dec);
+	policy_free(p);
+	X509_free(laptop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_static_map_union),
 		cmocka_unit_test(test_ldap_filter_escaping),
 		cmocka_unit_test(test_policy_fallbacks),
+		cmocka_unit_test(test_busy_directory_takes_the_fallback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
