@@ -29,12 +29,12 @@
 #include "authd/live_sessions.h"
 #include "authd/radius.h"
 #include "authd/session_disconnect.h"
-#include "policy/cert_names.h"
+#include "common/cert_names.h"
 #include "policy/crl_store.h"
 #include "policy/helpdesk.h"
-#include "policy/json_buf.h"
+#include "common/json_buf.h"
 #include "policy/status_cache.h"
-#include "policy/utc_time.h"
+#include "common/utc_time.h"
 
 struct target {
 	const char *cert_file, *serial, *issuer_file, *identity, *reason;

@@ -12,7 +12,7 @@
 #include "authd/config_parser.h"
 #include "authd/config_sections.h"
 #include "policy/ldap_directory.h"
-#include "policy/seal.h"
+#include "common/seal.h"
 
 static int parse_identity(struct parser *p, struct policy_settings *s)
 {

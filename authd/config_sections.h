@@ -14,7 +14,7 @@
 #include "authd/client.h"
 #include "authd/dynauth.h"
 #include "authd/config_parser.h"
-#include "policy/redis_pool.h"
+#include "common/redis_pool.h"
 
 /* The live-session table and what a revocation does to a live session. */
 struct sessions_settings {

@@ -17,7 +17,7 @@
 #include "authd/radius.h"
 #include "authd/session_class.h"
 #include "eap/eap_packet.h"
-#include "policy/ttl_table.h"
+#include "common/ttl_table.h"
 
 /* RFC 5080 §2.2.2: keep replies long enough to cover the NAS's retries. */
 #define REPLY_CACHE_LIFETIME_S 30

@@ -25,7 +25,7 @@
 #include "eap/eap_tls.h"
 #include "policy/decision.h"
 #include "policy/policy.h"
-#include "policy/rate_limit.h"
+#include "common/rate_limit.h"
 
 struct dispatch {
 	const struct authd_config *cfg;        /* borrowed */

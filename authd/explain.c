@@ -6,7 +6,7 @@
 #include <openssl/pem.h>
 
 #include "eap/eap_tls.h"
-#include "policy/cert_names.h"
+#include "common/cert_names.h"
 #include "policy/policy.h"
 
 /* The handshake's own certificate checks. Prints one line; 0 if they pass. */

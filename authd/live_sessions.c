@@ -13,7 +13,7 @@
 #include "authd/log.h"
 #include "authd/radius.h"
 #include "authd/session_class.h"
-#include "policy/rate_limit.h"
+#include "common/rate_limit.h"
 
 /* Warnings about a NAS over its cap, per second at most. */
 #define CAP_LOG_PER_SECOND 5

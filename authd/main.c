@@ -22,7 +22,7 @@
 #include "authd/radius.h"
 #include "authd/server.h"
 #include "eap/eap_tls.h"
-#include "policy/report.h"
+#include "common/report.h"
 
 static void usage(FILE *out)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/ttl_table.h"
+#include "common/ttl_table.h"
 
 /* One per (client address, port, Identifier): a NAS has at most one request
  * outstanding for each (RFC 2865 3, RFC 5080 2.2.2), so a new Request

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "authd/dynauth.h"
-#include "policy/json_buf.h"
-#include "policy/utc_time.h"
+#include "common/json_buf.h"
+#include "common/utc_time.h"
 
 static const struct client *client_named(const struct authctl_config *cfg, const char *name)
 {

@@ -9,9 +9,9 @@
 #include <openssl/crypto.h>
 
 #include "authd/log.h"
-#include "policy/report.h"
-#include "policy/seal.h"
-#include "policy/ttl_table.h"
+#include "common/report.h"
+#include "common/seal.h"
+#include "common/ttl_table.h"
 
 /* A session in the process: keyed by its id (at most 32 bytes). */
 struct local_session {

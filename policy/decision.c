@@ -10,9 +10,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "policy/cert_names.h"
-#include "policy/json_buf.h"
-#include "policy/rate_limit.h"
+#include "common/cert_names.h"
+#include "common/json_buf.h"
+#include "common/rate_limit.h"
 
 /* A full disk fails every record: one line a second says so, with a count. */
 #define FAILURE_REPORTS_PER_SECOND 1

@@ -91,7 +91,7 @@ int decision_log_write(struct decision_log *log, const struct decision *d);
 /*
  * For the caller's loud line after a failed write: *lost gets the records not
  * written since the log was opened. True when the failure may be logged now
- * (one line a second, through policy/rate_limit); *suppressed then gets how
+ * (one line a second, through common/rate_limit); *suppressed then gets how
  * many failures went unreported before it.
  */
 bool decision_log_report_failure(struct decision_log *log, unsigned long long *lost,

@@ -20,8 +20,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "policy/breaker.h"
-#include "policy/ttl_table.h"
+#include "common/breaker.h"
+#include "common/ttl_table.h"
 
 /* A device in more groups than this is refused rather than given a partial
  * list: with first-match rules a missing group can mean a wider VLAN. */

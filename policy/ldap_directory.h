@@ -80,7 +80,7 @@ int ldap_lookup_result_add_group(struct ldap_lookup_result *res, const char *dn,
                                  size_t max);
 
 /* True while the directory is marked down (three lookups in a row failed to
- * reach it: see policy/breaker.h). Lookups then answer from the outage cache
+ * reach it: see common/breaker.h). Lookups then answer from the outage cache
  * at once, so callers need not queue for a connection. */
 bool ldap_directory_down(const struct ldap_directory *dir);
 

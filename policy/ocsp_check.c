@@ -20,10 +20,10 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "policy/breaker.h"
-#include "policy/ttl_table.h"
-#include "policy/cert_names.h"
-#include "policy/utc_time.h"
+#include "common/breaker.h"
+#include "common/ttl_table.h"
+#include "common/cert_names.h"
+#include "common/utc_time.h"
 
 #define NONCE_LEN 32            /* RFC 8954: clients SHOULD send 32 octets */
 #define MAX_URL 1024

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/cert_names.h"
+#include "common/cert_names.h"
 #include "policy/rules.h"
 #include "policy/static_groups.h"
 #include "policy/status_cache.h"

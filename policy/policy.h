@@ -158,7 +158,7 @@ enum policy_step {
 
 /* The backend step waits on; NONE when it never blocks. */
 enum policy_backend policy_step_backend(const struct policy *p, enum policy_step step);
-/* True while backend b is marked down (see policy/breaker.h): its calls fail
+/* True while backend b is marked down (see common/breaker.h): its calls fail
  * at once, so a thread of another backend may take a step that needs it on
  * its way instead of queueing. A TLS worker still hands it over: the one
  * call that probes whether the backend is back may wait its timeout. */

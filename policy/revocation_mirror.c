@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "policy/ttl_table.h"
+#include "common/ttl_table.h"
 
 /* Reconnection backoff of the subscriber. */
 #define BACKOFF_MIN_MS 100

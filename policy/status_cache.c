@@ -7,9 +7,9 @@
 
 #include <openssl/sha.h>
 
-#include "policy/report.h"
-#include "policy/seal.h"
-#include "policy/ttl_table.h"
+#include "common/report.h"
+#include "common/seal.h"
+#include "common/ttl_table.h"
 
 /* An entry of the in-process table: keyed by the SHA-256 of the reference,
  * which fits the table's key whatever the serial's length. */

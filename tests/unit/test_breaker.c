@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "policy/breaker.h"
-#include "policy/ttl_table.h"
+#include "common/breaker.h"
+#include "common/ttl_table.h"
 
 #define TIMEOUT_MS 20
 #define OPEN_MS 50

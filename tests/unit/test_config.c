@@ -23,7 +23,7 @@
 #include "authd/client.h"
 #include "authd/authctl_config.h"
 #include "authd/config.h"
-#include "policy/seal.h"
+#include "common/seal.h"
 
 static const char *pki;
 static char dir[] = "/tmp/authd-config-test-XXXXXX";

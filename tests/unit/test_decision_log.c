@@ -22,7 +22,7 @@
 
 #include "json_check.h"
 #include "policy/decision.h"
-#include "policy/json_buf.h"
+#include "common/json_buf.h"
 
 /* One string through the writer, with an optional cap: the line, owned. */
 static char *one_string(const char *value, size_t cap)

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "policy/rate_limit.h"
-#include "policy/ttl_table.h"
+#include "common/rate_limit.h"
+#include "common/ttl_table.h"
 
 static void test_caps_a_second_and_counts_the_rest(void **state)
 {

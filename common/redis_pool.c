@@ -1,4 +1,4 @@
-#include "policy/redis_pool.h"
+#include "common/redis_pool.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/breaker.h"
-#include "policy/ttl_table.h"
+#include "common/breaker.h"
+#include "common/ttl_table.h"
 
 struct conn {
 	pthread_mutex_t lock;

@@ -1,4 +1,4 @@
-#include "policy/ttl_table.h"
+#include "common/ttl_table.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
-#include "policy/breaker.h"
+#include "common/breaker.h"
 
-#include "policy/ttl_table.h"
+#include "common/ttl_table.h"
 
 void breaker_init(struct breaker *b, unsigned threshold, unsigned open_ms)
 {

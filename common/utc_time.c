@@ -1,4 +1,4 @@
-#include "policy/utc_time.h"
+#include "common/utc_time.h"
 
 #include <stdio.h>
 

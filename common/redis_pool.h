@@ -7,15 +7,15 @@
  * in a row mark Redis down for 2 s: commands then fail at once. Calls block and
  * belong on authd's backend threads (or in authctl).
  */
-#ifndef AUTHD_REDIS_POOL_H
-#define AUTHD_REDIS_POOL_H
+#ifndef COMMON_REDIS_POOL_H
+#define COMMON_REDIS_POOL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
 
-#include "policy/seal.h"
+#include "common/seal.h"
 
 struct redis_settings {
 	char *host;
@@ -42,7 +42,7 @@ const char *redis_pool_prefix(const struct redis_pool *p);
  * settings have none (then only values that need no key are written). */
 const struct seal *redis_pool_seal(const struct redis_pool *p);
 
-/* True while Redis is marked down (its breaker is open: see policy/breaker.h):
+/* True while Redis is marked down (its breaker is open: see common/breaker.h):
  * commands fail at once, so callers need not queue for it. */
 bool redis_pool_down(const struct redis_pool *p);
 

@@ -9,8 +9,8 @@
  * skipping; its success closes the breaker, its failure opens it again.
  * Lock-free; thread-safe.
  */
-#ifndef AUTHD_BREAKER_H
-#define AUTHD_BREAKER_H
+#ifndef COMMON_BREAKER_H
+#define COMMON_BREAKER_H
 
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -8,8 +8,8 @@
  * insert or touch uses the same lifetime, so appending keeps the list sorted),
  * which makes expiry O(1) per entry. Not locked: the owner holds its own lock.
  */
-#ifndef AUTHD_TTL_TABLE_H
-#define AUTHD_TTL_TABLE_H
+#ifndef COMMON_TTL_TABLE_H
+#define COMMON_TTL_TABLE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
-#include "policy/rate_limit.h"
+#include "common/rate_limit.h"
 
-#include "policy/ttl_table.h"
+#include "common/ttl_table.h"
 
 void rate_limit_init(struct rate_limit *l, unsigned per_second)
 {

@@ -2,8 +2,8 @@
  * Times as the logs, audit records and details write them: ISO 8601 in
  * UTC to the second, e.g. "2026-11-27T10:00:00Z".
  */
-#ifndef AUTHD_UTC_TIME_H
-#define AUTHD_UTC_TIME_H
+#ifndef COMMON_UTC_TIME_H
+#define COMMON_UTC_TIME_H
 
 #include <stddef.h>
 #include <time.h>
