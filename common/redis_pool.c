@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/breaker.h"
-#include "common/ttl_table.h"
+#include "common/clock.h"
 
 struct conn {
 	pthread_mutex_t lock;
@@ -137,7 +137,7 @@ bool redis_pool_down(const struct redis_pool *p)
 redisReply *redis_pool_command(struct redis_pool *p, int argc, const char **argv, char *err,
                                size_t errlen)
 {
-	uint64_t started = ttl_now_ms();
+	uint64_t started = clock_now_ms();
 	struct conn *c;
 	redisReply *r = NULL;
 	bool retry = true;

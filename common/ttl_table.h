@@ -48,7 +48,4 @@ struct ttl_node *ttl_table_oldest_expired(const struct ttl_table *t, uint64_t no
 /* The oldest node, expired or not, or NULL when empty. */
 struct ttl_node *ttl_table_oldest(const struct ttl_table *t);
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-uint64_t ttl_now_ms(void);
-
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/cert_names.h"
+#include "common/clock.h"
 #include "common/json_buf.h"
 #include "common/rate_limit.h"
 
@@ -101,17 +102,6 @@ static void format_time(const struct timespec *ts, char *out, size_t outlen)
 	snprintf(out, outlen, "%.19s.%03uZ", base, (unsigned)(ts->tv_nsec / 1000000) % 1000u);
 }
 
-static uint64_t elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-	int64_t ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (int64_t)(now.tv_sec - since->tv_sec) * 1000 +
-	     (now.tv_nsec - since->tv_nsec) / 1000000;
-	return ms > 0 ? (uint64_t)ms : 0;
-}
-
 static void add_cert(struct json_buf *b, struct cut_fields *cut, X509 *cert)
 {
 	char text[512];
@@ -188,7 +178,7 @@ char *decision_to_json(const struct decision *d, const struct timespec *now)
 	json_buf_uint(&b, "directory_ms", d->directory_ms);
 	json_buf_bool(&b, "directory_cached", d->directory_cached);
 	json_buf_uint(&b, "round_trips", d->round_trips);
-	json_buf_uint(&b, "duration_ms", elapsed_ms(&d->started));
+	json_buf_uint(&b, "duration_ms", clock_ms_since(&d->started));
 	json_buf_uint(&b, "conversation", d->conversation);
 	/* Static names, not to be capped themselves. */
 	json_buf_set_limits(&b, &none);

@@ -21,7 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/breaker.h"
-#include "common/ttl_table.h"
+#include "common/clock.h"
 #include "common/cert_names.h"
 #include "common/utc_time.h"
 
@@ -1111,7 +1111,7 @@ enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *
 		set_detail(out, shown, why);
 		goto out;
 	}
-	started = ttl_now_ms();
+	started = clock_now_ms();
 	breaker = &c->responders[responder_slot(c, url, true)].breaker;
 	if (!breaker_allow(breaker)) {
 		snprintf(why, sizeof(why), "marked down after %u failed queries in a row, next try in %u ms",

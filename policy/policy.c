@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "common/cert_names.h"
+#include "common/clock.h"
 #include "policy/rules.h"
 #include "policy/static_groups.h"
 #include "policy/status_cache.h"
@@ -142,14 +143,6 @@ struct redis_pool *policy_redis(struct policy *p)
 	return p->redis;
 }
 
-static unsigned ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (unsigned)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
 /* Ends with the configured fallback: reject with `reason`, or the quarantine
  * VLAN (reason "quarantine", the original reason kept in detail). */
 static void fall_back(const struct policy *p, enum policy_fallback fallback, const char *reason,
@@ -210,7 +203,7 @@ static int find_groups(struct policy *p, bool busy, struct decision *dec)
 		rc = -1;
 		break;
 	}
-	dec->directory_ms = ms_since(&t0);
+	dec->directory_ms = (unsigned)clock_ms_since(&t0);
 	return rc;
 }
 
