@@ -555,7 +555,19 @@ int config_redis_parse(struct parser *p, const config_setting_t *g, struct redis
 	return parse_password(p, g, "password", "password_file", &r->password);
 }
 
-static int parse_redis(struct parser *p, struct policy_settings *s)
+void config_redis_clear(struct redis_settings *r)
+{
+	if (r->password != NULL)
+		explicit_bzero(r->password, strlen(r->password));
+	free(r->host);
+	free(r->username);
+	free(r->password);
+	free(r->prefix);
+	seal_free(r->seal);
+	memset(r, 0, sizeof(*r));
+}
+
+static int parse_redis(struct parser *p, struct authd_config *cfg)
 {
 	static const char *const keys[] = {
 		"host", "port", "username", "password", "password_file", "prefix", "timeout_ms",
@@ -567,11 +579,11 @@ static int parse_redis(struct parser *p, struct policy_settings *s)
 		return -1;
 	if (g == NULL)
 		return 0;
-	s->redis = calloc(1, sizeof(*s->redis));
-	if (s->redis == NULL)
+	cfg->redis = calloc(1, sizeof(*cfg->redis));
+	if (cfg->redis == NULL)
 		return parser_fail(p, g, "out of memory");
-	return parser_check_keys(p, g, "redis", keys) < 0 || config_redis_parse(p, g, s->redis) < 0 ||
-	       parse_key_file(p, g, s->redis) < 0 ? -1 : 0;
+	return parser_check_keys(p, g, "redis", keys) < 0 || config_redis_parse(p, g, cfg->redis) < 0 ||
+	       parse_key_file(p, g, cfg->redis) < 0 ? -1 : 0;
 }
 
 int config_policy_parse(struct parser *p, struct authd_config *cfg)
@@ -580,5 +592,5 @@ int config_policy_parse(struct parser *p, struct authd_config *cfg)
 
 	return parse_identity(p, s) < 0 || parse_ldap(p, s) < 0 || parse_static_groups(p, s) < 0 ||
 	       parse_policy(p, s, cfg) < 0 || parse_revocation(p, cfg) < 0 ||
-	       parse_redis(p, s) < 0 ? -1 : 0;
+	       parse_redis(p, cfg) < 0 ? -1 : 0;
 }

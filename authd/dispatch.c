@@ -71,13 +71,14 @@ static void log_mirror(bool warning, const char *msg)
 	log_msg(warning ? LOG_WARNING : LOG_INFO, "%s", msg);
 }
 
-int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
-                  struct eap_tls_context *tls, char *err, size_t errlen)
+int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct eap_tls_context *tls,
+                  struct redis_pool *redis, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
 	pthread_mutex_init(&d->ocsp_lock, NULL);
 	d->cfg = cfg;
 	d->tls = tls;
+	d->redis = redis;
 	atomic_init(&d->next_conversation, 1);
 	rate_limit_init(&d->drop_log, DROP_LOG_PER_SECOND);
 	d->nas_rate = calloc(cfg->n_clients > 0 ? cfg->n_clients : 1, sizeof(*d->nas_rate));
@@ -95,7 +96,8 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
 		goto fail;
 	}
-	d->policy = policy_new(&cfg->policy, &(struct policy_options){ .log = log_mirror }, err, errlen);
+	d->policy = policy_new(&cfg->policy, redis, &(struct policy_options){ .log = log_mirror }, err,
+	                       errlen);
 	if (d->policy == NULL)
 		goto fail;
 	d->conversations = conversation_table_new(cfg->max_conversations, cfg->max_buffered_bytes, cfg->timeout,
@@ -118,8 +120,8 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	}
 	/* The config allows sessions only with Redis, where the policy blocks. */
 	if (cfg->sessions.enabled &&
-	    ((d->sessions = live_sessions_new(policy_redis(d->policy), cfg->sessions.lifetime,
-	                                      cfg->sessions.max_per_nas, err, errlen)) == NULL ||
+	    ((d->sessions = live_sessions_new(d->redis, cfg->sessions.lifetime, cfg->sessions.max_per_nas,
+	                                      err, errlen)) == NULL ||
 	     (d->accounting = work_queue_new(ACCOUNTING_THREADS, cfg->max_conversations)) == NULL)) {
 		if (d->sessions != NULL)
 			snprintf(err, errlen, "cannot start the accounting threads");
@@ -127,7 +129,7 @@ int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	}
 	/* Resumable sessions go where the other shared state is: Redis, or this process. */
 	if (cfg->tls.session_lifetime > 0 &&
-	    (d->tls_sessions = tls_session_store_new(policy_redis(d->policy), cfg->tls.session_lifetime,
+	    (d->tls_sessions = tls_session_store_new(d->redis, cfg->tls.session_lifetime,
 	                                             TLS_SESSIONS_IN_PROCESS)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -388,7 +390,7 @@ static bool conversation_cert_ref(struct conversation *conv, struct cert_ref *re
  * bound to this NAS under the node key, so it names nothing elsewhere. */
 static int add_session_class(struct request *r, struct radius_reply *reply, const struct cert_ref *ref)
 {
-	const struct redis_pool *redis = policy_redis(r->d->policy);
+	const struct redis_pool *redis = r->d->redis;
 	char class[SESSION_CLASS_MAX + 1];
 	int n;
 
@@ -858,7 +860,7 @@ static void run_accounting(void *arg, bool cancelled)
 		goto out;
 	live_session_from_request(&r->rad, r->client->name, &r->from, &session);
 	if (r->rad.authd_class != NULL) {
-		const struct redis_pool *redis = policy_redis(r->d->policy);
+		const struct redis_pool *redis = r->d->redis;
 
 		/* A Class issued to another NAS, or made up, names no session: it
 		 * is answered (the NAS would only retry) and recorded nowhere. */

@@ -34,6 +34,7 @@ struct dispatch {
 	struct conversation_table *conversations;
 	struct reply_cache *replies;
 	struct policy *policy;
+	struct redis_pool *redis;              /* borrowed; NULL: no redis section */
 	struct live_sessions *sessions;      /* NULL: no live-session table */
 	struct tls_session_store *tls_sessions;   /* NULL: no resumption */
 	/* Work that may block, one queue per backend with threads of its own
@@ -58,9 +59,11 @@ struct dispatch {
 	atomic_ullong *nas_rate_dropped;
 };
 
-/* Creates tables and opens the decision log. 0, or -1 with a message. */
-int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
-                  struct eap_tls_context *tls, char *err, size_t errlen);
+/* Creates tables and opens the decision log. Borrows redis (NULL: no redis
+ * section), which the policy, the live-session table and the session store
+ * share and which must outlive d. 0, or -1 with a message. */
+int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct eap_tls_context *tls,
+                  struct redis_pool *redis, char *err, size_t errlen);
 /* Ends the backend work: queued conversations are abandoned (no reply),
  * running ones may finish until deadline (CLOCK_REALTIME; NULL: no limit).
  * -1 when some backend call is still running then (a silent responder, a

@@ -149,14 +149,18 @@ int main(int argc, char **argv)
 	}
 	if (check_only) {
 		/* The policy loads what the config names beyond TLS: CRLs, directory settings. */
-		struct policy *policy = policy_new(&cfg.policy, &(struct policy_options){ .dry_run = true },
-		                                   err, sizeof(err));
+		struct redis_pool *redis = NULL;
+		struct policy *policy = NULL;
 
-		if (policy == NULL) {
+		if ((cfg.redis != NULL && (redis = redis_pool_new(cfg.redis, err, sizeof(err))) == NULL) ||
+		    (policy = policy_new(&cfg.policy, redis, &(struct policy_options){ .dry_run = true }, err,
+		                         sizeof(err))) == NULL) {
 			fprintf(stderr, "%s:%d: %s\n", path, cfg.policy.revocation.line, err);
+			redis_pool_free(redis);
 			goto out;
 		}
 		policy_free(policy);
+		redis_pool_free(redis);
 		printf("%s: configuration OK\n", path);
 		rc = 0;
 		goto out;

@@ -41,6 +41,7 @@ struct server {
 	const struct authd_config *cfg;
 	int *fds;
 	size_t n_fds;
+	struct redis_pool *redis;      /* owned, shared by everything dispatch keeps in Redis; NULL: none */
 	struct dispatch dispatch;
 	struct worker *workers;
 	unsigned n_workers;
@@ -120,7 +121,9 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 		if (s->fds[s->n_fds] < 0)
 			goto fail;
 	}
-	if (dispatch_init(&s->dispatch, cfg, tls, err, errlen) < 0)
+	if (cfg->redis != NULL && (s->redis = redis_pool_new(cfg->redis, err, errlen)) == NULL)
+		goto fail;
+	if (dispatch_init(&s->dispatch, cfg, tls, s->redis, err, errlen) < 0)
 		goto fail;
 	return s;
 fail:
@@ -343,6 +346,7 @@ void server_free(struct server *s)
 		return;
 	if (s->dispatch.decisions != NULL)
 		dispatch_cleanup(&s->dispatch);
+	redis_pool_free(s->redis);
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i]);
 	free(s->fds);

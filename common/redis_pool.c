@@ -23,18 +23,6 @@ struct redis_pool {
 	struct breaker breaker;           /* a dead Redis costs a timeout a few times, not per command */
 };
 
-void redis_settings_clear(struct redis_settings *s)
-{
-	if (s->password != NULL)
-		explicit_bzero(s->password, strlen(s->password));
-	free(s->host);
-	free(s->username);
-	free(s->password);
-	free(s->prefix);
-	seal_free(s->seal);
-	memset(s, 0, sizeof(*s));
-}
-
 struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *err, size_t errlen)
 {
 	struct redis_pool *p = calloc(1, sizeof(*p));
@@ -68,6 +56,11 @@ void redis_pool_free(struct redis_pool *p)
 const char *redis_pool_prefix(const struct redis_pool *p)
 {
 	return p->s->prefix;
+}
+
+unsigned redis_pool_connections(const struct redis_pool *p)
+{
+	return p->s->connections;
 }
 
 const struct seal *redis_pool_seal(const struct redis_pool *p)

@@ -28,9 +28,6 @@ struct redis_settings {
 	struct seal *seal;          /* the node key (redis.key_file), owned; NULL: none (authctl) */
 };
 
-/* Frees the strings of s, wiping the password, and zeroes it. */
-void redis_settings_clear(struct redis_settings *s);
-
 struct redis_pool;
 
 /* Borrows settings, which must outlive the pool. Connects lazily. */
@@ -38,6 +35,8 @@ struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *e
 void redis_pool_free(struct redis_pool *p);
 
 const char *redis_pool_prefix(const struct redis_pool *p);
+/* How many connections the pool holds: as many commands run in parallel. */
+unsigned redis_pool_connections(const struct redis_pool *p);
 /* The node key that seals and MACs what authd keeps here; NULL when the
  * settings have none (then only values that need no key are written). */
 const struct seal *redis_pool_seal(const struct redis_pool *p);

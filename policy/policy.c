@@ -18,12 +18,12 @@
 struct policy {
 	const struct policy_settings *settings;
 	struct ldap_directory *directory;   /* NULL: static map */
-	struct redis_pool *redis;           /* NULL: no redis section */
+	struct redis_pool *redis;           /* borrowed; NULL: no redis section */
 	struct revocation *revocation;
 };
 
-struct policy *policy_new(const struct policy_settings *settings, const struct policy_options *opts,
-                          char *err, size_t errlen)
+struct policy *policy_new(const struct policy_settings *settings, struct redis_pool *redis,
+                          const struct policy_options *opts, char *err, size_t errlen)
 {
 	static const struct policy_options serving = { 0 };
 	struct policy *p = calloc(1, sizeof(*p));
@@ -38,8 +38,7 @@ struct policy *policy_new(const struct policy_settings *settings, const struct p
 		if (p->directory == NULL)
 			goto fail;
 	}
-	if (settings->redis != NULL && (p->redis = redis_pool_new(settings->redis, err, errlen)) == NULL)
-		goto fail;
+	p->redis = redis;
 	if (opts == NULL)
 		opts = &serving;
 	p->revocation = revocation_new(&settings->revocation, p->redis, opts->dry_run, opts->log, err,
@@ -85,7 +84,6 @@ void policy_free(struct policy *p)
 		return;
 	ldap_directory_free(p->directory);
 	revocation_free(p->revocation);
-	redis_pool_free(p->redis);
 	free(p);
 }
 
@@ -93,7 +91,7 @@ unsigned policy_backend_threads(const struct policy *p, enum policy_backend b)
 {
 	switch (b) {
 	case POLICY_BACKEND_REDIS:
-		return p->redis != NULL ? p->settings->redis->connections : 0;
+		return p->redis != NULL ? redis_pool_connections(p->redis) : 0;
 	case POLICY_BACKEND_OCSP:
 		/* Queries hold a thread each while they wait on the responder. */
 		return p->settings->revocation.ocsp != NULL ? POLICY_OCSP_THREADS_PER_RESPONDER : 0;
@@ -136,11 +134,6 @@ bool policy_backend_down(const struct policy *p, enum policy_backend b)
 unsigned policy_ocsp_responder(struct policy *p, X509 *cert)
 {
 	return revocation_ocsp_responder(p->revocation, cert);
-}
-
-struct redis_pool *policy_redis(struct policy *p)
-{
-	return p->redis;
 }
 
 /* Ends with the configured fallback: reject with `reason`, or the quarantine
@@ -391,10 +384,6 @@ void policy_settings_clear(struct policy_settings *s)
 	if (s->revocation.ocsp != NULL) {
 		free(s->revocation.ocsp->url);
 		free(s->revocation.ocsp);
-	}
-	if (s->redis != NULL) {
-		redis_settings_clear(s->redis);
-		free(s->redis);
 	}
 	memset(s, 0, sizeof(*s));
 }

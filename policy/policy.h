@@ -61,7 +61,6 @@ struct policy_settings {
 	enum policy_fallback directory_unavailable;
 	char *quarantine_vlan;                  /* required when either fallback quarantines */
 	struct revocation_settings revocation;
-	struct redis_settings *redis;           /* shared state (revocations, status, sessions); NULL: none */
 };
 
 /* Frees every string and array the settings own, and zeroes them. */
@@ -75,10 +74,11 @@ struct policy_options {
 	revocation_log_fn log;      /* news of the revocation mirror; NULL: none */
 };
 
-/* Borrows settings, which must outlive the policy; opts NULL: serving, no
+/* Borrows settings and redis (the shared state: helpdesk list, status
+ * cache; NULL: none), which must outlive the policy; opts NULL: serving, no
  * log. NULL with err on failure. */
-struct policy *policy_new(const struct policy_settings *settings, const struct policy_options *opts,
-                          char *err, size_t errlen);
+struct policy *policy_new(const struct policy_settings *settings, struct redis_pool *redis,
+                          const struct policy_options *opts, char *err, size_t errlen);
 void policy_free(struct policy *p);
 /* Stops what the policy runs of its own (the helpdesk list's mirror), waiting
  * until deadline (CLOCK_REALTIME; NULL: no limit). -1 when something is still
@@ -125,9 +125,6 @@ unsigned policy_backend_threads(const struct policy *p, enum policy_backend b);
  * POLICY_OCSP_RESPONDERS, the same for every certificate naming it. */
 #define POLICY_OCSP_RESPONDERS OCSP_CHECK_RESPONDERS
 unsigned policy_ocsp_responder(struct policy *p, X509 *cert);
-/* The Redis connections the policy uses (NULL without a redis section), for
- * whatever else the server keeps there. */
-struct redis_pool *policy_redis(struct policy *p);
 
 struct policy_request {
 	X509 *cert;                 /* the verified device certificate */

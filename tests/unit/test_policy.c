@@ -220,7 +220,7 @@ static void decide(struct policy_settings *s, X509 *cert, const char *eap_identi
                    struct decision *dec, struct policy_result *res)
 {
 	char err[128];
-	struct policy *p = policy_new(s, NULL, err, sizeof(err));
+	struct policy *p = policy_new(s, NULL, NULL, err, sizeof(err));
 	struct policy_request req = { .cert = cert, .eap_identity = eap_identity, .nas = "sw" };
 
 	assert_non_null(p);
