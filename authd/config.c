@@ -446,7 +446,7 @@ void config_free(struct authd_config *cfg)
 	free((char *)cfg->tls.ca);
 	free(cfg->decision_log);
 	free(cfg->path);
-	policy_settings_clear(&cfg->policy);
+	config_policy_clear(&cfg->policy);
 	if (cfg->redis != NULL) {
 		config_redis_clear(cfg->redis);
 		free(cfg->redis);

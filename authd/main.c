@@ -23,6 +23,7 @@
 #include "authd/server.h"
 #include "eap/eap_tls.h"
 #include "common/report.h"
+#include "policy/rules.h"
 
 static void usage(FILE *out)
 {
@@ -34,17 +35,6 @@ static void usage(FILE *out)
 	             "  --explain print the identity, directory entry, groups, rule and result a\n"
 	             "            device with this certificate would get (exit 0 accept, 3 reject)\n"
 	             "  -h        this help\n");
-}
-
-static int parse_port_type(const char *name, unsigned *out)
-{
-	if (strcmp(name, "Ethernet") == 0)
-		*out = NAS_PORT_TYPE_ETHERNET;
-	else if (strcmp(name, "Wireless-802.11") == 0)
-		*out = NAS_PORT_TYPE_WIRELESS;
-	else
-		return -1;
-	return 0;
 }
 
 /* A SIGTERM during the start is a request to stop, not an error: exit 0. */
@@ -89,7 +79,7 @@ int main(int argc, char **argv)
 			explain.nas = optarg;
 			break;
 		case 'P':
-			if (parse_port_type(optarg, &explain.nas_port_type) < 0) {
+			if (rules_port_type(optarg, &explain.nas_port_type) < 0) {
 				fprintf(stderr, "authd: --nas-port-type must be Ethernet or Wireless-802.11\n");
 				return 2;
 			}

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/json_buf.h"
 #include "common/rate_limit.h"
+#include "common/strv.h"
 
 /* A full disk fails every record: one line a second says so, with a count. */
 #define FAILURE_REPORTS_PER_SECOND 1
@@ -78,9 +79,7 @@ void decision_start(struct decision *d, uint64_t conversation, const char *nas)
 
 void decision_clear(struct decision *d)
 {
-	for (size_t i = 0; i < d->n_groups; i++)
-		free(d->groups[i]);
-	free(d->groups);
+	strv_free(d->groups, d->n_groups);
 	free(d->dn);
 	d->groups = NULL;
 	d->n_groups = 0;

@@ -22,6 +22,8 @@
 
 #include "common/breaker.h"
 #include "common/clock.h"
+#include "common/strv.h"
+#include "policy/ldap_filter.h"
 
 /* A device in more groups than this is refused rather than given a partial
  * list: with first-match rules a missing group can mean a wider VLAN. */
@@ -87,17 +89,10 @@ static char *dup_or_null(const char *s, bool *oom)
 	return d;
 }
 
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; v != NULL && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void ldap_lookup_result_clear(struct ldap_lookup_result *res)
 {
 	free(res->dn);
-	free_strings(res->groups, res->n_groups);
+	strv_free(res->groups, res->n_groups);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -237,7 +232,7 @@ void ldap_directory_free(struct ldap_directory *d)
 	free((char *)d->s.device_filter);
 	free((char *)d->s.group_base_dn);
 	free((char *)d->s.group_filter);
-	free_strings(d->uris, d->s.n_uris);
+	strv_free(d->uris, d->s.n_uris);
 	free(d->uri_failed_ms);
 	free(d->conns);
 	pthread_mutex_destroy(&d->state_lock);

@@ -16,34 +16,13 @@
 #include "policy/decision.h"
 #include "policy/ldap_directory.h"
 #include "policy/revocation.h"
-
-/* RFC 2865 NAS-Port-Type values rules can name. */
-#define NAS_PORT_TYPE_ETHERNET 15
-#define NAS_PORT_TYPE_WIRELESS 19
-
-struct policy_rule {
-	char *name;
-	char *group;                /* group DN, or the CN of a group DN (case-insensitive) */
-	unsigned nas_port_type;     /* 0 = any */
-	char *ssid;                 /* NULL = any */
-	char *nas;                  /* client name; NULL = any */
-	char *issuer;               /* issuer DN or its CN; NULL = any */
-	char *vlan;
-	unsigned session_timeout;   /* 0 = none */
-	int termination_action;     /* -1 = none, else RFC 2865 value (1 = RADIUS-Request) */
-	char *filter_id;            /* NULL = none */
-	char *class_attr;           /* NULL = none */
-};
-
-struct static_group_entry {
-	char *pattern;              /* fnmatch pattern on the identity, case-insensitive */
-	char **groups;
-	size_t n_groups;
-};
+#include "policy/rules.h"
+#include "policy/static_groups.h"
 
 enum policy_fallback { POLICY_REJECT, POLICY_QUARANTINE };
 
-/* Everything the config says about placement; strings are owned by it. */
+/* Everything the config says about placement; strings are owned by the
+ * config that filled it (and freed by it). */
 struct policy_settings {
 	bool placement;             /* rules configured; without them a valid certificate is
 	                               accepted with no VLAN (certificate-only mode) */
@@ -62,9 +41,6 @@ struct policy_settings {
 	char *quarantine_vlan;                  /* required when either fallback quarantines */
 	struct revocation_settings revocation;
 };
-
-/* Frees every string and array the settings own, and zeroes them. */
-void policy_settings_clear(struct policy_settings *s);
 
 struct policy;
 
