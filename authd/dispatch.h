@@ -16,6 +16,7 @@
 
 #include "authd/config.h"
 #include "authd/conversation_table.h"
+#include "authd/decision_log.h"
 #include "authd/live_sessions.h"
 #include "authd/radius.h"
 #include "authd/reply_cache.h"
@@ -23,7 +24,6 @@
 #include "authd/tls_session_store.h"
 #include "authd/work_queue.h"
 #include "eap/eap_tls.h"
-#include "policy/decision.h"
 #include "policy/policy.h"
 #include "common/rate_limit.h"
 

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "authd/decision_log.h"
 #include "authd/dispatch.h"
 #include "authd/log.h"
 #include "authd/radius.h"

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "json_check.h"
+#include "authd/decision_log.h"
 #include "policy/decision.h"
 #include "common/json_buf.h"
 
