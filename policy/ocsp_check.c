@@ -23,6 +23,7 @@
 #include "common/breaker.h"
 #include "common/clock.h"
 #include "common/cert_names.h"
+#include "common/printable.h"
 #include "common/utc_time.h"
 
 #define NONCE_LEN 32            /* RFC 8954: clients SHOULD send 32 octets */
@@ -67,18 +68,6 @@ const char *ocsp_check_status_name(enum ocsp_check_status s)
 	case OCSP_CHECK_FAILED: break;
 	}
 	return "failed";
-}
-
-/* Bytes from a peer, fit for a log line: printable ASCII, the rest as '?'. */
-static void printable(char *out, size_t outlen, const char *in, size_t n)
-{
-	size_t i;
-
-	if (outlen == 0)
-		return;
-	for (i = 0; i < n && i + 1 < outlen; i++)
-		out[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
-	out[i] = '\0';
 }
 
 /* ---- URLs ---------------------------------------------------------------- */
@@ -490,12 +479,12 @@ int ocsp_check_http_head(const char *head, size_t len, long *content_length, cha
 		n--;
 	if (n < 12 || memcmp(line, "HTTP/1.", 7) != 0 || !is_digit(line[7]) || line[8] != ' ' ||
 	    !is_digit(line[9]) || !is_digit(line[10]) || !is_digit(line[11])) {
-		printable(shown, sizeof(shown), line, n < 40 ? n : 40);
+		printable_bytes(shown, sizeof(shown), line, n < 40 ? n : 40);
 		snprintf(why, whylen, "not an HTTP/1.x response: \"%s\"", shown);
 		return -1;
 	}
 	if (memcmp(line + 9, "200", 3) != 0) {
-		printable(shown, sizeof(shown), line + 9, n - 9 < 60 ? n - 9 : 60);
+		printable_bytes(shown, sizeof(shown), line + 9, n - 9 < 60 ? n - 9 : 60);
 		snprintf(why, whylen, "HTTP status %s", shown);
 		return -1;
 	}
@@ -511,7 +500,7 @@ int ocsp_check_http_head(const char *head, size_t len, long *content_length, cha
 			while (tlen > 0 && (value[tlen - 1] == ' ' || value[tlen - 1] == '\t'))
 				tlen--;
 			if (tlen != sizeof(ocsp_type) - 1 || strncasecmp(value, ocsp_type, tlen) != 0) {
-				printable(shown, sizeof(shown), value, vlen < 60 ? vlen : 60);
+				printable_bytes(shown, sizeof(shown), value, vlen < 60 ? vlen : 60);
 				snprintf(why, whylen, "Content-Type \"%s\", not %s", shown, ocsp_type);
 				return -1;
 			}
@@ -524,7 +513,7 @@ int ocsp_check_http_head(const char *head, size_t len, long *content_length, cha
 			for (i = 0; vlen <= 10 && i < vlen && is_digit(value[i]); i++)
 				cl = cl * 10 + (value[i] - '0');
 			if (vlen == 0 || vlen > 10 || i < vlen) {
-				printable(shown, sizeof(shown), value, vlen < 30 ? vlen : 30);
+				printable_bytes(shown, sizeof(shown), value, vlen < 30 ? vlen : 30);
 				snprintf(why, whylen, "malformed Content-Length \"%s\"", shown);
 				return -1;
 			}
@@ -539,7 +528,7 @@ int ocsp_check_http_head(const char *head, size_t len, long *content_length, cha
 			}
 			*content_length = cl;
 		} else if (header_is(line, vlen, "Transfer-Encoding", &value, &vlen)) {
-			printable(shown, sizeof(shown), value, vlen < 30 ? vlen : 30);
+			printable_bytes(shown, sizeof(shown), value, vlen < 30 ? vlen : 30);
 			snprintf(why, whylen, "Transfer-Encoding \"%s\" in an answer to HTTP/1.0", shown);
 			return -1;
 		}
@@ -722,16 +711,6 @@ out:
 
 /* ---- the response ------------------------------------------------------------ */
 
-static int asn1_time_t(const ASN1_GENERALIZEDTIME *s, time_t *t)
-{
-	struct tm tm;
-
-	if (s == NULL || !ASN1_TIME_to_tm(s, &tm))
-		return -1;
-	*t = timegm(&tm);
-	return 0;
-}
-
 /*
  * Why OCSP_basic_verify refused, from its error queue: the first OCSP reason
  * and its data (the X509 verify error, when the signer's chain failed).
@@ -818,11 +797,11 @@ static int check_times(const struct ocsp_check *c, ASN1_GENERALIZEDTIME *this_up
 {
 	char a[32], b[32];
 
-	if (asn1_time_t(this_upd, &out->this_update) < 0) {
+	if (utc_time_from_asn1(this_upd, &out->this_update) < 0) {
 		snprintf(why, whylen, "malformed thisUpdate");
 		return -1;
 	}
-	if (next_upd != NULL && asn1_time_t(next_upd, &out->next_update) < 0) {
+	if (next_upd != NULL && utc_time_from_asn1(next_upd, &out->next_update) < 0) {
 		snprintf(why, whylen, "malformed nextUpdate");
 		return -1;
 	}
@@ -931,7 +910,7 @@ static enum ocsp_check_status judge(struct ocsp_check *c, const unsigned char *d
 		}
 		break;
 	case V_OCSP_CERTSTATUS_REVOKED:
-		if (asn1_time_t(rev, &out->revoked_at) < 0) {
+		if (utc_time_from_asn1(rev, &out->revoked_at) < 0) {
 			snprintf(why, whylen, "revoked, with a malformed revocation time");
 			goto out;   /* fail closed, but say so */
 		}
@@ -1107,7 +1086,7 @@ enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *
 		char shown[101];
 
 		/* A certificate's URL is not to be trusted as text either. */
-		printable(shown, sizeof(shown), url, strnlen(url, sizeof(shown) - 1));
+		printable_bytes(shown, sizeof(shown), url, strnlen(url, sizeof(shown) - 1));
 		set_detail(out, shown, why);
 		goto out;
 	}
@@ -1204,7 +1183,7 @@ struct ocsp_check *ocsp_check_new(const struct ocsp_settings *s, const char *ca_
 		if (url_parse(s->url, &u, why, sizeof(why)) < 0) {
 			char shown[100];
 
-			printable(shown, sizeof(shown), s->url, strnlen(s->url, sizeof(shown) - 1));
+			printable_bytes(shown, sizeof(shown), s->url, strnlen(s->url, sizeof(shown) - 1));
 			snprintf(err, errlen, "OCSP url %s: %s", shown, why);
 			goto fail;
 		}
