@@ -22,7 +22,7 @@ static void run_accounting(void *arg, bool cancelled)
 		goto out;
 	live_session_from_request(&r->rad, r->client->name, &r->origin.peer, &session);
 	if (r->rad.authd_class != NULL) {
-		const struct redis_pool *redis = policy_redis(r->d->policy);
+		const struct redis_pool *redis = r->d->redis;
 
 		/* A Class issued to another NAS, or made up, names no session: it
 		 * is answered (the NAS would only retry) and recorded nowhere. */

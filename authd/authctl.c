@@ -29,12 +29,12 @@
 #include "authd/live_sessions.h"
 #include "authd/radius.h"
 #include "authd/session_disconnect.h"
-#include "policy/cert_names.h"
+#include "common/cert_names.h"
 #include "policy/crl_store.h"
 #include "policy/helpdesk.h"
-#include "policy/json_buf.h"
+#include "common/json_buf.h"
 #include "policy/status_cache.h"
-#include "policy/utc_time.h"
+#include "common/utc_time.h"
 
 struct target {
 	const char *cert_file, *serial, *issuer_file, *identity, *reason;
@@ -280,13 +280,6 @@ static int cmd_unrevoke(struct ctl *c, const struct target *t)
 	return 0;
 }
 
-static time_t asn1_time_t(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	return t != NULL && ASN1_TIME_to_tm(t, &tm) == 1 ? timegm(&tm) : 0;
-}
-
 /*
  * A CRL the CA just published: every serial it lists becomes "revoked by crl"
  * in the shared status cache, so every node refuses it whether or not it has
@@ -309,7 +302,8 @@ static int cmd_import_crl(struct ctl *c, const char *path)
 	if (crl == NULL)
 		return fprintf(stderr, "authctl: %s\n", err), 1;
 	cert_name_string(X509_get_subject_name(signer), issuer, sizeof(issuer));
-	next_update = asn1_time_t(X509_CRL_get0_nextUpdate(crl));
+	if (utc_time_from_asn1(X509_CRL_get0_nextUpdate(crl), &next_update) < 0)
+		next_update = 0;
 	if (next_update != 0 && next_update <= time(NULL)) {
 		fprintf(stderr, "authctl: %s: this CRL of %s is past its nextUpdate: get a current one\n",
 		        path, issuer);

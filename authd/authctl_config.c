@@ -80,6 +80,6 @@ void authctl_config_free(struct authctl_config *cfg)
 	free(cfg->clients);
 	free(cfg->ca);
 	free(cfg->path);
-	redis_settings_clear(&cfg->redis);
+	config_redis_clear(&cfg->redis);
 	memset(cfg, 0, sizeof(*cfg));
 }

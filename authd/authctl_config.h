@@ -13,7 +13,7 @@
 
 #include "authd/client.h"
 #include "authd/config_sections.h"
-#include "policy/redis_pool.h"
+#include "common/redis_pool.h"
 
 #define AUTHCTL_DEFAULT_CONFIG "/etc/authd/authctl.conf"
 

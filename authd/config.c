@@ -392,7 +392,7 @@ static int parse_sessions(struct parser *p, struct authd_config *cfg)
 
 	for (size_t i = 0; i < cfg->n_listen; i++)
 		has_accounting |= cfg->listen[i].accounting;
-	if (config_sessions_parse(p, cfg->policy.redis != NULL, &cfg->sessions) < 0)
+	if (config_sessions_parse(p, cfg->redis != NULL, &cfg->sessions) < 0)
 		return -1;
 	if (has_accounting && !cfg->sessions.enabled)
 		return parser_fail(p, config_lookup(&p->cf, "listen"),
@@ -446,6 +446,10 @@ void config_free(struct authd_config *cfg)
 	free((char *)cfg->tls.ca);
 	free(cfg->decision_log);
 	free(cfg->path);
-	policy_settings_clear(&cfg->policy);
+	config_policy_clear(&cfg->policy);
+	if (cfg->redis != NULL) {
+		config_redis_clear(cfg->redis);
+		free(cfg->redis);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }

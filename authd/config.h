@@ -46,6 +46,7 @@ struct authd_config {
 	enum log_level log_level;
 	unsigned threads;              /* 0 = one per core */
 	struct policy_settings policy; /* identity, directory, rules */
+	struct redis_settings *redis;  /* the redis section (shared state); NULL: none */
 	struct sessions_settings sessions;
 };
 

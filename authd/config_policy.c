@@ -11,8 +11,11 @@
 
 #include "authd/config_parser.h"
 #include "authd/config_sections.h"
+#include "common/strv.h"
 #include "policy/ldap_directory.h"
-#include "policy/seal.h"
+#include "common/seal.h"
+#include "policy/ldap_filter.h"
+#include "policy/rules.h"
 
 static int parse_identity(struct parser *p, struct policy_settings *s)
 {
@@ -278,11 +281,7 @@ static int parse_port_type(struct parser *p, const config_setting_t *g, unsigned
 		return -1;
 	if (v == NULL)
 		*out = 0;
-	else if (strcmp(v, "Ethernet") == 0)
-		*out = NAS_PORT_TYPE_ETHERNET;
-	else if (strcmp(v, "Wireless-802.11") == 0)
-		*out = NAS_PORT_TYPE_WIRELESS;
-	else
+	else if (rules_port_type(v, out) < 0)
 		return parser_fail(p, config_setting_get_member(g, "nas_port_type"),
 		                   "nas_port_type must be \"Ethernet\" or \"Wireless-802.11\", not \"%s\"", v);
 	return 0;
@@ -555,7 +554,19 @@ int config_redis_parse(struct parser *p, const config_setting_t *g, struct redis
 	return parse_password(p, g, "password", "password_file", &r->password);
 }
 
-static int parse_redis(struct parser *p, struct policy_settings *s)
+void config_redis_clear(struct redis_settings *r)
+{
+	if (r->password != NULL)
+		explicit_bzero(r->password, strlen(r->password));
+	free(r->host);
+	free(r->username);
+	free(r->password);
+	free(r->prefix);
+	seal_free(r->seal);
+	memset(r, 0, sizeof(*r));
+}
+
+static int parse_redis(struct parser *p, struct authd_config *cfg)
 {
 	static const char *const keys[] = {
 		"host", "port", "username", "password", "password_file", "prefix", "timeout_ms",
@@ -567,11 +578,11 @@ static int parse_redis(struct parser *p, struct policy_settings *s)
 		return -1;
 	if (g == NULL)
 		return 0;
-	s->redis = calloc(1, sizeof(*s->redis));
-	if (s->redis == NULL)
+	cfg->redis = calloc(1, sizeof(*cfg->redis));
+	if (cfg->redis == NULL)
 		return parser_fail(p, g, "out of memory");
-	return parser_check_keys(p, g, "redis", keys) < 0 || config_redis_parse(p, g, s->redis) < 0 ||
-	       parse_key_file(p, g, s->redis) < 0 ? -1 : 0;
+	return parser_check_keys(p, g, "redis", keys) < 0 || config_redis_parse(p, g, cfg->redis) < 0 ||
+	       parse_key_file(p, g, cfg->redis) < 0 ? -1 : 0;
 }
 
 int config_policy_parse(struct parser *p, struct authd_config *cfg)
@@ -580,5 +591,54 @@ int config_policy_parse(struct parser *p, struct authd_config *cfg)
 
 	return parse_identity(p, s) < 0 || parse_ldap(p, s) < 0 || parse_static_groups(p, s) < 0 ||
 	       parse_policy(p, s, cfg) < 0 || parse_revocation(p, cfg) < 0 ||
-	       parse_redis(p, s) < 0 ? -1 : 0;
+	       parse_redis(p, cfg) < 0 ? -1 : 0;
+}
+
+static void clear_ldap(struct ldap_settings *l)
+{
+	/* The config allocated every string; the settings' const is for the directory. */
+	strv_free((char **)l->uris, l->n_uris);
+	if (l->bind_password != NULL) {
+		explicit_bzero((char *)l->bind_password, strlen(l->bind_password));
+		free((char *)l->bind_password);
+	}
+	free((char *)l->ca);
+	free((char *)l->bind_dn);
+	free((char *)l->base_dn);
+	free((char *)l->device_filter);
+	free((char *)l->group_base_dn);
+	free((char *)l->group_filter);
+	free(l);
+}
+
+void config_policy_clear(struct policy_settings *s)
+{
+	if (s->ldap != NULL)
+		clear_ldap(s->ldap);
+	for (size_t i = 0; i < s->n_static_groups; i++) {
+		free(s->static_groups[i].pattern);
+		strv_free(s->static_groups[i].groups, s->static_groups[i].n_groups);
+	}
+	free(s->static_groups);
+	for (size_t i = 0; i < s->n_rules; i++) {
+		struct policy_rule *r = &s->rules[i];
+
+		free(r->name);
+		free(r->group);
+		free(r->ssid);
+		free(r->nas);
+		free(r->issuer);
+		free(r->vlan);
+		free(r->filter_id);
+		free(r->class_attr);
+	}
+	free(s->rules);
+	free(s->quarantine_vlan);
+	strv_free(s->revocation.crl_files, s->revocation.n_crl_files);
+	free(s->revocation.ca_file);
+	if (s->revocation.ocsp != NULL) {
+		free(s->revocation.ocsp->url);
+		free(s->revocation.ocsp);
+	}
+	memset(s, 0, sizeof(*s));
 }

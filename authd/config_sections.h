@@ -14,7 +14,7 @@
 #include "authd/client.h"
 #include "authd/dynauth.h"
 #include "authd/config_parser.h"
-#include "policy/redis_pool.h"
+#include "common/redis_pool.h"
 
 /* The live-session table and what a revocation does to a live session. */
 struct sessions_settings {
@@ -40,8 +40,11 @@ int config_clients_parse(struct parser *p, bool required, enum client_secret_use
                          struct client **clients, size_t *n);
 
 /* The settings of the redis group g into *r (zeroed first; strings malloc'd,
- * freed with redis_settings_clear). Does not check which keys g holds. */
+ * freed with config_redis_clear). Does not check which keys g holds. */
 int config_redis_parse(struct parser *p, const config_setting_t *g, struct redis_settings *r);
+/* Frees what config_redis_parse (and the node key's loading) put in r,
+ * wiping the password, and zeroes it. */
+void config_redis_clear(struct redis_settings *r);
 
 /* The optional top-level "sessions" group into *s, defaults first (enabled
  * when have_redis). */

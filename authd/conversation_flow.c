@@ -195,7 +195,7 @@ static bool conversation_cert_ref(struct conversation *conv, struct cert_ref *re
 static size_t make_session_class(struct request *r, const struct cert_ref *ref,
                                  char class[SESSION_CLASS_MAX + 1])
 {
-	const struct redis_pool *redis = policy_redis(r->d->policy);
+	const struct redis_pool *redis = r->d->redis;
 	int n;
 
 	/* No node key, no live-session table that would read it back. */

@@ -6,6 +6,8 @@
 
 #include <openssl/rand.h>
 
+#include "common/clock.h"
+
 /* What one client holds, so that no NAS can take another's room. */
 struct nas_share {
 	struct conversation_share counts;
@@ -196,7 +198,7 @@ int conversation_table_add(struct conversation_table *t, struct conversation *co
 		share_of(t, victim->client)->counts.evicted++;
 		evicted->conv = victim;
 	}
-	rc = ttl_table_insert(t->states, &conv->node, ttl_now_ms());
+	rc = ttl_table_insert(t->states, &conv->node, clock_now_ms());
 	if (rc == 0) {
 		nas_link(t, conv);
 		share_of(t, client)->counts.held++;
@@ -236,7 +238,7 @@ struct conversation *conversation_table_acquire(struct conversation_table *t,
 	} else {
 		conv = from_node(node);
 		conv->busy = true;
-		touch(t, conv, ttl_now_ms());
+		touch(t, conv, clock_now_ms());
 	}
 	pthread_mutex_unlock(&t->lock);
 	return conv;
@@ -275,7 +277,7 @@ size_t conversation_table_release(struct conversation_table *t, struct conversat
 	share->counts.buffered += buffered - conv->buffered;
 	t->buffered += buffered - conv->buffered;
 	conv->buffered = buffered;
-	touch(t, conv, ttl_now_ms());
+	touch(t, conv, clock_now_ms());
 	while (n < max && over_bytes(t, client, &nas, &why)) {
 		struct conversation *victim = oldest_idle_of(t, nas);
 
@@ -298,7 +300,7 @@ void conversation_table_remove(struct conversation_table *t, struct conversation
 
 struct conversation *conversation_table_pop_expired(struct conversation_table *t)
 {
-	uint64_t now = ttl_now_ms();
+	uint64_t now = clock_now_ms();
 	struct conversation *conv = NULL;
 	struct ttl_node *node;
 

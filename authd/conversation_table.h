@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "authd/client.h"
-#include "policy/ttl_table.h"
+#include "common/ttl_table.h"
 #include "eap/eap_tls.h"
 #include "policy/decision.h"
 #include "policy/policy.h"

@@ -45,10 +45,11 @@ static void log_mirror(bool warning, const char *msg)
 
 static void cleanup(struct dispatch *d);
 
-static int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
-                         struct eap_tls_context *tls, char *err, size_t errlen)
+static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct eap_tls_context *tls,
+                         struct redis_pool *redis, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
+	d->redis = redis;
 	pthread_mutex_init(&d->ocsp_lock, NULL);
 	d->cfg = cfg;
 	d->tls = tls;
@@ -69,7 +70,8 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
 		goto fail;
 	}
-	d->policy = policy_new(&cfg->policy, &(struct policy_options){ .log = log_mirror }, err, errlen);
+	d->policy = policy_new(&cfg->policy, redis, &(struct policy_options){ .log = log_mirror }, err,
+	                       errlen);
 	if (d->policy == NULL)
 		goto fail;
 	d->conversations = conversation_table_new(cfg->max_conversations, cfg->max_buffered_bytes, cfg->timeout,
@@ -92,8 +94,8 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	}
 	/* The config allows sessions only with Redis, where the policy blocks. */
 	if (cfg->sessions.enabled &&
-	    ((d->sessions = live_sessions_new(policy_redis(d->policy), cfg->sessions.lifetime,
-	                                      cfg->sessions.max_per_nas, err, errlen)) == NULL ||
+	    ((d->sessions = live_sessions_new(d->redis, cfg->sessions.lifetime, cfg->sessions.max_per_nas,
+	                                      err, errlen)) == NULL ||
 	     (d->accounting = work_queue_new(ACCOUNTING_THREADS, cfg->max_conversations)) == NULL)) {
 		if (d->sessions != NULL)
 			snprintf(err, errlen, "cannot start the accounting threads");
@@ -101,7 +103,7 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg,
 	}
 	/* Resumable sessions go where the other shared state is: Redis, or this process. */
 	if (cfg->tls.session_lifetime > 0 &&
-	    (d->tls_sessions = tls_session_store_new(policy_redis(d->policy), cfg->tls.session_lifetime,
+	    (d->tls_sessions = tls_session_store_new(d->redis, cfg->tls.session_lifetime,
 	                                             TLS_SESSIONS_IN_PROCESS)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -116,8 +118,8 @@ fail:
 	return -1;
 }
 
-struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_context *tls, char *err,
-                              size_t errlen)
+struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_context *tls,
+                              struct redis_pool *redis, char *err, size_t errlen)
 {
 	struct dispatch *d = malloc(sizeof(*d));
 
@@ -125,7 +127,7 @@ struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_con
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (dispatch_init(d, cfg, tls, err, errlen) < 0) {
+	if (dispatch_init(d, cfg, tls, redis, err, errlen) < 0) {
 		free(d);
 		return NULL;
 	}

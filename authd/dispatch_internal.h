@@ -23,14 +23,16 @@
 #include "authd/tls_session_store.h"
 #include "authd/work_queue.h"
 #include "eap/eap_tls.h"
+#include "authd/decision_log.h"
+#include "common/rate_limit.h"
 #include "policy/decision.h"
 #include "policy/policy.h"
-#include "policy/rate_limit.h"
 
 struct dispatch {
 	const struct authd_config *cfg;        /* borrowed */
 	struct eap_tls_context *tls;           /* borrowed */
 	struct decision_log *decisions;        /* owned */
+	struct redis_pool *redis;              /* borrowed; NULL: no redis section */
 	struct conversation_table *conversations;
 	struct reply_cache *replies;
 	struct policy *policy;

@@ -6,7 +6,7 @@
 #include <openssl/pem.h>
 
 #include "eap/eap_tls.h"
-#include "policy/cert_names.h"
+#include "common/cert_names.h"
 #include "policy/policy.h"
 
 /* The handshake's own certificate checks. Prints one line; 0 if they pass. */
@@ -91,7 +91,8 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	struct decision dec;
 	struct policy_request preq;
 	struct policy_result res;
-	struct policy *policy;
+	struct redis_pool *redis = NULL;
+	struct policy *policy = NULL;
 	STACK_OF(X509) *chain = NULL, *verified = NULL;
 	X509 *cert = NULL;
 	char text[512], err[512];
@@ -101,8 +102,9 @@ int explain_run(const struct authd_config *cfg, const struct explain_request *re
 	if (read_certs(req->cert_file, &cert, &chain) < 0)
 		goto out;
 	/* A dry run: it reads what it must and writes nothing, in Redis or elsewhere. */
-	policy = policy_new(&cfg->policy, &(struct policy_options){ .dry_run = true }, err, sizeof(err));
-	if (policy == NULL) {
+	if ((cfg->redis != NULL && (redis = redis_pool_new(cfg->redis, err, sizeof(err))) == NULL) ||
+	    (policy = policy_new(&cfg->policy, redis, &(struct policy_options){ .dry_run = true }, err,
+	                         sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s\n", cfg->path, err);
 		goto out;
 	}
@@ -142,6 +144,7 @@ done:
 	decision_clear(&dec);
 	policy_free(policy);
 out:
+	redis_pool_free(redis);
 	X509_free(cert);
 	sk_X509_pop_free(chain, X509_free);
 	sk_X509_pop_free(verified, X509_free);

@@ -13,7 +13,8 @@
 #include "authd/log.h"
 #include "authd/radius.h"
 #include "authd/session_class.h"
-#include "policy/rate_limit.h"
+#include "common/rate_limit.h"
+#include "common/sockaddr_text.h"
 
 /* Warnings about a NAS over its cap, per second at most. */
 #define CAP_LOG_PER_SECOND 5
@@ -66,13 +67,9 @@ static void station_id(const char *in, char *out, size_t len)
 void live_session_from_request(const struct radius_request *req, const char *nas,
                                const struct sockaddr_storage *from, struct live_session *out)
 {
-	const void *addr = from->ss_family == AF_INET6
-	                           ? (const void *)&((const struct sockaddr_in6 *)from)->sin6_addr
-	                           : (const void *)&((const struct sockaddr_in *)from)->sin_addr;
-
 	memset(out, 0, sizeof(*out));
 	snprintf(out->nas, sizeof(out->nas), "%s", nas);
-	inet_ntop(from->ss_family, addr, out->nas_addr, sizeof(out->nas_addr));
+	sockaddr_text_host(from, out->nas_addr, sizeof(out->nas_addr));
 	snprintf(out->nas_identifier, sizeof(out->nas_identifier), "%s", req->nas_identifier);
 	snprintf(out->nas_ip_address, sizeof(out->nas_ip_address), "%s", req->nas_ip_address);
 	out->nas_port = req->nas_port;

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "policy/cert_ref.h"
-#include "policy/redis_pool.h"
+#include "common/cert_ref.h"
+#include "common/redis_pool.h"
 
 /* What identifies a session at its NAS, and what the helpdesk is shown.
  * Strings are "" when unknown. */

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/printable.h"
+
 /* Written once before the worker threads exist, read-only afterwards. */
 static enum log_level log_threshold = LOG_INFO;
 
@@ -37,11 +39,7 @@ int log_enabled(enum log_level level)
 
 void log_sanitize(const char *in, char *out, size_t outlen)
 {
-	size_t n = 0;
-
-	for (; *in != '\0' && n + 1 < outlen; in++)
-		out[n++] = (*in >= 0x20 && *in < 0x7f) ? *in : '?';
-	out[n] = '\0';
+	printable_string(out, outlen, in);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

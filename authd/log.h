@@ -23,7 +23,7 @@ void log_sanitize(const char *in, char *out, size_t outlen);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* A warning line, for report_set_sink() (policy/report.h): what code below
+/* A warning line, for report_set_sink() (common/report.h): what code below
  * authd/ refused from outside the process reaches this log. */
 void log_report_line(const char *line);
 

@@ -22,7 +22,8 @@
 #include "authd/radius.h"
 #include "authd/server.h"
 #include "eap/eap_tls.h"
-#include "policy/report.h"
+#include "common/report.h"
+#include "policy/rules.h"
 
 static void usage(FILE *out)
 {
@@ -34,17 +35,6 @@ static void usage(FILE *out)
 	             "  --explain print the identity, directory entry, groups, rule and result a\n"
 	             "            device with this certificate would get (exit 0 accept, 3 reject)\n"
 	             "  -h        this help\n");
-}
-
-static int parse_port_type(const char *name, unsigned *out)
-{
-	if (strcmp(name, "Ethernet") == 0)
-		*out = NAS_PORT_TYPE_ETHERNET;
-	else if (strcmp(name, "Wireless-802.11") == 0)
-		*out = NAS_PORT_TYPE_WIRELESS;
-	else
-		return -1;
-	return 0;
 }
 
 /* A SIGTERM during the start is a request to stop, not an error: exit 0. */
@@ -89,7 +79,7 @@ int main(int argc, char **argv)
 			explain.nas = optarg;
 			break;
 		case 'P':
-			if (parse_port_type(optarg, &explain.nas_port_type) < 0) {
+			if (rules_port_type(optarg, &explain.nas_port_type) < 0) {
 				fprintf(stderr, "authd: --nas-port-type must be Ethernet or Wireless-802.11\n");
 				return 2;
 			}
@@ -149,14 +139,18 @@ int main(int argc, char **argv)
 	}
 	if (check_only) {
 		/* The policy loads what the config names beyond TLS: CRLs, directory settings. */
-		struct policy *policy = policy_new(&cfg.policy, &(struct policy_options){ .dry_run = true },
-		                                   err, sizeof(err));
+		struct redis_pool *redis = NULL;
+		struct policy *policy = NULL;
 
-		if (policy == NULL) {
+		if ((cfg.redis != NULL && (redis = redis_pool_new(cfg.redis, err, sizeof(err))) == NULL) ||
+		    (policy = policy_new(&cfg.policy, redis, &(struct policy_options){ .dry_run = true }, err,
+		                         sizeof(err))) == NULL) {
 			fprintf(stderr, "%s:%d: %s\n", path, cfg.policy.revocation.line, err);
+			redis_pool_free(redis);
 			goto out;
 		}
 		policy_free(policy);
+		redis_pool_free(redis);
 		printf("%s: configuration OK\n", path);
 		rc = 0;
 		goto out;

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/ttl_table.h"
+#include "common/clock.h"
+#include "common/ttl_table.h"
 
 /* One per (client address, port, Identifier): a NAS has at most one request
  * outstanding for each (RFC 2865 3, RFC 5080 2.2.2), so a new Request
@@ -107,7 +108,7 @@ enum reply_cache_status reply_cache_begin(struct reply_cache *c,
 			e->len = 0;
 			e->done = false;
 			memcpy(e->authenticator, authenticator, 16);
-			ttl_table_touch(c->entries, node, ttl_now_ms());
+			ttl_table_touch(c->entries, node, clock_now_ms());
 		} else if (!e->done) {
 			status = REPLY_CACHE_IN_PROGRESS;
 		} else {
@@ -125,7 +126,7 @@ enum reply_cache_status reply_cache_begin(struct reply_cache *c,
 	e->node.keylen = keylen;
 	memcpy(e->authenticator, authenticator, 16);
 	/* Full: the oldest entry, whose retransmissions are least likely, goes. */
-	if ((node = ttl_table_insert_evicting(c->entries, &e->node, ttl_now_ms())) != NULL)
+	if ((node = ttl_table_insert_evicting(c->entries, &e->node, clock_now_ms())) != NULL)
 		entry_free(from_node(node));
 	status = REPLY_CACHE_NEW;
 out:
@@ -166,7 +167,7 @@ void reply_cache_complete(struct reply_cache *c, const struct sockaddr_storage *
 
 void reply_cache_expire(struct reply_cache *c)
 {
-	uint64_t now = ttl_now_ms();
+	uint64_t now = clock_now_ms();
 	struct ttl_node *node;
 
 	pthread_mutex_lock(&c->lock);

@@ -17,6 +17,7 @@
 #include "authd/dispatch.h"
 #include "authd/log.h"
 #include "authd/radius.h"
+#include "common/redis_pool.h"
 
 /* Datagrams read per wake-up before yielding to other events. */
 #define READ_BURST 32
@@ -41,6 +42,7 @@ struct server {
 	const struct authd_config *cfg;
 	int *fds;
 	size_t n_fds;
+	struct redis_pool *redis;      /* owned, shared by everything dispatch keeps in Redis; NULL: none */
 	struct dispatch *dispatch;
 	struct worker *workers;
 	unsigned n_workers;
@@ -120,7 +122,9 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 		if (s->fds[s->n_fds] < 0)
 			goto fail;
 	}
-	s->dispatch = dispatch_new(cfg, tls, err, errlen);
+	if (cfg->redis != NULL && (s->redis = redis_pool_new(cfg->redis, err, errlen)) == NULL)
+		goto fail;
+	s->dispatch = dispatch_new(cfg, tls, s->redis, err, errlen);
 	if (s->dispatch == NULL)
 		goto fail;
 	return s;
@@ -329,6 +333,7 @@ void server_free(struct server *s)
 	if (s == NULL)
 		return;
 	dispatch_free(s->dispatch);
+	redis_pool_free(s->redis);
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i]);
 	free(s->fds);

@@ -2,7 +2,7 @@
  * The Class attribute authd puts in an Access-Accept (RFC 2865 5.25) so that
  * the NAS's accounting names the certificate of the session:
  *   RADIUS_AUTHD_CLASS_PREFIX "ISSUERKEYHASH:SERIAL:TAG"
- * TAG is a MAC under the node key (policy/seal.h) over the name of the
+ * TAG is a MAC under the node key (common/seal.h) over the name of the
  * client it was issued to and the certificate reference. Accounting carrying
  * a Class that does not verify for the NAS sending it names no session: a
  * Class copied from one NAS, or made up, cannot create live sessions under a
@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy/cert_ref.h"
-#include "policy/seal.h"
+#include "common/cert_ref.h"
+#include "common/seal.h"
 
 /* Longest value made, prefix included (well under a RADIUS attribute). */
 #define SESSION_CLASS_MAX 180

@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "authd/dynauth.h"
-#include "policy/json_buf.h"
-#include "policy/utc_time.h"
+#include "common/json_buf.h"
+#include "common/printable.h"
+#include "common/utc_time.h"
 
 static const struct client *client_named(const struct authctl_config *cfg, const char *name)
 {
@@ -38,16 +39,6 @@ static int parse_address(const char *text, unsigned port, struct sockaddr_storag
 	return 0;
 }
 
-/* text with anything but printable ASCII made '?', for a terminal line. */
-static void printable(const char *text, char *out, size_t len)
-{
-	size_t n = 0;
-
-	for (; *text != '\0' && n + 1 < len; text++)
-		out[n++] = *text >= 0x20 && *text < 0x7f ? *text : '?';
-	out[n] = '\0';
-}
-
 /*
  * Where the NAS takes dynamic authorization, at its coa_port: its configured
  * coa_address as it is, else the address the session record names, which
@@ -61,7 +52,7 @@ static int target_address(const struct client *c, const struct live_session *s,
 
 	if (c->coa_address != NULL)
 		return parse_address(c->coa_address, c->coa_port, &t->nas, &t->nas_len);
-	printable(s->nas_addr, shown, sizeof(shown));
+	printable_string(shown, sizeof(shown), s->nas_addr);
 	if (parse_address(s->nas_addr, c->coa_port, &t->nas, &t->nas_len) < 0) {
 		snprintf(why, whylen, "the session's NAS address \"%s\" is not an IP address", shown);
 		return -1;
@@ -127,10 +118,10 @@ static void print_outcome(FILE *out, const struct live_session *s, const struct 
 	char session[sizeof(s->acct_session_id)];
 
 	/* What the record says is shown, never sent to the terminal as it is. */
-	printable(s->identity[0] ? s->identity : s->user_name, who, sizeof(who));
-	printable(s->nas, nas, sizeof(nas));
-	printable(s->calling_station_id[0] ? s->calling_station_id : "?", station, sizeof(station));
-	printable(s->acct_session_id, session, sizeof(session));
+	printable_string(who, sizeof(who), s->identity[0] ? s->identity : s->user_name);
+	printable_string(nas, sizeof(nas), s->nas);
+	printable_string(station, sizeof(station), s->calling_station_id[0] ? s->calling_station_id : "?");
+	printable_string(session, sizeof(session), s->acct_session_id);
 	fprintf(out, "  %s on NAS %s (station %s%s%s): ", who, nas, station, session[0] ? ", session " : "",
 	        session);
 	switch (t->outcome) {
@@ -181,8 +172,8 @@ int session_disconnect(const struct authctl_config *cfg, struct live_sessions *l
 		if (c == NULL || target_address(c, &sessions[i], t, why, sizeof(why)) < 0) {
 			if (c == NULL)
 				snprintf(why, sizeof(why), "the NAS is not in the config");
-			printable(sessions[i].identity, shown, sizeof(shown));
-			printable(sessions[i].nas, nas, sizeof(nas));
+			printable_string(shown, sizeof(shown), sessions[i].identity);
+			printable_string(nas, sizeof(nas), sessions[i].nas);
 			fprintf(out, "  %s on NAS %s: not sent: %s\n", shown, nas, why);
 			audit(h, ref, &sessions[i], NULL, by, request, c == NULL ? "error" : "refused", why);
 			continue;

@@ -20,7 +20,7 @@
 
 #include "authd/authctl_config.h"
 #include "authd/live_sessions.h"
-#include "policy/cert_ref.h"
+#include "common/cert_ref.h"
 #include "policy/helpdesk.h"
 
 /* Who acted, for the audit log: the operating-system user authctl runs as. */

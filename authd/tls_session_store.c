@@ -9,9 +9,10 @@
 #include <openssl/crypto.h>
 
 #include "authd/log.h"
-#include "policy/report.h"
-#include "policy/seal.h"
-#include "policy/ttl_table.h"
+#include "common/clock.h"
+#include "common/report.h"
+#include "common/seal.h"
+#include "common/ttl_table.h"
 
 /* A session in the process: keyed by its id (at most 32 bytes). */
 struct local_session {
@@ -120,12 +121,12 @@ static int local_put(struct tls_session_store *s, const uint8_t *id, size_t idle
 	e->len = derlen;
 	memcpy(e->der, der, derlen);
 	pthread_mutex_lock(&s->lock);
-	while ((old = ttl_table_oldest_expired(s->local, ttl_now_ms())) != NULL)
+	while ((old = ttl_table_oldest_expired(s->local, clock_now_ms())) != NULL)
 		drop_local(s, old);
 	if ((old = ttl_table_find(s->local, id, idlen)) != NULL)
 		drop_local(s, old);
 	/* Full: the oldest session makes room. */
-	if ((old = ttl_table_insert_evicting(s->local, &e->node, ttl_now_ms())) != NULL)
+	if ((old = ttl_table_insert_evicting(s->local, &e->node, clock_now_ms())) != NULL)
 		free_local(old);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
@@ -180,7 +181,7 @@ int tls_session_store_get(struct tls_session_store *s, const uint8_t *id, size_t
 	if (s->redis == NULL) {
 		pthread_mutex_lock(&s->lock);
 		node = ttl_table_find(s->local, id, idlen);
-		if (node != NULL && node->expires_ms > ttl_now_ms()) {
+		if (node != NULL && node->expires_ms > clock_now_ms()) {
 			struct local_session *e = local_of(node);
 
 			if ((*der = malloc(e->len)) != NULL) {

@@ -4,7 +4,7 @@
  * there, else in a bounded table in the process. Sessions are kept DER-encoded
  * under the id the device will offer (TLS 1.2 session ID, TLS 1.3 ticket),
  * for the configured lifetime. In Redis each session is sealed under the
- * node key (policy/seal.h) for its key name: a Redis reader learns no master
+ * node key (common/seal.h) for its key name: a Redis reader learns no master
  * secret, and a value altered, copied under another id or sealed under a key
  * this node does not hold is ignored (logged, counted in the line logged
  * when the store is freed), so the device makes a full handshake. The Redis
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy/redis_pool.h"
+#include "common/redis_pool.h"
 
 struct tls_session_store;
 

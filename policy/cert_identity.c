@@ -8,7 +8,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
-#include "policy/cert_names.h"
+#include "common/cert_names.h"
 
 static const char *const source_names[IDENTITY_SOURCE_COUNT] = {
 	[IDENTITY_SUBJECT_CN] = "subject_cn",

@@ -14,7 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "policy/cert_names.h"
+#include "common/cert_names.h"
 
 struct crl_store {
 	char **files;

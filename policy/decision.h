@@ -78,29 +78,4 @@ void decision_clear(struct decision *d);
  */
 char *decision_to_json(const struct decision *d, const struct timespec *now);
 
-struct decision_log;
-
-/* Opens (creating, appending) the decision log. NULL with errno set on failure. */
-struct decision_log *decision_log_open(const char *path);
-/* Reopens the same path (after logrotate moved the file); lines written
- * concurrently go to the old or the new file, never lost. 0 or -1 with errno. */
-int decision_log_reopen(struct decision_log *log);
-/*
- * Appends the record as one line; safe from several threads. 0, or -1 with
- * errno (ENOSPC, EIO, ...) when the record is not in the file. A failed
- * write leaves the file ending with a whole line (a short write's bytes are
- * taken back; if even that fails, the next line starts with a newline), so
- * every other line still parses.
- */
-int decision_log_write(struct decision_log *log, const struct decision *d);
-/*
- * For the caller's loud line after a failed write: *lost gets the records not
- * written since the log was opened. True when the failure may be logged now
- * (one line a second, through policy/rate_limit); *suppressed then gets how
- * many failures went unreported before it.
- */
-bool decision_log_report_failure(struct decision_log *log, unsigned long long *lost,
-                                 unsigned *suppressed);
-void decision_log_close(struct decision_log *log);
-
 #endif

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy/cert_ref.h"
-#include "policy/redis_pool.h"
+#include "common/cert_ref.h"
+#include "common/redis_pool.h"
 #include "policy/revocation_wire.h"
 
 struct helpdesk;

@@ -20,8 +20,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include "policy/breaker.h"
-#include "policy/ttl_table.h"
+#include "common/breaker.h"
+#include "common/clock.h"
+#include "common/strv.h"
+#include "policy/ldap_filter.h"
 
 /* A device in more groups than this is refused rather than given a partial
  * list: with first-match rules a missing group can mean a wider VLAN. */
@@ -75,14 +77,6 @@ struct query {
 	LDAPMessage *msg;             /* its entries and result */
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static char *dup_or_null(const char *s, bool *oom)
 {
 	char *d;
@@ -95,17 +89,10 @@ static char *dup_or_null(const char *s, bool *oom)
 	return d;
 }
 
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; v != NULL && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void ldap_lookup_result_clear(struct ldap_lookup_result *res)
 {
 	free(res->dn);
-	free_strings(res->groups, res->n_groups);
+	strv_free(res->groups, res->n_groups);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -245,7 +232,7 @@ void ldap_directory_free(struct ldap_directory *d)
 	free((char *)d->s.device_filter);
 	free((char *)d->s.group_base_dn);
 	free((char *)d->s.group_filter);
-	free_strings(d->uris, d->s.n_uris);
+	strv_free(d->uris, d->s.n_uris);
 	free(d->uri_failed_ms);
 	free(d->conns);
 	pthread_mutex_destroy(&d->state_lock);
@@ -268,7 +255,7 @@ static bool uri_failed_within(struct ldap_directory *d, size_t uri, uint64_t now
 static void mark_uri(struct ldap_directory *d, size_t uri, bool failed)
 {
 	pthread_mutex_lock(&d->state_lock);
-	d->uri_failed_ms[uri] = failed ? now_ms() : 0;
+	d->uri_failed_ms[uri] = failed ? clock_now_ms() : 0;
 	pthread_mutex_unlock(&d->state_lock);
 }
 
@@ -412,7 +399,7 @@ static void drop_conn(struct conn *c)
  * detail collects every URI's failure. */
 static int connect_conn(struct ldap_directory *d, struct conn *c, char *detail, size_t detaillen)
 {
-	uint64_t now = now_ms(), went_last = 0;   /* bit i: URI i failed just now */
+	uint64_t now = clock_now_ms(), went_last = 0;   /* bit i: URI i failed just now */
 	char one[512];
 
 	detail[0] = '\0';
@@ -428,7 +415,7 @@ static int connect_conn(struct ldap_directory *d, struct conn *c, char *detail, 
 			mark_uri(d, i, c->ld == NULL);
 			if (c->ld != NULL) {
 				c->uri = i;
-				c->opened_ms = c->used_ms = now_ms();
+				c->opened_ms = c->used_ms = clock_now_ms();
 				detail[0] = '\0';
 				return 0;
 			}
@@ -493,7 +480,7 @@ static void clear_queries(struct query *q, size_t n)
 static int run_queries(struct ldap_directory *d, struct conn *c, struct query *q, size_t n,
                        char **attrs, int sizelimit)
 {
-	uint64_t deadline = now_ms() + d->s.timeout_ms;
+	uint64_t deadline = clock_now_ms() + d->s.timeout_ms;
 	struct timeval server_limit;
 	int rc = LDAP_SUCCESS;
 
@@ -506,7 +493,7 @@ static int run_queries(struct ldap_directory *d, struct conn *c, struct query *q
 			return rc;
 	}
 	for (size_t i = 0; i < n; i++) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_now_ms();
 		struct timeval left;
 		int type;
 
@@ -782,7 +769,7 @@ static void cache_store(struct ldap_directory *d, const char *identity,
 		free(e);
 		return;
 	}
-	e->stored_ms = now_ms();
+	e->stored_ms = clock_now_ms();
 	pthread_mutex_lock(&d->state_lock);
 	cache_remove(cache, identity);
 	if (cache->n >= CACHE_MAX)
@@ -810,7 +797,7 @@ static void cache_forget(struct ldap_directory *d, const char *identity)
 /* Copies a fresh entry for identity into out; returns its age in ms, or -1. */
 static int64_t cache_find(struct ldap_directory *d, const char *identity, struct ldap_lookup_result *out)
 {
-	uint64_t now = now_ms(), ttl = (uint64_t)d->s.cache_ttl_s * 1000;
+	uint64_t now = clock_now_ms(), ttl = (uint64_t)d->s.cache_ttl_s * 1000;
 	struct cache_entry *e;
 	int64_t age = -1;
 
@@ -867,9 +854,9 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const ch
 		         "next try in %u ms", d->breaker.threshold, breaker_retry_in_ms(&d->breaker));
 		return serve_cached(d, identity, out, detail, detaillen);
 	}
-	started = ttl_now_ms();
+	started = clock_now_ms();
 	c = l.c = take_conn(d);
-	now = now_ms();
+	now = clock_now_ms();
 	if (c->ld != NULL && now - c->used_ms > IDLE_MAX_MS)
 		drop_conn(c);
 	if (c->ld != NULL)
@@ -879,7 +866,7 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const ch
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (c->ld == NULL && connect_conn(d, c, detail, detaillen) < 0)
 			break;
-		c->used_ms = now_ms();
+		c->used_ms = clock_now_ms();
 		rc = find_device(&l, identity);
 		if (rc == LDAP_SUCCESS)
 			break;

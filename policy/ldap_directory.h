@@ -80,19 +80,8 @@ int ldap_lookup_result_add_group(struct ldap_lookup_result *res, const char *dn,
                                  size_t max);
 
 /* True while the directory is marked down (three lookups in a row failed to
- * reach it: see policy/breaker.h). Lookups then answer from the outage cache
+ * reach it: see common/breaker.h). Lookups then answer from the outage cache
  * at once, so callers need not queue for a connection. */
 bool ldap_directory_down(const struct ldap_directory *dir);
-
-/*
- * Expands a filter template: each "%{name}" is replaced by the escaped value
- * of that variable (RFC 4515: '*', '(', ')', '\\' and NUL as \2a \28 \29 \5c
- * \00). Pure; returns a malloc'd string, or NULL for an unknown variable or a
- * template that is not a well-formed filter shape: one parenthesized filter,
- * balanced, escapes as \HH, variables only in assertion values (after an
- * item's '=').
- */
-char *ldap_filter_expand(const char *template, const char *const *names,
-                         const char *const *values, const size_t *value_lengths, size_t n);
 
 #endif

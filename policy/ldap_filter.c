@@ -1,5 +1,4 @@
-/* RFC 4515 filter templates: the pure half of the directory client. */
-#include "policy/ldap_directory.h"
+#include "policy/ldap_filter.h"
 
 #include <stdbool.h>
 #include <stdio.h>

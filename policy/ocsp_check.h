@@ -15,6 +15,8 @@
 
 #include <openssl/x509.h>
 
+#include "common/http_client.h"
+
 #define OCSP_CHECK_DEFAULT_TIMEOUT_MS 2000
 #define OCSP_CHECK_DEFAULT_MAX_AGE_S 300
 #define OCSP_CHECK_MAX_TIMEOUT_MS 60000
@@ -117,47 +119,9 @@ enum ocsp_check_status ocsp_check_verify_response(struct ocsp_check *c, const un
                                                   size_t nonce_len, time_t now,
                                                   struct ocsp_answer *out);
 
-/*
- * The HTTP response reader's pure part (a fuzz target): what
- * ocsp_check_query makes of the bytes a responder sends.
- */
-#define OCSP_CHECK_MAX_HTTP_HEAD 8192   /* status line and headers */
-/* The most a reader's buffer ever holds: a full head and the largest body. */
-#define OCSP_CHECK_MAX_HTTP (OCSP_CHECK_MAX_HTTP_HEAD + OCSP_CHECK_MAX_RESPONSE)
-
-/*
- * The status line and headers, head[0..len) (not NUL-terminated; normally up
- * to and including the blank line): status 200, Content-Type
- * application/ocsp-response, no Transfer-Encoding, at most one
- * Content-Length value, within OCSP_CHECK_MAX_RESPONSE. *content_length gets
- * it, or -1 when absent (the body runs until the responder closes). 0, or -1
- * with why.
- */
-int ocsp_check_http_head(const char *head, size_t len, long *content_length, char *why,
-                         size_t whylen);
-
-/* Where a response read so far stands; set up by ocsp_check_http_init. */
-struct ocsp_check_http {
-	size_t head;                /* offset of the body once the head is whole, else 0 */
-	long content_length;        /* -1: absent or head not yet whole */
-};
-
-enum ocsp_check_http_state {
-	OCSP_CHECK_HTTP_MORE,       /* read more (buf must have room: len < OCSP_CHECK_MAX_HTTP) */
-	OCSP_CHECK_HTTP_DONE,       /* the body is buf[*body_off .. *body_off + *body_len) */
-	OCSP_CHECK_HTTP_REFUSED,    /* why says what is wrong; stop reading */
-};
-
-void ocsp_check_http_init(struct ocsp_check_http *r);
-/*
- * Judges buf[0..len), everything received so far (len <= OCSP_CHECK_MAX_HTTP;
- * each call sees the previous bytes unchanged plus new ones), `closed` once
- * the responder has closed the connection. DONE gives a non-empty body of at
- * most OCSP_CHECK_MAX_RESPONSE bytes inside buf: Content-Length bytes when
- * the head gives one (bytes after them are ignored), else all until close.
- */
-enum ocsp_check_http_state ocsp_check_http_feed(struct ocsp_check_http *r, const unsigned char *buf,
-                                                size_t len, bool closed, size_t *body_off,
-                                                size_t *body_len, char *why, size_t whylen);
+/* What a responder answers with, and the most an OCSP exchange reads (a
+ * full HTTP head and the largest body): the fuzz target's bounds. */
+#define OCSP_CHECK_RESPONSE_TYPE "application/ocsp-response"
+#define OCSP_CHECK_MAX_HTTP (HTTP_MAX_HEAD + OCSP_CHECK_MAX_RESPONSE)
 
 #endif

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/cert_names.h"
+#include "common/cert_names.h"
+#include "common/clock.h"
 #include "policy/rules.h"
 #include "policy/static_groups.h"
 #include "policy/status_cache.h"
@@ -17,12 +18,12 @@
 struct policy {
 	const struct policy_settings *settings;
 	struct ldap_directory *directory;   /* NULL: static map */
-	struct redis_pool *redis;           /* NULL: no redis section */
+	struct redis_pool *redis;           /* borrowed; NULL: no redis section */
 	struct revocation *revocation;
 };
 
-struct policy *policy_new(const struct policy_settings *settings, const struct policy_options *opts,
-                          char *err, size_t errlen)
+struct policy *policy_new(const struct policy_settings *settings, struct redis_pool *redis,
+                          const struct policy_options *opts, char *err, size_t errlen)
 {
 	static const struct policy_options serving = { 0 };
 	struct policy *p = calloc(1, sizeof(*p));
@@ -37,8 +38,7 @@ struct policy *policy_new(const struct policy_settings *settings, const struct p
 		if (p->directory == NULL)
 			goto fail;
 	}
-	if (settings->redis != NULL && (p->redis = redis_pool_new(settings->redis, err, errlen)) == NULL)
-		goto fail;
+	p->redis = redis;
 	if (opts == NULL)
 		opts = &serving;
 	p->revocation = revocation_new(&settings->revocation, p->redis, opts->dry_run, opts->log, err,
@@ -84,7 +84,6 @@ void policy_free(struct policy *p)
 		return;
 	ldap_directory_free(p->directory);
 	revocation_free(p->revocation);
-	redis_pool_free(p->redis);
 	free(p);
 }
 
@@ -92,7 +91,7 @@ unsigned policy_backend_threads(const struct policy *p, enum policy_backend b)
 {
 	switch (b) {
 	case POLICY_BACKEND_REDIS:
-		return p->redis != NULL ? p->settings->redis->connections : 0;
+		return p->redis != NULL ? redis_pool_connections(p->redis) : 0;
 	case POLICY_BACKEND_OCSP:
 		/* Queries hold a thread each while they wait on the responder. */
 		return p->settings->revocation.ocsp != NULL ? POLICY_OCSP_THREADS_PER_RESPONDER : 0;
@@ -135,19 +134,6 @@ bool policy_backend_down(const struct policy *p, enum policy_backend b)
 unsigned policy_ocsp_responder(struct policy *p, X509 *cert)
 {
 	return revocation_ocsp_responder(p->revocation, cert);
-}
-
-struct redis_pool *policy_redis(struct policy *p)
-{
-	return p->redis;
-}
-
-static unsigned ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (unsigned)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
 /* Ends with the configured fallback: reject with `reason`, or the quarantine
@@ -211,7 +197,7 @@ static int find_groups(struct policy *p, bool busy, struct decision *dec)
 		rc = -1;
 		break;
 	}
-	dec->directory_ms = ms_since(&t0);
+	dec->directory_ms = (unsigned)clock_ms_since(&t0);
 	return rc;
 }
 
@@ -345,64 +331,4 @@ void policy_decide(struct policy *p, const struct policy_request *req, struct de
 
 	while (step != POLICY_STEP_DONE)
 		step = policy_decide_step(p, req, step, false, dec, out);
-}
-
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-static void clear_ldap(struct ldap_settings *l)
-{
-	/* The config allocated every string; the settings' const is for the directory. */
-	free_strings((char **)l->uris, l->n_uris);
-	if (l->bind_password != NULL) {
-		explicit_bzero((char *)l->bind_password, strlen(l->bind_password));
-		free((char *)l->bind_password);
-	}
-	free((char *)l->ca);
-	free((char *)l->bind_dn);
-	free((char *)l->base_dn);
-	free((char *)l->device_filter);
-	free((char *)l->group_base_dn);
-	free((char *)l->group_filter);
-	free(l);
-}
-
-void policy_settings_clear(struct policy_settings *s)
-{
-	if (s->ldap != NULL)
-		clear_ldap(s->ldap);
-	for (size_t i = 0; i < s->n_static_groups; i++) {
-		free(s->static_groups[i].pattern);
-		free_strings(s->static_groups[i].groups, s->static_groups[i].n_groups);
-	}
-	free(s->static_groups);
-	for (size_t i = 0; i < s->n_rules; i++) {
-		struct policy_rule *r = &s->rules[i];
-
-		free(r->name);
-		free(r->group);
-		free(r->ssid);
-		free(r->nas);
-		free(r->issuer);
-		free(r->vlan);
-		free(r->filter_id);
-		free(r->class_attr);
-	}
-	free(s->rules);
-	free(s->quarantine_vlan);
-	free_strings(s->revocation.crl_files, s->revocation.n_crl_files);
-	free(s->revocation.ca_file);
-	if (s->revocation.ocsp != NULL) {
-		free(s->revocation.ocsp->url);
-		free(s->revocation.ocsp);
-	}
-	if (s->redis != NULL) {
-		redis_settings_clear(s->redis);
-		free(s->redis);
-	}
-	memset(s, 0, sizeof(*s));
 }

@@ -17,34 +17,13 @@
 #include "policy/ldap_directory.h"
 #include "policy/policy_reason.h"
 #include "policy/revocation.h"
-
-/* RFC 2865 NAS-Port-Type values rules can name. */
-#define NAS_PORT_TYPE_ETHERNET 15
-#define NAS_PORT_TYPE_WIRELESS 19
-
-struct policy_rule {
-	char *name;
-	char *group;                /* group DN, or the CN of a group DN (case-insensitive) */
-	unsigned nas_port_type;     /* 0 = any */
-	char *ssid;                 /* NULL = any */
-	char *nas;                  /* client name; NULL = any */
-	char *issuer;               /* issuer DN or its CN; NULL = any */
-	char *vlan;
-	unsigned session_timeout;   /* 0 = none */
-	int termination_action;     /* -1 = none, else RFC 2865 value (1 = RADIUS-Request) */
-	char *filter_id;            /* NULL = none */
-	char *class_attr;           /* NULL = none */
-};
-
-struct static_group_entry {
-	char *pattern;              /* fnmatch pattern on the identity, case-insensitive */
-	char **groups;
-	size_t n_groups;
-};
+#include "policy/rules.h"
+#include "policy/static_groups.h"
 
 enum policy_fallback { POLICY_REJECT, POLICY_QUARANTINE };
 
-/* Everything the config says about placement; strings are owned by it. */
+/* Everything the config says about placement; strings are owned by the
+ * config that filled it (and freed by it). */
 struct policy_settings {
 	bool placement;             /* rules configured; without them a valid certificate is
 	                               accepted with no VLAN (certificate-only mode) */
@@ -62,11 +41,7 @@ struct policy_settings {
 	enum policy_fallback directory_unavailable;
 	char *quarantine_vlan;                  /* required when either fallback quarantines */
 	struct revocation_settings revocation;
-	struct redis_settings *redis;           /* shared state (revocations, status, sessions); NULL: none */
 };
-
-/* Frees every string and array the settings own, and zeroes them. */
-void policy_settings_clear(struct policy_settings *s);
 
 struct policy;
 
@@ -76,10 +51,11 @@ struct policy_options {
 	revocation_log_fn log;      /* news of the revocation mirror; NULL: none */
 };
 
-/* Borrows settings, which must outlive the policy; opts NULL: serving, no
+/* Borrows settings and redis (the shared state: helpdesk list, status
+ * cache; NULL: none), which must outlive the policy; opts NULL: serving, no
  * log. NULL with err on failure. */
-struct policy *policy_new(const struct policy_settings *settings, const struct policy_options *opts,
-                          char *err, size_t errlen);
+struct policy *policy_new(const struct policy_settings *settings, struct redis_pool *redis,
+                          const struct policy_options *opts, char *err, size_t errlen);
 void policy_free(struct policy *p);
 /* Stops what the policy runs of its own (the helpdesk list's mirror), waiting
  * until deadline (CLOCK_REALTIME; NULL: no limit). -1 when something is still
@@ -126,9 +102,6 @@ unsigned policy_backend_threads(const struct policy *p, enum policy_backend b);
  * POLICY_OCSP_RESPONDERS, the same for every certificate naming it. */
 #define POLICY_OCSP_RESPONDERS OCSP_CHECK_RESPONDERS
 unsigned policy_ocsp_responder(struct policy *p, X509 *cert);
-/* The Redis connections the policy uses (NULL without a redis section), for
- * whatever else the server keeps there. */
-struct redis_pool *policy_redis(struct policy *p);
 
 struct policy_request {
 	X509 *cert;                 /* the verified device certificate */
@@ -159,7 +132,7 @@ enum policy_step {
 
 /* The backend step waits on; NONE when it never blocks. */
 enum policy_backend policy_step_backend(const struct policy *p, enum policy_step step);
-/* True while backend b is marked down (see policy/breaker.h): its calls fail
+/* True while backend b is marked down (see common/breaker.h): its calls fail
  * at once, so a thread of another backend may take a step that needs it on
  * its way instead of queueing. A TLS worker still hands it over: the one
  * call that probes whether the backend is back may wait its timeout. */

@@ -6,12 +6,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/cert_names.h"
-#include "policy/cert_ref.h"
+#include "common/cert_names.h"
+#include "common/cert_ref.h"
 #include "policy/crl_store.h"
 #include "policy/helpdesk.h"
 #include "policy/status_cache.h"
-#include "policy/utc_time.h"
+#include "common/utc_time.h"
 
 /* The in-process cache (no Redis) holds this many certificates at most. */
 #define LOCAL_CACHE_ENTRIES 100000

@@ -21,7 +21,7 @@
 
 #include "policy/decision.h"
 #include "policy/ocsp_check.h"
-#include "policy/redis_pool.h"
+#include "common/redis_pool.h"
 #include "policy/revocation_mirror.h"
 
 /* When the status cannot be learned. */

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "policy/ttl_table.h"
+#include "common/clock.h"
 
 /* Reconnection backoff of the subscriber. */
 #define BACKOFF_MIN_MS 100
@@ -39,7 +39,7 @@ struct revocation_mirror {
 	void *entries;                  /* tsearch tree of struct mirror_entry */
 	bool loaded;
 	uint64_t seq;                   /* the last change applied */
-	uint64_t synced_ms;             /* ttl_now_ms() when last known to match Redis */
+	uint64_t synced_ms;             /* clock_now_ms() when last known to match Redis */
 	bool resync_wanted;
 
 	pthread_t thread;
@@ -219,7 +219,7 @@ static int resync(struct revocation_mirror *m, char *err, size_t errlen)
 	s.listed = NULL;
 	m->loaded = true;
 	m->seq = before;
-	m->synced_ms = ttl_now_ms();
+	m->synced_ms = clock_now_ms();
 	m->resync_wanted = false;
 	pthread_mutex_unlock(&m->lock);
 	rc = 0;
@@ -271,7 +271,7 @@ static int apply(struct revocation_mirror *m, const struct revocation_notice *n,
 		drop(&m->entries, &n->ref);
 	if (rc == 0) {
 		m->seq = n->seq;
-		m->synced_ms = ttl_now_ms();
+		m->synced_ms = clock_now_ms();
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (rc < 0) {
@@ -333,11 +333,11 @@ static void drain(int fd)
  * fails, or the mirror stops. err says why it returned. */
 static void follow(struct revocation_mirror *m, redisContext *sub, char *err, size_t errlen)
 {
-	uint64_t next_check = ttl_now_ms() + REVOCATION_MIRROR_CHECK_S * 1000;
+	uint64_t next_check = clock_now_ms() + REVOCATION_MIRROR_CHECK_S * 1000;
 
 	while (!atomic_load(&m->stop)) {
 		struct pollfd fds[2] = { { .fd = sub->fd, .events = POLLIN }, { .fd = m->wake[0], .events = POLLIN } };
-		uint64_t now = ttl_now_ms();
+		uint64_t now = clock_now_ms();
 		bool want;
 		int rc = REDIS_OK;
 
@@ -366,7 +366,7 @@ static void follow(struct revocation_mirror *m, redisContext *sub, char *err, si
 				return;
 			}
 		}
-		now = ttl_now_ms();
+		now = clock_now_ms();
 		pthread_mutex_lock(&m->lock);
 		want = m->resync_wanted;
 		pthread_mutex_unlock(&m->lock);
@@ -521,7 +521,7 @@ enum revocation_mirror_answer revocation_mirror_lookup(struct revocation_mirror 
 		answer = e != NULL ? REVOCATION_MIRROR_LISTED : REVOCATION_MIRROR_NOT_LISTED;
 		if (e != NULL)
 			*rec = e->rec;
-		*age_s = (time_t)((ttl_now_ms() - m->synced_ms) / 1000);
+		*age_s = (time_t)((clock_now_ms() - m->synced_ms) / 1000);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return answer;

@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "policy/cert_ref.h"
+#include "common/cert_ref.h"
 #include "policy/helpdesk.h"
-#include "policy/redis_pool.h"
+#include "common/redis_pool.h"
 #include "policy/revocation_wire.h"
 
 /* How often the mirror checks the sequence number, which bounds how long a

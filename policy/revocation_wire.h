@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy/cert_ref.h"
+#include "common/cert_ref.h"
 
 /* The audit record of a revocation. */
 struct revocation_record {

@@ -61,3 +61,14 @@ int rules_first_match(const struct policy_rule *rules, size_t n, const struct ru
 	}
 	return -1;
 }
+
+int rules_port_type(const char *name, unsigned *out)
+{
+	if (strcmp(name, "Ethernet") == 0)
+		*out = NAS_PORT_TYPE_ETHERNET;
+	else if (strcmp(name, "Wireless-802.11") == 0)
+		*out = NAS_PORT_TYPE_WIRELESS;
+	else
+		return -1;
+	return 0;
+}

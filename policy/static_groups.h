@@ -4,7 +4,11 @@
 
 #include <stddef.h>
 
-#include "policy/policy.h"
+struct static_group_entry {
+	char *pattern;              /* fnmatch pattern on the identity, case-insensitive */
+	char **groups;
+	size_t n_groups;
+};
 
 /*
  * Collects, in config order and without duplicates, the groups of every entry

@@ -7,9 +7,10 @@
 
 #include <openssl/sha.h>
 
-#include "policy/report.h"
-#include "policy/seal.h"
-#include "policy/ttl_table.h"
+#include "common/clock.h"
+#include "common/report.h"
+#include "common/seal.h"
+#include "common/ttl_table.h"
 
 /* An entry of the in-process table: keyed by the SHA-256 of the reference,
  * which fits the table's key whatever the serial's length. */
@@ -97,7 +98,7 @@ static int local_get(struct status_cache *c, const struct cert_ref *ref, struct 
 
 	local_key(ref, &probe);
 	pthread_mutex_lock(&c->lock);
-	while ((node = ttl_table_oldest_expired(c->local, ttl_now_ms())) != NULL)
+	while ((node = ttl_table_oldest_expired(c->local, clock_now_ms())) != NULL)
 		drop_local(c, node);
 	node = ttl_table_find(c->local, probe.key, probe.keylen);
 	if (node != NULL) {
@@ -129,7 +130,7 @@ static void local_put(struct status_cache *c, const struct cert_ref *ref,
 		drop_local(c, old);
 	/* Full: the oldest entry makes room, so a storm of new devices cannot
 	 * lock the cache on stale ones. */
-	if ((old = ttl_table_insert_evicting(c->local, &e->node, ttl_now_ms())) != NULL)
+	if ((old = ttl_table_insert_evicting(c->local, &e->node, clock_now_ms())) != NULL)
 		free(local_of(old));
 	pthread_mutex_unlock(&c->lock);
 }

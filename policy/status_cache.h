@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "policy/cert_ref.h"
-#include "policy/redis_pool.h"
+#include "common/cert_ref.h"
+#include "common/redis_pool.h"
 
 enum cert_status { CERT_STATUS_GOOD, CERT_STATUS_REVOKED, CERT_STATUS_UNKNOWN };
 

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the strings authd derives from a device certificate:
- * cert_identity() from every identity source, the names of policy/cert_names.h
+ * cert_identity() from every identity source, the names of common/cert_names.h
  * (subject and issuer in RFC 2253 form, the serial, the SAN listing) and the
  * decision record's JSON line for a decision filled from that certificate.
  *
@@ -21,7 +21,7 @@
 
 #include "json_check.h"
 #include "policy/cert_identity.h"
-#include "policy/cert_names.h"
+#include "common/cert_names.h"
 #include "policy/decision.h"
 
 static X509 *read_cert(const uint8_t *data, size_t size)

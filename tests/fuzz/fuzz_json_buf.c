@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the JSON writer of the decision log (policy/json_buf.h)
+ * libFuzzer target for the JSON writer of the decision log (common/json_buf.h)
  * on the strings an outsider puts in a record. The input's first two bytes
  * choose the caps; the rest, split at NUL bytes, are strings written as
  * fields and as array entries. Whatever they hold, the line must be valid
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "json_check.h"
-#include "policy/json_buf.h"
+#include "common/json_buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

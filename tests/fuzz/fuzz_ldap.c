@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "policy/ldap_directory.h"
+#include "policy/ldap_filter.h"
 
 static bool is_hex(char c)
 {

@@ -1,7 +1,8 @@
 /*
- * libFuzzer target for the OCSP client's HTTP response reader
- * (policy/ocsp_check.h: ocsp_check_http_head, ocsp_check_http_feed): what it
- * makes of the bytes a responder sends. The DER body is fuzz_ocsp's.
+ * libFuzzer target for the HTTP client's response reader as the OCSP client
+ * uses it (common/http_client.h: http_response_head, http_reader_feed, with
+ * policy/ocsp_check.h's type and limits): what it makes of the bytes a
+ * responder sends. The DER body is fuzz_ocsp's.
  *
  * Input: byte 0 seeds the sizes of the reads; the rest is what the responder
  * sends before closing. The stream is fed as it would arrive, in reads of
@@ -15,23 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http_client.h"
 #include "policy/ocsp_check.h"
 
 struct verdict {
-	enum ocsp_check_http_state state;
+	enum http_reader_state state;
 	size_t off, len;
 	long content_length;
 };
 
 static struct verdict read_all(const uint8_t *data, size_t size, uint32_t seed, bool chunked)
 {
-	struct ocsp_check_http r;
-	struct verdict v = { .state = OCSP_CHECK_HTTP_MORE };
+	struct http_reader r;
+	struct verdict v = { .state = HTTP_READER_MORE };
 	size_t len = 0;
 	char why[256];
 
-	ocsp_check_http_init(&r);
-	while (v.state == OCSP_CHECK_HTTP_MORE) {
+	http_reader_init(&r, OCSP_CHECK_RESPONSE_TYPE, OCSP_CHECK_MAX_RESPONSE);
+	while (v.state == HTTP_READER_MORE) {
 		bool closed = len == size;
 
 		if (!closed) {
@@ -46,14 +48,14 @@ static struct verdict read_all(const uint8_t *data, size_t size, uint32_t seed, 
 			len += n;
 		}
 		why[0] = '\0';
-		v.state = ocsp_check_http_feed(&r, data, len, closed, &v.off, &v.len, why, sizeof(why));
-		if (v.state == OCSP_CHECK_HTTP_REFUSED && (why[0] == '\0' || memchr(why, '\0', sizeof(why)) == NULL))
+		v.state = http_reader_feed(&r, data, len, closed, &v.off, &v.len, why, sizeof(why));
+		if (v.state == HTTP_READER_REFUSED && (why[0] == '\0' || memchr(why, '\0', sizeof(why)) == NULL))
 			abort();
-		if (v.state == OCSP_CHECK_HTTP_MORE && (closed || len >= OCSP_CHECK_MAX_HTTP))
+		if (v.state == HTTP_READER_MORE && (closed || len >= OCSP_CHECK_MAX_HTTP))
 			abort();   /* nothing more can come */
 	}
 	v.content_length = r.content_length;
-	if (v.state == OCSP_CHECK_HTTP_DONE) {
+	if (v.state == HTTP_READER_DONE) {
 		if (v.len == 0 || v.len > OCSP_CHECK_MAX_RESPONSE || v.off != r.head || v.off + v.len > len)
 			abort();
 		if (r.content_length >= 0 && v.len != (size_t)r.content_length)
@@ -79,7 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(head, data + 1, size - 1);
 	why[0] = '\0';
-	if (ocsp_check_http_head(head, size - 1, &cl, why, sizeof(why)) < 0) {
+	if (http_response_head(head, size - 1, OCSP_CHECK_RESPONSE_TYPE, OCSP_CHECK_MAX_RESPONSE, &cl, why,
+	                       sizeof(why)) < 0) {
 		if (why[0] == '\0')
 			abort();
 	} else if (cl < -1 || cl > OCSP_CHECK_MAX_RESPONSE) {
@@ -88,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	a = read_all((const uint8_t *)head, size - 1, data[0], true);
 	b = read_all((const uint8_t *)head, size - 1, 0, false);
 	if (a.state != b.state || a.content_length != b.content_length ||
-	    (a.state == OCSP_CHECK_HTTP_DONE && (a.off != b.off || a.len != b.len)))
+	    (a.state == HTTP_READER_DONE && (a.off != b.off || a.len != b.len)))
 		abort();
 	free(head);
 	return 0;

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for sealed values read back from Redis (policy/seal.h):
+ * libFuzzer target for sealed values read back from Redis (common/seal.h):
  * seal_open() with a fixed node key, under a fixed name, on any bytes. The
  * parse must never overrun, and nothing but a value sealed under that key
  * for that name may open. The first input byte picks the name, so both a
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/seal.h"
+#include "common/seal.h"
 
 static const char keys[] =
 	"k1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"

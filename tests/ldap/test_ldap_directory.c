@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 
 #include "policy/ldap_directory.h"
+#include "policy/ldap_filter.h"
 
 #define GROUPS_DN ",ou=groups,dc=corp,dc=example"
 #define DEVICES_DN ",ou=devices,dc=corp,dc=example"

@@ -16,10 +16,10 @@
 
 #include <openssl/pem.h>
 
-#include "policy/cert_ref.h"
-#include "policy/redis_pool.h"
+#include "common/cert_ref.h"
+#include "common/redis_pool.h"
 #include "policy/revocation.h"
-#include "policy/seal.h"
+#include "common/seal.h"
 
 static X509 *load(const char *dir, const char *name)
 {

@@ -1,7 +1,7 @@
 /*
  * An independent check that a line is one valid JSON value (RFC 8259) in
  * valid UTF-8 (RFC 3629), for the tests and the fuzz target of the JSON
- * writer: it shares no code with policy/json_buf.c, so a bug there cannot
+ * writer: it shares no code with common/json_buf.c, so a bug there cannot
  * hide itself here. Header-only (static functions) so both can include it.
  */
 #ifndef AUTHD_TEST_JSON_CHECK_H

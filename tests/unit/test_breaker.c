@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "policy/breaker.h"
-#include "policy/ttl_table.h"
+#include "common/breaker.h"
+#include "common/clock.h"
 
 #define TIMEOUT_MS 20
 #define OPEN_MS 50
@@ -20,7 +20,7 @@
 /* A call that failed after taking the whole timeout. */
 static void slow_failure(struct breaker *b)
 {
-	uint64_t started = ttl_now_ms() - TIMEOUT_MS;
+	uint64_t started = clock_now_ms() - TIMEOUT_MS;
 
 	breaker_record(b, false, started, TIMEOUT_MS);
 }
@@ -49,12 +49,12 @@ static void test_quick_failures_and_successes_do_not(void **state)
 	breaker_init(&b, 3, OPEN_MS);
 	for (int i = 0; i < 10; i++) {
 		/* A refused connection: failed at once. */
-		breaker_record(&b, false, ttl_now_ms(), TIMEOUT_MS);
+		breaker_record(&b, false, clock_now_ms(), TIMEOUT_MS);
 		assert_false(breaker_is_open(&b));
 	}
 	slow_failure(&b);
 	slow_failure(&b);
-	breaker_record(&b, true, ttl_now_ms(), TIMEOUT_MS);   /* the run is broken */
+	breaker_record(&b, true, clock_now_ms(), TIMEOUT_MS);   /* the run is broken */
 	slow_failure(&b);
 	slow_failure(&b);
 	assert_false(breaker_is_open(&b));
@@ -78,7 +78,7 @@ static void test_one_probe_then_closed_or_reopened(void **state)
 
 	usleep((OPEN_MS + 10) * 1000);
 	assert_true(breaker_allow(&b));
-	breaker_record(&b, true, ttl_now_ms(), TIMEOUT_MS);
+	breaker_record(&b, true, clock_now_ms(), TIMEOUT_MS);
 	assert_false(breaker_is_open(&b));
 	assert_true(breaker_allow(&b));
 	assert_true(breaker_allow(&b));

@@ -23,7 +23,7 @@
 #include "authd/client.h"
 #include "authd/authctl_config.h"
 #include "authd/config.h"
-#include "policy/seal.h"
+#include "common/seal.h"
 
 static const char *pki;
 static char dir[] = "/tmp/authd-config-test-XXXXXX";
@@ -335,8 +335,8 @@ static void test_revocation_and_sessions(void **state)
 	assert_int_equal(cfg.sessions.dynauth.request, DYNAUTH_COA);
 	assert_int_equal(cfg.sessions.dynauth.retries, 0);
 	assert_int_equal(cfg.sessions.max_per_nas, 10000);
-	assert_non_null(cfg.policy.redis->seal);
-	assert_string_equal(seal_key_id(cfg.policy.redis->seal), "k1");
+	assert_non_null(cfg.redis->seal);
+	assert_string_equal(seal_key_id(cfg.redis->seal), "k1");
 	config_free(&cfg);
 
 	expect_policy_error("revocation = { unknown = \"reject\"; };\n", ":6:", "needs CRL files");

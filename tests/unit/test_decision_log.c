@@ -21,8 +21,9 @@
 #include <openssl/x509v3.h>
 
 #include "json_check.h"
+#include "authd/decision_log.h"
 #include "policy/decision.h"
-#include "policy/json_buf.h"
+#include "common/json_buf.h"
 
 /* One string through the writer, with an optional cap: the line, owned. */
 static char *one_string(const char *value, size_t cap)

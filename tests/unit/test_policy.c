@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "policy/cert_identity.h"
+#include "policy/ldap_filter.h"
 #include "policy/policy.h"
 #include "policy/rules.h"
 #include "policy/static_groups.h"
@@ -220,7 +221,7 @@ static void decide(struct policy_settings *s, X509 *cert, const char *eap_identi
                    struct decision *dec, struct policy_result *res)
 {
 	char err[128];
-	struct policy *p = policy_new(s, NULL, err, sizeof(err));
+	struct policy *p = policy_new(s, NULL, NULL, err, sizeof(err));
 	struct policy_request req = { .cert = cert, .eap_identity = eap_identity, .nas = "sw" };
 
 	assert_non_null(p);
@@ -316,7 +317,7 @@ static void test_busy_directory_takes_the_fallback(void **state)
 	struct policy_result res;
 	struct decision dec;
 	char err[128];
-	struct policy *p = policy_new(&s, NULL, err, sizeof(err));
+	struct policy *p = policy_new(&s, NULL, NULL, err, sizeof(err));
 
 	assert_non_null(p);
 	decision_start(&dec, 1, "sw");
@@ -330,7 +331,7 @@ static void test_busy_directory_takes_the_fallback(void **state)
 	policy_free(p);
 
 	s.directory_unavailable = POLICY_REJECT;
-	p = policy_new(&s, NULL, err, sizeof(err));
+	p = policy_new(&s, NULL, NULL, err, sizeof(err));
 	assert_non_null(p);
 	decision_start(&dec, 2, "sw");
 	assert_int_equal(policy_decide_step(p, &req, POLICY_STEP_PLACEMENT, true, &dec, &res), POLICY_STEP_DONE);

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "policy/rate_limit.h"
-#include "policy/ttl_table.h"
+#include "common/clock.h"
+#include "common/rate_limit.h"
 
 static void test_caps_a_second_and_counts_the_rest(void **state)
 {
@@ -20,7 +20,7 @@ static void test_caps_a_second_and_counts_the_rest(void **state)
 
 	rate_limit_init(&l, 3);
 	/* Start at the beginning of a second, so the burst falls in one. */
-	while (ttl_now_ms() % 1000 > 100)
+	while (clock_now_ms() % 1000 > 100)
 		usleep(10 * 1000);
 	for (int i = 0; i < 10; i++) {
 		if (rate_limit_allow(&l, &suppressed)) {

@@ -1,5 +1,5 @@
 /*
- * The node key (policy/seal.h): what is sealed opens only under the same
+ * The node key (common/seal.h): what is sealed opens only under the same
  * name with a listed key, a MAC verifies only for its data, keys rotate,
  * and a key file that is not private or not well-formed is refused.
  */
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "policy/seal.h"
+#include "common/seal.h"
 
 #define KEY_A "a 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
 #define KEY_B "b-2025 ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n"

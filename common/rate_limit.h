@@ -4,8 +4,8 @@
  * flood cannot flood the log. What is held back is counted, and the next
  * line that passes can say how many were suppressed. Lock-free.
  */
-#ifndef AUTHD_RATE_LIMIT_H
-#define AUTHD_RATE_LIMIT_H
+#ifndef COMMON_RATE_LIMIT_H
+#define COMMON_RATE_LIMIT_H
 
 #include <stdatomic.h>
 #include <stdbool.h>

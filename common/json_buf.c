@@ -1,4 +1,4 @@
-#include "policy/json_buf.h"
+#include "common/json_buf.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -17,8 +17,8 @@
  * key never doubles as a MAC key. Objects are read-only after loading and
  * may be shared by threads.
  */
-#ifndef POLICY_SEAL_H
-#define POLICY_SEAL_H
+#ifndef COMMON_SEAL_H
+#define COMMON_SEAL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -10,8 +10,8 @@
  * value stays visible in the log (a reader sees it as the Latin-1 character
  * of that value).
  */
-#ifndef AUTHD_JSON_BUF_H
-#define AUTHD_JSON_BUF_H
+#ifndef COMMON_JSON_BUF_H
+#define COMMON_JSON_BUF_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,9 +1,9 @@
-#include "policy/report.h"
+#include "common/report.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "policy/rate_limit.h"
+#include "common/rate_limit.h"
 
 /* At most this many reports per second. */
 #define REPORTS_PER_SECOND 10

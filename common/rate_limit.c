@@ -1,6 +1,6 @@
-#include "policy/rate_limit.h"
+#include "common/rate_limit.h"
 
-#include "policy/ttl_table.h"
+#include "common/clock.h"
 
 void rate_limit_init(struct rate_limit *l, unsigned per_second)
 {
@@ -12,7 +12,7 @@ void rate_limit_init(struct rate_limit *l, unsigned per_second)
 
 bool rate_limit_allow(struct rate_limit *l, unsigned *suppressed)
 {
-	long long now = (long long)(ttl_now_ms() / 1000), second = atomic_load(&l->second);
+	long long now = (long long)(clock_now_ms() / 1000), second = atomic_load(&l->second);
 	unsigned held;
 
 	if (second != now && atomic_compare_exchange_strong(&l->second, &second, now))

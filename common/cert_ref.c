@@ -1,4 +1,4 @@
-#include "policy/cert_ref.h"
+#include "common/cert_ref.h"
 
 #include <ctype.h>
 #include <stdio.h>

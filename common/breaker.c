@@ -1,6 +1,6 @@
-#include "policy/breaker.h"
+#include "common/breaker.h"
 
-#include "policy/ttl_table.h"
+#include "common/clock.h"
 
 void breaker_init(struct breaker *b, unsigned threshold, unsigned open_ms)
 {
@@ -15,13 +15,13 @@ bool breaker_is_open(const struct breaker *b)
 {
 	unsigned long long until = atomic_load((atomic_ullong *)&b->open_until_ms);
 
-	return until != 0 && ttl_now_ms() < until;
+	return until != 0 && clock_now_ms() < until;
 }
 
 unsigned breaker_retry_in_ms(const struct breaker *b)
 {
 	unsigned long long until = atomic_load((atomic_ullong *)&b->open_until_ms);
-	uint64_t now = ttl_now_ms();
+	uint64_t now = clock_now_ms();
 
 	return until > now ? (unsigned)(until - now) : 0;
 }
@@ -40,13 +40,13 @@ bool breaker_allow(struct breaker *b)
 
 void breaker_record(struct breaker *b, bool ok, uint64_t started_ms, unsigned timeout_ms)
 {
-	if (!ok && ttl_now_ms() - started_ms < timeout_ms / 2)
+	if (!ok && clock_now_ms() - started_ms < timeout_ms / 2)
 		ok = true;   /* quick failures are not worth skipping */
 	if (ok) {
 		atomic_store(&b->failures, 0);
 		atomic_store(&b->open_until_ms, 0);
 	} else if (atomic_fetch_add(&b->failures, 1) + 1 >= b->threshold) {
-		atomic_store(&b->open_until_ms, ttl_now_ms() + b->open_ms);
+		atomic_store(&b->open_until_ms, clock_now_ms() + b->open_ms);
 	}
 	atomic_store(&b->probing, false);
 }

@@ -1,13 +1,13 @@
 /*
  * Where code below authd/ reports what it refused from outside the process
- * (a value in Redis that does not verify), since policy/ has no log of its
+ * (a value in Redis that does not verify), since policy/ and common/ have no log of their
  * own. authd points the sink at its log once at startup, before threads
  * start; without a sink, reports go nowhere. Reports are rate-limited so a
  * Redis writer cannot flood the log; what was dropped is counted in the next
  * report that passes.
  */
-#ifndef POLICY_REPORT_H
-#define POLICY_REPORT_H
+#ifndef COMMON_REPORT_H
+#define COMMON_REPORT_H
 
 typedef void report_sink_fn(const char *line);
 

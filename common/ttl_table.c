@@ -1,8 +1,9 @@
-#include "policy/ttl_table.h"
+#include "common/ttl_table.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "common/clock.h"
 
 struct ttl_table {
 	struct ttl_node **buckets;
@@ -12,14 +13,6 @@ struct ttl_table {
 	struct ttl_node *oldest, *youngest;
 	uint64_t seed;
 };
-
-uint64_t ttl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* FNV-1a with a per-table seed; keys reach the table only after the packet's
  * Message-Authenticator was verified, so flooding by chosen collisions needs
@@ -52,7 +45,7 @@ struct ttl_table *ttl_table_new(size_t capacity, uint64_t lifetime_ms)
 	t->mask = nbuckets - 1;
 	t->capacity = capacity;
 	t->lifetime_ms = lifetime_ms;
-	t->seed = (uint64_t)(uintptr_t)t ^ ttl_now_ms();
+	t->seed = (uint64_t)(uintptr_t)t ^ clock_now_ms();
 	return t;
 }
 

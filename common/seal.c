@@ -1,4 +1,4 @@
-#include "policy/seal.h"
+#include "common/seal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,8 +3,8 @@
  * NUL-terminated string, truncated to the buffer; certificate content is
  * attacker-controlled, so nothing here trusts its lengths or characters.
  */
-#ifndef AUTHD_CERT_NAMES_H
-#define AUTHD_CERT_NAMES_H
+#ifndef COMMON_CERT_NAMES_H
+#define COMMON_CERT_NAMES_H
 
 #include <stddef.h>
 

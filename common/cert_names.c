@@ -1,4 +1,4 @@
-#include "policy/cert_names.h"
+#include "common/cert_names.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

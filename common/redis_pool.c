@@ -1,4 +1,4 @@
-#include "policy/redis_pool.h"
+#include "common/redis_pool.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/breaker.h"
-#include "policy/ttl_table.h"
+#include "common/breaker.h"
+#include "common/clock.h"
 
 struct conn {
 	pthread_mutex_t lock;
@@ -22,18 +22,6 @@ struct redis_pool {
 	atomic_uint next;
 	struct breaker breaker;           /* a dead Redis costs a timeout a few times, not per command */
 };
-
-void redis_settings_clear(struct redis_settings *s)
-{
-	if (s->password != NULL)
-		explicit_bzero(s->password, strlen(s->password));
-	free(s->host);
-	free(s->username);
-	free(s->password);
-	free(s->prefix);
-	seal_free(s->seal);
-	memset(s, 0, sizeof(*s));
-}
 
 struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *err, size_t errlen)
 {
@@ -68,6 +56,11 @@ void redis_pool_free(struct redis_pool *p)
 const char *redis_pool_prefix(const struct redis_pool *p)
 {
 	return p->s->prefix;
+}
+
+unsigned redis_pool_connections(const struct redis_pool *p)
+{
+	return p->s->connections;
 }
 
 const struct seal *redis_pool_seal(const struct redis_pool *p)
@@ -137,7 +130,7 @@ bool redis_pool_down(const struct redis_pool *p)
 redisReply *redis_pool_command(struct redis_pool *p, int argc, const char **argv, char *err,
                                size_t errlen)
 {
-	uint64_t started = ttl_now_ms();
+	uint64_t started = clock_now_ms();
 	struct conn *c;
 	redisReply *r = NULL;
 	bool retry = true;

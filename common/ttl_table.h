@@ -8,8 +8,8 @@
  * insert or touch uses the same lifetime, so appending keeps the list sorted),
  * which makes expiry O(1) per entry. Not locked: the owner holds its own lock.
  */
-#ifndef AUTHD_TTL_TABLE_H
-#define AUTHD_TTL_TABLE_H
+#ifndef COMMON_TTL_TABLE_H
+#define COMMON_TTL_TABLE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -47,8 +47,5 @@ void ttl_table_remove(struct ttl_table *t, struct ttl_node *node);
 struct ttl_node *ttl_table_oldest_expired(const struct ttl_table *t, uint64_t now_ms);
 /* The oldest node, expired or not, or NULL when empty. */
 struct ttl_node *ttl_table_oldest(const struct ttl_table *t);
-
-/* Milliseconds on CLOCK_MONOTONIC. */
-uint64_t ttl_now_ms(void);
 
 #endif

@@ -9,8 +9,8 @@
  * skipping; its success closes the breaker, its failure opens it again.
  * Lock-free; thread-safe.
  */
-#ifndef AUTHD_BREAKER_H
-#define AUTHD_BREAKER_H
+#ifndef COMMON_BREAKER_H
+#define COMMON_BREAKER_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -33,7 +33,7 @@ void breaker_init(struct breaker *b, unsigned threshold, unsigned open_ms);
  * probe), and report the outcome with breaker_record. False: skip it. */
 bool breaker_allow(struct breaker *b);
 /* ok: the backend answered. A failure counts when the call took at least
- * half of timeout_ms since started_ms (ttl_now_ms()). */
+ * half of timeout_ms since started_ms (clock_now_ms()). */
 void breaker_record(struct breaker *b, bool ok, uint64_t started_ms, unsigned timeout_ms);
 
 /* True while the breaker is open and not yet due for a probe: a caller that

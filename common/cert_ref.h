@@ -4,8 +4,8 @@
  * public key, as OCSP has it, and the serial. Two CAs with one name cannot
  * collide, and the helpdesk can name a certificate it does not hold.
  */
-#ifndef AUTHD_CERT_REF_H
-#define AUTHD_CERT_REF_H
+#ifndef COMMON_CERT_REF_H
+#define COMMON_CERT_REF_H
 
 #include <stddef.h>
 

@@ -7,15 +7,15 @@
  * in a row mark Redis down for 2 s: commands then fail at once. Calls block and
  * belong on authd's backend threads (or in authctl).
  */
-#ifndef AUTHD_REDIS_POOL_H
-#define AUTHD_REDIS_POOL_H
+#ifndef COMMON_REDIS_POOL_H
+#define COMMON_REDIS_POOL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
 
-#include "policy/seal.h"
+#include "common/seal.h"
 
 struct redis_settings {
 	char *host;
@@ -28,9 +28,6 @@ struct redis_settings {
 	struct seal *seal;          /* the node key (redis.key_file), owned; NULL: none (authctl) */
 };
 
-/* Frees the strings of s, wiping the password, and zeroes it. */
-void redis_settings_clear(struct redis_settings *s);
-
 struct redis_pool;
 
 /* Borrows settings, which must outlive the pool. Connects lazily. */
@@ -38,11 +35,13 @@ struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *e
 void redis_pool_free(struct redis_pool *p);
 
 const char *redis_pool_prefix(const struct redis_pool *p);
+/* How many connections the pool holds: as many commands run in parallel. */
+unsigned redis_pool_connections(const struct redis_pool *p);
 /* The node key that seals and MACs what authd keeps here; NULL when the
  * settings have none (then only values that need no key are written). */
 const struct seal *redis_pool_seal(const struct redis_pool *p);
 
-/* True while Redis is marked down (its breaker is open: see policy/breaker.h):
+/* True while Redis is marked down (its breaker is open: see common/breaker.h):
  * commands fail at once, so callers need not queue for it. */
 bool redis_pool_down(const struct redis_pool *p);
 
