@@ -67,6 +67,20 @@ static unsigned request_code(enum dynauth_request request)
 
 /* ---- the answer check (pure) ------------------------------------------- */
 
+/* What is wrong with an answer whose check gave v (NULL: nothing). */
+static const char *verdict_fault(enum radius_verdict v, const char *invalid, const char *crypto_failed)
+{
+	switch (v) {
+	case RADIUS_VALID:
+		return NULL;
+	case RADIUS_INVALID:
+		return invalid;
+	case RADIUS_CRYPTO_FAILED:
+		return crypto_failed;
+	}
+	return crypto_failed;
+}
+
 int dynauth_answer_check(enum dynauth_request request, uint8_t id, const uint8_t request_authenticator[16],
                          const char *secret, const uint8_t *buf, size_t len, struct dynauth_answer *ans,
                          char *why, size_t whylen)
@@ -75,6 +89,7 @@ int dynauth_answer_check(enum dynauth_request request, uint8_t id, const uint8_t
 	struct radius_walk w;
 	struct radius_attr a;
 	enum radius_walk_step step;
+	const char *fault;
 	size_t plen = 0;
 	int rc = -1;
 
@@ -120,30 +135,22 @@ int dynauth_answer_check(enum dynauth_request request, uint8_t id, const uint8_t
 		goto out;
 	}
 
-	switch (radius_authenticator_check(buf, plen, request_authenticator, secret)) {
-	case RADIUS_VALID:
-		break;
-	case RADIUS_INVALID:
-		snprintf(why, whylen, "wrong Response Authenticator (shared secret mismatch?)");
-		goto out;
-	case RADIUS_CRYPTO_FAILED:
-		snprintf(why, whylen, "MD5 failed");
+	fault = verdict_fault(radius_authenticator_check(buf, plen, request_authenticator, secret),
+	                      "wrong Response Authenticator (shared secret mismatch?)", "MD5 failed");
+	if (fault != NULL) {
+		snprintf(why, whylen, "%s", fault);
 		goto out;
 	}
 	/* With the Request Authenticator in place (RFC 5176 3.4). libfreeradius
 	 * 3.2.1 signs its own ACK/NAK with zeros in place instead; such answers
 	 * fail here, as they fail its own rad_verify(). */
-	if (w.ma_at != 0) {
-		switch (radius_message_authenticator_check(buf, plen, w.ma_at, request_authenticator, secret)) {
-		case RADIUS_VALID:
-			break;
-		case RADIUS_INVALID:
-			snprintf(why, whylen, "wrong Message-Authenticator");
-			goto out;
-		case RADIUS_CRYPTO_FAILED:
-			snprintf(why, whylen, "HMAC-MD5 failed");
-			goto out;
-		}
+	if (w.ma_at != 0)
+		fault = verdict_fault(radius_message_authenticator_check(buf, plen, w.ma_at, request_authenticator,
+		                                                         secret),
+		                      "wrong Message-Authenticator", "HMAC-MD5 failed");
+	if (fault != NULL) {
+		snprintf(why, whylen, "%s", fault);
+		goto out;
 	}
 	ans->ack = buf[0] == ack;
 	ans->message_authenticator = w.ma_at != 0;
