@@ -47,8 +47,9 @@ flood_while_nas_b() {
 # conversations, said so per NAS at stop, and authd's memory stayed bounded.
 expect_flood_cost_lab_switch() {
 	local min=$1
-	# Far above what the bounded tables hold, whatever the flood.
-	((FLOOD_RSS < 100 * 1024)) || fail "authd's resident memory reached $FLOOD_RSS KB under the flood"
+	# Far above what the bounded tables hold (tens of MB), and above what AddressSanitizer's
+	# quarantine of freed memory adds in the sanitizer build; tools/bench-hostile.sh measures.
+	((FLOOD_RSS < 300 * 1024)) || fail "authd's resident memory reached $FLOOD_RSS KB under the flood"
 	(($(authd_counter evicted) >= min)) ||
 		fail "expected >= $min conversations of the flooding NAS ended, counted $(authd_counter evicted)"
 	grep -q "nas=lab-switch: [0-9]* idle conversations ended to make room" "$AUTHD_LOG" ||

@@ -108,7 +108,7 @@ static const char *const cause_names[CAUSE_COUNT] = {
 };
 
 struct cert_file {
-	const char *cert, *key;
+	char *cert, *key;          /* owned */
 };
 
 #define MAX_SERVERS 8
@@ -1330,11 +1330,12 @@ static double parse_positive(const char *name, const char *s)
 	return v;
 }
 
-static void add_cert(struct options *o, const char *cert, const char *key)
+/* Takes cert and key (allocated) into o. */
+static void add_cert(struct options *o, char *cert, char *key)
 {
 	struct cert_file *c = realloc(o->certs, (o->ncerts + 1) * sizeof(*c));
 
-	if (c == NULL)
+	if (c == NULL || cert == NULL || key == NULL)
 		die("out of memory");
 	o->certs = c;
 	o->certs[o->ncerts].cert = cert;
@@ -1357,7 +1358,7 @@ static void add_cert_dir(struct options *o, const char *dir)
 		if (len > 4 && strcmp(name + len - 4, ".pem") == 0 &&
 		    asprintf(&cert, "%s/%s", dir, name) >= 0 &&
 		    asprintf(&key, "%s/%.*s.key", dir, (int)(len - 4), name) >= 0 && access(key, R_OK) == 0) {
-			add_cert(o, cert, key);  /* kept for the whole run */
+			add_cert(o, cert, key);
 		} else {
 			free(cert);
 			free(key);
@@ -1450,7 +1451,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_KEY:
 			if (pending_cert == NULL)
 				die("--key %s without a --cert before it", optarg);
-			add_cert(o, pending_cert, optarg);
+			add_cert(o, strdup(pending_cert), strdup(optarg));
 			pending_cert = NULL;
 			break;
 		case OPT_CERT_DIR: add_cert_dir(o, optarg); break;
@@ -1845,6 +1846,10 @@ int main(int argc, char **argv)
 	free(ws);
 	OPENSSL_cleanse(opt.secret, opt.secret_len);
 	free(opt.secret);
+	for (size_t i = 0; i < opt.ncerts; i++) {
+		free(opt.certs[i].cert);
+		free(opt.certs[i].key);
+	}
 	free(opt.certs);
 	return rc;
 }
