@@ -18,6 +18,7 @@
 #include "authd/access_reply.h"
 #include "authd/dispatch_internal.h"
 #include "authd/session_class.h"
+#include "common/printable.h"
 #include "eap/eap_packet.h"
 
 /* The EAP conversation's next move, which advance acts on. */
@@ -97,7 +98,7 @@ static void record(struct dispatch *d, struct conversation *conv)
 			snprintf(dec->detail, sizeof(dec->detail), "%s", strerror(err));
 		}
 	}
-	log_sanitize(dec->identity, identity, sizeof(identity));
+	printable_string(identity, sizeof(identity), dec->identity);
 	log_msg(LOG_INFO, "nas=%s conv=%llu: %s identity=\"%s\" reason=%s%s%s%s%s", dec->nas,
 	        (unsigned long long)dec->conversation, dec->accept ? "accept" : "reject", identity,
 	        decision_reason_code(dec), dec->vlan ? " vlan=" : "", dec->vlan ? dec->vlan : "",

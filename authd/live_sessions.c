@@ -13,6 +13,7 @@
 #include "authd/log.h"
 #include "authd/radius.h"
 #include "authd/session_class.h"
+#include "common/printable.h"
 #include "common/rate_limit.h"
 #include "common/sockaddr_text.h"
 
@@ -278,8 +279,8 @@ static int admit(struct live_sessions *ls, const struct cert_ref *ref, const str
 	if (rate_limit_allow(&ls->cap_log, &suppressed)) {
 		char station[64], id[128];
 
-		log_sanitize(s->calling_station_id, station, sizeof(station));
-		log_sanitize(s->acct_session_id, id, sizeof(id));
+		printable_string(station, sizeof(station), s->calling_station_id);
+		printable_string(id, sizeof(id), s->acct_session_id);
 		log_msg(LOG_WARNING, "nas=%s: new live session not kept (station %s, session %s): the NAS holds "
 		        "%lld, sessions.max_per_nas is %u (%u similar lines suppressed before)", s->nas, station,
 		        id, n, ls->max_per_nas, suppressed);
