@@ -7,7 +7,6 @@
  */
 #include "authd/dispatch_internal.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,6 @@
  */
 #include <getopt.h>
 #include <signal.h>
-#include <string.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
