@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authd/client.h"
 #include "authd/config_parser.h"
 
 /* Settings of authd.conf that authctl.conf never holds: pointed at authd.conf,

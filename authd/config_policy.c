@@ -9,13 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authd/client.h"
 #include "authd/config_parser.h"
 #include "authd/config_sections.h"
+#include "common/redis_pool.h"
+#include "common/seal.h"
 #include "common/strv.h"
 #include "policy/ldap_directory.h"
-#include "common/seal.h"
 #include "policy/ldap_filter.h"
+#include "policy/ocsp_check.h"
 #include "policy/rules.h"
+#include "policy/static_groups.h"
 
 static int parse_identity(struct parser *p, struct policy_settings *s)
 {

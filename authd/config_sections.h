@@ -11,10 +11,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "authd/client.h"
 #include "authd/dynauth.h"
-#include "authd/config_parser.h"
-#include "common/redis_pool.h"
+
+struct client;
+struct parser;
+struct redis_settings;
 
 /* The live-session table and what a revocation does to a live session. */
 struct sessions_settings {

@@ -21,7 +21,9 @@
 #include "authd/radius.h"
 #include "authd/server.h"
 #include "eap/eap_tls.h"
+#include "common/redis_pool.h"
 #include "common/report.h"
+#include "policy/policy.h"
 #include "policy/rules.h"
 
 static void usage(FILE *out)

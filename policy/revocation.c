@@ -11,6 +11,7 @@
 #include "common/cert_ref.h"
 #include "policy/crl_store.h"
 #include "policy/helpdesk.h"
+#include "policy/ocsp_check.h"
 #include "policy/status_cache.h"
 #include "common/utc_time.h"
 
