@@ -312,7 +312,8 @@ static int store(struct live_sessions *ls, const struct cert_ref *ref, const str
 	 * station at another certificate (accounting without authd's Class would
 	 * then make or end a session of the wrong device). */
 	station_key(ls, s, skey, sizeof(skey));
-	if (session_ref_bind(redis_pool_seal(ls->redis), "station", skey, ref, station, sizeof(station)) < 0) {
+	if (session_class_ref_bind(redis_pool_seal(ls->redis), "station", skey, ref, station,
+	                           sizeof(station)) < 0) {
 		snprintf(err, errlen, "cannot MAC the station's certificate");
 		return -1;
 	}
@@ -336,8 +337,8 @@ static int ref_of_station(struct live_sessions *ls, const struct live_session *s
 		return -1;
 	/* A value without a valid MAC names no certificate. */
 	found = r->type == REDIS_REPLY_STRING &&
-	        session_ref_verify(redis_pool_seal(ls->redis), "station", skey, (const uint8_t *)r->str,
-	                           r->len, ref) == 0;
+	        session_class_ref_verify(redis_pool_seal(ls->redis), "station", skey,
+	                                 (const uint8_t *)r->str, r->len, ref) == 0;
 	freeReplyObject(r);
 	return found;
 }
