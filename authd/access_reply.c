@@ -6,6 +6,7 @@
 #include <freeradius/libradius.h>
 
 #include "policy/policy.h"
+#include "policy/rules.h"
 
 struct radius_reply *access_reply_reject(struct radius_request *req, const uint8_t *eap, size_t eap_len,
                                          const char *message)

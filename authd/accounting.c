@@ -7,6 +7,7 @@
 
 #include "authd/dispatch_internal.h"
 #include "authd/session_class.h"
+#include "common/printable.h"
 
 static void run_accounting(void *arg, bool cancelled)
 {
@@ -32,8 +33,8 @@ static void run_accounting(void *arg, bool cancelled)
 			unsigned suppressed;
 
 			stats_bump(&r->d->stats, STAT_CLASS_REFUSED);
-			log_sanitize(session.calling_station_id, station, sizeof(station));
-			log_sanitize(session.acct_session_id, id, sizeof(id));
+			printable_string(station, sizeof(station), session.calling_station_id);
+			printable_string(id, sizeof(id), session.acct_session_id);
 			if (rate_limit_allow(&r->d->drop_log, &suppressed))
 				LOG_REQ(LOG_WARNING, r, "accounting ignored: its Class was not issued to this NAS "
 				        "(station %s, session %s; %u similar lines suppressed before)", station, id,
@@ -53,7 +54,7 @@ static void run_accounting(void *arg, bool cancelled)
 	if (rc == 0) {
 		char station[64];
 
-		log_sanitize(session.calling_station_id, station, sizeof(station));
+		printable_string(station, sizeof(station), session.calling_station_id);
 		LOG_REQ(LOG_DEBUG, r, "accounting names no session authd keeps (station %s)", station);
 	}
 	reply = radius_reply_new(&r->rad, PW_CODE_ACCOUNTING_RESPONSE);

@@ -102,10 +102,11 @@ static int identify_by_name(struct helpdesk *h, const char *identity, struct cer
                             struct revocation_record *rec)
 {
 	char err[512];
-	int rc = helpdesk_lookup_identity(h, identity, id, err, sizeof(err));
+	enum helpdesk_answer rc = helpdesk_lookup_identity(h, identity, id, err, sizeof(err));
 
-	if (rc <= 0) {
-		fprintf(stderr, "authctl: %s\n", rc < 0 ? err : "no authentication of that identity is on record");
+	if (rc != HELPDESK_PRESENT) {
+		fprintf(stderr, "authctl: %s\n",
+		        rc == HELPDESK_ERROR ? err : "no authentication of that identity is on record");
 		return -1;
 	}
 	snprintf(rec->subject, sizeof(rec->subject), "identity %s", identity);
@@ -261,20 +262,20 @@ static int cmd_unrevoke(struct ctl *c, const struct target *t)
 	struct revocation_record rec;
 	struct cert_ref id;
 	char err[512];
-	int rc;
+	enum helpdesk_answer rc;
 
 	if (identify(c->helpdesk, c->cfg, t, &id, &rec) < 0)
 		return 2;
 	rc = helpdesk_unrevoke(c->helpdesk, &id, err, sizeof(err));
-	if (rc < 0)
+	if (rc == HELPDESK_ERROR)
 		return fprintf(stderr, "authctl: %s\n", err), 1;
-	printf(rc ? "unrevoked serial %s of %s\n"
+	printf(rc == HELPDESK_PRESENT ? "unrevoked serial %s of %s\n"
 	          : "serial %s of %s was not on the list in Redis; nodes still refusing it are told to stop\n",
 	       id.serial, rec.issuer);
 	/* Audited either way: even without an entry in Redis the notice lifts
 	 * what nodes' mirrors kept (an entry deleted behind the helpdesk's back). */
 	utc_time_format(time(NULL), rec.at, sizeof(rec.at));
-	if (!rc)
+	if (rc == HELPDESK_ABSENT)
 		snprintf(rec.reason, sizeof(rec.reason), "not on the list in Redis");
 	audit_revocation(c, "unrevoke", &id, &rec);
 	return 0;

@@ -11,9 +11,10 @@
 
 #include <stddef.h>
 
-#include "authd/client.h"
 #include "authd/config_sections.h"
 #include "common/redis_pool.h"
+
+struct client;
 
 #define AUTHCTL_DEFAULT_CONFIG "/etc/authd/authctl.conf"
 

@@ -10,7 +10,6 @@
 #include <libconfig.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +18,12 @@
 
 #include <openssl/ssl.h>
 
-static int get_tls_version(struct parser *p, const config_setting_t *group, const char *key,
+static int get_tls_version(struct config_parser *p, const config_setting_t *group, const char *key,
                            int *out)
 {
 	const char *v;
 
-	if (parser_string(p, group, key, false, &v) < 0)
+	if (config_parser_string(p, group, key, false, &v) < 0)
 		return -1;
 	if (v == NULL)
 		return 0;
@@ -33,24 +32,26 @@ static int get_tls_version(struct parser *p, const config_setting_t *group, cons
 	else if (strcmp(v, "1.3") == 0)
 		*out = TLS1_3_VERSION;
 	else
-		return parser_fail(p, config_setting_get_member(group, key),
-		            "%s must be \"1.2\" or \"1.3\", not \"%s\"", key, v);
+		return config_parser_fail(p, config_setting_get_member(group, key),
+		                   "%s must be \"1.2\" or \"1.3\", not \"%s\"", key, v);
 	return 0;
 }
 
-static int parse_listen(struct parser *p, struct authd_config *cfg)
+static int parse_listen(struct config_parser *p, struct authd_config *cfg)
 {
 	static const char *const keys[] = { "address", "port", "type", NULL };
 	const config_setting_t *list = config_lookup(&p->cf, "listen");
 	int n;
 
 	if (list == NULL)
-		return parser_fail(p, config_root_setting(&p->cf), "missing required setting \"listen\"");
+		return config_parser_fail(p, config_root_setting(&p->cf),
+		                          "missing required setting \"listen\"");
 	if (!config_setting_is_list(list) || (n = config_setting_length(list)) == 0)
-		return parser_fail(p, list, "\"listen\" must be a non-empty list ( { address = ...; port = ...; } )");
+		return config_parser_fail(p, list,
+		                          "\"listen\" must be a non-empty list ( { address = ...; port = ...; } )");
 	cfg->listen = calloc((size_t)n, sizeof(*cfg->listen));
 	if (cfg->listen == NULL)
-		return parser_fail(p, list, "out of memory");
+		return config_parser_fail(p, list, "out of memory");
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct listen_addr *l = &cfg->listen[cfg->n_listen];
@@ -59,24 +60,25 @@ static int parse_listen(struct parser *p, struct authd_config *cfg)
 		uint8_t buf[16];
 
 		if (!config_setting_is_group(g))
-			return parser_fail(p, g, "each \"listen\" entry must be a group { ... }");
-		if (parser_check_keys(p, g, "listen", keys) < 0 || parser_string(p, g, "address", true, &addr) < 0 ||
-		    parser_string(p, g, "type", false, &type) < 0)
+			return config_parser_fail(p, g, "each \"listen\" entry must be a group { ... }");
+		if (config_parser_check_keys(p, g, "listen", keys) < 0 ||
+		    config_parser_string(p, g, "address", true, &addr) < 0 ||
+		    config_parser_string(p, g, "type", false, &type) < 0)
 			return -1;
 		if (type != NULL && strcmp(type, "accounting") == 0)
 			l->accounting = true;
 		else if (type != NULL && strcmp(type, "authentication") != 0)
-			return parser_fail(p, config_setting_get_member(g, "type"),
-			                   "listen type must be \"authentication\" or \"accounting\", not \"%s\"", type);
+			return config_parser_fail(p, config_setting_get_member(g, "type"),
+			                          "listen type must be \"authentication\" or \"accounting\", not \"%s\"", type);
 		port = l->accounting ? 1813 : 1812;
-		if (parser_uint(p, g, "port", 1, 65535, &port) < 0)
+		if (config_parser_uint(p, g, "port", 1, 65535, &port) < 0)
 			return -1;
 		if (inet_pton(AF_INET, addr, buf) != 1 && inet_pton(AF_INET6, addr, buf) != 1)
-			return parser_fail(p, config_setting_get_member(g, "address"),
-			            "listen address \"%s\" is not an IPv4 or IPv6 literal", addr);
+			return config_parser_fail(p, config_setting_get_member(g, "address"),
+			                   "listen address \"%s\" is not an IPv4 or IPv6 literal", addr);
 		l->address = strdup(addr);
 		if (l->address == NULL)
-			return parser_fail(p, g, "out of memory");
+			return config_parser_fail(p, g, "out of memory");
 		l->port = (uint16_t)port;
 		cfg->n_listen++;
 	}
@@ -89,7 +91,7 @@ static int parse_listen(struct parser *p, struct authd_config *cfg)
  * Message-Authenticator, so it is refused unless the client entry says
  * allow_short_secret (for a NAS that cannot do better).
  */
-static int check_secret_length(struct parser *p, const config_setting_t *g, const char *name,
+static int check_secret_length(struct config_parser *p, const config_setting_t *g, const char *name,
                                const char *inline_key, const char *file_key, const char *secret)
 {
 	const config_setting_t *where = config_setting_get_member(g, inline_key);
@@ -99,32 +101,32 @@ static int check_secret_length(struct parser *p, const config_setting_t *g, cons
 		return 0;
 	if (where == NULL)
 		where = config_setting_get_member(g, file_key);
-	return parser_fail(p, where, "client \"%s\": %s is %zu characters, at least %d are needed "
-	                   "(RFC 2865): use a longer one, or set allow_short_secret = true",
-	                   name, where != NULL ? config_setting_name(where) : inline_key, len,
-	                   CLIENT_SECRET_MIN_LENGTH);
+	return config_parser_fail(p, where, "client \"%s\": %s is %zu characters, at least %d are needed "
+	                          "(RFC 2865): use a longer one, or set allow_short_secret = true",
+	                          name, where != NULL ? config_setting_name(where) : inline_key, len,
+	                          CLIENT_SECRET_MIN_LENGTH);
 }
 
 /* The secret a program holds for this client (see enum client_secret_use),
  * inline or from a file; *out NULL when the key is absent. */
-static int client_secret(struct parser *p, const config_setting_t *g, const char *key,
+static int client_secret(struct config_parser *p, const config_setting_t *g, const char *key,
                          const char *file_key, char **out)
 {
 	const char *inline_value;
 
 	*out = NULL;
-	if (parser_string(p, g, key, false, &inline_value) < 0)
+	if (config_parser_string(p, g, key, false, &inline_value) < 0)
 		return -1;
 	if (inline_value != NULL)
 		*out = strdup(inline_value);
 	else if (config_setting_get_member(g, file_key) != NULL)
-		return parser_secret_file(p, g, file_key, out);
+		return config_parser_secret_file(p, g, file_key, out);
 	else
 		return 0;
-	return *out != NULL ? 0 : parser_fail(p, g, "out of memory");
+	return *out != NULL ? 0 : config_parser_fail(p, g, "out of memory");
 }
 
-static int parse_client(struct parser *p, const config_setting_t *g, enum client_secret_use use,
+static int parse_client(struct config_parser *p, const config_setting_t *g, enum client_secret_use use,
                         struct client *clients, size_t *n)
 {
 	static const char *const keys[] = {
@@ -140,45 +142,51 @@ static int parse_client(struct parser *p, const config_setting_t *g, enum client
 	uint8_t coa_buf[16];
 
 	if (!config_setting_is_group(g))
-		return parser_fail(p, g, "each \"clients\" entry must be a group { ... }");
-	if (parser_check_keys(p, g, "clients", keys) < 0 || parser_string(p, g, "name", true, &name) < 0 ||
-	    parser_string(p, g, "address", true, &address) < 0 ||
-	    parser_inline_secret(p, g, "secret", &secret) < 0 ||
-	    parser_string(p, g, "secret_file", false, &secret_file) < 0 ||
-	    parser_bool(p, g, "allow_short_secret", &allow_short_secret) < 0)
+		return config_parser_fail(p, g, "each \"clients\" entry must be a group { ... }");
+	if (config_parser_check_keys(p, g, "clients", keys) < 0 ||
+	    config_parser_string(p, g, "name", true, &name) < 0 ||
+	    config_parser_string(p, g, "address", true, &address) < 0 ||
+	    config_parser_inline_secret(p, g, "secret", &secret) < 0 ||
+	    config_parser_string(p, g, "secret_file", false, &secret_file) < 0 ||
+	    config_parser_bool(p, g, "allow_short_secret", &allow_short_secret) < 0)
 		return -1;
 	for (size_t i = 0; i < *n; i++) {
 		if (strcmp(clients[i].name, name) == 0)
-			return parser_fail(p, g, "client name \"%s\" is used twice", name);
+			return config_parser_fail(p, g, "client name \"%s\" is used twice", name);
 	}
 	if (client_parse_address(address, c, why, sizeof(why)) < 0)
-		return parser_fail(p, config_setting_get_member(g, "address"), "client \"%s\": %s", name, why);
+		return config_parser_fail(p, config_setting_get_member(g, "address"),
+		                          "client \"%s\": %s", name, why);
 	if ((secret == NULL) == (secret_file == NULL))
-		return parser_fail(p, g, "client \"%s\" needs exactly one of \"secret\" or \"secret_file\"", name);
+		return config_parser_fail(p, g,
+		                          "client \"%s\" needs exactly one of \"secret\" or \"secret_file\"", name);
 	c->index = *n;
 	c->require_message_authenticator = true;
 	c->coa_port = 3799;
-	if (parser_bool(p, g, "require_message_authenticator", &c->require_message_authenticator) < 0 ||
-	    parser_uint(p, g, "max_conversations", 1, 1000000, &c->max_conversations) < 0 ||
-	    parser_uint(p, g, "max_requests_per_second", 1, 10000000, &c->max_requests_per_second) < 0 ||
-	    parser_uint(p, g, "max_buffered_bytes", CONFIG_MIN_BUFFERED_BYTES, UINT_MAX,
-	                &c->max_buffered_bytes) < 0 ||
-	    parser_uint(p, g, "coa_port", 1, 65535, &c->coa_port) < 0 ||
-	    parser_string(p, g, "coa_address", false, &coa_address) < 0 ||
-	    parser_inline_secret(p, g, "coa_secret", &coa_secret) < 0 ||
-	    parser_string(p, g, "coa_secret_file", false, &coa_secret_file) < 0)
+	if (config_parser_bool(p, g, "require_message_authenticator",
+	                       &c->require_message_authenticator) < 0 ||
+	    config_parser_uint(p, g, "max_conversations", 1, 1000000, &c->max_conversations) < 0 ||
+	    config_parser_uint(p, g, "max_requests_per_second", 1, 10000000,
+	                       &c->max_requests_per_second) < 0 ||
+	    config_parser_uint(p, g, "max_buffered_bytes", CONFIG_MIN_BUFFERED_BYTES, UINT_MAX,
+	                       &c->max_buffered_bytes) < 0 ||
+	           config_parser_uint(p, g, "coa_port", 1, 65535, &c->coa_port) < 0 ||
+	           config_parser_string(p, g, "coa_address", false, &coa_address) < 0 ||
+	           config_parser_inline_secret(p, g, "coa_secret", &coa_secret) < 0 ||
+	           config_parser_string(p, g, "coa_secret_file", false, &coa_secret_file) < 0)
 		return -1;
 	if (coa_address != NULL && inet_pton(AF_INET, coa_address, coa_buf) != 1 &&
 	    inet_pton(AF_INET6, coa_address, coa_buf) != 1)
-		return parser_fail(p, config_setting_get_member(g, "coa_address"),
-		                   "client \"%s\": coa_address \"%s\" is not an IPv4 or IPv6 literal", name, coa_address);
+		return config_parser_fail(p, config_setting_get_member(g, "coa_address"),
+		                          "client \"%s\": coa_address \"%s\" is not an IPv4 or IPv6 literal", name, coa_address);
 	if (coa_secret != NULL && coa_secret_file != NULL)
-		return parser_fail(p, g, "client \"%s\" needs at most one of \"coa_secret\" or \"coa_secret_file\"", name);
+		return config_parser_fail(p, g,
+		                          "client \"%s\" needs at most one of \"coa_secret\" or \"coa_secret_file\"", name);
 	c->name = strdup(name);
 	if (coa_address != NULL)
 		c->coa_address = strdup(coa_address);
 	if (c->name == NULL || (coa_address != NULL && c->coa_address == NULL)) {
-		parser_fail(p, g, "out of memory");
+		config_parser_fail(p, g, "out of memory");
 		goto fail;
 	}
 	/* Each program reads only the secret it uses: the helpdesk, who may read
@@ -202,7 +210,7 @@ fail:
 	return -1;
 }
 
-int config_clients_parse(struct parser *p, bool required, enum client_secret_use use,
+int config_clients_parse(struct config_parser *p, bool required, enum client_secret_use use,
                          struct client **clients, size_t *n)
 {
 	const config_setting_t *list = config_lookup(&p->cf, "clients");
@@ -211,12 +219,14 @@ int config_clients_parse(struct parser *p, bool required, enum client_secret_use
 	*clients = NULL;
 	*n = 0;
 	if (list == NULL)
-		return required ? parser_fail(p, config_root_setting(&p->cf), "missing required setting \"clients\"") : 0;
+		return required ? config_parser_fail(p, config_root_setting(&p->cf),
+		                                     "missing required setting \"clients\"") : 0;
 	if (!config_setting_is_list(list) || (len = config_setting_length(list)) == 0)
-		return parser_fail(p, list, "\"clients\" must be a non-empty list ( { name = ...; address = ...; secret = ...; } )");
+		return config_parser_fail(p, list,
+		                          "\"clients\" must be a non-empty list ( { name = ...; address = ...; secret = ...; } )");
 	*clients = calloc((size_t)len, sizeof(**clients));
 	if (*clients == NULL)
-		return parser_fail(p, list, "out of memory");
+		return config_parser_fail(p, list, "out of memory");
 	for (int i = 0; i < len; i++) {
 		if (parse_client(p, config_setting_get_elem(list, (unsigned)i), use, *clients, n) < 0)
 			return -1;
@@ -224,7 +234,7 @@ int config_clients_parse(struct parser *p, bool required, enum client_secret_use
 	return 0;
 }
 
-static int parse_tls(struct parser *p, struct authd_config *cfg)
+static int parse_tls(struct config_parser *p, struct authd_config *cfg)
 {
 	static const char *const keys[] = {
 		"certificate", "private_key", "ca", "min_version", "max_version",
@@ -233,32 +243,32 @@ static int parse_tls(struct parser *p, struct authd_config *cfg)
 	struct eap_tls_settings *t = &cfg->tls;
 	const config_setting_t *g;
 
-	if (parser_group(p, config_root_setting(&p->cf), "tls", true, &g) < 0 ||
-	    parser_check_keys(p, g, "tls", keys) < 0)
+	if (config_parser_group(p, config_root_setting(&p->cf), "tls", true, &g) < 0 ||
+	    config_parser_check_keys(p, g, "tls", keys) < 0)
 		return -1;
 	cfg->tls_line = (int)config_setting_source_line(g);
 	t->min_version = TLS1_2_VERSION;
 	t->max_version = TLS1_3_VERSION;
 	t->require_client_eku = true;
-	if (parser_input_file(p, g, "certificate", (char **)&t->certificate) < 0 ||
-	    parser_input_file(p, g, "private_key", (char **)&t->private_key) < 0 ||
-	    parser_private_file(p, config_setting_get_member(g, "private_key"), t->private_key,
-	                        "tls.private_key", "chmod o-r it (chmod 600, or 640 for a service group)") < 0 ||
-	    parser_input_file(p, g, "ca", (char **)&t->ca) < 0 ||
-	    get_tls_version(p, g, "min_version", &t->min_version) < 0 ||
-	    get_tls_version(p, g, "max_version", &t->max_version) < 0 ||
-	    parser_bool(p, g, "require_client_eku", &t->require_client_eku) < 0 ||
-	    parser_uint(p, g, "session_lifetime", 0, 86400, &t->session_lifetime) < 0)
+	if (config_parser_input_file(p, g, "certificate", (char **)&t->certificate) < 0 ||
+	    config_parser_input_file(p, g, "private_key", (char **)&t->private_key) < 0 ||
+	    config_parser_private_file(p, config_setting_get_member(g, "private_key"), t->private_key,
+	                               "tls.private_key", "chmod o-r it (chmod 600, or 640 for a service group)") < 0 ||
+	           config_parser_input_file(p, g, "ca", (char **)&t->ca) < 0 ||
+	           get_tls_version(p, g, "min_version", &t->min_version) < 0 ||
+	           get_tls_version(p, g, "max_version", &t->max_version) < 0 ||
+	           config_parser_bool(p, g, "require_client_eku", &t->require_client_eku) < 0 ||
+	           config_parser_uint(p, g, "session_lifetime", 0, 86400, &t->session_lifetime) < 0)
 		return -1;
 	if (t->session_lifetime > 0 && t->session_lifetime < 60)
-		return parser_fail(p, config_setting_get_member(g, "session_lifetime"),
-		                   "tls.session_lifetime must be 0 (no resumption) or 60..86400 seconds");
+		return config_parser_fail(p, config_setting_get_member(g, "session_lifetime"),
+		                          "tls.session_lifetime must be 0 (no resumption) or 60..86400 seconds");
 	if (t->min_version > t->max_version)
-		return parser_fail(p, g, "tls.min_version is above tls.max_version");
+		return config_parser_fail(p, g, "tls.min_version is above tls.max_version");
 	return 0;
 }
 
-static int parse_eap(struct parser *p, struct authd_config *cfg)
+static int parse_eap(struct config_parser *p, struct authd_config *cfg)
 {
 	static const char *const keys[] = {
 		"fragment_size", "timeout", "max_conversations", "max_handshake_message", "max_buffered_bytes",
@@ -273,34 +283,35 @@ static int parse_eap(struct parser *p, struct authd_config *cfg)
 	cfg->timeout = 30;
 	cfg->max_conversations = 20000;
 	cfg->max_buffered_bytes = 256u << 20;
-	if (parser_group(p, config_root_setting(&p->cf), "eap", false, &g) < 0)
+	if (config_parser_group(p, config_root_setting(&p->cf), "eap", false, &g) < 0)
 		return -1;
 	if (g == NULL)
 		return 0;
-	if (parser_check_keys(p, g, "eap", keys) < 0 ||
-	    parser_uint(p, g, "fragment_size", EAP_TLS_MIN_FRAGMENT, EAP_TLS_MAX_FRAGMENT,
-	             &cfg->fragment_size) < 0 ||
-	    parser_uint(p, g, "timeout", 1, 3600, &cfg->timeout) < 0 ||
-	    parser_uint(p, g, "max_conversations", 1, 1000000, &cfg->max_conversations) < 0 ||
-	    parser_uint(p, g, "max_buffered_bytes", CONFIG_MIN_BUFFERED_BYTES, UINT_MAX,
-	                &cfg->max_buffered_bytes) < 0 ||
-	    parser_uint(p, g, "max_handshake_message", EAP_TLS_MIN_MAX_HANDSHAKE, EAP_TLS_MAX_MAX_HANDSHAKE,
-	                &max_handshake) < 0)
+	if (config_parser_check_keys(p, g, "eap", keys) < 0 ||
+	    config_parser_uint(p, g, "fragment_size", EAP_TLS_MIN_FRAGMENT, EAP_TLS_MAX_FRAGMENT,
+	                    &cfg->fragment_size) < 0 ||
+	           config_parser_uint(p, g, "timeout", 1, 3600, &cfg->timeout) < 0 ||
+	           config_parser_uint(p, g, "max_conversations", 1, 1000000, &cfg->max_conversations) < 0 ||
+	           config_parser_uint(p, g, "max_buffered_bytes", CONFIG_MIN_BUFFERED_BYTES, UINT_MAX,
+	                              &cfg->max_buffered_bytes) < 0 ||
+	                  config_parser_uint(p, g, "max_handshake_message",
+	                                     EAP_TLS_MIN_MAX_HANDSHAKE, EAP_TLS_MAX_MAX_HANDSHAKE,
+	                                     &max_handshake) < 0)
 		return -1;
 	cfg->tls.max_handshake_message = max_handshake;
 	/* A larger fragment would make Access-Challenges the RADIUS codec cuts
 	 * short, losing State: every handshake with a bigger flight would fail. */
 	if (cfg->fragment_size > max_fragment)
-		return parser_fail(p, config_setting_get_member(g, "fragment_size"),
-		                   "eap.fragment_size is %u, at most %zu: an Access-Challenge is %d bytes at "
-		                   "most, with Message-Authenticator, State and the EAP-Message and EAP-TLS "
-		                   "headers",
-		                   cfg->fragment_size, max_fragment, RADIUS_MAX_PACKET);
+		return config_parser_fail(p, config_setting_get_member(g, "fragment_size"),
+		                          "eap.fragment_size is %u, at most %zu: an Access-Challenge is %d bytes at "
+		                          "most, with Message-Authenticator, State and the EAP-Message and EAP-TLS "
+		                          "headers",
+		                          cfg->fragment_size, max_fragment, RADIUS_MAX_PACKET);
 	return 0;
 }
 
 /* The decision log must be creatable: its directory writable, or the file. */
-static int check_writable(struct parser *p, const config_setting_t *s, const char *path)
+static int check_writable(struct config_parser *p, const config_setting_t *s, const char *path)
 {
 	char *copy;
 	int rc;
@@ -308,44 +319,45 @@ static int check_writable(struct parser *p, const config_setting_t *s, const cha
 	if (access(path, W_OK) == 0)
 		return 0;
 	if (errno != ENOENT)
-		return parser_fail(p, s, "decisions: cannot write %s: %s", path, strerror(errno));
+		return config_parser_fail(p, s, "decisions: cannot write %s: %s", path, strerror(errno));
 	copy = strdup(path);
 	if (copy == NULL)
-		return parser_fail(p, s, "out of memory");
+		return config_parser_fail(p, s, "out of memory");
 	rc = access(dirname(copy), W_OK);
 	if (rc < 0)
-		parser_fail(p, s, "decisions: cannot create %s: %s", path, strerror(errno));
+		config_parser_fail(p, s, "decisions: cannot create %s: %s", path, strerror(errno));
 	free(copy);
 	return rc;
 }
 
-static int parse_log(struct parser *p, struct authd_config *cfg)
+static int parse_log(struct config_parser *p, struct authd_config *cfg)
 {
 	static const char *const keys[] = { "decisions", "level", "on_write_failure", NULL };
 	const config_setting_t *g;
 	const char *decisions, *level, *on_failure = NULL;
 
 	cfg->log_level = LOG_INFO;
-	if (parser_group(p, config_root_setting(&p->cf), "log", true, &g) < 0 ||
-	    parser_check_keys(p, g, "log", keys) < 0 || parser_string(p, g, "decisions", true, &decisions) < 0 ||
-	    parser_string(p, g, "level", false, &level) < 0 ||
-	    parser_string(p, g, "on_write_failure", false, &on_failure) < 0)
+	if (config_parser_group(p, config_root_setting(&p->cf), "log", true, &g) < 0 ||
+	    config_parser_check_keys(p, g, "log", keys) < 0 ||
+	    config_parser_string(p, g, "decisions", true, &decisions) < 0 ||
+	    config_parser_string(p, g, "level", false, &level) < 0 ||
+	    config_parser_string(p, g, "on_write_failure", false, &on_failure) < 0)
 		return -1;
 	if (level != NULL && log_level_parse(level, &cfg->log_level) < 0)
-		return parser_fail(p, config_setting_get_member(g, "level"),
-		            "log.level must be \"error\", \"warning\", \"info\" or \"debug\", not \"%s\"", level);
+		return config_parser_fail(p, config_setting_get_member(g, "level"),
+		                   "log.level must be \"error\", \"warning\", \"info\" or \"debug\", not \"%s\"", level);
 	if (on_failure != NULL && strcmp(on_failure, "accept") == 0)
 		cfg->decision_log_fail_open = true;
 	else if (on_failure != NULL && strcmp(on_failure, "reject") != 0)
-		return parser_fail(p, config_setting_get_member(g, "on_write_failure"),
-		            "log.on_write_failure must be \"reject\" or \"accept\", not \"%s\"", on_failure);
-	cfg->decision_log = parser_resolve(p, decisions);
+		return config_parser_fail(p, config_setting_get_member(g, "on_write_failure"),
+		                   "log.on_write_failure must be \"reject\" or \"accept\", not \"%s\"", on_failure);
+	cfg->decision_log = config_parser_resolve(p, decisions);
 	if (cfg->decision_log == NULL)
-		return parser_fail(p, g, "out of memory");
+		return config_parser_fail(p, g, "out of memory");
 	return check_writable(p, config_setting_get_member(g, "decisions"), cfg->decision_log);
 }
 
-int config_sessions_parse(struct parser *p, bool have_redis, struct sessions_settings *s)
+int config_sessions_parse(struct config_parser *p, bool have_redis, struct sessions_settings *s)
 {
 	static const char *const keys[] = {
 		"enabled", "lifetime", "on_revoke", "timeout_ms", "retries", "max_per_nas", NULL
@@ -360,33 +372,34 @@ int config_sessions_parse(struct parser *p, bool have_redis, struct sessions_set
 		.dynauth = { .request = DYNAUTH_DISCONNECT, .timeout_ms = 1000, .retries = 3 },
 		.disconnect_on_revoke = true,
 	};
-	if (parser_group(p, config_root_setting(&p->cf), "sessions", false, &g) < 0)
+	if (config_parser_group(p, config_root_setting(&p->cf), "sessions", false, &g) < 0)
 		return -1;
 	/* A sessions section asks for the table, unless it says enabled = false. */
 	s->enabled |= g != NULL;
 	if (g != NULL &&
-	    (parser_check_keys(p, g, "sessions", keys) < 0 || parser_bool(p, g, "enabled", &s->enabled) < 0 ||
-	     parser_uint(p, g, "lifetime", 60, 30 * 86400, &s->lifetime) < 0 ||
-	     parser_uint(p, g, "max_per_nas", 1, 10000000, &s->max_per_nas) < 0 ||
-	     parser_uint(p, g, "timeout_ms", 50, 60000, &s->dynauth.timeout_ms) < 0 ||
-	     parser_uint(p, g, "retries", 0, 10, &s->dynauth.retries) < 0 ||
-	     parser_string(p, g, "on_revoke", false, &on_revoke) < 0))
+	    (config_parser_check_keys(p, g, "sessions", keys) < 0 ||
+	     config_parser_bool(p, g, "enabled", &s->enabled) < 0 ||
+	     config_parser_uint(p, g, "lifetime", 60, 30 * 86400, &s->lifetime) < 0 ||
+	     config_parser_uint(p, g, "max_per_nas", 1, 10000000, &s->max_per_nas) < 0 ||
+	     config_parser_uint(p, g, "timeout_ms", 50, 60000, &s->dynauth.timeout_ms) < 0 ||
+	     config_parser_uint(p, g, "retries", 0, 10, &s->dynauth.retries) < 0 ||
+	     config_parser_string(p, g, "on_revoke", false, &on_revoke) < 0))
 		return -1;
 	if (on_revoke != NULL && strcmp(on_revoke, "coa") == 0)
 		s->dynauth.request = DYNAUTH_COA;
 	else if (on_revoke != NULL && strcmp(on_revoke, "none") == 0)
 		s->disconnect_on_revoke = false;
 	else if (on_revoke != NULL && strcmp(on_revoke, "disconnect") != 0)
-		return parser_fail(p, config_setting_get_member(g, "on_revoke"),
-		                   "sessions.on_revoke must be \"disconnect\", \"coa\" or \"none\", not \"%s\"",
-		                   on_revoke);
+		return config_parser_fail(p, config_setting_get_member(g, "on_revoke"),
+		                          "sessions.on_revoke must be \"disconnect\", \"coa\" or \"none\", not \"%s\"",
+		                          on_revoke);
 	/* The table lives in Redis so that any node (and authctl) can act on it. */
 	if (s->enabled && !have_redis)
-		return parser_fail(p, g, "sessions: the live-session table needs the redis section");
+		return config_parser_fail(p, g, "sessions: the live-session table needs the redis section");
 	return 0;
 }
 
-static int parse_sessions(struct parser *p, struct authd_config *cfg)
+static int parse_sessions(struct config_parser *p, struct authd_config *cfg)
 {
 	bool has_accounting = false;
 
@@ -395,9 +408,9 @@ static int parse_sessions(struct parser *p, struct authd_config *cfg)
 	if (config_sessions_parse(p, cfg->redis != NULL, &cfg->sessions) < 0)
 		return -1;
 	if (has_accounting && !cfg->sessions.enabled)
-		return parser_fail(p, config_lookup(&p->cf, "listen"),
-		                   "an accounting listener needs the live-session table (a redis section, "
-		                   "sessions not disabled)");
+		return config_parser_fail(p, config_lookup(&p->cf, "listen"),
+		                          "an accounting listener needs the live-session table (a redis section, "
+		                          "sessions not disabled)");
 	return 0;
 }
 
@@ -407,27 +420,27 @@ int config_load(const char *path, struct authd_config *cfg, char *err, size_t er
 		"listen", "clients", "tls", "eap", "log", "threads", "identity", "ldap", "groups", "policy",
 		"revocation", "redis", "sessions", NULL
 	};
-	struct parser p = { .err = err, .errlen = errlen };
+	struct config_parser p = { .err = err, .errlen = errlen };
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (parser_read(&p, path) < 0)
+	if (config_parser_read(&p, path) < 0)
 		goto out;
 	if ((cfg->path = strdup(path)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	if (parser_check_keys(&p, config_root_setting(&p.cf), "the top level", keys) < 0 ||
+	if (config_parser_check_keys(&p, config_root_setting(&p.cf), "the top level", keys) < 0 ||
 	    parse_listen(&p, cfg) < 0 ||
 	    config_clients_parse(&p, true, CLIENT_SECRET_RADIUS, &cfg->clients, &cfg->n_clients) < 0 ||
 	    parse_tls(&p, cfg) < 0 ||
 	    config_policy_parse(&p, cfg) < 0 || parse_sessions(&p, cfg) < 0 || parse_eap(&p, cfg) < 0 ||
 	    parse_log(&p, cfg) < 0 ||
-	    parser_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0)
+	    config_parser_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0)
 		goto out;
 	rc = 0;
 out:
-	parser_close(&p);
+	config_parser_close(&p);
 	if (rc < 0)
 		config_free(cfg);
 	return rc;

@@ -10,11 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authd/client.h"
 #include "authd/config_sections.h"
 #include "authd/log.h"
-#include "eap/eap_tls.h"
-#include "policy/policy.h"
+#include "eap/eap_tls_settings.h"
+#include "policy/policy_settings.h"
+
+struct client;
+struct redis_settings;
 
 struct listen_addr {
 	char *address;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int parser_read(struct parser *p, const char *path)
+int config_parser_read(struct config_parser *p, const char *path)
 {
 	char *copy = strdup(path);
 
@@ -34,14 +34,14 @@ int parser_read(struct parser *p, const char *path)
 	return -1;
 }
 
-void parser_close(struct parser *p)
+void config_parser_close(struct config_parser *p)
 {
 	config_destroy(&p->cf);
 	free(p->dir);
 	p->dir = NULL;
 }
 
-int parser_fail(struct parser *p, const config_setting_t *where, const char *fmt, ...)
+int config_parser_fail(struct config_parser *p, const config_setting_t *where, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(p->err, p->errlen, "%s:%d: ", p->file,
@@ -55,8 +55,8 @@ int parser_fail(struct parser *p, const config_setting_t *where, const char *fmt
 
 /* Unknown keys are errors: a misspelt "require_client_eku" silently ignored
  * would leave a security check in a state the admin did not choose. */
-int parser_check_keys(struct parser *p, const config_setting_t *group, const char *where,
-                      const char *const allowed[])
+int config_parser_check_keys(struct config_parser *p, const config_setting_t *group, const char *where,
+                             const char *const allowed[])
 {
 	for (int i = 0; i < config_setting_length(group); i++) {
 		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
@@ -66,44 +66,44 @@ int parser_check_keys(struct parser *p, const config_setting_t *group, const cha
 		for (size_t k = 0; allowed[k] != NULL && !known; k++)
 			known = strcmp(name, allowed[k]) == 0;
 		if (!known)
-			return parser_fail(p, s, "unknown setting \"%s\" in %s", name, where);
+			return config_parser_fail(p, s, "unknown setting \"%s\" in %s", name, where);
 	}
 	return 0;
 }
 
-int parser_group(struct parser *p, const config_setting_t *parent, const char *key,
-                     bool required, const config_setting_t **out)
+int config_parser_group(struct config_parser *p, const config_setting_t *parent, const char *key,
+                            bool required, const config_setting_t **out)
 {
 	const config_setting_t *s = config_setting_get_member(parent, key);
 
 	*out = NULL;
 	if (s == NULL)
-		return required ? parser_fail(p, parent, "missing required group \"%s\"", key) : 0;
+		return required ? config_parser_fail(p, parent, "missing required group \"%s\"", key) : 0;
 	if (!config_setting_is_group(s))
-		return parser_fail(p, s, "\"%s\" must be a group { ... }", key);
+		return config_parser_fail(p, s, "\"%s\" must be a group { ... }", key);
 	*out = s;
 	return 0;
 }
 
-int parser_string(struct parser *p, const config_setting_t *group, const char *key,
-                      bool required, const char **out)
+int config_parser_string(struct config_parser *p, const config_setting_t *group, const char *key,
+                             bool required, const char **out)
 {
 	const config_setting_t *s = config_setting_get_member(group, key);
 
 	*out = NULL;
 	if (s == NULL)
-		return required ? parser_fail(p, group, "missing required setting \"%s\"", key) : 0;
+		return required ? config_parser_fail(p, group, "missing required setting \"%s\"", key) : 0;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return parser_fail(p, s, "\"%s\" must be a string", key);
+		return config_parser_fail(p, s, "\"%s\" must be a string", key);
 	*out = config_setting_get_string(s);
 	if ((*out)[0] == '\0')
-		return parser_fail(p, s, "\"%s\" must not be empty", key);
+		return config_parser_fail(p, s, "\"%s\" must not be empty", key);
 	return 0;
 }
 
 /* Leaves *out untouched (the default) when the key is absent. */
-int parser_uint(struct parser *p, const config_setting_t *group, const char *key,
-                    long long min, long long max, unsigned *out)
+int config_parser_uint(struct config_parser *p, const config_setting_t *group, const char *key,
+                           long long min, long long max, unsigned *out)
 {
 	const config_setting_t *s = config_setting_get_member(group, key);
 	long long v;
@@ -111,27 +111,27 @@ int parser_uint(struct parser *p, const config_setting_t *group, const char *key
 	if (s == NULL)
 		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-		return parser_fail(p, s, "\"%s\" must be an integer", key);
+		return config_parser_fail(p, s, "\"%s\" must be an integer", key);
 	v = config_setting_get_int64(s);
 	if (v < min || v > max)
-		return parser_fail(p, s, "\"%s\" is %lld, must be %lld..%lld", key, v, min, max);
+		return config_parser_fail(p, s, "\"%s\" is %lld, must be %lld..%lld", key, v, min, max);
 	*out = (unsigned)v;
 	return 0;
 }
 
-int parser_bool(struct parser *p, const config_setting_t *group, const char *key, bool *out)
+int config_parser_bool(struct config_parser *p, const config_setting_t *group, const char *key, bool *out)
 {
 	const config_setting_t *s = config_setting_get_member(group, key);
 
 	if (s == NULL)
 		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return parser_fail(p, s, "\"%s\" must be true or false", key);
+		return config_parser_fail(p, s, "\"%s\" must be true or false", key);
 	*out = config_setting_get_bool(s) != 0;
 	return 0;
 }
 
-char *parser_resolve(const struct parser *p, const char *value)
+char *config_parser_resolve(const struct config_parser *p, const char *value)
 {
 	char *path;
 
@@ -143,27 +143,27 @@ char *parser_resolve(const struct parser *p, const char *value)
 }
 
 /* A file authd must read at startup: resolved and proven readable now. */
-int parser_input_file(struct parser *p, const config_setting_t *group, const char *key,
-                          char **out)
+int config_parser_input_file(struct config_parser *p, const config_setting_t *group, const char *key,
+                                 char **out)
 {
 	const char *value;
 	FILE *f;
 
-	if (parser_string(p, group, key, true, &value) < 0)
+	if (config_parser_string(p, group, key, true, &value) < 0)
 		return -1;
-	*out = parser_resolve(p, value);
+	*out = config_parser_resolve(p, value);
 	if (*out == NULL)
-		return parser_fail(p, group, "out of memory");
+		return config_parser_fail(p, group, "out of memory");
 	f = fopen(*out, "r");
 	if (f == NULL)
-		return parser_fail(p, config_setting_get_member(group, key), "%s: cannot read %s: %s",
-		            key, *out, strerror(errno));
+		return config_parser_fail(p, config_setting_get_member(group, key), "%s: cannot read %s: %s",
+		                   key, *out, strerror(errno));
 	fclose(f);
 	return 0;
 }
 
-int parser_secret_file(struct parser *p, const config_setting_t *group, const char *key,
-                       char **out)
+int config_parser_secret_file(struct config_parser *p, const config_setting_t *group, const char *key,
+                              char **out)
 {
 	const config_setting_t *where = config_setting_get_member(group, key);
 	const char *value;
@@ -174,21 +174,22 @@ int parser_secret_file(struct parser *p, const config_setting_t *group, const ch
 	FILE *f;
 	int rc = -1;
 
-	if (parser_string(p, group, key, true, &value) < 0)
+	if (config_parser_string(p, group, key, true, &value) < 0)
 		return -1;
-	path = parser_resolve(p, value);
+	path = config_parser_resolve(p, value);
 	if (path == NULL)
-		return parser_fail(p, where, "out of memory");
+		return config_parser_fail(p, where, "out of memory");
 	f = fopen(path, "r");
 	if (f == NULL) {
-		parser_fail(p, where, "%s: cannot read %s: %s", key, path, strerror(errno));
+		config_parser_fail(p, where, "%s: cannot read %s: %s", key, path, strerror(errno));
 		goto out;
 	}
 	/* A secret others can read is no secret: refuse, as ssh does with keys. */
 	if (fstat(fileno(f), &st) == 0 && (st.st_mode & (p->secrets_group_readable ? 007 : 077)) != 0) {
 		fclose(f);
-		parser_fail(p, where, "%s %s is readable by others (mode %04o): chmod %s it", key, path,
-		            (unsigned)(st.st_mode & 07777), p->secrets_group_readable ? "640" : "600");
+		config_parser_fail(p, where, "%s %s is readable by others (mode %04o): chmod %s it",
+		                   key, path, (unsigned)(st.st_mode & 07777),
+		                   p->secrets_group_readable ? "640" : "600");
 		goto out;
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -197,39 +198,39 @@ int parser_secret_file(struct parser *p, const config_setting_t *group, const ch
 		n--;
 	buf[n] = '\0';
 	if (n == 0 || strlen(buf) != n) {
-		parser_fail(p, where, "%s %s must hold one non-empty line of text", key, path);
+		config_parser_fail(p, where, "%s %s must hold one non-empty line of text", key, path);
 		goto out;
 	}
 	*out = strdup(buf);
-	rc = *out != NULL ? 0 : parser_fail(p, where, "out of memory");
+	rc = *out != NULL ? 0 : config_parser_fail(p, where, "out of memory");
 out:
 	explicit_bzero(buf, sizeof(buf));
 	free(path);
 	return rc;
 }
 
-int parser_private_file(struct parser *p, const config_setting_t *where, const char *path,
-                        const char *what, const char *hint)
+int config_parser_private_file(struct config_parser *p, const config_setting_t *where, const char *path,
+                               const char *what, const char *hint)
 {
 	struct stat st;
 
 	if (stat(path, &st) < 0)
-		return parser_fail(p, where, "%s: cannot stat %s: %s", what, path, strerror(errno));
+		return config_parser_fail(p, where, "%s: cannot stat %s: %s", what, path, strerror(errno));
 	if ((st.st_mode & S_IROTH) != 0)
-		return parser_fail(p, where, "%s: %s is readable by others (mode %04o): %s", what, path,
-		                   (unsigned)(st.st_mode & 07777), hint);
+		return config_parser_fail(p, where, "%s: %s is readable by others (mode %04o): %s",
+		                          what, path, (unsigned)(st.st_mode & 07777), hint);
 	return 0;
 }
 
-int parser_inline_secret(struct parser *p, const config_setting_t *group, const char *key,
-                         const char **out)
+int config_parser_inline_secret(struct config_parser *p, const config_setting_t *group, const char *key,
+                                const char **out)
 {
 	const config_setting_t *where = config_setting_get_member(group, key);
 	const char *file, *section = config_setting_name(group);
 	char what[128], hint[128], *path;
 	int rc;
 
-	if (parser_string(p, group, key, false, out) < 0)
+	if (config_parser_string(p, group, key, false, out) < 0)
 		return -1;
 	if (*out == NULL)
 		return 0;
@@ -241,17 +242,17 @@ int parser_inline_secret(struct parser *p, const config_setting_t *group, const 
 	snprintf(what, sizeof(what), "%s.%s is written inline", section != NULL ? section : "", key);
 	snprintf(hint, sizeof(hint), "chmod o-r it, or keep the secret in %s_file", key);
 	if (file == NULL || strcmp(file, p->file) == 0)
-		return parser_private_file(p, where, p->file, what, hint);
+		return config_parser_private_file(p, where, p->file, what, hint);
 	/* An @include names its file relative to the config's directory. */
-	if ((path = parser_resolve(p, file)) == NULL)
-		return parser_fail(p, where, "out of memory");
-	rc = parser_private_file(p, where, path, what, hint);
+	if ((path = config_parser_resolve(p, file)) == NULL)
+		return config_parser_fail(p, where, "out of memory");
+	rc = config_parser_private_file(p, where, path, what, hint);
 	free(path);
 	return rc;
 }
 
-int parser_string_list(struct parser *p, const config_setting_t *group, const char *key,
-                       bool required, char ***out, size_t *n)
+int config_parser_string_list(struct config_parser *p, const config_setting_t *group, const char *key,
+                              bool required, char ***out, size_t *n)
 {
 	const config_setting_t *s = config_setting_get_member(group, key);
 	int len;
@@ -259,21 +260,21 @@ int parser_string_list(struct parser *p, const config_setting_t *group, const ch
 	*out = NULL;
 	*n = 0;
 	if (s == NULL)
-		return required ? parser_fail(p, group, "missing required setting \"%s\"", key) : 0;
+		return required ? config_parser_fail(p, group, "missing required setting \"%s\"", key) : 0;
 	if (!config_setting_is_array(s) || (len = config_setting_length(s)) == 0)
-		return parser_fail(p, s, "\"%s\" must be a non-empty array [ \"...\", ... ]", key);
+		return config_parser_fail(p, s, "\"%s\" must be a non-empty array [ \"...\", ... ]", key);
 	*out = calloc((size_t)len, sizeof(**out));
 	if (*out == NULL)
-		return parser_fail(p, s, "out of memory");
+		return config_parser_fail(p, s, "out of memory");
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *v = config_setting_get_string(e);
 
 		if (v == NULL || v[0] == '\0')
-			return parser_fail(p, s, "\"%s\" must hold non-empty strings", key);
+			return config_parser_fail(p, s, "\"%s\" must hold non-empty strings", key);
 		(*out)[i] = strdup(v);
 		if ((*out)[i] == NULL)
-			return parser_fail(p, s, "out of memory");
+			return config_parser_fail(p, s, "out of memory");
 		(*n)++;
 	}
 	return 0;

@@ -4,10 +4,10 @@
 
 #include "authd/config.h"
 
-struct parser;
+struct config_parser;
 
 /* Fills cfg->policy; needs cfg->clients parsed first (rules may name a NAS). */
-int config_policy_parse(struct parser *p, struct authd_config *cfg);
+int config_policy_parse(struct config_parser *p, struct authd_config *cfg);
 /* Frees every string and array config_policy_parse put in s (even after a
  * failed parse), and zeroes s. */
 void config_policy_clear(struct policy_settings *s);

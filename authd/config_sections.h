@@ -1,7 +1,7 @@
 /*
  * The sections authd.conf and authctl.conf share, one parser each, so that a
  * clients file @included by both means the same to both. Which keys the redis
- * group admits is the caller's to check (parser_check_keys): each program's
+ * group admits is the caller's to check (config_parser_check_keys): each program's
  * file accepts only what that program uses, and authctl's refuses the node key.
  */
 #ifndef AUTHD_CONFIG_SECTIONS_H
@@ -11,10 +11,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "authd/client.h"
 #include "authd/dynauth.h"
-#include "authd/config_parser.h"
-#include "common/redis_pool.h"
+
+struct client;
+struct config_parser;
+struct redis_settings;
 
 /* The live-session table and what a revocation does to a live session. */
 struct sessions_settings {
@@ -36,18 +37,18 @@ enum client_secret_use { CLIENT_SECRET_RADIUS, CLIENT_SECRET_COA };
  * required. On -1 what was parsed is still in *clients and *n, for the
  * caller's free.
  */
-int config_clients_parse(struct parser *p, bool required, enum client_secret_use use,
+int config_clients_parse(struct config_parser *p, bool required, enum client_secret_use use,
                          struct client **clients, size_t *n);
 
 /* The settings of the redis group g into *r (zeroed first; strings malloc'd,
  * freed with config_redis_clear). Does not check which keys g holds. */
-int config_redis_parse(struct parser *p, const config_setting_t *g, struct redis_settings *r);
+int config_redis_parse(struct config_parser *p, const config_setting_t *g, struct redis_settings *r);
 /* Frees what config_redis_parse (and the node key's loading) put in r,
  * wiping the password, and zeroes it. */
 void config_redis_clear(struct redis_settings *r);
 
 /* The optional top-level "sessions" group into *s, defaults first (enabled
  * when have_redis). */
-int config_sessions_parse(struct parser *p, bool have_redis, struct sessions_settings *s);
+int config_sessions_parse(struct config_parser *p, bool have_redis, struct sessions_settings *s);
 
 #endif

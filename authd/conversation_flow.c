@@ -18,6 +18,7 @@
 #include "authd/access_reply.h"
 #include "authd/dispatch_internal.h"
 #include "authd/session_class.h"
+#include "common/printable.h"
 #include "eap/eap_packet.h"
 
 /* The EAP conversation's next move, which advance acts on. */
@@ -97,7 +98,7 @@ static void record(struct dispatch *d, struct conversation *conv)
 			snprintf(dec->detail, sizeof(dec->detail), "%s", strerror(err));
 		}
 	}
-	log_sanitize(dec->identity, identity, sizeof(identity));
+	printable_string(identity, sizeof(identity), dec->identity);
 	log_msg(LOG_INFO, "nas=%s conv=%llu: %s identity=\"%s\" reason=%s%s%s%s%s", dec->nas,
 	        (unsigned long long)dec->conversation, dec->accept ? "accept" : "reject", identity,
 	        decision_reason_code(dec), dec->vlan ? " vlan=" : "", dec->vlan ? dec->vlan : "",
@@ -428,7 +429,7 @@ static enum flow look_up_session(struct request *r, struct conversation *conv, e
 	uint8_t *der = NULL;
 	size_t idlen = eap_conversation_offered_session(conv->eap, &id), derlen = 0;
 	char err[256];
-	int found = 0;
+	enum tls_session_store_answer found = TLS_SESSION_STORE_NONE;
 
 	if (!here_is_right && hand_over(r, conv, EAP_STEP_LOOKUP, need, NULL) == 0)
 		return FLOW_HANDED_OVER;
@@ -438,11 +439,11 @@ static enum flow look_up_session(struct request *r, struct conversation *conv, e
 		chain = eap_conversation_found_chain(conv->eap);
 	else if (here_is_right)
 		found = tls_session_store_get(r->d->tls_sessions, id, idlen, &der, &derlen, err, sizeof(err));
-	if (found < 0)
+	if (found == TLS_SESSION_STORE_ERROR)
 		LOG_REQ(LOG_WARNING, r, "session store unreachable, full handshake: %s", err);
-	if (found > 0)
+	if (found == TLS_SESSION_STORE_FOUND)
 		chain = eap_conversation_offered_chain(conv->eap, der, derlen, err, sizeof(err));
-	if (found > 0 && chain == NULL)
+	if (found == TLS_SESSION_STORE_FOUND && chain == NULL)
 		refusal = err;
 	if (chain != NULL) {
 		decision_start(&scratch, conv->decision.conversation, r->client->name);

@@ -7,7 +7,6 @@
  */
 #include "authd/dispatch_internal.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "authd/accounting.h"
 #include "authd/conversation_flow.h"
+#include "common/sockaddr_text.h"
 
 /* RFC 5080 §2.2.2: keep replies long enough to cover the NAS's retries. */
 #define REPLY_CACHE_LIFETIME_S 30
@@ -200,16 +200,12 @@ static void send_bytes(struct request *r, const uint8_t *data, size_t len)
 static void log_drop(struct dispatch *d, const struct sockaddr_storage *from, const char *nas,
                      const char *what, const char *detail)
 {
-	char addr[INET6_ADDRSTRLEN] = "?";
-	const void *a = from->ss_family == AF_INET
-	                        ? (const void *)&((const struct sockaddr_in *)from)->sin_addr
-	                        : (const void *)&((const struct sockaddr_in6 *)from)->sin6_addr;
-
+	char addr[INET6_ADDRSTRLEN];
 	unsigned suppressed;
 
 	if (!rate_limit_allow(&d->drop_log, &suppressed))
 		return;
-	inet_ntop(from->ss_family, a, addr, sizeof(addr));
+	sockaddr_text_host(from, addr, sizeof(addr));
 	log_msg(LOG_WARNING, "from %s%s%s: dropped: %s%s%s (%u similar lines suppressed before)", addr,
 	        nas ? " nas=" : "", nas ? nas : "", what, detail[0] ? ": " : "", detail, suppressed);
 }

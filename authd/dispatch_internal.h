@@ -25,7 +25,6 @@
 #include "eap/eap_tls.h"
 #include "authd/decision_log.h"
 #include "common/rate_limit.h"
-#include "policy/decision.h"
 #include "policy/policy.h"
 
 struct dispatch {

@@ -17,6 +17,8 @@
 #include <freeradius/libradius.h>
 
 #include "authd/radius.h"
+#include "common/clock.h"
+#include "common/sockaddr_text.h"
 
 #define MAX_VALUE_LEN     253
 #define IDS_PER_LANE      256   /* the Identifier is one octet */
@@ -198,14 +200,6 @@ struct batch {
 	double start;                        /* when dynauth_send() started */
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 static bool present(const char *v)
 {
 	return v != NULL && v[0] != '\0';
@@ -227,28 +221,6 @@ static bool same_endpoint(const struct sockaddr_storage *a, const struct sockadd
 		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 	}
 	return false;
-}
-
-static void endpoint_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		port = ntohs(sin->sin_port);
-		snprintf(out, outlen, "%s:%u", host, port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		port = ntohs(sin6->sin6_port);
-		snprintf(out, outlen, "[%s]:%u", host, port);
-	} else {
-		snprintf(out, outlen, "address family %d", ss->ss_family);
-	}
 }
 
 /* Input faults that make a target unsendable; "" when it is fine. */
@@ -425,7 +397,7 @@ static void send_request(struct batch *b, size_t i)
 	}
 	if (r == (ssize_t)f->len) {
 		if (t->tries == 0)
-			t->first_sent_ms = now_ms() - b->start;
+			t->first_sent_ms = clock_now_ms_precise() - b->start;
 		t->tries++;
 	} else {
 		f->send_errno = r < 0 ? errno : EMSGSIZE;
@@ -457,7 +429,7 @@ static void on_datagram(struct batch *b, struct lane *l, const uint8_t *buf, siz
 	if (!f->pending)
 		return;
 	if (!same_endpoint(from, &t->nas)) {
-		endpoint_text(from, where, sizeof(where));
+		sockaddr_text_endpoint(from, where, sizeof(where));
 		snprintf(why, sizeof(why), "from %s, not the NAS", where);
 		ignore_answer(f, why);
 		return;
@@ -474,7 +446,7 @@ static void on_datagram(struct batch *b, struct lane *l, const uint8_t *buf, siz
 	}
 	f->pending = false;
 	b->pending--;
-	t->answered_ms = now_ms() - b->start;
+	t->answered_ms = clock_now_ms_precise() - b->start;
 	t->outcome = ans.ack ? DYNAUTH_ACK : DYNAUTH_NAK;
 	t->error_cause = ans.error_cause;
 }
@@ -513,7 +485,7 @@ static void wait_answers(struct batch *b, double deadline)
 
 	for (size_t i = 0; i < b->n_lanes; i++)
 		pfd[i] = (struct pollfd){ .fd = b->lanes[i].fd, .events = POLLIN };
-	while (b->pending > 0 && (left = deadline - now_ms()) > 0) {
+	while (b->pending > 0 && (left = deadline - clock_now_ms_precise()) > 0) {
 		r = poll(pfd, b->n_lanes, (int)left + 1);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -617,7 +589,7 @@ static void run_batch(const struct dynauth_settings *s, struct dynauth_target *t
 	}
 
 	for (unsigned round = 0; round <= s->retries && b->pending > 0; round++) {
-		double deadline = now_ms() + (double)s->timeout_ms * (double)(1u << round);
+		double deadline = clock_now_ms_precise() + (double)s->timeout_ms * (double)(1u << round);
 
 		for (size_t i = 0; i < n; i++) {
 			if (b->f[i].pending)
@@ -633,7 +605,7 @@ static void run_batch(const struct dynauth_settings *s, struct dynauth_target *t
 			t[i].outcome = t[i].tries > 0 ? DYNAUTH_TIMEOUT : DYNAUTH_ERROR;
 		if (t[i].tries > 0)
 			(*sent)++;
-		describe(&t[i], &b->f[i], now_ms() - start - t[i].first_sent_ms);
+		describe(&t[i], &b->f[i], clock_now_ms_precise() - start - t[i].first_sent_ms);
 	}
 
 out:
@@ -651,7 +623,7 @@ int dynauth_send(const struct dynauth_settings *settings, struct dynauth_target 
                  size_t errlen)
 {
 	struct dynauth_settings s = { DYNAUTH_DISCONNECT, DYNAUTH_DEFAULT_TIMEOUT_MS, DYNAUTH_DEFAULT_RETRIES };
-	double start = now_ms();
+	double start = clock_now_ms_precise();
 	size_t sent = 0;
 
 	if (settings != NULL)

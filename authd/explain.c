@@ -1,7 +1,6 @@
 #include "authd/explain.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #include <openssl/pem.h>
 

@@ -1,10 +1,7 @@
 #include "authd/live_sessions.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +10,7 @@
 #include "authd/log.h"
 #include "authd/radius.h"
 #include "authd/session_class.h"
+#include "common/printable.h"
 #include "common/rate_limit.h"
 #include "common/sockaddr_text.h"
 
@@ -278,8 +276,8 @@ static int admit(struct live_sessions *ls, const struct cert_ref *ref, const str
 	if (rate_limit_allow(&ls->cap_log, &suppressed)) {
 		char station[64], id[128];
 
-		log_sanitize(s->calling_station_id, station, sizeof(station));
-		log_sanitize(s->acct_session_id, id, sizeof(id));
+		printable_string(station, sizeof(station), s->calling_station_id);
+		printable_string(id, sizeof(id), s->acct_session_id);
 		log_msg(LOG_WARNING, "nas=%s: new live session not kept (station %s, session %s): the NAS holds "
 		        "%lld, sessions.max_per_nas is %u (%u similar lines suppressed before)", s->nas, station,
 		        id, n, ls->max_per_nas, suppressed);
@@ -314,7 +312,8 @@ static int store(struct live_sessions *ls, const struct cert_ref *ref, const str
 	 * station at another certificate (accounting without authd's Class would
 	 * then make or end a session of the wrong device). */
 	station_key(ls, s, skey, sizeof(skey));
-	if (session_ref_bind(redis_pool_seal(ls->redis), "station", skey, ref, station, sizeof(station)) < 0) {
+	if (session_class_ref_bind(redis_pool_seal(ls->redis), "station", skey, ref, station,
+	                           sizeof(station)) < 0) {
 		snprintf(err, errlen, "cannot MAC the station's certificate");
 		return -1;
 	}
@@ -338,8 +337,8 @@ static int ref_of_station(struct live_sessions *ls, const struct live_session *s
 		return -1;
 	/* A value without a valid MAC names no certificate. */
 	found = r->type == REDIS_REPLY_STRING &&
-	        session_ref_verify(redis_pool_seal(ls->redis), "station", skey, (const uint8_t *)r->str,
-	                           r->len, ref) == 0;
+	        session_class_ref_verify(redis_pool_seal(ls->redis), "station", skey,
+	                                 (const uint8_t *)r->str, r->len, ref) == 0;
 	freeReplyObject(r);
 	return found;
 }

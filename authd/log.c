@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/printable.h"
-
 /* Written once before the worker threads exist, read-only afterwards. */
 static enum log_level log_threshold = LOG_INFO;
 
@@ -35,11 +33,6 @@ int log_level_parse(const char *name, enum log_level *out)
 int log_enabled(enum log_level level)
 {
 	return level <= log_threshold;
-}
-
-void log_sanitize(const char *in, char *out, size_t outlen)
-{
-	printable_string(out, outlen, in);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

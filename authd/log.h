@@ -16,10 +16,6 @@ void log_set_level(enum log_level level);
 int log_level_parse(const char *name, enum log_level *out);
 int log_enabled(enum log_level level);
 
-/* Copies untrusted text (EAP identities, certificate names) for a log line:
- * control and non-ASCII bytes become '?', so a peer cannot forge lines. */
-void log_sanitize(const char *in, char *out, size_t outlen);
-
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -8,7 +8,6 @@
  */
 #include <getopt.h>
 #include <signal.h>
-#include <string.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +21,9 @@
 #include "authd/radius.h"
 #include "authd/server.h"
 #include "eap/eap_tls.h"
+#include "common/redis_pool.h"
 #include "common/report.h"
+#include "policy/policy.h"
 #include "policy/rules.h"
 
 static void usage(FILE *out)

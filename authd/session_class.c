@@ -18,8 +18,8 @@ static int mac_input(const char *binding, const struct cert_ref *ref, char *out,
 	return (int)(n + 1 + strlen(out + n + 1));
 }
 
-int session_ref_bind(const struct seal *seal, const char *purpose, const char *binding,
-                     const struct cert_ref *ref, char *out, size_t outlen)
+int session_class_ref_bind(const struct seal *seal, const char *purpose, const char *binding,
+                           const struct cert_ref *ref, char *out, size_t outlen)
 {
 	char input[768], text[128], tag[SEAL_TAG_LEN + 1];
 	int n = mac_input(binding, ref, input, sizeof(input));
@@ -40,7 +40,7 @@ int session_class_make(const struct seal *seal, const char *nas, const struct ce
 	if (outlen <= prefix)
 		return -1;
 	memcpy(out, RADIUS_AUTHD_CLASS_PREFIX, prefix);
-	n = session_ref_bind(seal, "class", nas, ref, out + prefix, outlen - prefix);
+	n = session_class_ref_bind(seal, "class", nas, ref, out + prefix, outlen - prefix);
 	return n < 0 ? -1 : (int)prefix + n;
 }
 
@@ -69,8 +69,8 @@ int session_class_parse(const uint8_t *value, size_t len, struct cert_ref *ref, 
 	return 0;
 }
 
-int session_ref_verify(const struct seal *seal, const char *purpose, const char *binding,
-                       const uint8_t *value, size_t len, struct cert_ref *ref)
+int session_class_ref_verify(const struct seal *seal, const char *purpose, const char *binding,
+                             const uint8_t *value, size_t len, struct cert_ref *ref)
 {
 	char input[768];
 	const uint8_t *tag;
@@ -89,5 +89,5 @@ int session_ref_verify(const struct seal *seal, const char *purpose, const char 
 int session_class_verify(const struct seal *seal, const char *nas, const uint8_t *value, size_t len,
                          struct cert_ref *ref)
 {
-	return session_ref_verify(seal, "class", nas, value, len, ref);
+	return session_class_ref_verify(seal, "class", nas, value, len, ref);
 }

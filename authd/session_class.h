@@ -27,10 +27,10 @@
  * bind: its length in out, or -1. verify: 0 with *ref set when value is
  * such a reference bound to binding under a key the node lists, else -1.
  */
-int session_ref_bind(const struct seal *seal, const char *purpose, const char *binding,
-                     const struct cert_ref *ref, char *out, size_t outlen);
-int session_ref_verify(const struct seal *seal, const char *purpose, const char *binding,
-                       const uint8_t *value, size_t len, struct cert_ref *ref);
+int session_class_ref_bind(const struct seal *seal, const char *purpose, const char *binding,
+                           const struct cert_ref *ref, char *out, size_t outlen);
+int session_class_ref_verify(const struct seal *seal, const char *purpose, const char *binding,
+                             const uint8_t *value, size_t len, struct cert_ref *ref);
 
 /* The Class for ref issued to the client named nas, NUL-terminated in out
  * (at least SESSION_CLASS_MAX + 1 bytes). Its length, or -1. */

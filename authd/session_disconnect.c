@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authd/client.h"
 #include "authd/dynauth.h"
 #include "common/json_buf.h"
 #include "common/printable.h"

@@ -166,18 +166,19 @@ int tls_session_store_put(struct tls_session_store *s, const uint8_t *id, size_t
 	return 0;
 }
 
-int tls_session_store_get(struct tls_session_store *s, const uint8_t *id, size_t idlen,
-                          uint8_t **der, size_t *derlen, char *err, size_t errlen)
+enum tls_session_store_answer tls_session_store_get(struct tls_session_store *s, const uint8_t *id,
+                                                    size_t idlen, uint8_t **der, size_t *derlen,
+                                                    char *err, size_t errlen)
 {
 	char key[160];
 	const char *argv[2] = { "GET", key };
 	struct ttl_node *node;
 	redisReply *r;
-	int found = 0;
+	enum tls_session_store_answer found = TLS_SESSION_STORE_NONE;
 
 	*der = NULL;
 	if (idlen == 0 || idlen > TTL_KEY_MAX)
-		return 0;
+		return TLS_SESSION_STORE_NONE;
 	if (s->redis == NULL) {
 		pthread_mutex_lock(&s->lock);
 		node = ttl_table_find(s->local, id, idlen);
@@ -187,25 +188,25 @@ int tls_session_store_get(struct tls_session_store *s, const uint8_t *id, size_t
 			if ((*der = malloc(e->len)) != NULL) {
 				memcpy(*der, e->der, e->len);
 				*derlen = e->len;
-				found = 1;
+				found = TLS_SESSION_STORE_FOUND;
 			}
 		}
 		pthread_mutex_unlock(&s->lock);
 		return found;
 	}
 	if (s->seal == NULL)
-		return 0;
+		return TLS_SESSION_STORE_NONE;
 	redis_key(s, id, idlen, key, sizeof(key));
 	if ((r = redis_pool_command(s->redis, 2, argv, err, errlen)) == NULL)
-		return -1;
+		return TLS_SESSION_STORE_ERROR;
 	/* A value that does not open is no session: the device gets a full
 	 * handshake, and the operator hears of it (rate-limited: whoever writes
 	 * Redis could otherwise flood the log). */
 	if (r->type == REDIS_REPLY_STRING) {
 		int rc = seal_open(s->seal, r->str, r->len, key, strlen(key), der, derlen);
 
-		found = rc == SEAL_OK;
-		if (!found) {
+		found = rc == SEAL_OK ? TLS_SESSION_STORE_FOUND : TLS_SESSION_STORE_NONE;
+		if (found != TLS_SESSION_STORE_FOUND) {
 			atomic_fetch_add(&s->refused, 1);
 			report_refused("tls session %s in Redis ignored: %s", key, seal_error_text(rc));
 		}

@@ -32,8 +32,14 @@ int tls_session_store_blocks(const struct tls_session_store *s);
 /* 0, or -1 with err. */
 int tls_session_store_put(struct tls_session_store *s, const uint8_t *id, size_t idlen,
                           const uint8_t *der, size_t derlen, char *err, size_t errlen);
-/* 1 found (*der malloc'd, caller frees), 0 none, -1 error (err). */
-int tls_session_store_get(struct tls_session_store *s, const uint8_t *id, size_t idlen,
-                          uint8_t **der, size_t *derlen, char *err, size_t errlen);
+enum tls_session_store_answer {
+	TLS_SESSION_STORE_ERROR = -1,   /* the store did not answer (err) */
+	TLS_SESSION_STORE_NONE = 0,
+	TLS_SESSION_STORE_FOUND = 1,    /* *der malloc'd, caller frees */
+};
+
+enum tls_session_store_answer tls_session_store_get(struct tls_session_store *s, const uint8_t *id,
+                                                    size_t idlen, uint8_t **der, size_t *derlen,
+                                                    char *err, size_t errlen);
 
 #endif

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>

@@ -12,6 +12,11 @@
 /* Milliseconds on CLOCK_MONOTONIC. */
 uint64_t clock_now_ms(void);
 
+/* The same clock with the sub-millisecond part, for short durations that
+ * are reported (a Disconnect/CoA round trip takes well under a millisecond
+ * on a LAN). */
+double clock_now_ms_precise(void);
+
 /* Milliseconds from t0 (a CLOCK_MONOTONIC reading) to now; 0 when t0 is
  * not in the past. */
 uint64_t clock_ms_since(const struct timespec *t0);

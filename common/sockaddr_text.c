@@ -13,3 +13,18 @@ void sockaddr_text_host(const struct sockaddr_storage *ss, char *out, size_t out
 	    inet_ntop(ss->ss_family, a, out, (socklen_t)outlen) == NULL)
 		snprintf(out, outlen, "?");
 }
+
+void sockaddr_text_endpoint(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		sockaddr_text_host(ss, host, sizeof(host));
+		snprintf(out, outlen, "%s:%u", host, (unsigned)ntohs(((const struct sockaddr_in *)ss)->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		sockaddr_text_host(ss, host, sizeof(host));
+		snprintf(out, outlen, "[%s]:%u", host, (unsigned)ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+	} else {
+		snprintf(out, outlen, "address family %d", ss->ss_family);
+	}
+}

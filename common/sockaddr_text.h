@@ -9,4 +9,8 @@
  * other family. */
 void sockaddr_text_host(const struct sockaddr_storage *ss, char *out, size_t outlen);
 
+/* The address with its port ("192.0.2.1:3799", "[2001:db8::1]:3799");
+ * "address family N" for any other family. */
+void sockaddr_text_endpoint(const struct sockaddr_storage *ss, char *out, size_t outlen);
+
 #endif

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/cert_names.h"
+#include "common/strv.h"
 
 struct crl_store {
 	char **files;
@@ -212,9 +213,7 @@ void crl_store_free(struct crl_store *s)
 {
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->n_files; i++)
-		free(s->files[i]);
-	free(s->files);
+	strv_free(s->files, s->n_files);
 	free(s->mtimes);
 	free(s->ca_file);
 	sk_X509_CRL_pop_free(s->crls, X509_CRL_free);

@@ -59,22 +59,23 @@ static void fill_record(const redisReply *r, struct revocation_record *rec)
 	revocation_record_parse(names, name_lens, values, value_lens, n, rec);
 }
 
-int helpdesk_get(struct helpdesk *h, const struct cert_ref *id, struct revocation_record *rec,
-                 char *err, size_t errlen)
+enum helpdesk_answer helpdesk_get(struct helpdesk *h, const struct cert_ref *id,
+                                  struct revocation_record *rec, char *err, size_t errlen)
 {
 	char key[256];
 	const char *argv[2] = { "HGETALL", key };
 	redisReply *r;
-	int listed;
+	enum helpdesk_answer listed = HELPDESK_ABSENT;
 
 	memset(rec, 0, sizeof(*rec));
 	key_of(h, id, key, sizeof(key));
 	r = command(h, 2, argv, err, errlen);
 	if (r == NULL)
-		return -1;
-	listed = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
-	if (listed)
+		return HELPDESK_ERROR;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
 		fill_record(r, rec);
+		listed = HELPDESK_PRESENT;
+	}
 	freeReplyObject(r);
 	return listed;
 }
@@ -101,21 +102,21 @@ void helpdesk_remember(struct helpdesk *h, const char *identity, const struct ce
 		freeReplyObject(r);
 }
 
-int helpdesk_lookup_identity(struct helpdesk *h, const char *identity, struct cert_ref *id,
-                             char *err, size_t errlen)
+enum helpdesk_answer helpdesk_lookup_identity(struct helpdesk *h, const char *identity,
+                                              struct cert_ref *id, char *err, size_t errlen)
 {
 	char key[512];
 	const char *argv[2] = { "GET", key };
 	redisReply *r;
-	int rc = 0;
+	enum helpdesk_answer rc = HELPDESK_ABSENT;
 
 	memset(id, 0, sizeof(*id));
 	snprintf(key, sizeof(key), "%sidentity:%s", redis_pool_prefix(h->redis), identity);
 	r = command(h, 2, argv, err, errlen);
 	if (r == NULL)
-		return -1;
+		return HELPDESK_ERROR;
 	if (r->type == REDIS_REPLY_STRING && cert_ref_parse(r->str, id) == 0)
-		rc = 1;
+		rc = HELPDESK_PRESENT;
 	freeReplyObject(r);
 	return rc;
 }
@@ -148,14 +149,16 @@ static const char change_script[] =
 	"return removed\n";
 
 /* Runs change_script; the number it returns (1: a hash was deleted), or -1. */
-static int change(struct helpdesk *h, const char *what, const struct cert_ref *id,
-                  const struct revocation_record *rec, char *err, size_t errlen)
+/* PRESENT when the hash was there before the change, ABSENT when not. */
+static enum helpdesk_answer change(struct helpdesk *h, const char *what, const struct cert_ref *id,
+                                   const struct revocation_record *rec, char *err, size_t errlen)
 {
 	struct revocation_record copy;
 	const char *argv[11 + 2 * REVOCATION_RECORD_FIELDS];
 	char key[256], seq_key[160], log_key[160], channel[160], ref[128], keep[24];
 	redisReply *r;
-	int argc = 0, rc = -1;
+	int argc = 0;
+	enum helpdesk_answer rc = HELPDESK_ERROR;
 	const char *prefix = redis_pool_prefix(h->redis);
 
 	key_of(h, id, key, sizeof(key));
@@ -185,9 +188,9 @@ static int change(struct helpdesk *h, const char *what, const struct cert_ref *i
 	}
 	r = command(h, argc, argv, err, errlen);
 	if (r == NULL)
-		return -1;
+		return HELPDESK_ERROR;
 	if (r->type == REDIS_REPLY_INTEGER)
-		rc = r->integer > 0;
+		rc = r->integer > 0 ? HELPDESK_PRESENT : HELPDESK_ABSENT;
 	else
 		snprintf(err, errlen, "unexpected reply to the change of the revocation list");
 	freeReplyObject(r);
@@ -197,10 +200,11 @@ static int change(struct helpdesk *h, const char *what, const struct cert_ref *i
 int helpdesk_revoke(struct helpdesk *h, const struct cert_ref *id,
                     const struct revocation_record *rec, char *err, size_t errlen)
 {
-	return change(h, "revoke", id, rec, err, errlen) < 0 ? -1 : 0;
+	return change(h, "revoke", id, rec, err, errlen) == HELPDESK_ERROR ? -1 : 0;
 }
 
-int helpdesk_unrevoke(struct helpdesk *h, const struct cert_ref *id, char *err, size_t errlen)
+enum helpdesk_answer helpdesk_unrevoke(struct helpdesk *h, const struct cert_ref *id, char *err,
+                                       size_t errlen)
 {
 	return change(h, "unrevoke", id, NULL, err, errlen);
 }

@@ -21,9 +21,15 @@ struct helpdesk;
 struct helpdesk *helpdesk_new(struct redis_pool *redis, char *err, size_t errlen);
 void helpdesk_free(struct helpdesk *h);
 
-/* Is this certificate on the list? 1 listed (rec filled), 0 not listed,
- * -1 Redis unreachable (err). */
-int helpdesk_get(struct helpdesk *h, const struct cert_ref *id, struct revocation_record *rec,
+/* What Redis answered about one key of the helpdesk's. */
+enum helpdesk_answer {
+	HELPDESK_ERROR = -1,   /* Redis unreachable or answering nonsense (err) */
+	HELPDESK_ABSENT = 0,
+	HELPDESK_PRESENT = 1,
+};
+
+/* Is this certificate on the list? PRESENT: listed (rec filled). */
+enum helpdesk_answer helpdesk_get(struct helpdesk *h, const struct cert_ref *id, struct revocation_record *rec,
                  char *err, size_t errlen);
 /* "revoked by WHO at WHEN: REASON". */
 void helpdesk_describe(const struct revocation_record *rec, char *out, size_t len);
@@ -33,8 +39,8 @@ void helpdesk_describe(const struct revocation_record *rec, char *out, size_t le
  * can revoke by name. Kept for 90 days after the last authentication.
  */
 void helpdesk_remember(struct helpdesk *h, const char *identity, const struct cert_ref *id);
-/* 1 found, 0 never seen, -1 error (err). */
-int helpdesk_lookup_identity(struct helpdesk *h, const char *identity, struct cert_ref *id,
+/* PRESENT: found (id filled); ABSENT: never seen. */
+enum helpdesk_answer helpdesk_lookup_identity(struct helpdesk *h, const char *identity, struct cert_ref *id,
                              char *err, size_t errlen);
 
 /*
@@ -49,8 +55,9 @@ int helpdesk_lookup_identity(struct helpdesk *h, const char *identity, struct ce
 #define HELPDESK_LOG_KEEP 10000
 int helpdesk_revoke(struct helpdesk *h, const struct cert_ref *id,
                     const struct revocation_record *rec, char *err, size_t errlen);
-/* 1 removed, 0 was not listed, -1 error. */
-int helpdesk_unrevoke(struct helpdesk *h, const struct cert_ref *id, char *err, size_t errlen);
+/* PRESENT: it was listed and is removed; ABSENT: it was not listed (the
+ * notice is published all the same). */
+enum helpdesk_answer helpdesk_unrevoke(struct helpdesk *h, const struct cert_ref *id, char *err, size_t errlen);
 
 /* The counter of changes, 0 before the first: 0, or -1 with err. */
 int helpdesk_seq(struct helpdesk *h, uint64_t *seq, char *err, size_t errlen);

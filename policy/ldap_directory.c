@@ -11,18 +11,20 @@
 #include "policy/ldap_directory.h"
 
 #include <ldap.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "common/breaker.h"
 #include "common/clock.h"
 #include "common/strv.h"
+#include "common/ttl_table.h"
 #include "policy/ldap_filter.h"
 
 /* A device in more groups than this is refused rather than given a partial
@@ -41,18 +43,14 @@ struct conn {
 	uint64_t opened_ms, used_ms;
 };
 
+/* An outage cache entry. The table's key is a SHA-256 of the identity (which
+ * may be longer than a key); the identity itself is kept and compared, so a
+ * hash collision can never hand one device another's groups. */
 struct cache_entry {
-	struct cache_entry *next;     /* same bucket */
-	struct cache_entry *older, *newer;
+	struct ttl_node node;
 	char *identity;
 	struct ldap_lookup_result res;
 	uint64_t stored_ms;
-};
-
-struct cache {
-	struct cache_entry **buckets;
-	size_t n_buckets, n;
-	struct cache_entry *oldest, *newest;
 };
 
 struct ldap_directory {
@@ -62,7 +60,7 @@ struct ldap_directory {
 	atomic_uint next_conn;
 	pthread_mutex_t state_lock;   /* guards uri_failed_ms and the cache */
 	uint64_t *uri_failed_ms;      /* last failure per URI, 0 = none since the last success */
-	struct cache cache;           /* buckets == NULL: cache off */
+	struct ttl_table *cache;      /* NULL: cache off */
 	struct breaker breaker;       /* a dead directory is skipped, not waited on per lookup */
 };
 
@@ -170,12 +168,10 @@ struct ldap_directory *ldap_directory_new(const struct ldap_settings *settings,
 	d->uris = calloc(settings->n_uris, sizeof(*d->uris));
 	d->uri_failed_ms = calloc(settings->n_uris, sizeof(*d->uri_failed_ms));
 	d->conns = calloc(settings->connections, sizeof(*d->conns));
-	if (settings->cache_ttl_s > 0) {
-		d->cache.n_buckets = CACHE_MAX;   /* load factor at most 1 */
-		d->cache.buckets = calloc(d->cache.n_buckets, sizeof(*d->cache.buckets));
-	}
+	if (settings->cache_ttl_s > 0)
+		d->cache = ttl_table_new(CACHE_MAX, (uint64_t)settings->cache_ttl_s * 1000);
 	oom = d->uris == NULL || d->uri_failed_ms == NULL || d->conns == NULL ||
-	      (settings->cache_ttl_s > 0 && d->cache.buckets == NULL);
+	      (settings->cache_ttl_s > 0 && d->cache == NULL);
 	for (size_t i = 0; !oom && i < settings->n_uris; i++)
 		d->uris[i] = dup_or_null(settings->uris[i], &oom);
 	d->s.uris = (const char *const *)d->uris;
@@ -200,6 +196,11 @@ struct ldap_directory *ldap_directory_new(const struct ldap_settings *settings,
 	return d;
 }
 
+static struct cache_entry *cache_entry_of(struct ttl_node *node)
+{
+	return (struct cache_entry *)((char *)node - offsetof(struct cache_entry, node));
+}
+
 static void cache_entry_free(struct cache_entry *e)
 {
 	free(e->identity);
@@ -207,9 +208,16 @@ static void cache_entry_free(struct cache_entry *e)
 	free(e);
 }
 
+/* Unlinks and frees one entry. Called with state_lock (or from free). */
+static void cache_drop(struct ldap_directory *d, struct ttl_node *node)
+{
+	ttl_table_remove(d->cache, node);
+	cache_entry_free(cache_entry_of(node));
+}
+
 void ldap_directory_free(struct ldap_directory *d)
 {
-	struct cache_entry *e, *next;
+	struct ttl_node *node;
 
 	if (d == NULL)
 		return;
@@ -218,11 +226,11 @@ void ldap_directory_free(struct ldap_directory *d)
 			ldap_unbind_ext_s(d->conns[i].ld, NULL, NULL);
 		pthread_mutex_destroy(&d->conns[i].lock);
 	}
-	for (e = d->cache.oldest; e != NULL; e = next) {
-		next = e->newer;
-		cache_entry_free(e);
+	if (d->cache != NULL) {
+		while ((node = ttl_table_oldest(d->cache)) != NULL)
+			cache_drop(d, node);
+		ttl_table_free(d->cache);
 	}
-	free(d->cache.buckets);
 	if (d->s.bind_password != NULL)
 		explicit_bzero((char *)d->s.bind_password, strlen(d->s.bind_password));
 	free((char *)d->s.ca);
@@ -724,43 +732,30 @@ static struct conn *take_conn(struct ldap_directory *d)
 
 /* ---- outage cache ---------------------------------------------------------- */
 
-static size_t cache_bucket(const struct cache *cache, const char *identity)
+static void cache_key(const char *identity, struct ttl_node *node)
 {
-	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-
-	for (const unsigned char *p = (const unsigned char *)identity; *p != '\0'; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return (size_t)(h % cache->n_buckets);
+	SHA256((const unsigned char *)identity, strlen(identity), node->key);
+	node->keylen = SHA256_DIGEST_LENGTH;
 }
 
-/* Unlinks and frees the entry for identity, if any. Called with state_lock. */
-static void cache_remove(struct cache *cache, const char *identity)
+/* The entry for identity, or NULL (also when another identity shares its
+ * key). Called with state_lock. */
+static struct ttl_node *cache_lookup(struct ldap_directory *d, const char *identity)
 {
-	struct cache_entry **pp = &cache->buckets[cache_bucket(cache, identity)], *e;
+	struct ttl_node probe, *node;
 
-	while ((e = *pp) != NULL && strcmp(e->identity, identity) != 0)
-		pp = &e->next;
-	if (e == NULL)
-		return;
-	*pp = e->next;
-	if (e->older != NULL)
-		e->older->newer = e->newer;
-	else
-		cache->oldest = e->newer;
-	if (e->newer != NULL)
-		e->newer->older = e->older;
-	else
-		cache->newest = e->older;
-	cache->n--;
-	cache_entry_free(e);
+	cache_key(identity, &probe);
+	node = ttl_table_find(d->cache, probe.key, probe.keylen);
+	if (node != NULL && strcmp(cache_entry_of(node)->identity, identity) != 0)
+		return NULL;
+	return node;
 }
 
 static void cache_store(struct ldap_directory *d, const char *identity,
                         const struct ldap_lookup_result *res)
 {
-	struct cache *cache = &d->cache;
 	struct cache_entry *e = calloc(1, sizeof(*e));
-	size_t b;
+	struct ttl_node *old;
 
 	/* Copies are made before taking the lock; a failed copy only loses caching. */
 	if (e == NULL || (e->identity = strdup(identity)) == NULL || copy_result(&e->res, res) < 0) {
@@ -769,47 +764,45 @@ static void cache_store(struct ldap_directory *d, const char *identity,
 		free(e);
 		return;
 	}
+	cache_key(identity, &e->node);
 	e->stored_ms = clock_now_ms();
 	pthread_mutex_lock(&d->state_lock);
-	cache_remove(cache, identity);
-	if (cache->n >= CACHE_MAX)
-		cache_remove(cache, cache->oldest->identity);
-	b = cache_bucket(cache, identity);
-	e->next = cache->buckets[b];
-	cache->buckets[b] = e;
-	e->older = cache->newest;
-	if (cache->newest != NULL)
-		cache->newest->newer = e;
-	else
-		cache->oldest = e;
-	cache->newest = e;
-	cache->n++;
+	/* Whatever holds the key goes: the identity's older answer, or (on a
+	 * collision) another identity's, which only loses caching. */
+	if ((old = ttl_table_find(d->cache, e->node.key, e->node.keylen)) != NULL)
+		cache_drop(d, old);
+	/* Full: the oldest entry makes room. */
+	if ((old = ttl_table_insert_evicting(d->cache, &e->node, e->stored_ms)) != NULL)
+		cache_entry_free(cache_entry_of(old));
 	pthread_mutex_unlock(&d->state_lock);
 }
 
 static void cache_forget(struct ldap_directory *d, const char *identity)
 {
+	struct ttl_node *node;
+
 	pthread_mutex_lock(&d->state_lock);
-	cache_remove(&d->cache, identity);
+	if ((node = cache_lookup(d, identity)) != NULL)
+		cache_drop(d, node);
 	pthread_mutex_unlock(&d->state_lock);
 }
 
 /* Copies a fresh entry for identity into out; returns its age in ms, or -1. */
 static int64_t cache_find(struct ldap_directory *d, const char *identity, struct ldap_lookup_result *out)
 {
-	uint64_t now = clock_now_ms(), ttl = (uint64_t)d->s.cache_ttl_s * 1000;
+	uint64_t now = clock_now_ms();
+	struct ttl_node *node;
 	struct cache_entry *e;
 	int64_t age = -1;
 
 	pthread_mutex_lock(&d->state_lock);
-	e = d->cache.buckets[cache_bucket(&d->cache, identity)];
-	while (e != NULL && strcmp(e->identity, identity) != 0)
-		e = e->next;
-	if (e != NULL && now - e->stored_ms < ttl) {
+	node = cache_lookup(d, identity);
+	if (node != NULL && now < node->expires_ms) {
+		e = cache_entry_of(node);
 		if (copy_result(out, &e->res) == 0)
 			age = (int64_t)(now - e->stored_ms);
-	} else if (e != NULL) {
-		cache_remove(&d->cache, identity);   /* stale: it will never serve again */
+	} else if (node != NULL) {
+		cache_drop(d, node);   /* stale: it will never serve again */
 	}
 	pthread_mutex_unlock(&d->state_lock);
 	out->from_cache = age >= 0;
@@ -826,7 +819,7 @@ static enum ldap_lookup_status serve_cached(struct ldap_directory *d, const char
 	char seen[64];
 	int64_t age;
 
-	if (d->cache.buckets == NULL || (age = cache_find(d, identity, out)) < 0)
+	if (d->cache == NULL || (age = cache_find(d, identity, out)) < 0)
 		return LDAP_LOOKUP_UNAVAILABLE;
 	snprintf(seen, sizeof(seen), "served from cache, %lld s old", (long long)(age / 1000));
 	append(detail, detaillen, seen);
@@ -888,12 +881,12 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const ch
 		status = LDAP_LOOKUP_NOT_FOUND;
 		ldap_lookup_result_clear(out);
 		/* The directory's "no" is authoritative: never serve an older "yes". */
-		if (d->cache.buckets != NULL)
+		if (d->cache != NULL)
 			cache_forget(d, identity);
 	} else if (rc == LDAP_SUCCESS && !l.failed) {
 		status = LDAP_LOOKUP_FOUND;
 		detail[0] = '\0';   /* a dead pooled connection replaced on the way is no news */
-		if (d->cache.buckets != NULL)
+		if (d->cache != NULL)
 			cache_store(d, identity, out);
 	} else {
 		ldap_lookup_result_clear(out);

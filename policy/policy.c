@@ -7,6 +7,8 @@
 
 #include "common/cert_names.h"
 #include "common/clock.h"
+#include "policy/cert_identity.h"
+#include "policy/ldap_directory.h"
 #include "policy/rules.h"
 #include "policy/static_groups.h"
 #include "policy/status_cache.h"

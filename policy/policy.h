@@ -12,36 +12,11 @@
 
 #include <openssl/x509.h>
 
-#include "policy/cert_identity.h"
 #include "policy/decision.h"
-#include "policy/ldap_directory.h"
+#include "policy/ocsp_check.h"
 #include "policy/policy_reason.h"
+#include "policy/policy_settings.h"
 #include "policy/revocation.h"
-#include "policy/rules.h"
-#include "policy/static_groups.h"
-
-enum policy_fallback { POLICY_REJECT, POLICY_QUARANTINE };
-
-/* Everything the config says about placement; strings are owned by the
- * config that filled it (and freed by it). */
-struct policy_settings {
-	bool placement;             /* rules configured; without them a valid certificate is
-	                               accepted with no VLAN (certificate-only mode) */
-	enum identity_source sources[IDENTITY_SOURCE_COUNT];
-	size_t n_sources;
-	bool match_eap_identity;
-	bool reply_eap_identity;    /* the Access-Accept's User-Name is the EAP identity the device
-	                               sent, not its verified certificate identity */
-	struct ldap_settings *ldap;             /* NULL: the static map serves */
-	struct static_group_entry *static_groups;
-	size_t n_static_groups;
-	struct policy_rule *rules;
-	size_t n_rules;
-	enum policy_fallback no_match;          /* unknown device or no rule matched */
-	enum policy_fallback directory_unavailable;
-	char *quarantine_vlan;                  /* required when either fallback quarantines */
-	struct revocation_settings revocation;
-};
 
 struct policy;
 

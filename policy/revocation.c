@@ -1,6 +1,7 @@
 #include "policy/revocation.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "common/cert_ref.h"
 #include "policy/crl_store.h"
 #include "policy/helpdesk.h"
+#include "policy/ocsp_check.h"
 #include "policy/status_cache.h"
 #include "common/utc_time.h"
 
@@ -175,14 +177,15 @@ static int check_helpdesk(struct revocation *r, const struct cert_ref *ref, stru
 {
 	struct revocation_record live, mirrored;
 	char err[sizeof(dec->detail)], said[sizeof(dec->detail)];
-	int listed = helpdesk_get(r->helpdesk, ref, &live, err, sizeof(err));
+	enum helpdesk_answer answer = helpdesk_get(r->helpdesk, ref, &live, err, sizeof(err));
+	bool listed = answer == HELPDESK_PRESENT;
 
-	if (listed < 0) {
+	if (answer == HELPDESK_ERROR) {
 		count(r, REVOCATION_REDIS_UNAVAILABLE);
 		note(dec, "helpdesk list not consulted: %s", err);
 		return check_mirror(r, ref, dec);
 	}
-	if (r->mirror != NULL && revocation_mirror_saw(r->mirror, ref, listed > 0, &mirrored) && !listed) {
+	if (r->mirror != NULL && revocation_mirror_saw(r->mirror, ref, listed, &mirrored) && !listed) {
 		/* Deleted from Redis without an unrevoke: a revocation is undone
 		 * only by the helpdesk, so it stands (see revocation_mirror.h). */
 		helpdesk_describe(&mirrored, said, sizeof(said));
@@ -193,7 +196,7 @@ static int check_helpdesk(struct revocation *r, const struct cert_ref *ref, stru
 		helpdesk_describe(&live, said, sizeof(said));
 		note(dec, "%s", said);
 	}
-	return listed;
+	return listed ? 1 : 0;
 }
 
 static void check_cache(struct revocation *r, const struct cert_ref *ref, struct decision *dec,
@@ -203,15 +206,17 @@ static void check_cache(struct revocation *r, const struct cert_ref *ref, struct
 	char err[256], when[32];
 
 	switch (status_cache_get(r->cache, ref, &st, err, sizeof(err))) {
-	case 1:
+	case STATUS_CACHE_HIT:
 		count(r, REVOCATION_CACHE_HITS);
 		utc_time_format(st.learned, when, sizeof(when));
 		note(dec, "%s by %s at %s (cached)", cert_status_name(st.status), st.source, when);
 		set(l, st.status, "cache");
 		break;
-	case -1:
+	case STATUS_CACHE_UNREACHABLE:
 		count(r, REVOCATION_REDIS_UNAVAILABLE);
 		note(dec, "status cache not consulted: %s", err);
+		break;
+	case STATUS_CACHE_MISS:
 		break;
 	}
 }

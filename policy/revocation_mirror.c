@@ -262,7 +262,7 @@ static int apply(struct revocation_mirror *m, const struct revocation_notice *n,
 	/* The record is for the warning and the detail; the revocation stands
 	 * even when the hash is gone again. */
 	if (n->change == REVOCATION_CHANGE_REVOKE && helpdesk_get(m->helpdesk, &n->ref, &rec, err,
-	                                                          errlen) < 0)
+	                                                          errlen) == HELPDESK_ERROR)
 		return -1;
 	pthread_mutex_lock(&m->lock);
 	if (n->change == REVOCATION_CHANGE_REVOKE)

@@ -90,11 +90,12 @@ static void local_key(const struct cert_ref *ref, struct ttl_node *node)
 	node->keylen = SHA256_DIGEST_LENGTH;
 }
 
-static int local_get(struct status_cache *c, const struct cert_ref *ref, struct cached_status *out)
+static enum status_cache_answer local_get(struct status_cache *c, const struct cert_ref *ref,
+                                          struct cached_status *out)
 {
 	struct ttl_node probe, *node;
 	struct local_entry *e;
-	int found = 0;
+	enum status_cache_answer found = STATUS_CACHE_MISS;
 
 	local_key(ref, &probe);
 	pthread_mutex_lock(&c->lock);
@@ -105,7 +106,7 @@ static int local_get(struct status_cache *c, const struct cert_ref *ref, struct 
 		e = local_of(node);
 		if (e->valid_until > time(NULL)) {
 			*out = e->status;
-			found = 1;
+			found = STATUS_CACHE_HIT;
 		} else {
 			drop_local(c, node);
 		}
@@ -246,22 +247,22 @@ static int accept_value(const struct status_cache *c, const char *key, const cha
 	return 1;
 }
 
-int status_cache_get(struct status_cache *c, const struct cert_ref *ref, struct cached_status *out,
-                     char *err, size_t errlen)
+enum status_cache_answer status_cache_get(struct status_cache *c, const struct cert_ref *ref,
+                                          struct cached_status *out, char *err, size_t errlen)
 {
 	char key[256];
 	const char *argv[2] = { "GET", key };
 	redisReply *r;
-	int found = 0;
+	enum status_cache_answer found = STATUS_CACHE_MISS;
 
 	if (c->redis == NULL)
 		return local_get(c, ref, out);
 	redis_key(c, ref, key, sizeof(key));
 	r = redis_pool_command(c->redis, 2, argv, err, errlen);
 	if (r == NULL)
-		return -1;
-	if (r->type == REDIS_REPLY_STRING)
-		found = accept_value(c, key, r->str, r->len, out);
+		return STATUS_CACHE_UNREACHABLE;
+	if (r->type == REDIS_REPLY_STRING && accept_value(c, key, r->str, r->len, out))
+		found = STATUS_CACHE_HIT;
 	freeReplyObject(r);
 	return found;
 }

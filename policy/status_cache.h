@@ -56,8 +56,13 @@ struct status_cache *status_cache_new(struct redis_pool *redis, unsigned max_ttl
                                       size_t local_capacity, char *err, size_t errlen);
 void status_cache_free(struct status_cache *c);
 
-/* 1 found (out filled), 0 nothing current, -1 Redis unreachable (err). */
-int status_cache_get(struct status_cache *c, const struct cert_ref *ref, struct cached_status *out,
+enum status_cache_answer {
+	STATUS_CACHE_UNREACHABLE = -1,   /* Redis did not answer (err) */
+	STATUS_CACHE_MISS = 0,           /* nothing current */
+	STATUS_CACHE_HIT = 1,            /* out filled */
+};
+
+enum status_cache_answer status_cache_get(struct status_cache *c, const struct cert_ref *ref, struct cached_status *out,
                      char *err, size_t errlen);
 
 /*

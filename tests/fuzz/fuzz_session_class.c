@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the Class attribute a NAS echoes in accounting and
  * the station index read back from Redis (authd/session_class.h):
- * session_class_parse() and session_class_verify() / session_ref_verify()
+ * session_class_parse() and session_class_verify() / session_class_ref_verify()
  * with a fixed node key, on any bytes after the "authd-cert:" prefix. A
  * parsed reference must be well-formed; random input must never verify.
  */
@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Verifying would be a forgery: the fuzzer does not hold the key. */
 	if (session_class_verify(seal, "lab-switch", data, size, &ref) == 0 ||
-	    session_ref_verify(seal, "station", "authd:station:lab-switch:02-00-00-00-00-01", data, size,
-	                       &ref) == 0)
+	    session_class_ref_verify(seal, "station", "authd:station:lab-switch:02-00-00-00-00-01", data,
+	                             size, &ref) == 0)
 		abort();
 	return 0;
 }

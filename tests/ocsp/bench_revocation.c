@@ -18,6 +18,7 @@
 
 #include "common/cert_ref.h"
 #include "common/redis_pool.h"
+#include "policy/ocsp_check.h"
 #include "policy/revocation.h"
 #include "common/seal.h"
 

@@ -24,6 +24,8 @@
 #include "authd/authctl_config.h"
 #include "authd/config.h"
 #include "common/seal.h"
+#include "policy/ocsp_check.h"
+#include "policy/rules.h"
 
 static const char *pki;
 static char dir[] = "/tmp/authd-config-test-XXXXXX";

@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "policy/cert_identity.h"
+#include "policy/ldap_directory.h"
 #include "policy/ldap_filter.h"
 #include "policy/policy.h"
 #include "policy/rules.h"
