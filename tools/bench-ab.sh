@@ -2,7 +2,8 @@
 # bench-ab.sh OLD_AUTHD [NEW_AUTHD] [ROUNDS] — two authd builds side by side on the hot path:
 # authbench closed loop (16 in flight, 3000 full TLS 1.2 handshakes of the laptop), each build in
 # turn, certificate-only and with Redis (helpdesk list, status cache, live sessions), ROUNDS
-# (default 2) times. Prints authbench's auths/s and p50/p99 per run. NEW_AUTHD defaults to
+# (default 2) times. Prints authbench's auths/s and p50/p99 per run, and the CPU time authd itself
+# spent per authentication (user + system, from /proc). NEW_AUTHD defaults to
 # build/authd/authd; a build older than redis.key_file gets its Redis section without it.
 # Needs a build (build/, e.g. from tools/demo.sh) and the test packages (tools/install-deps.sh).
 set -euo pipefail
@@ -18,13 +19,18 @@ source "$ROOT/tests/integration/lib.sh"
 # shellcheck source=tests/integration/redis_lib.sh
 source "$ROOT/tests/integration/redis_lib.sh"
 
+# cpu_ticks PID: user + system clock ticks the process has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # run LABEL AUTHD EXTRA_CONFIG: one authbench run against a fresh authd.
 run() {
-	local label=$1 bin=$2 extra=$3
+	local label=$1 bin=$2 extra=$3 before summary
 	AUTHD_BIN=$bin AUTHD_EXTRA_CONFIG="$extra" authd_start
-	"$BUILD/tools/authbench/authbench" -s "127.0.0.1:$AUTHD_PORT" --secret "$AUTHD_SECRET" \
+	before=$(cpu_ticks "$AUTHD_PID")
+	summary=$("$BUILD/tools/authbench/authbench" -s "127.0.0.1:$AUTHD_PORT" --secret "$AUTHD_SECRET" \
 		--cert "$AUTHD_PKI/laptop.pem" --key "$AUTHD_PKI/laptop.key" --tls 1.2 -c 16 -n 3000 -q |
-		sed -n "s/^summary: .*auths_per_s=\([0-9.]*\) p50_ms=\([0-9.]*\) .*p99_ms=\([0-9.]*\) .*/$label \1 auths\/s, p50 \2 ms, p99 \3 ms/p"
+		sed -n "s/^summary: .*auths_per_s=\([0-9.]*\) p50_ms=\([0-9.]*\) .*p99_ms=\([0-9.]*\) .*/\1 auths\/s, p50 \2 ms, p99 \3 ms/p")
+	echo "$label $summary, authd CPU $(( ($(cpu_ticks "$AUTHD_PID") - before) * 1000000 / $(getconf CLK_TCK) / 3000 )) us/auth"
 	authd_stop
 	rcli FLUSHALL >/dev/null
 }
