@@ -77,7 +77,8 @@ static struct metrics_family *family_new(struct metrics *m, enum family_type typ
 	*f = (struct metrics_family){ .type = type, .name = name, .help = help, .n_labels = n_labels,
 	                              .n_series = n_series, .bounds = bounds, .n_bounds = n_bounds,
 	                              .cells_per_series = type == TYPE_HISTOGRAM ? n_bounds + 2 : 1 };
-	memcpy(f->labels, labels, n_labels * sizeof(*labels));
+	if (n_labels > 0)
+		memcpy(f->labels, labels, n_labels * sizeof(*labels));
 	f->cells = calloc(n_series * f->cells_per_series, sizeof(*f->cells));
 	if (f->cells == NULL) {
 		free(f);
