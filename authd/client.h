@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/ip_prefix.h"
+
 /* Shorter shared secrets are refused unless the client entry allows them (RFC 2865 section 3). */
 #define CLIENT_SECRET_MIN_LENGTH 16
 
@@ -18,9 +20,7 @@ struct client {
 	unsigned max_conversations; /* conversations it may hold in progress; 0: up to the global cap */
 	unsigned max_buffered_bytes;   /* bytes its conversations may buffer; 0: up to the global budget */
 	unsigned max_requests_per_second;   /* 0: no limit */
-	int family;                 /* AF_INET or AF_INET6 */
-	uint8_t addr[16];           /* network address, host bits zero */
-	unsigned prefix;            /* prefix length in bits */
+	struct ip_prefix net;       /* the addresses its requests come from */
 	char *secret;               /* wiped on free */
 	bool require_message_authenticator;
 	/* RFC 5176: where the NAS takes Disconnect/CoA-Requests */
@@ -29,11 +29,8 @@ struct client {
 	char *coa_secret;           /* the shared secret unless configured; wiped on free */
 };
 
-/*
- * Parses "192.0.2.1", "10.0.0.0/8", "2001:db8::/32" into c->family, addr,
- * prefix. Host bits set below the prefix are an error (a typo more often
- * than intent). Returns 0, or -1 with a message in err.
- */
+/* Parses "192.0.2.1", "10.0.0.0/8", "2001:db8::/32" into c->net (see
+ * ip_prefix_parse). Returns 0, or -1 with a message in err. */
 int client_parse_address(const char *text, struct client *c, char *err, size_t errlen);
 
 /* First client whose prefix contains the address (IPv4-mapped IPv6 is treated

@@ -399,6 +399,103 @@ int config_sessions_parse(struct config_parser *p, bool have_redis, struct sessi
 	return 0;
 }
 
+/* "127.0.0.1:9812" or "[::1]:9812" into the settings' address and port. */
+static int metrics_listen(struct config_parser *p, const config_setting_t *g, const char *text,
+                          struct metrics_settings *m)
+{
+	const char *host = text, *colon = strrchr(text, ':');
+	size_t hostlen = colon != NULL ? (size_t)(colon - text) : 0;
+	uint8_t buf[16];
+	char *end;
+	unsigned long port;
+
+	if (hostlen > 2 && text[0] == '[' && text[hostlen - 1] == ']') {
+		host++;
+		hostlen -= 2;
+	}
+	if (colon == NULL || hostlen == 0 || (m->address = strndup(host, hostlen)) == NULL)
+		goto fail;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port == 0 || port > 65535 ||
+	    (inet_pton(AF_INET, m->address, buf) != 1 && inet_pton(AF_INET6, m->address, buf) != 1))
+		goto fail;
+	m->port = (uint16_t)port;
+	return 0;
+fail:
+	return config_parser_fail(p, config_setting_get_member(g, "listen"),
+	                          "metrics.listen must be \"ADDRESS:PORT\" with an IP literal "
+	                          "(\"127.0.0.1:9812\", \"[::1]:9812\"), not \"%s\"", text);
+}
+
+static int parse_metrics_tls(struct config_parser *p, const config_setting_t *g, struct metrics_settings *m)
+{
+	static const char *const keys[] = { "certificate", "private_key", "client_ca", NULL };
+	const config_setting_t *t;
+
+	if (config_parser_group(p, g, "tls", false, &t) < 0)
+		return -1;
+	if (t == NULL)
+		return 0;
+	if (config_parser_check_keys(p, t, "metrics.tls", keys) < 0 ||
+	    config_parser_input_file(p, t, "certificate", &m->certificate) < 0 ||
+	    config_parser_input_file(p, t, "private_key", &m->private_key) < 0 ||
+	    config_parser_private_file(p, config_setting_get_member(t, "private_key"), m->private_key,
+	                               "metrics.tls.private_key",
+	                               "chmod o-r it (chmod 600, or 640 for a service group)") < 0)
+		return -1;
+	if (config_setting_get_member(t, "client_ca") != NULL &&
+	    config_parser_input_file(p, t, "client_ca", &m->client_ca) < 0)
+		return -1;
+	return 0;
+}
+
+/* The optional metrics endpoint: off unless the group is there. */
+static int parse_metrics(struct config_parser *p, struct authd_config *cfg)
+{
+	static const char *const keys[] = { "listen", "allow", "tls", NULL };
+	static const char *const loopback[] = { "127.0.0.0/8", "::1/128" };
+	struct metrics_settings *m = &cfg->metrics;
+	const config_setting_t *g;
+	const char *listen;
+	char **allow = NULL;
+	size_t n_allow = 0;
+	char why[160];
+	int rc = -1;
+
+	if (config_parser_group(p, config_root_setting(&p->cf), "metrics", false, &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	m->enabled = true;
+	m->line = (int)config_setting_source_line(g);
+	if (config_parser_check_keys(p, g, "metrics", keys) < 0 ||
+	    config_parser_string(p, g, "listen", true, &listen) < 0 || metrics_listen(p, g, listen, m) < 0 ||
+	    config_parser_string_list(p, g, "allow", false, &allow, &n_allow) < 0 ||
+	    parse_metrics_tls(p, g, m) < 0)
+		goto out;
+	/* Metrics name NASes and say how authentication goes: loopback only
+	 * unless the config says who else may read them. */
+	m->n_allow = allow != NULL ? n_allow : sizeof(loopback) / sizeof(loopback[0]);
+	m->allow = calloc(m->n_allow, sizeof(*m->allow));
+	if (m->allow == NULL) {
+		config_parser_fail(p, g, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < m->n_allow; i++) {
+		if (ip_prefix_parse(allow != NULL ? allow[i] : loopback[i], &m->allow[i], why, sizeof(why)) < 0) {
+			config_parser_fail(p, config_setting_get_member(g, "allow"), "metrics.allow: %s", why);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < n_allow; i++)
+		free(allow[i]);
+	free(allow);
+	return rc;
+}
+
 static int parse_sessions(struct config_parser *p, struct authd_config *cfg)
 {
 	bool has_accounting = false;
@@ -418,7 +515,7 @@ int config_load(const char *path, struct authd_config *cfg, char *err, size_t er
 {
 	static const char *const keys[] = {
 		"listen", "clients", "tls", "eap", "log", "threads", "identity", "ldap", "groups", "policy",
-		"revocation", "redis", "sessions", NULL
+		"revocation", "redis", "sessions", "metrics", NULL
 	};
 	struct config_parser p = { .err = err, .errlen = errlen };
 	int rc = -1;
@@ -435,7 +532,7 @@ int config_load(const char *path, struct authd_config *cfg, char *err, size_t er
 	    config_clients_parse(&p, true, CLIENT_SECRET_RADIUS, &cfg->clients, &cfg->n_clients) < 0 ||
 	    parse_tls(&p, cfg) < 0 ||
 	    config_policy_parse(&p, cfg) < 0 || parse_sessions(&p, cfg) < 0 || parse_eap(&p, cfg) < 0 ||
-	    parse_log(&p, cfg) < 0 ||
+	    parse_log(&p, cfg) < 0 || parse_metrics(&p, cfg) < 0 ||
 	    config_parser_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0)
 		goto out;
 	rc = 0;
@@ -459,6 +556,11 @@ void config_free(struct authd_config *cfg)
 	free((char *)cfg->tls.ca);
 	free(cfg->decision_log);
 	free(cfg->path);
+	free(cfg->metrics.address);
+	free(cfg->metrics.allow);
+	free(cfg->metrics.certificate);
+	free(cfg->metrics.private_key);
+	free(cfg->metrics.client_ca);
 	config_policy_clear(&cfg->policy);
 	if (cfg->redis != NULL) {
 		config_redis_clear(cfg->redis);

@@ -12,6 +12,7 @@
 
 #include "authd/config_sections.h"
 #include "authd/log.h"
+#include "authd/metrics_settings.h"
 #include "eap/eap_tls_settings.h"
 #include "policy/policy_settings.h"
 
@@ -50,6 +51,7 @@ struct authd_config {
 	struct policy_settings policy; /* identity, directory, rules */
 	struct redis_settings *redis;  /* the redis section (shared state); NULL: none */
 	struct sessions_settings sessions;
+	struct metrics_settings metrics;  /* strings and allow owned by the config */
 };
 
 /*

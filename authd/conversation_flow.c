@@ -104,6 +104,7 @@ static void record(struct dispatch *d, struct conversation *conv)
 	        decision_reason_code(dec), dec->vlan ? " vlan=" : "", dec->vlan ? dec->vlan : "",
 	        dec->detail[0] ? " detail=" : "", dec->detail);
 	stats_bump(&d->stats, dec->accept ? STAT_ACCEPT : STAT_REJECT);
+	authd_metrics_decision(d->metrics, conv->client, dec);
 }
 
 /* The record of a conversation that failed in EAP (reason
@@ -135,6 +136,7 @@ static void end_evicted(struct dispatch *d, const struct conversation_eviction *
 	snprintf(detail, sizeof(detail), "idle after %u round trips, ended to make room: %s",
 	         eap_conversation_round_trips(conv->eap), why[e->why]);
 	stats_bump(&d->stats, STAT_EVICTED);
+	authd_metrics_conversation_evicted(d->metrics, conv->client);
 	if (rate_limit_allow(&d->drop_log, &suppressed))
 		log_msg(LOG_WARNING, "nas=%s conv=%llu: %s (%u similar lines suppressed before)",
 		        conv->client->name, (unsigned long long)conv->decision.conversation, detail, suppressed);
@@ -173,6 +175,7 @@ static struct conversation *start_conversation(struct request *r)
 	         r->rad.calling_station_id);
 	if (conversation_table_add(d->conversations, conv, r->client, &evicted) < 0)
 		goto fail;
+	authd_metrics_conversation_started(d->metrics, r->client);
 	if (evicted.conv != NULL)
 		end_evicted(d, &evicted);
 	return conv;
@@ -576,6 +579,7 @@ static void run_pending(void *arg, bool cancelled)
 
 	if (cancelled) {
 		LOG_REQ(LOG_WARNING, &p->r, "stopping: conversation abandoned, no reply");
+		authd_metrics_conversation_abandoned(p->r.d->metrics, p->conv->client);
 		conversation_table_remove(p->r.d->conversations, p->conv);
 		conversation_free(p->conv);
 	} else {
@@ -605,6 +609,7 @@ struct radius_reply *conversation_flow_access_request(struct request *r, bool *d
 		                                  r->client, &why);
 		if (conv == NULL && why == CONVERSATION_BUSY) {
 			stats_bump(&d->stats, STAT_DUPLICATE_IN_PROGRESS);
+			authd_metrics_drop(d->metrics, r->client, STAT_DUPLICATE_IN_PROGRESS);
 			return NULL;
 		}
 		if (conv == NULL) {
@@ -619,6 +624,7 @@ struct radius_reply *conversation_flow_access_request(struct request *r, bool *d
 			unsigned suppressed;
 
 			stats_bump(&d->stats, STAT_OVERLOAD);
+			authd_metrics_drop(d->metrics, r->client, STAT_OVERLOAD);
 			if (rate_limit_allow(&d->drop_log, &suppressed))
 				LOG_REQ(LOG_WARNING, r, "cannot start a conversation (this NAS holds %zu, none idle "
 				        "to give up; eap.max_conversations %u): dropped (%u similar lines suppressed "

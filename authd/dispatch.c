@@ -46,10 +46,11 @@ static void log_mirror(bool warning, const char *msg)
 static void cleanup(struct dispatch *d);
 
 static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct eap_tls_context *tls,
-                         struct redis_pool *redis, char *err, size_t errlen)
+                         struct redis_pool *redis, struct authd_metrics *metrics, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
 	d->redis = redis;
+	d->metrics = metrics;
 	pthread_mutex_init(&d->ocsp_lock, NULL);
 	d->cfg = cfg;
 	d->tls = tls;
@@ -74,6 +75,7 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 	                       errlen);
 	if (d->policy == NULL)
 		goto fail;
+	authd_metrics_watch_policy(metrics, d->policy);
 	d->conversations = conversation_table_new(cfg->max_conversations, cfg->max_buffered_bytes, cfg->timeout,
 	                                          cfg->n_clients);
 	/* An entry per (NAS address, port, Identifier) seen within the lifetime:
@@ -119,7 +121,8 @@ fail:
 }
 
 struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_context *tls,
-                              struct redis_pool *redis, char *err, size_t errlen)
+                              struct redis_pool *redis, struct authd_metrics *metrics, char *err,
+                              size_t errlen)
 {
 	struct dispatch *d = malloc(sizeof(*d));
 
@@ -127,7 +130,7 @@ struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_con
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (dispatch_init(d, cfg, tls, redis, err, errlen) < 0) {
+	if (dispatch_init(d, cfg, tls, redis, metrics, err, errlen) < 0) {
 		free(d);
 		return NULL;
 	}
@@ -163,6 +166,7 @@ static void cleanup(struct dispatch *d)
 	for (int i = 0; i < POLICY_OCSP_RESPONDERS; i++)
 		work_queue_free(d->ocsp_queues[i]);
 	work_queue_free(d->accounting);
+	authd_metrics_watch_policy(d->metrics, NULL);
 	live_sessions_free(d->sessions);
 	tls_session_store_free(d->tls_sessions);
 	policy_free(d->policy);
@@ -226,22 +230,26 @@ void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, 
 	r.client = client_match(d->cfg->clients, d->cfg->n_clients, from);
 	if (r.client == NULL) {
 		stats_bump(&d->stats, STAT_UNKNOWN_CLIENT);
+		authd_metrics_drop(d->metrics, NULL, STAT_UNKNOWN_CLIENT);
 		log_drop(d, from, NULL, "not a configured client", "");
 		return;
 	}
 	drop = radius_request_decode(buf, len, port, r.client, &r.rad, detail, sizeof(detail));
 	if (drop != RADIUS_ACCEPTED) {
 		stats_bump(&d->stats, drop_counters[drop]);
+		authd_metrics_drop(d->metrics, r.client, drop_counters[drop]);
 		log_drop(d, from, r.client->name, radius_drop_text(drop), detail);
 		return;
 	}
 	if (!r.rad.message_authenticator && r.rad.code == PW_CODE_ACCESS_REQUEST)
 		LOG_REQ(LOG_WARNING, &r, "accepted without Message-Authenticator: "
 		        "require_message_authenticator is off for this client (BlastRADIUS risk)");
+	authd_metrics_request(d->metrics, r.client, r.rad.code);
 	/* Counted once the packet proved it is the NAS's: a spoofer cannot spend
 	 * a NAS's budget. */
 	if (r.client->max_requests_per_second > 0 && !rate_limit_allow(&d->nas_rate[r.client->index], NULL)) {
 		stats_bump(&d->stats, STAT_NAS_RATE);
+		authd_metrics_drop(d->metrics, r.client, STAT_NAS_RATE);
 		atomic_fetch_add_explicit(&d->nas_rate_dropped[r.client->index], 1, memory_order_relaxed);
 		log_drop(d, from, r.client->name, "over the client's max_requests_per_second", "");
 		goto out;
@@ -251,14 +259,17 @@ void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, 
 	                          &outlen)) {
 	case REPLY_CACHE_HIT:
 		stats_bump(&d->stats, STAT_RETRANSMISSION);
+		authd_metrics_retransmission(d->metrics, r.client);
 		LOG_REQ(LOG_DEBUG, &r, "retransmission: cached reply resent");
 		send_bytes(&r, scratch->reply, outlen);
 		goto out;
 	case REPLY_CACHE_IN_PROGRESS:
 		stats_bump(&d->stats, STAT_DUPLICATE_IN_PROGRESS);
+		authd_metrics_drop(d->metrics, r.client, STAT_DUPLICATE_IN_PROGRESS);
 		goto out;
 	case REPLY_CACHE_FULL:
 		stats_bump(&d->stats, STAT_OVERLOAD);
+		authd_metrics_drop(d->metrics, r.client, STAT_OVERLOAD);
 		LOG_REQ(LOG_WARNING, &r, "reply cache full: dropped");
 		goto out;
 	case REPLY_CACHE_NEW:

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "authd/authd_metrics.h"
 #include "authd/config.h"
 #include "authd/conversation_table.h"
 #include "authd/dispatch.h"
@@ -49,6 +50,7 @@ struct dispatch {
 	bool stopping;
 	struct work_queue *accounting;       /* NULL without the live-session table */
 	struct stats stats;
+	struct authd_metrics *metrics;         /* borrowed; NULL: metrics not configured */
 	atomic_ullong next_conversation;
 	/* Drop warnings per second are capped so a flood cannot flood the log;
 	 * the counters still count every datagram. */

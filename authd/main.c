@@ -18,6 +18,7 @@
 #include "authd/config.h"
 #include "authd/explain.h"
 #include "authd/log.h"
+#include "authd/metrics_listener.h"
 #include "authd/radius.h"
 #include "authd/server.h"
 #include "eap/eap_tls.h"
@@ -152,6 +153,10 @@ int main(int argc, char **argv)
 		}
 		policy_free(policy);
 		redis_pool_free(redis);
+		if (metrics_listener_check(&cfg.metrics, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s:%d: %s\n", path, cfg.metrics.line, err);
+			goto out;
+		}
 		printf("%s: configuration OK\n", path);
 		rc = 0;
 		goto out;

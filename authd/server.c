@@ -14,8 +14,10 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "authd/authd_metrics.h"
 #include "authd/dispatch.h"
 #include "authd/log.h"
+#include "authd/metrics_listener.h"
 #include "authd/radius.h"
 #include "common/redis_pool.h"
 
@@ -44,6 +46,8 @@ struct server {
 	size_t n_fds;
 	struct redis_pool *redis;      /* owned, shared by everything dispatch keeps in Redis; NULL: none */
 	struct dispatch *dispatch;
+	struct authd_metrics *metrics;          /* owned; NULL: no metrics section */
+	struct metrics_listener *metrics_listener;   /* owned; NULL: no metrics section */
 	struct worker *workers;
 	unsigned n_workers;
 };
@@ -124,8 +128,16 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 	}
 	if (cfg->redis != NULL && (s->redis = redis_pool_new(cfg->redis, err, errlen)) == NULL)
 		goto fail;
-	s->dispatch = dispatch_new(cfg, tls, s->redis, err, errlen);
+	if (cfg->metrics.enabled && (s->metrics = authd_metrics_new(cfg)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	s->dispatch = dispatch_new(cfg, tls, s->redis, s->metrics, err, errlen);
 	if (s->dispatch == NULL)
+		goto fail;
+	if (cfg->metrics.enabled &&
+	    (s->metrics_listener = metrics_listener_new(&cfg->metrics, authd_metrics_registry(s->metrics), err,
+	                                                errlen)) == NULL)
 		goto fail;
 	return s;
 fail:
@@ -278,6 +290,7 @@ enum server_end server_run(struct server *s)
 {
 	enum server_end rc = SERVER_FAILED;
 	struct timespec deadline;
+	char err[256];
 
 	s->n_workers = worker_count(s->cfg);
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));
@@ -296,6 +309,10 @@ enum server_end server_run(struct server *s)
 		}
 		w->started = true;
 	}
+	if (s->metrics_listener != NULL && metrics_listener_start(s->metrics_listener, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERROR, "%s", err);
+		goto stop;
+	}
 	for (size_t i = 0; i < s->cfg->n_listen; i++)
 		log_msg(LOG_INFO, "listening on [%s]:%u (%s)", s->cfg->listen[i].address,
 		        s->cfg->listen[i].port, s->cfg->listen[i].accounting ? "accounting" : "authentication");
@@ -304,6 +321,9 @@ enum server_end server_run(struct server *s)
 	wait_for_stop(s);
 	rc = SERVER_STOPPED;
 stop:
+	/* First: a scrape reads what the workers and backends keep. */
+	metrics_listener_free(s->metrics_listener);
+	s->metrics_listener = NULL;
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		if (s->workers[i].started)
 			event_active(s->workers[i].stop, EV_TIMEOUT, 0);
@@ -332,7 +352,9 @@ void server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
+	metrics_listener_free(s->metrics_listener);
 	dispatch_free(s->dispatch);
+	authd_metrics_free(s->metrics);
 	redis_pool_free(s->redis);
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i]);

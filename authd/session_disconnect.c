@@ -59,9 +59,9 @@ static int target_address(const struct client *c, const struct live_session *s,
 		return -1;
 	}
 	if (client_match(c, 1, &t->nas) == NULL) {
-		inet_ntop(c->family, c->addr, range, sizeof(range));
+		inet_ntop(c->net.family, c->net.addr, range, sizeof(range));
 		snprintf(why, whylen, "the session's NAS address %s is outside client %s's range %s/%u",
-		         shown, c->name, range, c->prefix);
+		         shown, c->name, range, c->net.bits);
 		return -1;
 	}
 	return 0;

@@ -10,6 +10,8 @@ packages=(
   libhiredis-dev
   # tests and demo: the real supplicant, PKI tooling, JSON checks, port probing
   libcmocka-dev openssl eapoltest jq iproute2 procps
+  # the metrics endpoint's tests: a scraper, and Prometheus's own checker (promtool)
+  curl prometheus
   # the test directory: a throwaway OpenLDAP server and its client tools
   slapd ldap-utils
   # the shared revocation list: a throwaway Redis

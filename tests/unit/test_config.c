@@ -629,6 +629,56 @@ static void test_eap_limits(void **state)
 	expect_loads(body);
 }
 
+static void test_metrics(void **state)
+{
+	char body[4096], tls[1024];
+	struct authd_config cfg;
+	char err[1024];
+	const char *path;
+
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "metrics = { listen = \"[::1]:9812\"; allow = [ \"10.0.0.0/8\", \"2001:db8::/32\" ]; };\n");
+	path = write_config("metrics.conf", body);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_true(cfg.metrics.enabled);
+	assert_string_equal(cfg.metrics.address, "::1");
+	assert_int_equal(cfg.metrics.port, 9812);
+	assert_int_equal(cfg.metrics.n_allow, 2);
+	assert_null(cfg.metrics.certificate);
+	config_free(&cfg);
+	/* Off unless configured; loopback only unless allow says otherwise. */
+	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG);
+	assert_int_equal(config_load(write_config("plain.conf", body), &cfg, err, sizeof(err)), 0);
+	assert_false(cfg.metrics.enabled);
+	config_free(&cfg);
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "metrics = { listen = \"127.0.0.1:9812\"; };\n");
+	assert_int_equal(config_load(write_config("loopback.conf", body), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.metrics.n_allow, 2);
+	config_free(&cfg);
+	snprintf(tls, sizeof(tls),
+	         "metrics = { listen = \"127.0.0.1:9812\"; tls = { certificate = \"%s/server.pem\";\n"
+	         "            private_key = \"%s/server.key\"; client_ca = \"%s/root-only.pem\"; }; };\n",
+	         pki, pki, pki);
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG, tls);
+	expect_loads(body);
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "metrics = { listen = \"localhost:9812\"; };\n");
+	expect_error(body, ":6:", "metrics.listen must be \"ADDRESS:PORT\" with an IP literal");
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "metrics = { listen = \"127.0.0.1\"; };\n");
+	expect_error(body, ":6:", "metrics.listen must be");
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "metrics = { listen = \"127.0.0.1:9812\"; allow = [ \"10.0.0.1/8\" ]; };\n");
+	expect_error(body, ":6:", "metrics.allow: \"10.0.0.1/8\" has host bits set");
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "metrics = { listen = \"127.0.0.1:9812\"; tls = { certificate = \"/nonexistent.pem\"; }; };\n");
+	expect_error(body, ":6:", "/nonexistent.pem");
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "metrics = { listen = \"127.0.0.1:9812\"; user = \"x\"; };\n");
+	expect_error(body, ":6:", "user");
+}
+
 static void test_client_match_prefixes(void **state)
 {
 	struct client c[3] = { 0 };
@@ -677,6 +727,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_node_key_file),
 		cmocka_unit_test(test_max_handshake_message),
 		cmocka_unit_test(test_eap_limits),
+		cmocka_unit_test(test_metrics),
 	};
 	char cmd[128];
 	int failed;

@@ -1,0 +1,288 @@
+#include "authd/authd_metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <freeradius/build.h>
+#include <freeradius/libradius.h>
+
+#include "authd/client.h"
+#include "authd/config.h"
+#include "common/metrics.h"
+#include "eap/eap_tls.h"
+#include "policy/decision.h"
+#include "policy/policy.h"
+
+#ifndef AUTHD_VERSION
+#define AUTHD_VERSION "unknown"
+#endif
+
+/* Label values fixed by code. The drop causes name the stats counters that
+ * count them. */
+static const char *const request_types[] = { "access_request", "accounting_request", "status_server" };
+static const char *const outcomes[] = { "accept", "reject" };
+static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3" };
+static const char *const yes_no[] = { "false", "true" };
+static const char *const revocation_sources[] = { "helpdesk", "cache", "ocsp", "crl", "none" };
+static const char *const revocation_results[] = { "good", "revoked", "unknown" };
+static const char *const build_version[] = { AUTHD_VERSION };
+
+enum drop_cause {
+	DROP_UNKNOWN_CLIENT, DROP_MALFORMED, DROP_UNSUPPORTED_CODE, DROP_NO_MESSAGE_AUTHENTICATOR,
+	DROP_BAD_MESSAGE_AUTHENTICATOR, DROP_REFUSED_ATTRIBUTE, DROP_DUPLICATE, DROP_OVERLOAD,
+	DROP_RATE_LIMITED, DROP_COUNT
+};
+static const char *const drop_causes[DROP_COUNT] = {
+	[DROP_UNKNOWN_CLIENT] = "unknown_client",
+	[DROP_MALFORMED] = "malformed",
+	[DROP_UNSUPPORTED_CODE] = "unsupported_code",
+	[DROP_NO_MESSAGE_AUTHENTICATOR] = "no_message_authenticator",
+	[DROP_BAD_MESSAGE_AUTHENTICATOR] = "bad_message_authenticator",
+	[DROP_REFUSED_ATTRIBUTE] = "refused_attribute",
+	[DROP_DUPLICATE] = "duplicate",
+	[DROP_OVERLOAD] = "overload",
+	[DROP_RATE_LIMITED] = "rate_limited",
+};
+/* 1 + the cause, so that 0 says "not a drop". */
+static const unsigned char drop_of_stat[STAT_COUNT] = {
+	[STAT_UNKNOWN_CLIENT] = 1 + DROP_UNKNOWN_CLIENT,
+	[STAT_MALFORMED] = 1 + DROP_MALFORMED,
+	[STAT_UNSUPPORTED_CODE] = 1 + DROP_UNSUPPORTED_CODE,
+	[STAT_NO_MESSAGE_AUTHENTICATOR] = 1 + DROP_NO_MESSAGE_AUTHENTICATOR,
+	[STAT_BAD_MESSAGE_AUTHENTICATOR] = 1 + DROP_BAD_MESSAGE_AUTHENTICATOR,
+	[STAT_REFUSED_ATTRIBUTE] = 1 + DROP_REFUSED_ATTRIBUTE,
+	[STAT_DUPLICATE_IN_PROGRESS] = 1 + DROP_DUPLICATE,
+	[STAT_OVERLOAD] = 1 + DROP_OVERLOAD,
+	[STAT_NAS_RATE] = 1 + DROP_RATE_LIMITED,
+};
+
+/* First packet to final answer: from a resumed handshake on loopback to a
+ * slow directory behind a timeout. */
+static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
+static const double round_trip_bounds[] = { 2, 3, 4, 5, 6, 8, 10, 15, 20, 30 };
+
+struct authd_metrics {
+	struct metrics *registry;
+	const struct policy *policy;          /* borrowed; NULL until watched */
+	/* The decision log's reason codes: the policy's, then EAP's. */
+	const char *reasons[POLICY_REASON_COUNT + EAP_REASON_COUNT];
+	size_t n_reasons;
+	/* NAS client names, and "" (no client) last. */
+	const char **nas;
+	size_t n_clients;
+	struct metrics_family *requests, *drops, *retransmissions, *decisions, *duration, *round_trips,
+	                      *handshakes, *in_flight, *evicted, *revocation_checks, *soft_fail_accepts,
+	                      *build_info, *start_time;
+};
+
+static void collect(void *arg)
+{
+	struct authd_metrics *am = arg;
+
+	if (am->policy != NULL)
+		metrics_set(am->soft_fail_accepts, 0,
+		            (int64_t)policy_revocation_counter(am->policy, REVOCATION_SOFT_FAIL_ACCEPTS));
+}
+
+static int register_families(struct authd_metrics *am)
+{
+	struct metrics *m = am->registry;
+	const struct metrics_label nas = { "nas", am->nas, am->n_clients };
+	const struct metrics_label nas_or_none = { "nas", am->nas, am->n_clients + 1 };
+	const struct metrics_label outcome = { "outcome", outcomes, 2 };
+	const struct metrics_label requests[] = { { "type", request_types, 3 }, nas };
+	const struct metrics_label drops[] = { { "cause", drop_causes, DROP_COUNT }, nas_or_none };
+	const struct metrics_label decisions[] = { outcome, { "reason", am->reasons, am->n_reasons }, nas };
+	const struct metrics_label handshakes[] = { { "version", tls_versions, 2 }, { "resumed", yes_no, 2 } };
+	const struct metrics_label revocation[] = { { "source", revocation_sources, 5 },
+	                                            { "result", revocation_results, 3 } };
+	const struct metrics_label build = { "version", build_version, 1 };
+
+	am->requests = metrics_counter(m, "authd_requests_total",
+	                               "RADIUS requests from configured clients that passed the checks, by type.",
+	                               requests, 2);
+	am->drops = metrics_counter(m, "authd_requests_dropped_total",
+	                            "RADIUS requests dropped without an answer, by cause (nas empty: not a client).",
+	                            drops, 2);
+	am->retransmissions = metrics_counter(m, "authd_retransmissions_answered_total",
+	                                      "Retransmitted requests answered from the reply cache.", &nas, 1);
+	am->decisions = metrics_counter(m, "authd_decisions_total",
+	                                "Decisions written to the decision log, by outcome and reason code.",
+	                                decisions, 3);
+	am->duration = metrics_histogram(m, "authd_authentication_duration_seconds",
+	                                 "Time from a conversation's first packet to its final answer.", &outcome, 1,
+	                                 duration_bounds, sizeof(duration_bounds) / sizeof(duration_bounds[0]));
+	am->round_trips = metrics_histogram(m, "authd_authentication_round_trips",
+	                                    "RADIUS round trips a conversation took to its decision.", NULL, 0,
+	                                    round_trip_bounds,
+	                                    sizeof(round_trip_bounds) / sizeof(round_trip_bounds[0]));
+	am->handshakes = metrics_counter(m, "authd_tls_handshakes_total",
+	                                 "TLS handshakes completed with a verified device, by version and resumption.",
+	                                 handshakes, 2);
+	am->in_flight = metrics_gauge(m, "authd_conversations_in_flight",
+	                              "Conversations started and not decided yet.", &nas, 1);
+	am->evicted = metrics_counter(m, "authd_conversations_evicted_total",
+	                              "Idle conversations ended to make room for others (per-NAS quotas).", &nas, 1);
+	am->revocation_checks = metrics_counter(m, "authd_revocation_checks_total",
+	                                        "Revocation checks of decided conversations, by the source that "
+	                                        "answered (none: no source knew) and the result.", revocation, 2);
+	am->soft_fail_accepts = metrics_counter(m, "authd_revocation_soft_fail_accepts_total",
+	                                        "Devices accepted although no source knew their revocation status "
+	                                        "(revocation.unknown = \"accept\").", NULL, 0);
+	am->build_info = metrics_gauge(m, "authd_build_info", "authd's version; always 1.", &build, 1);
+	am->start_time = metrics_gauge(m, "authd_start_time_seconds",
+	                               "When authd started, in seconds since the Unix epoch.", NULL, 0);
+	if (am->requests == NULL || am->drops == NULL || am->retransmissions == NULL || am->decisions == NULL ||
+	    am->duration == NULL || am->round_trips == NULL || am->handshakes == NULL || am->in_flight == NULL ||
+	    am->evicted == NULL || am->revocation_checks == NULL || am->soft_fail_accepts == NULL ||
+	    am->build_info == NULL || am->start_time == NULL)
+		return -1;
+	metrics_set(am->build_info, 0, 1);
+	metrics_set(am->start_time, 0, (int64_t)time(NULL));
+	metrics_on_render(m, collect, am);
+	return 0;
+}
+
+struct authd_metrics *authd_metrics_new(const struct authd_config *cfg)
+{
+	struct authd_metrics *am = calloc(1, sizeof(*am));
+
+	if (am == NULL)
+		return NULL;
+	/* A handshake failure is logged with EAP's code, never "handshake";
+	 * needs_ocsp is never recorded. */
+	for (int r = 0; r < POLICY_REASON_COUNT; r++) {
+		if (r != POLICY_REASON_HANDSHAKE && r != POLICY_REASON_NEEDS_OCSP)
+			am->reasons[am->n_reasons++] = policy_reason_code((enum policy_reason)r);
+	}
+	for (int r = EAP_REASON_OK + 1; r < EAP_REASON_COUNT; r++)
+		am->reasons[am->n_reasons++] = eap_reason_code((enum eap_reason)r);
+	am->n_clients = cfg->n_clients;
+	am->nas = calloc(cfg->n_clients + 1, sizeof(*am->nas));
+	am->registry = metrics_new();
+	if (am->nas == NULL || am->registry == NULL)
+		goto fail;
+	for (size_t i = 0; i < cfg->n_clients; i++)
+		am->nas[i] = cfg->clients[i].name;
+	am->nas[cfg->n_clients] = "";
+	if (register_families(am) < 0)
+		goto fail;
+	return am;
+fail:
+	authd_metrics_free(am);
+	return NULL;
+}
+
+void authd_metrics_free(struct authd_metrics *am)
+{
+	if (am == NULL)
+		return;
+	metrics_free(am->registry);
+	free(am->nas);
+	free(am);
+}
+
+struct metrics *authd_metrics_registry(struct authd_metrics *am)
+{
+	return am->registry;
+}
+
+void authd_metrics_watch_policy(struct authd_metrics *am, const struct policy *p)
+{
+	if (am != NULL)
+		am->policy = p;
+}
+
+void authd_metrics_request(struct authd_metrics *am, const struct client *c, unsigned code)
+{
+	size_t type;
+
+	if (am == NULL)
+		return;
+	switch (code) {
+	case PW_CODE_ACCESS_REQUEST:
+		type = 0;
+		break;
+	case PW_CODE_ACCOUNTING_REQUEST:
+		type = 1;
+		break;
+	case PW_CODE_STATUS_SERVER:
+		type = 2;
+		break;
+	default:
+		return;
+	}
+	metrics_add(am->requests, metrics_series(am->requests, (size_t[]){ type, c->index }), 1);
+}
+
+void authd_metrics_drop(struct authd_metrics *am, const struct client *c, enum stat_counter cause)
+{
+	if (am == NULL || drop_of_stat[cause] == 0)
+		return;
+	metrics_add(am->drops,
+	            metrics_series(am->drops, (size_t[]){ drop_of_stat[cause] - 1u,
+	                                                  c != NULL ? c->index : am->n_clients }), 1);
+}
+
+void authd_metrics_retransmission(struct authd_metrics *am, const struct client *c)
+{
+	if (am != NULL)
+		metrics_add(am->retransmissions, c->index, 1);
+}
+
+void authd_metrics_conversation_started(struct authd_metrics *am, const struct client *c)
+{
+	if (am != NULL)
+		metrics_add(am->in_flight, c->index, 1);
+}
+
+void authd_metrics_conversation_abandoned(struct authd_metrics *am, const struct client *c)
+{
+	if (am != NULL)
+		metrics_add(am->in_flight, c->index, -1);
+}
+
+void authd_metrics_conversation_evicted(struct authd_metrics *am, const struct client *c)
+{
+	if (am != NULL)
+		metrics_add(am->evicted, c->index, 1);
+}
+
+/* The index of s in values, or n when absent. */
+static size_t find(const char *const *values, size_t n, const char *s)
+{
+	size_t i = 0;
+
+	while (i < n && (s == NULL || strcmp(values[i], s) != 0))
+		i++;
+	return i;
+}
+
+void authd_metrics_decision(struct authd_metrics *am, const struct client *c, const struct decision *dec)
+{
+	size_t outcome, reason, version, source, result;
+	struct timespec now;
+
+	if (am == NULL)
+		return;
+	outcome = dec->accept ? 0 : 1;
+	metrics_add(am->in_flight, c->index, -1);
+	reason = find(am->reasons, am->n_reasons, decision_reason_code(dec));
+	if (reason < am->n_reasons)
+		metrics_add(am->decisions, metrics_series(am->decisions, (size_t[]){ outcome, reason, c->index }), 1);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_observe(am->duration, outcome,
+	                (double)(now.tv_sec - dec->started.tv_sec) + (double)(now.tv_nsec - dec->started.tv_nsec) / 1e9);
+	metrics_observe(am->round_trips, 0, dec->round_trips);
+	/* Past the handshake: the device's certificate was verified. */
+	version = find(tls_versions, 2, dec->tls_version);
+	if (version < 2 && dec->reason != POLICY_REASON_HANDSHAKE && dec->reason != POLICY_REASON_TIMEOUT)
+		metrics_add(am->handshakes, metrics_series(am->handshakes, (size_t[]){ version, dec->resumed }), 1);
+	result = find(revocation_results, 3, dec->revocation);
+	if (result < 3) {
+		source = find(revocation_sources, 4, dec->revocation_source);
+		metrics_add(am->revocation_checks, metrics_series(am->revocation_checks, (size_t[]){ source, result }),
+		            1);
+	}
+}

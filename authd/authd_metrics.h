@@ -1,0 +1,58 @@
+/*
+ * What authd exports to Prometheus, and where the rooms report it: the
+ * metric families of requests, drops, decisions, durations, TLS and
+ * revocation, over the registry of common/metrics.h. Every label is bounded
+ * by the configuration (NAS client names) or by code (reason codes,
+ * outcomes, drop causes), never by what a device sends. Every function
+ * takes a NULL struct authd_metrics (metrics not configured) and then does
+ * nothing; all are lock-free and may be called from any thread.
+ */
+#ifndef AUTHD_AUTHD_METRICS_H
+#define AUTHD_AUTHD_METRICS_H
+
+#include <stdint.h>
+
+#include "authd/stats.h"
+
+struct authd_config;
+struct authd_metrics;
+struct client;
+struct decision;
+struct metrics;
+struct policy;
+
+/* The families for this config's clients. Borrows cfg (its client names
+ * label the series), which must outlive it. NULL when out of memory. */
+struct authd_metrics *authd_metrics_new(const struct authd_config *cfg);
+void authd_metrics_free(struct authd_metrics *am);
+/* The registry, for the listener to render. */
+struct metrics *authd_metrics_registry(struct authd_metrics *am);
+/* Counters the policy keeps itself (soft-fail accepts) are read from p at
+ * every scrape. Borrows p, which must outlive am or be unwatched (NULL). */
+void authd_metrics_watch_policy(struct authd_metrics *am, const struct policy *p);
+
+/* A sound request from a client, by RADIUS code. */
+void authd_metrics_request(struct authd_metrics *am, const struct client *c, unsigned code);
+/*
+ * A request dropped, by the stats counter that counts its cause (the
+ * unknown client, the decoder's refusals, a duplicate in progress, the
+ * overload of a table, the client's rate). c is NULL for an unknown client.
+ * Other counters are not drops and are ignored.
+ */
+void authd_metrics_drop(struct authd_metrics *am, const struct client *c, enum stat_counter cause);
+/* A retransmission answered from the reply cache. */
+void authd_metrics_retransmission(struct authd_metrics *am, const struct client *c);
+/* A conversation entered the table / left it without a decision (stopping). */
+void authd_metrics_conversation_started(struct authd_metrics *am, const struct client *c);
+void authd_metrics_conversation_abandoned(struct authd_metrics *am, const struct client *c);
+/* A conversation ended to make room for others (its decision comes too). */
+void authd_metrics_conversation_evicted(struct authd_metrics *am, const struct client *c);
+/*
+ * A conversation's decision, as written to the decision log (called after
+ * the write, with the record as it ended): decisions by outcome, reason and
+ * NAS, duration, round trips, the TLS handshake, the revocation check; the
+ * conversation leaves the in-flight gauge.
+ */
+void authd_metrics_decision(struct authd_metrics *am, const struct client *c, const struct decision *dec);
+
+#endif

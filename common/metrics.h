@@ -1,0 +1,74 @@
+/*
+ * A registry of metrics rendered in the Prometheus text exposition format
+ * 0.0.4: counters, gauges and histograms whose label values are all known
+ * when the family is registered (NAS names from the config, reason codes,
+ * outcomes), so every series is an array slot made up front. Updating one is
+ * a relaxed atomic on that slot: the hot path takes no lock and allocates
+ * nothing, and a scrape only reads. Label values are bounded by
+ * configuration, never by what a device sends.
+ *
+ * Registration is not thread-safe: register everything, then share. Updates
+ * and metrics_render may run concurrently from any threads.
+ */
+#ifndef COMMON_METRICS_H
+#define COMMON_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define METRICS_MAX_LABELS 3
+
+struct metrics;
+struct metrics_family;
+
+/* One label and the values it may take. Borrowed: name and values must
+ * outlive the registry. */
+struct metrics_label {
+	const char *name;
+	const char *const *values;
+	size_t n_values;
+};
+
+struct metrics *metrics_new(void);
+/* Frees the registry and its families. NULL: nothing. */
+void metrics_free(struct metrics *m);
+
+/*
+ * Registers a family; NULL when out of memory or when the arguments are
+ * unusable (more than METRICS_MAX_LABELS labels, a label without values).
+ * name and help are borrowed, as are labels[i] (the array itself is copied).
+ * A histogram's bounds (ascending upper bounds, the "le" of each bucket
+ * before +Inf) are borrowed too. Series with every value zero are left out
+ * of a rendering when the family has two labels or more (most combinations
+ * never happen); families with fewer show every series, zero or not.
+ */
+struct metrics_family *metrics_counter(struct metrics *m, const char *name, const char *help,
+                                       const struct metrics_label *labels, size_t n_labels);
+struct metrics_family *metrics_gauge(struct metrics *m, const char *name, const char *help,
+                                     const struct metrics_label *labels, size_t n_labels);
+struct metrics_family *metrics_histogram(struct metrics *m, const char *name, const char *help,
+                                         const struct metrics_label *labels, size_t n_labels,
+                                         const double *bounds, size_t n_bounds);
+
+/* The series of f for one value index per label (values[i] < labels[i].n_values;
+ * NULL or ignored for a family without labels). */
+size_t metrics_series(const struct metrics_family *f, const size_t *values);
+
+/* Counters and gauges: adds n (a gauge may go down with a negative n). */
+void metrics_add(struct metrics_family *f, size_t series, int64_t n);
+/* Gauges, and counters mirrored from a count kept elsewhere: sets the value. */
+void metrics_set(struct metrics_family *f, size_t series, int64_t value);
+/* Histograms: counts one observation (seconds, round trips, ...; >= 0). */
+void metrics_observe(struct metrics_family *f, size_t series, double value);
+
+/* Called at the start of every rendering, from the rendering thread, to set
+ * what is mirrored from elsewhere (metrics_set). One per registry; arg borrowed. */
+void metrics_on_render(struct metrics *m, void (*collect)(void *arg), void *arg);
+
+/*
+ * The whole registry in the text format, as one malloc'd string (caller
+ * frees) of *len bytes. NULL when out of memory.
+ */
+char *metrics_render(struct metrics *m, size_t *len);
+
+#endif

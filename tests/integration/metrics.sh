@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# metrics.sh — the metrics endpoint end to end: a real authd with metrics on a free port, real
+# supplicants (eapol_test) for accepts, rejects and drops, scrapes with curl, the text checked by
+# Prometheus's own promtool, and the decision counters checked against the decision log line by
+# line. Then hostile scrapers: an address outside the allow-list, oversized headers, a client
+# that connects and says nothing, a path other than /metrics.
+# Needs AUTHD_BIN and AUTHD_PKI (see lib.sh), curl and promtool (Debian package prometheus).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/integration/lib.sh source-path=SCRIPTDIR
+source "$HERE/lib.sh"
+
+SLOW_PID=""
+
+# scrape [PATH [curl options...]]: the HTTP status, the body in $HARNESS_DIR/scrape.txt.
+scrape() {
+	local path=${1:-/metrics}
+	shift || true
+	curl -sS --max-time 3 -o "$HARNESS_DIR/scrape.txt" -w '%{http_code}' "$@" \
+		"http://127.0.0.1:$METRICS_PORT$path" || true
+}
+
+expect_scrape() {
+	local want=$1 got
+	shift
+	got=$(scrape "$@")
+	[[ $got == "$want" ]] || fail "scrape $*: HTTP status $got, expected $want"
+}
+
+# The decision log and the counters, as "outcome reason count" lines, sorted.
+decisions_from_log() { jq -r '[.outcome, .reason] | @tsv' "$AUTHD_DECISIONS" | sort | uniq -c |
+	awk '{ print $2, $3, $1 }'; }
+decisions_from_metrics() {
+	sed -n 's/^authd_decisions_total{outcome="\([a-z]*\)",reason="\([a-z_]*\)",nas="[^"]*"} \([0-9]*\)$/\1 \2 \3/p' \
+		"$HARNESS_DIR/scrape.txt" | awk '{ n[$1 " " $2] += $3 } END { for (k in n) if (n[k]) print k, n[k] }' | sort
+}
+
+metric_value() { awk -v name="$1" '$1 == name { print $2 }' "$HARNESS_DIR/scrape.txt"; }
+
+stop_slow_client() { [[ -z $SLOW_PID ]] || kill "$SLOW_PID" 2>/dev/null || true; }
+
+harness_init
+need_command curl curl
+need_command promtool prometheus
+harness_on_exit stop_slow_client
+METRICS_PORT=$(free_port tcp)
+AUTHD_EXTRA_CONFIG="metrics = { listen = \"127.0.0.1:$METRICS_PORT\"; allow = [ \"127.0.0.1/32\" ]; };"
+authd_start
+"$AUTHD_BIN" -C -c "$AUTHD_CONF" >/dev/null || fail "authd -C refused a config with a metrics section"
+
+# Decisions: two accepts and three kinds of reject.
+for mac in 02:00:00:0c:00:01 02:00:00:0c:00:02; do
+	eapol_config laptop >"$HARNESS_DIR/laptop.conf"
+	eapol_run "$HARNESS_DIR/laptop.conf" "$mac"
+	expect_eapol_accept
+done
+n=3
+for device in expired rogue-chain noeku; do
+	eapol_config "$device" >"$HARNESS_DIR/$device.conf"
+	eapol_run "$HARNESS_DIR/$device.conf" "02:00:00:0c:00:0$n"
+	expect_eapol_reject
+	n=$((n + 1))
+done
+# A drop: requests signed with the wrong secret (bad Message-Authenticator), unanswered.
+EAPOL_SECRET=not-the-secret-of-this-nas eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:0c:00:09 -t 1
+expect_eapol_no_reply
+
+expect_scrape 200
+grep -q '^# TYPE authd_decisions_total counter$' "$HARNESS_DIR/scrape.txt" ||
+	fail "no TYPE line for authd_decisions_total in /metrics"
+promtool check metrics <"$HARNESS_DIR/scrape.txt" >"$HARNESS_DIR/promtool.txt" 2>&1 ||
+	fail "promtool check metrics: $(cat "$HARNESS_DIR/promtool.txt")"
+[[ $(decisions_from_log | wc -l) -ge 4 ]] || fail "expected 4 outcome/reason pairs in the log: $(decisions_from_log)"
+diff <(decisions_from_log) <(decisions_from_metrics) >"$HARNESS_DIR/diff.txt" ||
+	fail "authd_decisions_total differs from the decision log (< log, > metrics): $(cat "$HARNESS_DIR/diff.txt")"
+[[ $(metric_value 'authd_authentication_duration_seconds_count{outcome="accept"}') == 2 ]] ||
+	fail "expected 2 accepts in authd_authentication_duration_seconds_count"
+[[ $(metric_value 'authd_requests_dropped_total{cause="bad_message_authenticator",nas="lab-switch"}') -ge 1 ]] ||
+	fail "the wrong secret's requests are not in authd_requests_dropped_total"
+[[ $(metric_value 'authd_conversations_in_flight{nas="lab-switch"}') == 0 ]] ||
+	fail "conversations still in flight after every decision"
+grep -q '^authd_build_info{version="[0-9.]*"} 1$' "$HARNESS_DIR/scrape.txt" || fail "no authd_build_info"
+
+# More scrapes, one after the other, than the listener serves at once: closed connections give
+# their slot back.
+for ((i = 0; i < 100; i++)); do
+	expect_scrape 200
+done
+
+# Outside the allow-list (127.0.0.1/32 only): 403, and said in the log.
+expect_scrape 403 /metrics --interface 127.0.0.2
+grep -q 'metrics: refused 127.0.0.2: not in metrics.allow' "$AUTHD_LOG" ||
+	fail "the refused scrape is not in the log"
+# Any other path: 404.
+expect_scrape 404 /
+expect_scrape 404 /metrics/../admin
+# Oversized headers: refused, and the next scrape is served.
+big=$(head -c 12000 /dev/zero | tr '\0' a)
+got=$(scrape /metrics -H "X-Padding: $big")
+[[ $got != 200 ]] || fail "a request with 12 KB of headers was served"
+expect_scrape 200
+# A client that connects and sends nothing neither stops scrapes nor authentications, and is
+# cut off after the timeout.
+exec 3<>"/dev/tcp/127.0.0.1/$METRICS_PORT"
+(
+	timeout 10 cat <&3 >/dev/null
+	echo $? >"$HARNESS_DIR/slow.rc"
+) &
+SLOW_PID=$!
+start=$SECONDS
+expect_scrape 200
+eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:0c:00:0a
+expect_eapol_accept
+wait "$SLOW_PID" || true
+SLOW_PID=""
+exec 3<&-
+[[ $(cat "$HARNESS_DIR/slow.rc") == 0 ]] || fail "the silent client was not cut off within 10 s"
+((SECONDS - start <= 9)) || fail "the silent client was cut off only after $((SECONDS - start)) s"
+# The last decision is counted too.
+expect_scrape 200
+diff <(decisions_from_log) <(decisions_from_metrics) >"$HARNESS_DIR/diff.txt" ||
+	fail "authd_decisions_total differs from the decision log (< log, > metrics): $(cat "$HARNESS_DIR/diff.txt")"
+
+# HTTPS with client certificates required: a scraper without one gets no answer, one with a
+# certificate of client_ca gets the metrics.
+authd_terminate || fail "$AUTHD_STOP_ERROR"
+METRICS_PORT=$(free_port tcp)
+AUTHD_EXTRA_CONFIG="metrics = { listen = \"127.0.0.1:$METRICS_PORT\"; allow = [ \"127.0.0.1/32\" ];
+  tls = { certificate = \"$AUTHD_PKI/server.pem\"; private_key = \"$AUTHD_PKI/server.key\";
+          client_ca = \"$AUTHD_PKI/ca-bundle.pem\"; }; };"
+authd_start
+"$AUTHD_BIN" -C -c "$AUTHD_CONF" >/dev/null || fail "authd -C refused a config with metrics over TLS"
+https_scrape() {
+	curl -sS --max-time 3 -o "$HARNESS_DIR/scrape.txt" -w '%{http_code}' --cacert "$AUTHD_PKI/root-only.pem" \
+		--resolve "authd.test:$METRICS_PORT:127.0.0.1" "$@" "https://authd.test:$METRICS_PORT/metrics" \
+		2>/dev/null || true
+}
+got=$(https_scrape)
+[[ $got != 200 ]] || fail "a scraper without a client certificate was served"
+got=$(https_scrape --cert "$AUTHD_PKI/laptop.pem" --key "$AUTHD_PKI/laptop.key")
+[[ $got == 200 ]] || fail "a scraper with a client certificate got HTTP status $got, expected 200"
+grep -q '^authd_build_info{version=' "$HARNESS_DIR/scrape.txt" || fail "no metrics over HTTPS"
+harness_log "metrics: ok"
