@@ -12,8 +12,9 @@
 # config, demo/authctl.conf, not authd's): authctl sends the
 # switch (test_nas, standing in for its RFC 5176 port) a Disconnect-Request for the laptop's
 # session, the laptop's next attempt is rejected; it is unrevoked and accepted again. Prints a
-# verdict, the VLAN the switch was told, and the logged JSON decision for each, then stops
-# everything it started. Exits 0 only if every outcome was the expected one.
+# verdict, the VLAN the switch was told, and the logged JSON decision for each, then a few lines
+# of authd's Prometheus metrics (/metrics), and stops everything it started. Exits 0 only if every
+# outcome was the expected one and the metrics were served.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -147,6 +148,22 @@ account_start() {
 		{ echo "demo: authd did not answer the Accounting-Start" >&2; exit 1; }
 }
 
+# The decisions and revocation checks so far, as Prometheus scrapes them; fails when the
+# endpoint does not answer or its decisions do not add up to the decision log's lines.
+show_metrics() {
+	local text counted logged
+	text=$(curl -sf "http://127.0.0.1:$METRICS_PORT/metrics") || {
+		echo "         UNEXPECTED: the metrics endpoint did not answer"
+		return 1
+	}
+	grep -E '^authd_(decisions_total|revocation_checks_total|authentication_duration_seconds_(sum|count)|conversations_in_flight)' \
+		<<<"$text" | sed 's/^/         /'
+	counted=$(awk '/^authd_decisions_total/ { n += $2 } END { print n + 0 }' <<<"$text")
+	logged=$(wc -l <"$AUTHD_DECISIONS")
+	echo "         authd_decisions_total adds up to $counted; the decision log has $logged lines"
+	((counted == logged)) || { echo "         UNEXPECTED: they differ"; return 1; }
+}
+
 main() {
 	local failures=0
 	build
@@ -173,11 +190,14 @@ main() {
 	harness_on_exit stop_nas
 	start_nas
 	AUTHD_ACCT_PORT=$(free_udp_port)
+	METRICS_PORT=$(free_port tcp)
 	AUTHD_CLIENT_EXTRA="coa_port = $NAS_PORT;"
 	AUTHD_EXTRA_CONFIG="$(placement_config)
 $(NODE_KEY=$DEMO/node.key redis_section)
-revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; }; };" AUTHD_LOG_LEVEL=info authd_start
-	step "authd is running: pid $AUTHD_PID, 127.0.0.1:$AUTHD_PORT (accounting $AUTHD_ACCT_PORT), config demo/authd.conf"
+revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; }; };
+metrics = { listen = \"127.0.0.1:$METRICS_PORT\"; };" AUTHD_LOG_LEVEL=info authd_start
+	step "authd is running: pid $AUTHD_PID, 127.0.0.1:$AUTHD_PORT (accounting $AUTHD_ACCT_PORT), config demo/authd.conf,"
+	echo "     metrics on http://127.0.0.1:$METRICS_PORT/metrics"
 
 	step "authenticating devices with eapol_test (Wi-Fi: NAS-Port-Type 19 and SSID CORP; wired: 15)"
 	local wifi=(-N61:d:19 -N30:s:02-00-00-de-00-ff:CORP) wired=(-N61:d:15)
@@ -206,6 +226,9 @@ revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; }; };" AUTHD_LOG
 	authctl_cmd unrevoke --cert "$AUTHD_PKI/laptop.pem" | sed 's/^/         /'
 	authenticate laptop 02:00:00:de:00:09 "accept 110" "${wired[@]}" || failures=$((failures + 1))
 
+	step "what authd's metrics say now (curl http://127.0.0.1:$METRICS_PORT/metrics, a few families)"
+	show_metrics || failures=$((failures + 1))
+
 	step "stopping authd, the directory, Redis, the OCSP responder and the switch"
 	authd_stop
 	cat <<EOF
@@ -220,10 +243,10 @@ Ask what a device would get:  build/authd/authd --explain demo/pki/printer.pem -
 The helpdesk's view:          build/authd/authctl -c demo/authctl.conf audit
 EOF
 	if ((failures > 0)); then
-		echo "demo: $failures of 11 outcomes were not the expected ones" >&2
+		echo "demo: $failures of 12 checks (11 outcomes, the metrics) were not as expected" >&2
 		exit 1
 	fi
-	echo "demo: all 11 outcomes as expected"
+	echo "demo: all 11 outcomes as expected, and the metrics count them"
 }
 
 main "$@"
