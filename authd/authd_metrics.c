@@ -27,6 +27,15 @@ static const char *const yes_no[] = { "false", "true" };
 static const char *const revocation_sources[] = { "helpdesk", "cache", "ocsp", "crl", "none" };
 static const char *const revocation_results[] = { "good", "revoked", "unknown" };
 static const char *const build_version[] = { AUTHD_VERSION };
+/* The backends a decision waits on (enum policy_backend but NONE), and 1 +
+ * the index of each in backends. authd_backend_up has only the first
+ * n_up_backends: policy_backend_down never says OCSP is down, as its
+ * responders are marked down one by one. */
+static const char *const backends[] = { "redis", "directory", "ocsp" };
+static const size_t n_up_backends = 2;
+static const unsigned char backend_index[POLICY_BACKEND_COUNT] = {
+	[POLICY_BACKEND_REDIS] = 1 + 0, [POLICY_BACKEND_DIRECTORY] = 1 + 1, [POLICY_BACKEND_OCSP] = 1 + 2,
+};
 
 enum drop_cause {
 	DROP_UNKNOWN_CLIENT, DROP_MALFORMED, DROP_UNSUPPORTED_CODE, DROP_NO_MESSAGE_AUTHENTICATOR,
@@ -61,10 +70,15 @@ static const unsigned char drop_of_stat[STAT_COUNT] = {
  * slow directory behind a timeout. */
 static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
 static const double round_trip_bounds[] = { 2, 3, 4, 5, 6, 8, 10, 15, 20, 30 };
+/* Hand-over to a backend's thread: nothing when a thread is idle, up to a
+ * backend's timeout times the jobs ahead when it is slow. */
+static const double queue_wait_bounds[] = { 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10 };
 
 struct authd_metrics {
 	struct metrics *registry;
 	const struct policy *policy;          /* borrowed; NULL until watched */
+	size_t (*queue_depth)(void *arg, enum policy_backend b);   /* NULL until watched */
+	void *queue_arg;                      /* borrowed */
 	/* The decision log's reason codes: the policy's, then EAP's. */
 	const char *reasons[POLICY_REASON_COUNT + EAP_REASON_COUNT];
 	size_t n_reasons;
@@ -73,16 +87,27 @@ struct authd_metrics {
 	size_t n_clients;
 	struct metrics_family *requests, *drops, *retransmissions, *decisions, *duration, *round_trips,
 	                      *handshakes, *in_flight, *evicted, *revocation_checks, *soft_fail_accepts,
-	                      *build_info, *start_time;
+	                      *build_info, *start_time, *queue_depth_gauge, *queue_wait, *backend_up;
 };
 
 static void collect(void *arg)
 {
 	struct authd_metrics *am = arg;
 
-	if (am->policy != NULL)
+	if (am->policy != NULL) {
 		metrics_set(am->soft_fail_accepts, 0,
 		            (int64_t)policy_revocation_counter(am->policy, REVOCATION_SOFT_FAIL_ACCEPTS));
+		for (int b = POLICY_BACKEND_NONE + 1; b < POLICY_BACKEND_COUNT; b++) {
+			if (backend_index[b] - 1u < n_up_backends)
+				metrics_set(am->backend_up, backend_index[b] - 1u,
+				            !policy_backend_down(am->policy, (enum policy_backend)b));
+		}
+	}
+	if (am->queue_depth != NULL) {
+		for (int b = POLICY_BACKEND_NONE + 1; b < POLICY_BACKEND_COUNT; b++)
+			metrics_set(am->queue_depth_gauge, backend_index[b] - 1u,
+			            (int64_t)am->queue_depth(am->queue_arg, (enum policy_backend)b));
+	}
 }
 
 static int register_families(struct authd_metrics *am)
@@ -98,6 +123,8 @@ static int register_families(struct authd_metrics *am)
 	const struct metrics_label revocation[] = { { "source", revocation_sources, 5 },
 	                                            { "result", revocation_results, 3 } };
 	const struct metrics_label build = { "version", build_version, 1 };
+	const struct metrics_label backend = { "backend", backends, 3 };
+	const struct metrics_label up_backend = { "backend", backends, n_up_backends };
 
 	am->requests = metrics_counter(m, "authd_requests_total",
 	                               "RADIUS requests from configured clients that passed the checks, by type.",
@@ -133,10 +160,21 @@ static int register_families(struct authd_metrics *am)
 	am->build_info = metrics_gauge(m, "authd_build_info", "authd's version; always 1.", &build, 1);
 	am->start_time = metrics_gauge(m, "authd_start_time_seconds",
 	                               "When authd started, in seconds since the Unix epoch.", NULL, 0);
+	am->queue_depth_gauge = metrics_gauge(m, "authd_backend_queue_depth",
+	                                      "Jobs waiting in a backend's work queue (ocsp: every responder's "
+	                                      "queue summed).", &backend, 1);
+	am->queue_wait = metrics_histogram(m, "authd_backend_queue_wait_seconds",
+	                                   "Time from a conversation's hand-over to a backend to its start on "
+	                                   "one of that backend's threads.", &backend, 1, queue_wait_bounds,
+	                                   sizeof(queue_wait_bounds) / sizeof(queue_wait_bounds[0]));
+	am->backend_up = metrics_gauge(m, "authd_backend_up",
+	                               "0 while a backend is marked down by its circuit breaker, else 1 "
+	                               "(also when this config does not use it).", &up_backend, 1);
 	if (am->requests == NULL || am->drops == NULL || am->retransmissions == NULL || am->decisions == NULL ||
 	    am->duration == NULL || am->round_trips == NULL || am->handshakes == NULL || am->in_flight == NULL ||
 	    am->evicted == NULL || am->revocation_checks == NULL || am->soft_fail_accepts == NULL ||
-	    am->build_info == NULL || am->start_time == NULL)
+	    am->build_info == NULL || am->start_time == NULL || am->queue_depth_gauge == NULL ||
+	    am->queue_wait == NULL || am->backend_up == NULL)
 		return -1;
 	metrics_set(am->build_info, 0, 1);
 	metrics_set(am->start_time, 0, (int64_t)time(NULL));
@@ -192,6 +230,21 @@ void authd_metrics_watch_policy(struct authd_metrics *am, const struct policy *p
 {
 	if (am != NULL)
 		am->policy = p;
+}
+
+void authd_metrics_watch_queues(struct authd_metrics *am, size_t (*depth)(void *arg, enum policy_backend b),
+                                void *arg)
+{
+	if (am != NULL) {
+		am->queue_depth = depth;
+		am->queue_arg = arg;
+	}
+}
+
+void authd_metrics_backend_wait(struct authd_metrics *am, enum policy_backend b, double seconds)
+{
+	if (am != NULL && backend_index[b] != 0)
+		metrics_observe(am->queue_wait, backend_index[b] - 1u, seconds);
 }
 
 void authd_metrics_request(struct authd_metrics *am, const struct client *c, unsigned code)

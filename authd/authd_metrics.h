@@ -10,16 +10,17 @@
 #ifndef AUTHD_AUTHD_METRICS_H
 #define AUTHD_AUTHD_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "authd/stats.h"
+#include "policy/policy.h"
 
 struct authd_config;
 struct authd_metrics;
 struct client;
 struct decision;
 struct metrics;
-struct policy;
 
 /* The families for this config's clients. Borrows cfg (its client names
  * label the series), which must outlive it. NULL when out of memory. */
@@ -30,6 +31,16 @@ struct metrics *authd_metrics_registry(struct authd_metrics *am);
 /* Counters the policy keeps itself (soft-fail accepts) are read from p at
  * every scrape. Borrows p, which must outlive am or be unwatched (NULL). */
 void authd_metrics_watch_policy(struct authd_metrics *am, const struct policy *p);
+
+/* Backend b's work queue depth (for OCSP: every responder's queue summed)
+ * is read through depth(arg, b) at every scrape, for b = REDIS, OCSP,
+ * DIRECTORY. depth must be lock-free or nearly (a scrape waits on it) and
+ * arg must outlive am or be unwatched (depth NULL). */
+void authd_metrics_watch_queues(struct authd_metrics *am, size_t (*depth)(void *arg, enum policy_backend b),
+                                void *arg);
+/* A job that waited `seconds` on backend b's queue, from its hand-over to
+ * its start on one of b's threads. b NONE: ignored. */
+void authd_metrics_backend_wait(struct authd_metrics *am, enum policy_backend b, double seconds);
 
 /* A sound request from a client, by RADIUS code. */
 void authd_metrics_request(struct authd_metrics *am, const struct client *c, unsigned code);

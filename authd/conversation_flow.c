@@ -18,6 +18,7 @@
 #include "authd/access_reply.h"
 #include "authd/dispatch_internal.h"
 #include "authd/session_class.h"
+#include "common/clock.h"
 #include "common/printable.h"
 #include "eap/eap_packet.h"
 
@@ -40,6 +41,7 @@ struct pending {
 	struct conversation *conv;
 	enum eap_step resume;
 	enum policy_backend here;   /* whose threads run it */
+	double queued_ms;           /* when it was handed over (common/clock.h) */
 };
 
 static void run_pending(void *arg, bool cancelled);
@@ -306,7 +308,8 @@ static int hand_over(struct request *r, struct conversation *conv, enum eap_step
 
 	if (p == NULL)
 		return -1;
-	*p = (struct pending){ .r = *r, .conv = conv, .resume = resume, .here = b };
+	*p = (struct pending){ .r = *r, .conv = conv, .resume = resume, .here = b,
+	                       .queued_ms = clock_now_ms_precise() };
 	if (q == NULL || work_queue_push(q, run_pending, p) < 0) {
 		free(p);
 		if (rate_limit_allow(&r->d->drop_log, NULL))
@@ -583,6 +586,7 @@ static void run_pending(void *arg, bool cancelled)
 		conversation_table_remove(p->r.d->conversations, p->conv);
 		conversation_free(p->conv);
 	} else {
+		authd_metrics_backend_wait(p->r.d->metrics, p->here, (clock_now_ms_precise() - p->queued_ms) / 1000);
 		reply = advance(&p->r, p->conv, (struct eap_move){ .step = p->resume }, p->here, &deferred);
 	}
 	if (!deferred) {

@@ -45,6 +45,23 @@ static void log_mirror(bool warning, const char *msg)
 
 static void cleanup(struct dispatch *d);
 
+/* For the metrics, at every scrape: the jobs waiting on backend b. The
+ * responders' queue pointers are read under ocsp_lock (a scrape holds it
+ * only to read them); the depths themselves are lock-free. */
+static size_t queue_depth(void *arg, enum policy_backend b)
+{
+	struct dispatch *d = arg;
+	size_t depth = 0;
+
+	if (b != POLICY_BACKEND_OCSP)
+		return work_queue_depth(d->queues[b]);
+	pthread_mutex_lock(&d->ocsp_lock);
+	for (int i = 0; i < POLICY_OCSP_RESPONDERS; i++)
+		depth += work_queue_depth(d->ocsp_queues[i]);
+	pthread_mutex_unlock(&d->ocsp_lock);
+	return depth;
+}
+
 static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct eap_tls_context *tls,
                          struct redis_pool *redis, struct authd_metrics *metrics, char *err, size_t errlen)
 {
@@ -76,6 +93,7 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 	if (d->policy == NULL)
 		goto fail;
 	authd_metrics_watch_policy(metrics, d->policy);
+	authd_metrics_watch_queues(metrics, queue_depth, d);
 	d->conversations = conversation_table_new(cfg->max_conversations, cfg->max_buffered_bytes, cfg->timeout,
 	                                          cfg->n_clients);
 	/* An entry per (NAS address, port, Identifier) seen within the lifetime:
@@ -167,6 +185,7 @@ static void cleanup(struct dispatch *d)
 		work_queue_free(d->ocsp_queues[i]);
 	work_queue_free(d->accounting);
 	authd_metrics_watch_policy(d->metrics, NULL);
+	authd_metrics_watch_queues(d->metrics, NULL, NULL);
 	live_sessions_free(d->sessions);
 	tls_session_store_free(d->tls_sessions);
 	policy_free(d->policy);

@@ -1,6 +1,7 @@
 #include "authd/work_queue.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -14,6 +15,8 @@ struct work_queue {
 	pthread_cond_t ready;
 	struct job *ring;
 	size_t cap, head, count;
+	/* count, mirrored for work_queue_depth: a scrape reads it without the lock. */
+	atomic_size_t depth;
 	bool stopping;
 	pthread_t *threads;
 	unsigned n_threads;
@@ -26,6 +29,7 @@ static bool pop(struct work_queue *q, struct job *out)
 	*out = q->ring[q->head];
 	q->head = (q->head + 1) % q->cap;
 	q->count--;
+	atomic_store_explicit(&q->depth, q->count, memory_order_relaxed);
 	return true;
 }
 
@@ -56,6 +60,7 @@ struct work_queue *work_queue_new(unsigned threads, size_t max_jobs)
 		return NULL;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->ready, NULL);
+	atomic_init(&q->depth, 0);
 	q->cap = max_jobs > 0 ? max_jobs : 1;
 	q->ring = calloc(q->cap, sizeof(*q->ring));
 	q->threads = calloc(threads, sizeof(*q->threads));
@@ -79,11 +84,17 @@ int work_queue_push(struct work_queue *q, work_fn fn, void *arg)
 	if (!q->stopping && q->count < q->cap) {
 		q->ring[(q->head + q->count) % q->cap] = (struct job){ fn, arg };
 		q->count++;
+		atomic_store_explicit(&q->depth, q->count, memory_order_relaxed);
 		pthread_cond_signal(&q->ready);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return rc;
+}
+
+size_t work_queue_depth(const struct work_queue *q)
+{
+	return q == NULL ? 0 : atomic_load_explicit(&q->depth, memory_order_relaxed);
 }
 
 int work_queue_stop(struct work_queue *q, const struct timespec *deadline)

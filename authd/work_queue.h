@@ -21,6 +21,9 @@ struct work_queue;
 struct work_queue *work_queue_new(unsigned threads, size_t max_jobs);
 /* Queues a job; -1 when the queue is full or stopping (the caller keeps arg). */
 int work_queue_push(struct work_queue *q, work_fn fn, void *arg);
+/* Jobs queued and not started yet (0 for NULL). Lock-free, any thread: a
+ * moment's value, for metrics. */
+size_t work_queue_depth(const struct work_queue *q);
 /* Cancels queued jobs, lets running ones finish and joins the threads; from
  * then on every push fails. Queues whose jobs push to one another are all
  * stopped before any is freed. With a deadline (CLOCK_REALTIME; NULL: none)

@@ -81,6 +81,17 @@ diff <(decisions_from_log) <(decisions_from_metrics) >"$HARNESS_DIR/diff.txt" ||
 [[ $(metric_value 'authd_conversations_in_flight{nas="lab-switch"}') == 0 ]] ||
 	fail "conversations still in flight after every decision"
 grep -q '^authd_build_info{version="[0-9.]*"} 1$' "$HARNESS_DIR/scrape.txt" || fail "no authd_build_info"
+# The backends' families: every backend's series, nothing queued at rest.
+for backend in redis directory ocsp; do
+	[[ $(metric_value "authd_backend_queue_depth{backend=\"$backend\"}") == 0 ]] ||
+		fail "authd_backend_queue_depth of $backend is not 0 at rest"
+	[[ -n $(metric_value "authd_backend_queue_wait_seconds_count{backend=\"$backend\"}") ]] ||
+		fail "no authd_backend_queue_wait_seconds for $backend"
+done
+for backend in redis directory; do
+	[[ $(metric_value "authd_backend_up{backend=\"$backend\"}") == 1 ]] ||
+		fail "authd_backend_up of $backend is not 1"
+done
 
 # More scrapes, one after the other, than the listener serves at once: closed connections give
 # their slot back.

@@ -1,11 +1,14 @@
 /*
  * The two shared tables on the request path: RFC 5080 duplicate detection
  * (reply cache) and State handling (conversation table: unguessable, bound to
- * the client, single-threaded per conversation, expiring).
+ * the client, single-threaded per conversation, expiring), and the depth of
+ * a backend's work queue that the metrics read.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -17,6 +20,7 @@
 
 #include "authd/conversation_table.h"
 #include "authd/reply_cache.h"
+#include "authd/work_queue.h"
 
 static struct sockaddr_storage nas(const char *ip, uint16_t port)
 {
@@ -319,6 +323,51 @@ static void test_table_byte_budget(void **state)
 	conversation_table_free(t);
 }
 
+/* A job that holds its thread until the test lets it go. */
+struct gate {
+	atomic_bool started, open;
+};
+
+static void wait_at_gate(void *arg, bool cancelled)
+{
+	struct gate *g = arg;
+
+	if (cancelled)
+		return;
+	atomic_store(&g->started, true);
+	while (!atomic_load(&g->open))
+		usleep(1000);
+}
+
+static void nothing(void *arg, bool cancelled)
+{
+	(void)arg;
+	(void)cancelled;
+}
+
+static void test_work_queue_depth_counts_waiting_jobs(void **state)
+{
+	struct work_queue *q = work_queue_new(1, 4);
+	struct gate g = { false, false };
+
+	(void)state;
+	assert_non_null(q);
+	assert_int_equal(work_queue_depth(q), 0);
+	assert_int_equal(work_queue_depth(NULL), 0);
+	assert_int_equal(work_queue_push(q, wait_at_gate, &g), 0);
+	while (!atomic_load(&g.started))
+		usleep(1000);
+	/* The running job is not waiting any more. */
+	assert_int_equal(work_queue_depth(q), 0);
+	assert_int_equal(work_queue_push(q, nothing, NULL), 0);
+	assert_int_equal(work_queue_push(q, nothing, NULL), 0);
+	assert_int_equal(work_queue_depth(q), 2);
+	atomic_store(&g.open, true);
+	assert_int_equal(work_queue_stop(q, NULL), 0);
+	assert_int_equal(work_queue_depth(q), 0);
+	work_queue_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_nas_quota_takes_least_recently_used),
 		cmocka_unit_test(test_nas_byte_quota),
 		cmocka_unit_test(test_table_byte_budget),
+		cmocka_unit_test(test_work_queue_depth_counts_waiting_jobs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
