@@ -551,7 +551,7 @@ static void run_refused_attributes(int fd, const char *secret)
 }
 
 /*
- * What libfreeradius 3.2.1 leaked 775 MB on: 25,000 Access-Requests each carrying 180
+ * What libfreeradius 3.2.1 leaked 1.9 GB on in authd: 25,000 Access-Requests each carrying 180
  * Tunnel-Password attributes: EAP ones, signed; or, to a client that does not require
  * Message-Authenticator, plain ones without it, which anyone can send. A Status-Server after
  * every 500 waits for authd to have read them, so none is lost to a full socket buffer (replies
