@@ -177,6 +177,10 @@ int dispatch_stop(struct dispatch *d, const struct timespec *deadline)
 
 static void cleanup(struct dispatch *d)
 {
+	/* The metrics stop reading the queues and the policy before they go
+	 * (the listener that scrapes is stopped before this, too). */
+	authd_metrics_watch_policy(d->metrics, NULL);
+	authd_metrics_watch_queues(d->metrics, NULL, NULL);
 	/* First: pending work still uses the tables and the decision log. */
 	dispatch_stop(d, NULL);
 	for (int b = 0; b < POLICY_BACKEND_COUNT; b++)
@@ -184,8 +188,6 @@ static void cleanup(struct dispatch *d)
 	for (int i = 0; i < POLICY_OCSP_RESPONDERS; i++)
 		work_queue_free(d->ocsp_queues[i]);
 	work_queue_free(d->accounting);
-	authd_metrics_watch_policy(d->metrics, NULL);
-	authd_metrics_watch_queues(d->metrics, NULL, NULL);
 	live_sessions_free(d->sessions);
 	tls_session_store_free(d->tls_sessions);
 	policy_free(d->policy);
