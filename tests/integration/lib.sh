@@ -119,13 +119,17 @@ wait_port_file() {
 	cat "$file"
 }
 
-# free_port udp|tcp: a port on 127.0.0.1 nobody listens on right now. Another process may take
-# it before ours binds; authd_start and redis_start retry with another port when that happens.
+# free_port udp|tcp: a port on 127.0.0.1 nobody listens on right now, below the kernel's range
+# of ephemeral ports (ip_local_port_range), so no outgoing connection of this machine can hold it.
+# Another process may take it before ours binds; authd_start and redis_start retry with another
+# port when that happens.
 free_port() {
-	local port i flag=u
+	local port i flag=u top
 	[[ $1 == tcp ]] && flag=t
+	read -r top _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || top=32768
+	((top > 21000)) || top=32768
 	for ((i = 0; i < 100; i++)); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((20000 + RANDOM % (top - 20000)))
 		if [[ -z $(ss -Hl${flag}n "sport = :$port") ]]; then
 			echo "$port"
 			return 0

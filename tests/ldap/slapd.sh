@@ -21,10 +21,13 @@ CERT=${SLAPD_CERT:-ldap-server}
 
 die() { printf 'slapd.sh: %s\n' "$*" >&2; exit 1; }
 
+# Below the kernel's ephemeral ports, so no outgoing connection holds the one picked.
 free_tcp_port() {
-	local port i
+	local port i top
+	read -r top _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || top=32768
+	((top > 21000)) || top=32768
 	for ((i = 0; i < 100; i++)); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((20000 + RANDOM % (top - 20000)))
 		[[ -z $(ss -Hltn "sport = :$port") ]] && { echo "$port"; return 0; }
 	done
 	die "no free TCP port found"
