@@ -222,7 +222,7 @@ static int disconnect(struct ctl *c, const struct cert_ref *id, const struct tim
 
 	if (c->sessions == NULL || !c->cfg->sessions.disconnect_on_revoke)
 		return -1;
-	n = session_disconnect(c->cfg, c->sessions, c->helpdesk, id, &c->by, since, stdout, err,
+	n = session_disconnect(c->cfg, c->redis, c->sessions, c->helpdesk, id, &c->by, since, stdout, err,
 	                       sizeof(err));
 	if (n < 0)
 		fprintf(stderr, "authctl: live sessions unknown, none disconnected: %s\n", err);

@@ -9,6 +9,7 @@
 
 #include "authd/client.h"
 #include "authd/config.h"
+#include "authd/dynauth_stats.h"
 #include "common/metrics.h"
 #include "eap/eap_tls.h"
 #include "policy/decision.h"
@@ -27,6 +28,7 @@ static const char *const yes_no[] = { "false", "true" };
 static const char *const revocation_sources[] = { "helpdesk", "cache", "ocsp", "crl", "none" };
 static const char *const revocation_results[] = { "good", "revoked", "unknown" };
 static const char *const build_version[] = { AUTHD_VERSION };
+static const char *const helpdesk_actions[] = { "revoke", "unrevoke" };
 /* The backends a decision waits on (enum policy_backend but NONE), and 1 +
  * the index of each in backends. authd_backend_up has only the first
  * n_up_backends: policy_backend_down never says OCSP is down, as its
@@ -88,13 +90,20 @@ struct authd_metrics {
 	struct metrics_family *requests, *drops, *retransmissions, *decisions, *duration, *round_trips,
 	                      *handshakes, *in_flight, *evicted, *revocation_checks, *soft_fail_accepts,
 	                      *build_info, *start_time, *queue_depth_gauge, *queue_wait, *backend_up;
+	struct metrics_family *dynauth_requests, *dynauth_naks, *revoke_to_disconnect, *helpdesk_changes,
+	                      *helpdesk_revoked;
 };
 
 static void collect(void *arg)
 {
 	struct authd_metrics *am = arg;
+	struct revocation_mirror_figures mirror;
 
 	if (am->policy != NULL) {
+		policy_helpdesk_figures(am->policy, &mirror);
+		metrics_set(am->helpdesk_changes, 0, (int64_t)mirror.revokes);
+		metrics_set(am->helpdesk_changes, 1, (int64_t)mirror.unrevokes);
+		metrics_set(am->helpdesk_revoked, 0, (int64_t)mirror.entries);
 		metrics_set(am->soft_fail_accepts, 0,
 		            (int64_t)policy_revocation_counter(am->policy, REVOCATION_SOFT_FAIL_ACCEPTS));
 		for (int b = POLICY_BACKEND_NONE + 1; b < POLICY_BACKEND_COUNT; b++) {
@@ -125,6 +134,12 @@ static int register_families(struct authd_metrics *am)
 	const struct metrics_label build = { "version", build_version, 1 };
 	const struct metrics_label backend = { "backend", backends, 3 };
 	const struct metrics_label up_backend = { "backend", backends, n_up_backends };
+	const struct metrics_label dynauth[] = {
+		nas_or_none, { "request", dynauth_stats_requests, DYNAUTH_STATS_REQUESTS },
+		{ "outcome", dynauth_stats_outcomes, DYNAUTH_STATS_OUTCOMES } };
+	const struct metrics_label naks[] = { nas_or_none, { "error_cause", dynauth_stats_causes,
+	                                                     DYNAUTH_STATS_CAUSES } };
+	const struct metrics_label action = { "action", helpdesk_actions, 2 };
 
 	am->requests = metrics_counter(m, "authd_requests_total",
 	                               "RADIUS requests from configured clients that passed the checks, by type.",
@@ -170,6 +185,23 @@ static int register_families(struct authd_metrics *am)
 	am->backend_up = metrics_gauge(m, "authd_backend_up",
 	                               "0 while a backend is marked down by its circuit breaker, else 1 "
 	                               "(also when this config does not use it).", &up_backend, 1);
+	am->dynauth_requests = metrics_counter(m, "authd_dynauth_requests_total",
+	                                       "Disconnect/CoA requests authctl sent (cluster-wide, from Redis), by "
+	                                       "outcome (refused: not sent, the session's NAS failed the checks).",
+	                                       dynauth, 3);
+	am->dynauth_naks = metrics_counter(m, "authd_dynauth_naks_total",
+	                                   "Disconnect/CoA NAKs by Error-Cause (cluster-wide, from Redis).", naks, 2);
+	am->revoke_to_disconnect = metrics_histogram(m, "authd_revoke_to_disconnect_seconds",
+	                                             "Time from a revocation recorded to its Disconnect/CoA request "
+	                                             "leaving (cluster-wide, from Redis).", NULL, 0,
+	                                             dynauth_stats_wait_bounds, DYNAUTH_STATS_WAIT_BOUNDS);
+	am->helpdesk_changes = metrics_counter(m, "authd_helpdesk_changes_total",
+	                                       "Helpdesk list changes this node's mirror applied.", &action, 1);
+	am->helpdesk_revoked = metrics_gauge(m, "authd_helpdesk_revoked_certificates",
+	                                     "Entries in this node's mirror of the helpdesk list.", NULL, 0);
+	if (am->dynauth_requests == NULL || am->dynauth_naks == NULL || am->revoke_to_disconnect == NULL ||
+	    am->helpdesk_changes == NULL || am->helpdesk_revoked == NULL)
+		return -1;
 	if (am->requests == NULL || am->drops == NULL || am->retransmissions == NULL || am->decisions == NULL ||
 	    am->duration == NULL || am->round_trips == NULL || am->handshakes == NULL || am->in_flight == NULL ||
 	    am->evicted == NULL || am->revocation_checks == NULL || am->soft_fail_accepts == NULL ||
@@ -338,4 +370,22 @@ void authd_metrics_decision(struct authd_metrics *am, const struct client *c, co
 		metrics_add(am->revocation_checks, metrics_series(am->revocation_checks, (size_t[]){ source, result }),
 		            1);
 	}
+}
+
+const char *const *authd_metrics_nas(const struct authd_metrics *am, size_t *n)
+{
+	*n = am->n_clients + 1;
+	return am->nas;
+}
+
+void authd_metrics_dynauth(struct authd_metrics *am, const struct dynauth_stats *st)
+{
+	size_t n_requests = st->n_nas * DYNAUTH_STATS_REQUESTS * DYNAUTH_STATS_OUTCOMES;
+
+	/* The figures are laid out as the families' series. */
+	for (size_t i = 0; i < n_requests; i++)
+		metrics_set(am->dynauth_requests, i, (int64_t)st->requests[i]);
+	for (size_t i = 0; i < st->n_nas * DYNAUTH_STATS_CAUSES; i++)
+		metrics_set(am->dynauth_naks, i, (int64_t)st->naks[i]);
+	metrics_set_histogram(am->revoke_to_disconnect, 0, st->wait, st->wait_sum);
 }

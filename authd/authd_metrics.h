@@ -20,6 +20,7 @@ struct authd_config;
 struct authd_metrics;
 struct client;
 struct decision;
+struct dynauth_stats;
 struct metrics;
 
 /* The families for this config's clients. Borrows cfg (its client names
@@ -65,5 +66,11 @@ void authd_metrics_conversation_evicted(struct authd_metrics *am, const struct c
  * conversation leaves the in-flight gauge.
  */
 void authd_metrics_decision(struct authd_metrics *am, const struct client *c, const struct decision *dec);
+
+/* The NAS label values: the client names, then "" (not a client). */
+const char *const *authd_metrics_nas(const struct authd_metrics *am, size_t *n);
+/* The Disconnect/CoA figures read from Redis, whose NAS names must be
+ * authd_metrics_nas(am): they replace the last ones. am not NULL. */
+void authd_metrics_dynauth(struct authd_metrics *am, const struct dynauth_stats *st);
 
 #endif

@@ -17,6 +17,7 @@
 #include "authd/authd_metrics.h"
 #include "authd/dispatch.h"
 #include "authd/log.h"
+#include "authd/dynauth_stats_reader.h"
 #include "authd/metrics_listener.h"
 #include "authd/radius.h"
 #include "common/redis_pool.h"
@@ -106,6 +107,11 @@ fail:
 	return -1;
 }
 
+static void free_reader(void *reader)
+{
+	dynauth_stats_reader_free(reader);
+}
+
 struct server *server_new(const struct authd_config *cfg, struct eap_tls_context *tls,
                           char *err, size_t errlen)
 {
@@ -139,6 +145,16 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 	    (s->metrics_listener = metrics_listener_new(&cfg->metrics, authd_metrics_registry(s->metrics), err,
 	                                                errlen)) == NULL)
 		goto fail;
+	/* authctl counts Disconnect/CoA outcomes in Redis: read back on the
+	 * listener's loop, so a scrape never waits on Redis. */
+	if (s->metrics_listener != NULL && cfg->redis != NULL) {
+		struct dynauth_stats_reader *reader = dynauth_stats_reader_new(
+			metrics_listener_loop(s->metrics_listener), cfg->redis, s->metrics, err, errlen);
+
+		if (reader == NULL)
+			goto fail;
+		metrics_listener_adopt(s->metrics_listener, free_reader, reader);
+	}
 	return s;
 fail:
 	server_free(s);

@@ -7,6 +7,7 @@
 
 #include "authd/client.h"
 #include "authd/dynauth.h"
+#include "authd/dynauth_stats.h"
 #include "common/json_buf.h"
 #include "common/printable.h"
 #include "common/utc_time.h"
@@ -139,7 +140,18 @@ static void print_outcome(FILE *out, const struct live_session *s, const struct 
 	}
 }
 
-int session_disconnect(const struct authctl_config *cfg, struct live_sessions *ls, struct helpdesk *h,
+/* A figure not counted costs a line, never the disconnect. */
+static void count(struct redis_pool *redis, const char *nas, enum dynauth_request request,
+                  enum dynauth_stats_outcome outcome, unsigned error_cause, double wait_s)
+{
+	char err[256];
+
+	if (dynauth_stats_record(redis, nas, request, outcome, error_cause, wait_s, err, sizeof(err)) < 0)
+		fprintf(stderr, "authctl: Disconnect/CoA figures not counted: %s\n", err);
+}
+
+int session_disconnect(const struct authctl_config *cfg, struct redis_pool *redis, struct live_sessions *ls,
+                       struct helpdesk *h,
                        const struct cert_ref *ref, const struct operator_id *by,
                        const struct timespec *since, FILE *out, char *err, size_t errlen)
 {
@@ -177,6 +189,8 @@ int session_disconnect(const struct authctl_config *cfg, struct live_sessions *l
 			printable_string(nas, sizeof(nas), sessions[i].nas);
 			fprintf(out, "  %s on NAS %s: not sent: %s\n", shown, nas, why);
 			audit(h, ref, &sessions[i], NULL, by, request, c == NULL ? "error" : "refused", why);
+			count(redis, c != NULL ? c->name : "", cfg->sessions.dynauth.request, DYNAUTH_STATS_REFUSED, 0,
+			      -1);
 			continue;
 		}
 		t->secret = c->coa_secret;
@@ -196,9 +210,12 @@ int session_disconnect(const struct authctl_config *cfg, struct live_sessions *l
 		fprintf(out, "  %s\n", why);
 	for (size_t k = 0; k < m; k++) {
 		const struct live_session *s = &sessions[index[k]];
+		double sent_after_ms = ms_between(since, &started) + targets[k].first_sent_ms;
 
-		print_outcome(out, s, &targets[k], ms_between(since, &started) + targets[k].first_sent_ms);
+		print_outcome(out, s, &targets[k], sent_after_ms);
 		audit(h, ref, s, &targets[k], by, request, NULL, NULL);
+		count(redis, s->nas, cfg->sessions.dynauth.request, dynauth_stats_outcome_of(targets[k].outcome),
+		      targets[k].error_cause, targets[k].tries > 0 ? sent_after_ms / 1e3 : -1);
 		/* An acknowledged Disconnect ended the session; a CoA did not. */
 		if (targets[k].outcome == DYNAUTH_ACK && cfg->sessions.dynauth.request == DYNAUTH_DISCONNECT &&
 		    live_sessions_end(ls, ref, s, why, sizeof(why)) < 0)

@@ -35,10 +35,13 @@ struct operator_id {
  * revocation was recorded) to the request leaving. A session whose NAS is
  * not configured, or whose address lies outside its client's range, gets no
  * request: the line says why and the audit log records it ("refused").
+ * Every outcome is also counted in Redis for authd's /metrics
+ * (dynauth_stats.h), through redis.
  * Returns the number of sessions found, or -1 with err when the table cannot
  * be read.
  */
-int session_disconnect(const struct authctl_config *cfg, struct live_sessions *ls, struct helpdesk *h,
+int session_disconnect(const struct authctl_config *cfg, struct redis_pool *redis, struct live_sessions *ls,
+                       struct helpdesk *h,
                        const struct cert_ref *ref, const struct operator_id *by,
                        const struct timespec *since, FILE *out, char *err, size_t errlen);
 

@@ -265,3 +265,12 @@ char *metrics_render(struct metrics *m, size_t *len)
 	}
 	return text;
 }
+
+void metrics_set_histogram(struct metrics_family *f, size_t series, const uint64_t *buckets, double sum)
+{
+	atomic_llong *cells = &f->cells[series * f->cells_per_series];
+
+	for (size_t b = 0; b <= f->n_bounds; b++)
+		atomic_store_explicit(&cells[b], (long long)buckets[b], memory_order_relaxed);
+	atomic_store_explicit(&cells[f->n_bounds + 1], llround(sum * SUM_SCALE), memory_order_relaxed);
+}

@@ -71,4 +71,8 @@ void metrics_on_render(struct metrics *m, void (*collect)(void *arg), void *arg)
  */
 char *metrics_render(struct metrics *m, size_t *len);
 
+/* Histograms mirrored from counts kept elsewhere: sets the series' buckets
+ * (n_bounds + 1 counts, not cumulative, +Inf last) and sum (>= 0). */
+void metrics_set_histogram(struct metrics_family *f, size_t series, const uint64_t *buckets, double sum);
+
 #endif

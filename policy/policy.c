@@ -75,6 +75,11 @@ unsigned long long policy_revocation_counter(const struct policy *p, enum revoca
 	return revocation_counter(p->revocation, c);
 }
 
+void policy_helpdesk_figures(const struct policy *p, struct revocation_mirror_figures *out)
+{
+	revocation_mirror_figures_of(p->revocation, out);
+}
+
 int policy_stop(struct policy *p, const struct timespec *deadline)
 {
 	return revocation_stop(p->revocation, deadline);

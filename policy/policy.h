@@ -46,6 +46,8 @@ enum policy_reason policy_revocation_refusal(struct policy *p, X509 *cert, X509 
 
 /* Counters of the revocation checks. */
 unsigned long long policy_revocation_counter(const struct policy *p, enum revocation_counter c);
+/* What this node's mirror of the helpdesk list applied and holds. Lock-free. */
+void policy_helpdesk_figures(const struct policy *p, struct revocation_mirror_figures *out);
 
 /* Re-reads what can change on disk (CRLs); keeps the old state on error.
  * 0, or -1 with err. */

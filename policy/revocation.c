@@ -117,6 +117,13 @@ unsigned long long revocation_counter(const struct revocation *r, enum revocatio
 	return atomic_load(&r->counters[c]);
 }
 
+void revocation_mirror_figures_of(const struct revocation *r, struct revocation_mirror_figures *out)
+{
+	*out = (struct revocation_mirror_figures){ 0 };
+	if (r->mirror != NULL)
+		revocation_mirror_figures(r->mirror, out);
+}
+
 static void count(struct revocation *r, enum revocation_counter c)
 {
 	atomic_fetch_add_explicit(&r->counters[c], 1, memory_order_relaxed);

@@ -88,6 +88,9 @@ void revocation_remember_identity(struct revocation *r, const char *identity, X5
                                   X509 *issuer);
 
 unsigned long long revocation_counter(const struct revocation *r, enum revocation_counter c);
+/* The figures of this node's mirror of the helpdesk list (zero without
+ * one). Lock-free. */
+void revocation_mirror_figures_of(const struct revocation *r, struct revocation_mirror_figures *out);
 const char *revocation_counter_name(enum revocation_counter c);   /* e.g. "ocsp_queries" */
 
 #endif

@@ -42,6 +42,9 @@ struct revocation_mirror {
 	uint64_t synced_ms;             /* clock_now_ms() when last known to match Redis */
 	bool resync_wanted;
 
+	/* The figures, written under lock, read without. */
+	atomic_ullong revokes, unrevokes, held;
+
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop;
@@ -78,7 +81,7 @@ static struct mirror_entry *find(void *const *tree, const struct cert_ref *ref)
 	return node != NULL ? *(struct mirror_entry *const *)node : NULL;
 }
 
-/* Adds or replaces; -1 out of memory. */
+/* Adds (1) or replaces (0); -1 out of memory. */
 static int put(void **tree, const struct cert_ref *ref, const struct revocation_record *rec,
                bool orphan)
 {
@@ -101,17 +104,19 @@ static int put(void **tree, const struct cert_ref *ref, const struct revocation_
 		free(fresh);
 		return node == NULL ? -1 : 0;
 	}
-	return 0;
+	return 1;
 }
 
-static void drop(void **tree, const struct cert_ref *ref)
+/* 1 dropped, 0 not there. */
+static int drop(void **tree, const struct cert_ref *ref)
 {
 	struct mirror_entry *e = find(tree, ref);
 
-	if (e != NULL) {
-		tdelete(e, tree, compare);
-		free(e);
-	}
+	if (e == NULL)
+		return 0;
+	tdelete(e, tree, compare);
+	free(e);
+	return 1;
 }
 
 static void wake(struct revocation_mirror *m)
@@ -131,14 +136,17 @@ struct sync {
 	struct revocation_mirror *m;
 	char kept[4][128];              /* newly kept without an unrevoke, for the warning */
 	size_t n_kept, n_dropped;
+	unsigned long long n_listed, n_new;
 };
 
 static void add_listed(const struct cert_ref *id, const struct revocation_record *rec, void *arg)
 {
 	struct sync *s = arg;
+	int rc = put(&s->listed, id, rec, false);
 
-	if (put(&s->listed, id, rec, false) < 0)
+	if (rc < 0)
 		s->failed = true;
+	s->n_listed += rc == 1;
 }
 
 /* Notices come newest first: the first one seen per ref is its last word. */
@@ -162,6 +170,7 @@ static void carry_over(const void *node, VISIT which, void *arg)
 	const struct mirror_entry *e = *(const struct mirror_entry *const *)node;
 	struct sync *s = arg;
 	const struct mirror_entry *change;
+	int rc;
 
 	if ((which != postorder && which != leaf) || find(&s->listed, &e->ref) != NULL)
 		return;
@@ -170,14 +179,26 @@ static void carry_over(const void *node, VISIT which, void *arg)
 		s->n_dropped++;
 		return;
 	}
-	if (put(&s->listed, &e->ref, &e->rec, true) < 0) {
+	if ((rc = put(&s->listed, &e->ref, &e->rec, true)) < 0) {
 		s->failed = true;
 		return;
 	}
+	s->n_listed += rc == 1;
 	if (!e->orphan && s->n_kept < sizeof(s->kept) / sizeof(s->kept[0]))
 		snprintf(s->kept[s->n_kept++], sizeof(s->kept[0]), "%s", e->key);
 	else if (!e->orphan)
 		s->n_kept++;
+}
+
+/* Counts the entries of a new list the old one lacks: revocations a
+ * re-synchronisation brings. */
+static void count_new(const void *node, VISIT which, void *arg)
+{
+	const struct mirror_entry *e = *(const struct mirror_entry *const *)node;
+	struct sync *s = arg;
+
+	if ((which == postorder || which == leaf) && find(&s->m->entries, &e->ref) == NULL)
+		s->n_new++;
 }
 
 /*
@@ -209,6 +230,8 @@ static int resync(struct revocation_mirror *m, char *err, size_t errlen)
 		goto out;
 	pthread_mutex_lock(&m->lock);
 	twalk_r(m->entries, carry_over, &s);
+	if (m->loaded)
+		twalk_r(s.listed, count_new, &s);
 	if (s.failed) {
 		pthread_mutex_unlock(&m->lock);
 		snprintf(err, errlen, "out of memory");
@@ -221,6 +244,11 @@ static int resync(struct revocation_mirror *m, char *err, size_t errlen)
 	m->seq = before;
 	m->synced_ms = clock_now_ms();
 	m->resync_wanted = false;
+	if (loaded) {
+		atomic_fetch_add_explicit(&m->revokes, s.n_new, memory_order_relaxed);
+		atomic_fetch_add_explicit(&m->unrevokes, s.n_dropped, memory_order_relaxed);
+	}
+	atomic_store_explicit(&m->held, s.n_listed, memory_order_relaxed);
 	pthread_mutex_unlock(&m->lock);
 	rc = 0;
 	for (size_t i = 0; i < s.n_kept && i < sizeof(s.kept) / sizeof(s.kept[0]); i++)
@@ -247,7 +275,7 @@ static int apply(struct revocation_mirror *m, const struct revocation_notice *n,
 	struct revocation_record rec = { 0 };
 	char ref[128];
 	uint64_t seq;
-	int rc = 0;
+	int rc = 0, removed = 0;
 
 	pthread_mutex_lock(&m->lock);
 	seq = m->seq;
@@ -268,10 +296,14 @@ static int apply(struct revocation_mirror *m, const struct revocation_notice *n,
 	if (n->change == REVOCATION_CHANGE_REVOKE)
 		rc = put(&m->entries, &n->ref, &rec, false);
 	else
-		drop(&m->entries, &n->ref);
-	if (rc == 0) {
+		removed = drop(&m->entries, &n->ref);
+	if (rc >= 0) {
 		m->seq = n->seq;
 		m->synced_ms = clock_now_ms();
+		atomic_store_explicit(&m->held, atomic_load_explicit(&m->held, memory_order_relaxed) +
+		                      (unsigned long long)rc - (unsigned long long)removed, memory_order_relaxed);
+		atomic_fetch_add_explicit(n->change == REVOCATION_CHANGE_REVOKE ? &m->revokes : &m->unrevokes, 1,
+		                          memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (rc < 0) {
@@ -461,6 +493,9 @@ struct revocation_mirror *revocation_mirror_new(struct helpdesk *helpdesk, struc
 	snprintf(m->channel, sizeof(m->channel), "%srevocations", redis_pool_prefix(redis));
 	pthread_mutex_init(&m->lock, NULL);
 	atomic_init(&m->stop, false);
+	atomic_init(&m->revokes, 0);
+	atomic_init(&m->unrevokes, 0);
+	atomic_init(&m->held, 0);
 	if (pipe2(m->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
@@ -545,4 +580,11 @@ bool revocation_mirror_saw(struct revocation_mirror *m, const struct cert_ref *r
 	if (ask)
 		wake(m);
 	return held;
+}
+
+void revocation_mirror_figures(const struct revocation_mirror *m, struct revocation_mirror_figures *out)
+{
+	out->revokes = atomic_load_explicit(&m->revokes, memory_order_relaxed);
+	out->unrevokes = atomic_load_explicit(&m->unrevokes, memory_order_relaxed);
+	out->entries = atomic_load_explicit(&m->held, memory_order_relaxed);
 }

@@ -59,6 +59,15 @@ enum revocation_mirror_answer {
 	REVOCATION_MIRROR_LISTED,
 };
 
+/* What the mirror applied since it started (revoke and unrevoke notices,
+ * and the changes a re-synchronisation found; not the first load) and how
+ * many entries it holds. */
+struct revocation_mirror_figures {
+	unsigned long long revokes, unrevokes, entries;
+};
+/* Lock-free: for a scrape. */
+void revocation_mirror_figures(const struct revocation_mirror *m, struct revocation_mirror_figures *out);
+
 /*
  * What the mirror says of ref. When loaded, *age_s is how many seconds ago it
  * was last known to match Redis; on LISTED rec holds the audit record.

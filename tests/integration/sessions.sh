@@ -30,15 +30,41 @@ nas_start() {
 	NAS_PORT=$(wait_port_file "$HARNESS_DIR/nas.port" "$NAS_PID" "$HARNESS_DIR/nas.out")
 }
 
-# start MODE [SESSIONS_SETTINGS]: Redis, the NAS in MODE, authd with an accounting port.
+# start MODE [SESSIONS_SETTINGS]: Redis, the NAS in MODE, authd with an accounting port and
+# metrics on METRICS_PORT.
 start() {
 	redis_start
 	nas_start "$1"
 	AUTHD_ACCT_PORT=$(free_udp_port)
+	METRICS_PORT=$(free_port tcp)
 	AUTHD_CLIENT_EXTRA="coa_port = $NAS_PORT;"
 	AUTHCTL_EXTRA_CONFIG="sessions = { timeout_ms = 200; retries = 2; ${2:-} };"
-	AUTHD_EXTRA_CONFIG="$(redis_section) $AUTHCTL_EXTRA_CONFIG"
+	AUTHD_EXTRA_CONFIG="$(redis_section) $AUTHCTL_EXTRA_CONFIG
+		metrics = { listen = \"127.0.0.1:$METRICS_PORT\"; allow = [ \"127.0.0.1/32\" ]; };"
 	authd_start
+}
+
+scrape() { curl -sS --max-time 3 "http://127.0.0.1:$METRICS_PORT/metrics"; }
+# The Disconnect/CoA and helpdesk series of authd's /metrics.
+dynauth_series() { scrape | grep -E '^authd_(dynauth|revoke_to_disconnect|helpdesk)' || true; }
+
+# expect_metric SERIES VALUE: /metrics shows the series with that value within 5 s (authd reads
+# the figures authctl keeps in Redis once a second).
+expect_metric() {
+	local deadline=$((SECONDS + 5))
+	until scrape | grep -qxF "$1 $2"; do
+		((SECONDS < deadline)) || fail "expected \"$1 $2\" in /metrics, it shows: $(dynauth_series)"
+		sleep 0.2
+	done
+}
+
+# expect_dynauth OUTCOME: the laptop's one request, counted with that outcome, at lab-switch.
+expect_dynauth() {
+	expect_metric "authd_dynauth_requests_total{nas=\"lab-switch\",request=\"${2:-disconnect}\",outcome=\"$1\"}" 1
+	expect_metric 'authd_helpdesk_changes_total{action="revoke"}' 1
+	expect_metric authd_helpdesk_revoked_certificates 1
+	[[ $(dynauth_series | grep -c '^authd_dynauth_requests_total') == 1 ]] ||
+		fail "expected one series of authd_dynauth_requests_total: $(dynauth_series)"
 }
 
 authctl() { authctl_cmd "$@"; }
@@ -100,6 +126,10 @@ case_disconnect_ack() {
 	expect_nas_request 'User-Name=laptop-0001.corp.example' "the User-Name of the session"
 	expect_nas_request 'Calling-Station-Id=02-00-00-60-00-01' "the Calling-Station-Id of the session"
 	expect_audit '.outcome == "ack" and .acct_session_id == "SESSION-6001"' "an ack for SESSION-6001"
+	expect_dynauth ack
+	expect_metric authd_revoke_to_disconnect_seconds_count 1
+	expect_metric 'authd_revoke_to_disconnect_seconds_bucket{le="+Inf"}' 1
+	! dynauth_series | grep -q '^authd_dynauth_naks_total' || fail "a NAK counted after an ACK: $(dynauth_series)"
 	[[ $(rcli HLEN "test:sessions:$(session_ref)") == 0 ]] || fail "the acknowledged session is still in the table"
 	# The device is refused from now on.
 	eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:60:00:02
@@ -117,6 +147,8 @@ case_disconnect_nak() {
 	revoke_laptop
 	[[ $REVOKE_OUT == *"NAS refused"*"503"* ]] || fail "authctl revoke did not report the NAK: $REVOKE_OUT"
 	expect_audit '.outcome == "nak" and .error_cause == 503' "a nak with Error-Cause 503"
+	expect_dynauth nak
+	expect_metric 'authd_dynauth_naks_total{nas="lab-switch",error_cause="503"}' 1
 }
 
 case_disconnect_timeout() {
@@ -126,6 +158,8 @@ case_disconnect_timeout() {
 	[[ $REVOKE_OUT == *"no answer"* ]] || fail "authctl revoke did not report the timeout: $REVOKE_OUT"
 	expect_audit '.outcome == "timeout" and .tries == 3' "a timeout after 3 tries (retries = 2)"
 	[[ $(grep -c '^code=40 ' "$NAS_LOG") == 3 ]] || fail "expected 3 Disconnect-Requests at the NAS"
+	expect_dynauth timeout
+	expect_metric authd_revoke_to_disconnect_seconds_count 1
 }
 
 # Accounting-Stop ends the session: a later revoke has nothing to disconnect.
@@ -273,6 +307,41 @@ case_disconnect_outside_range() {
 	expect_audit '.outcome == "refused" and .nas_addr == "127.0.0.2" and (.detail | test("outside client lab-switch"))' \
 		"the refused Disconnect with its reason"
 	[[ $(rcli HLEN "$key") == 1 ]] || fail "the session left the table although its NAS was not told"
+	expect_dynauth refused
+	expect_metric authd_revoke_to_disconnect_seconds_count 0
+}
+
+# The figures travel through Redis with the shipped ACL users: authctl may add to them, authd
+# may only read them. Whoever else writes there cannot add a label value or a series: garbage in
+# the hash is ignored (and said once), authd shows the same figures and keeps serving.
+case_dynauth_stats_hostile() {
+	local before after key=authd:dynauth:stats
+	redis_use_acl
+	start ack
+	accept 02:00:00:60:00:01
+	revoke_laptop
+	expect_dynauth ack
+	redis-cli -p "$REDIS_PORT" --no-auth-warning --user authd --pass "$REDIS_AUTHD_PASSWORD" \
+		HINCRBY "$key" "req:lab-switch:disconnect:ack" 1 2>&1 | grep -q NOPERM ||
+		fail "authd's Redis user may write the Disconnect/CoA figures"
+	before=$(dynauth_series)
+	rcli HSET "$key" "req:evil-nas:disconnect:ack" 5 "req:lab-switch:disconnect:bogus" 5 \
+		"req:lab-switch:reboot:ack" 5 "nak:lab-switch:999" 1 "nak:evil:503" 1 "nak:lab-switch:503" -3 \
+		"req:lab-switch:coa:nak" 12abc "req:lab-switch:coa:timeout" 99999999999999999999 \
+		"req:lab-switch:coa:error" 1e3 "req:lab-switch:coa:ack" " 7" "wait:le:0.07" 4 "wait:le:+Inf " 1 \
+		"$(printf 'req:lab-switch\n:disconnect:nak')" 2 "unknown" 1 >/dev/null
+	sleep 2.5
+	after=$(dynauth_series)
+	[[ $after == "$before" ]] || fail "garbage in $key changed /metrics: $(diff <(echo "$before") <(echo "$after"))"
+	[[ $(grep -c 'dynauth figures from Redis .*ignored 14 field' "$AUTHD_LOG") == 1 ]] ||
+		fail "expected one warning about the 14 fields ignored: $(grep 'dynauth figures' "$AUTHD_LOG")"
+	# Not a hash at all: the last figures stay.
+	rcli DEL "$key" >/dev/null
+	rcli SET "$key" garbage >/dev/null
+	sleep 1.5
+	[[ $(dynauth_series) == "$before" ]] || fail "a $key that is not a hash changed /metrics: $(dynauth_series)"
+	kill -0 "$AUTHD_PID" || fail "authd stopped"
+	promtool check metrics < <(scrape) >/dev/null 2>&1 || fail "promtool check metrics refused /metrics"
 }
 
 main() {
