@@ -340,6 +340,10 @@ case_dynauth_stats_hostile() {
 	rcli SET "$key" garbage >/dev/null
 	sleep 1.5
 	[[ $(dynauth_series) == "$before" ]] || fail "a $key that is not a hash changed /metrics: $(dynauth_series)"
+	# Redis gone: scrapes answer at once with the last figures.
+	redis_stop
+	sleep 2.5
+	[[ $(dynauth_series) == "$before" ]] || fail "/metrics changed while Redis was down: $(dynauth_series)"
 	kill -0 "$AUTHD_PID" || fail "authd stopped"
 	promtool check metrics < <(scrape) >/dev/null 2>&1 || fail "promtool check metrics refused /metrics"
 }
