@@ -7,6 +7,7 @@
 #include <freeradius/build.h>
 #include <freeradius/libradius.h>
 
+#include "authd/backend_metrics.h"
 #include "authd/client.h"
 #include "authd/config.h"
 #include "authd/dynauth_stats.h"
@@ -30,11 +31,8 @@ static const char *const revocation_results[] = { "good", "revoked", "unknown" }
 static const char *const build_version[] = { AUTHD_VERSION };
 static const char *const helpdesk_actions[] = { "revoke", "unrevoke" };
 /* The backends a decision waits on (enum policy_backend but NONE), and 1 +
- * the index of each in backends. authd_backend_up has only the first
- * n_up_backends: policy_backend_down never says OCSP is down, as its
- * responders are marked down one by one. */
+ * the index of each in backends. */
 static const char *const backends[] = { "redis", "directory", "ocsp" };
-static const size_t n_up_backends = 2;
 static const unsigned char backend_index[POLICY_BACKEND_COUNT] = {
 	[POLICY_BACKEND_REDIS] = 1 + 0, [POLICY_BACKEND_DIRECTORY] = 1 + 1, [POLICY_BACKEND_OCSP] = 1 + 2,
 };
@@ -89,9 +87,10 @@ struct authd_metrics {
 	size_t n_clients;
 	struct metrics_family *requests, *drops, *retransmissions, *decisions, *duration, *round_trips,
 	                      *handshakes, *in_flight, *evicted, *revocation_checks, *soft_fail_accepts,
-	                      *build_info, *start_time, *queue_depth_gauge, *queue_wait, *backend_up;
+	                      *build_info, *start_time, *queue_depth_gauge, *queue_wait;
 	struct metrics_family *dynauth_requests, *dynauth_naks, *revoke_to_disconnect, *helpdesk_changes,
 	                      *helpdesk_revoked;
+	struct backend_metrics *backends;     /* per target and per thread pool */
 };
 
 static void collect(void *arg)
@@ -106,12 +105,8 @@ static void collect(void *arg)
 		metrics_set(am->helpdesk_revoked, 0, (int64_t)mirror.entries);
 		metrics_set(am->soft_fail_accepts, 0,
 		            (int64_t)policy_revocation_counter(am->policy, REVOCATION_SOFT_FAIL_ACCEPTS));
-		for (int b = POLICY_BACKEND_NONE + 1; b < POLICY_BACKEND_COUNT; b++) {
-			if (backend_index[b] - 1u < n_up_backends)
-				metrics_set(am->backend_up, backend_index[b] - 1u,
-				            !policy_backend_down(am->policy, (enum policy_backend)b));
-		}
 	}
+	backend_metrics_collect(am->backends, am->policy);
 	if (am->queue_depth != NULL) {
 		for (int b = POLICY_BACKEND_NONE + 1; b < POLICY_BACKEND_COUNT; b++)
 			metrics_set(am->queue_depth_gauge, backend_index[b] - 1u,
@@ -133,7 +128,6 @@ static int register_families(struct authd_metrics *am)
 	                                            { "result", revocation_results, 3 } };
 	const struct metrics_label build = { "version", build_version, 1 };
 	const struct metrics_label backend = { "backend", backends, 3 };
-	const struct metrics_label up_backend = { "backend", backends, n_up_backends };
 	const struct metrics_label dynauth[] = {
 		nas_or_none, { "request", dynauth_stats_requests, DYNAUTH_STATS_REQUESTS },
 		{ "outcome", dynauth_stats_outcomes, DYNAUTH_STATS_OUTCOMES } };
@@ -182,9 +176,6 @@ static int register_families(struct authd_metrics *am)
 	                                   "Time from a conversation's hand-over to a backend to its start on "
 	                                   "one of that backend's threads.", &backend, 1, queue_wait_bounds,
 	                                   sizeof(queue_wait_bounds) / sizeof(queue_wait_bounds[0]));
-	am->backend_up = metrics_gauge(m, "authd_backend_up",
-	                               "0 while a backend is marked down by its circuit breaker, else 1 "
-	                               "(also when this config does not use it).", &up_backend, 1);
 	am->dynauth_requests = metrics_counter(m, "authd_dynauth_requests_total",
 	                                       "Disconnect/CoA requests authctl sent (cluster-wide, from Redis), by "
 	                                       "outcome (refused: not sent, the session's NAS failed the checks).",
@@ -206,7 +197,7 @@ static int register_families(struct authd_metrics *am)
 	    am->duration == NULL || am->round_trips == NULL || am->handshakes == NULL || am->in_flight == NULL ||
 	    am->evicted == NULL || am->revocation_checks == NULL || am->soft_fail_accepts == NULL ||
 	    am->build_info == NULL || am->start_time == NULL || am->queue_depth_gauge == NULL ||
-	    am->queue_wait == NULL || am->backend_up == NULL)
+	    am->queue_wait == NULL)
 		return -1;
 	metrics_set(am->build_info, 0, 1);
 	metrics_set(am->start_time, 0, (int64_t)time(NULL));
@@ -236,7 +227,7 @@ struct authd_metrics *authd_metrics_new(const struct authd_config *cfg)
 	for (size_t i = 0; i < cfg->n_clients; i++)
 		am->nas[i] = cfg->clients[i].name;
 	am->nas[cfg->n_clients] = "";
-	if (register_families(am) < 0)
+	if (register_families(am) < 0 || (am->backends = backend_metrics_new(am->registry, cfg)) == NULL)
 		goto fail;
 	return am;
 fail:
@@ -248,6 +239,7 @@ void authd_metrics_free(struct authd_metrics *am)
 {
 	if (am == NULL)
 		return;
+	backend_metrics_free(am->backends);
 	metrics_free(am->registry);
 	free(am->nas);
 	free(am);
@@ -256,6 +248,11 @@ void authd_metrics_free(struct authd_metrics *am)
 struct metrics *authd_metrics_registry(struct authd_metrics *am)
 {
 	return am->registry;
+}
+
+struct backend_metrics *authd_metrics_backends(struct authd_metrics *am)
+{
+	return am != NULL ? am->backends : NULL;
 }
 
 void authd_metrics_watch_policy(struct authd_metrics *am, const struct policy *p)

@@ -18,6 +18,7 @@
 
 struct authd_config;
 struct authd_metrics;
+struct backend_metrics;
 struct client;
 struct decision;
 struct dynauth_stats;
@@ -29,6 +30,9 @@ struct authd_metrics *authd_metrics_new(const struct authd_config *cfg);
 void authd_metrics_free(struct authd_metrics *am);
 /* The registry, for the listener to render. */
 struct metrics *authd_metrics_registry(struct authd_metrics *am);
+/* The families of the backends' targets and of the thread pools, where the
+ * backends and the pools report (authd/backend_metrics.h); NULL for a NULL am. */
+struct backend_metrics *authd_metrics_backends(struct authd_metrics *am);
 /* Counters the policy keeps itself (soft-fail accepts) are read from p at
  * every scrape. Borrows p, which must outlive am or be unwatched (NULL). */
 void authd_metrics_watch_policy(struct authd_metrics *am, const struct policy *p);

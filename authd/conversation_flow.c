@@ -288,7 +288,8 @@ static struct work_queue *backend_queue(struct dispatch *d, enum policy_backend 
 	pthread_mutex_lock(&d->ocsp_lock);
 	q = d->ocsp_queues[responder];
 	if (q == NULL && !d->stopping) {
-		q = work_queue_new(policy_backend_threads(d->policy, b), d->cfg->max_conversations);
+		q = work_queue_new(policy_backend_threads(d->policy, b), d->cfg->max_conversations,
+		                   authd_metrics_backends(d->metrics), POOL_OCSP);
 		if (q == NULL)
 			log_msg(LOG_ERROR, "cannot start the threads of OCSP responder %u", responder);
 		d->ocsp_queues[responder] = q;

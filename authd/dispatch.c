@@ -65,6 +65,14 @@ static size_t queue_depth(void *arg, enum policy_backend b)
 static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct eap_tls_context *tls,
                          struct redis_pool *redis, struct authd_metrics *metrics, char *err, size_t errlen)
 {
+	struct backend_metrics *bm = authd_metrics_backends(metrics);
+	const struct policy_options opts = {
+		.log = log_mirror,
+		.directory = backend_metrics_observer(bm, BACKEND_DIRECTORY),
+		.ocsp = backend_metrics_observer(bm, BACKEND_OCSP),
+		.crl = backend_metrics_observer(bm, BACKEND_CRL),
+	};
+
 	memset(d, 0, sizeof(*d));
 	d->redis = redis;
 	d->metrics = metrics;
@@ -88,8 +96,7 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
 		goto fail;
 	}
-	d->policy = policy_new(&cfg->policy, redis, &(struct policy_options){ .log = log_mirror }, err,
-	                       errlen);
+	d->policy = policy_new(&cfg->policy, redis, &opts, err, errlen);
 	if (d->policy == NULL)
 		goto fail;
 	authd_metrics_watch_policy(metrics, d->policy);
@@ -107,7 +114,8 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 		unsigned threads = policy_backend_threads(d->policy, (enum policy_backend)b);
 
 		if (threads > 0 && b != POLICY_BACKEND_OCSP &&
-		    (d->queues[b] = work_queue_new(threads, cfg->max_conversations)) == NULL) {
+		    (d->queues[b] = work_queue_new(threads, cfg->max_conversations, bm,
+		                                   b == POLICY_BACKEND_REDIS ? POOL_REDIS : POOL_DIRECTORY)) == NULL) {
 			snprintf(err, errlen, "cannot start the backend threads");
 			goto fail;
 		}
@@ -116,7 +124,8 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 	if (cfg->sessions.enabled &&
 	    ((d->sessions = live_sessions_new(d->redis, cfg->sessions.lifetime, cfg->sessions.max_per_nas,
 	                                      err, errlen)) == NULL ||
-	     (d->accounting = work_queue_new(ACCOUNTING_THREADS, cfg->max_conversations)) == NULL)) {
+	     (d->accounting = work_queue_new(ACCOUNTING_THREADS, cfg->max_conversations, bm,
+	                                     POOL_ACCOUNTING)) == NULL)) {
 		if (d->sessions != NULL)
 			snprintf(err, errlen, "cannot start the accounting threads");
 		goto fail;

@@ -15,11 +15,13 @@
 #include <event2/thread.h>
 
 #include "authd/authd_metrics.h"
+#include "authd/backend_metrics.h"
 #include "authd/dispatch.h"
 #include "authd/log.h"
 #include "authd/dynauth_stats_reader.h"
 #include "authd/metrics_listener.h"
 #include "authd/radius.h"
+#include "common/clock.h"
 #include "common/redis_pool.h"
 
 /* Datagrams read per wake-up before yielding to other events. */
@@ -138,6 +140,12 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (s->redis != NULL) {
+		struct backend_observer redis = backend_metrics_observer(authd_metrics_backends(s->metrics),
+		                                                         BACKEND_REDIS);
+
+		redis_pool_observe(s->redis, &redis);
+	}
 	s->dispatch = dispatch_new(cfg, tls, s->redis, s->metrics, err, errlen);
 	if (s->dispatch == NULL)
 		goto fail;
@@ -169,10 +177,18 @@ static int udp_send(const struct dispatch_origin *origin, const uint8_t *data, s
 	return sendto(*fd, data, len, 0, (const struct sockaddr *)&origin->peer, origin->peer_len) < 0 ? -1 : 0;
 }
 
+/* The time since started (clock_now_ms_precise()) that w spent working. */
+static void worker_busy(struct worker *w, double started)
+{
+	backend_metrics_thread_busy(authd_metrics_backends(w->server->metrics), POOL_WORKER,
+	                            (uint64_t)((clock_now_ms_precise() - started) * 1e6));
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct dispatch_origin origin = { .port = RADIUS_PORT_AUTH, .send = udp_send };
+	double started = clock_now_ms_precise();
 	ssize_t n;
 
 	/* A handful of sockets: finding this one costs nothing. */
@@ -191,7 +207,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_msg(LOG_WARNING, "recvfrom: %s", strerror(errno));
-			return;
+			break;
 		}
 		if ((size_t)n > sizeof(w->datagram)) {
 			log_msg(LOG_WARNING, "dropped a datagram of %zd bytes (RADIUS allows %d)", n,
@@ -200,14 +216,17 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		}
 		dispatch_request(w->server->dispatch, &origin, w->datagram, (size_t)n, &w->scratch);
 	}
+	worker_busy(w, started);
 }
 
 static void on_second(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	double started = clock_now_ms_precise();
 
 	dispatch_reload_changed_files(w->server->dispatch);
 	dispatch_end_idle(w->server->dispatch);
+	worker_busy(w, started);
 }
 
 /*
@@ -324,6 +343,7 @@ enum server_end server_run(struct server *s)
 			goto stop;
 		}
 		w->started = true;
+		backend_metrics_threads(authd_metrics_backends(s->metrics), POOL_WORKER, 1);
 	}
 	if (s->metrics_listener != NULL && metrics_listener_start(s->metrics_listener, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERROR, "%s", err);
@@ -345,8 +365,8 @@ stop:
 			event_active(s->workers[i].stop, EV_TIMEOUT, 0);
 	}
 	for (unsigned i = 0; i < s->n_workers; i++) {
-		if (s->workers[i].started)
-			pthread_join(s->workers[i].thread, NULL);
+		if (s->workers[i].started && pthread_join(s->workers[i].thread, NULL) == 0)
+			backend_metrics_threads(authd_metrics_backends(s->metrics), POOL_WORKER, -1);
 		worker_cleanup(s, &s->workers[i]);
 	}
 	/* A conversation waiting on a silent backend is not worth a slow stop:

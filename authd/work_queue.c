@@ -1,5 +1,7 @@
 #include "authd/work_queue.h"
 
+#include "common/clock.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -20,6 +22,8 @@ struct work_queue {
 	bool stopping;
 	pthread_t *threads;
 	unsigned n_threads;
+	struct backend_metrics *metrics;   /* borrowed; NULL: not counted */
+	enum thread_pool pool;
 };
 
 static bool pop(struct work_queue *q, struct job *out)
@@ -37,6 +41,7 @@ static void *serve(void *arg)
 {
 	struct work_queue *q = arg;
 	struct job job;
+	double started;
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
@@ -45,14 +50,18 @@ static void *serve(void *arg)
 		if (q->stopping || !pop(q, &job))
 			break;
 		pthread_mutex_unlock(&q->lock);
+		started = clock_now_ms_precise();
 		job.fn(job.arg, false);
+		backend_metrics_thread_busy(q->metrics, q->pool,
+		                            (uint64_t)((clock_now_ms_precise() - started) * 1e6));
 		pthread_mutex_lock(&q->lock);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
 }
 
-struct work_queue *work_queue_new(unsigned threads, size_t max_jobs)
+struct work_queue *work_queue_new(unsigned threads, size_t max_jobs, struct backend_metrics *bm,
+                                  enum thread_pool pool)
 {
 	struct work_queue *q = calloc(1, sizeof(*q));
 
@@ -61,6 +70,8 @@ struct work_queue *work_queue_new(unsigned threads, size_t max_jobs)
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->ready, NULL);
 	atomic_init(&q->depth, 0);
+	q->metrics = bm;
+	q->pool = pool;
 	q->cap = max_jobs > 0 ? max_jobs : 1;
 	q->ring = calloc(q->cap, sizeof(*q->ring));
 	q->threads = calloc(threads, sizeof(*q->threads));
@@ -69,6 +80,7 @@ struct work_queue *work_queue_new(unsigned threads, size_t max_jobs)
 	for (; q->n_threads < threads; q->n_threads++) {
 		if (pthread_create(&q->threads[q->n_threads], NULL, serve, q) != 0)
 			goto fail;
+		backend_metrics_threads(bm, pool, 1);
 	}
 	return q;
 fail:
@@ -118,6 +130,8 @@ int work_queue_stop(struct work_queue *q, const struct timespec *deadline)
 		if (deadline == NULL ? pthread_join(q->threads[i], NULL) != 0
 		                     : pthread_timedjoin_np(q->threads[i], NULL, deadline) != 0)
 			q->threads[left++] = q->threads[i];   /* still in a job */
+		else
+			backend_metrics_threads(q->metrics, q->pool, -1);
 	}
 	q->n_threads = left;
 	return left == 0 ? 0 : -1;

@@ -11,14 +11,19 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "authd/backend_metrics.h"
+
 /* Runs a job; cancelled is true when the queue shuts down before running it,
  * and the job must then only release what it holds. */
 typedef void (*work_fn)(void *arg, bool cancelled);
 
 struct work_queue;
 
-/* Starts `threads` threads. NULL on failure. */
-struct work_queue *work_queue_new(unsigned threads, size_t max_jobs);
+/* Starts `threads` threads, counted in bm (borrowed, may be NULL: not
+ * counted; must outlive the queue) as pool's, with the time they spend in
+ * jobs. NULL on failure. */
+struct work_queue *work_queue_new(unsigned threads, size_t max_jobs, struct backend_metrics *bm,
+                                  enum thread_pool pool);
 /* Queues a job; -1 when the queue is full or stopping (the caller keeps arg). */
 int work_queue_push(struct work_queue *q, work_fn fn, void *arg);
 /* Jobs queued and not started yet (0 for NULL). Lock-free, any thread: a

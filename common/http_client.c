@@ -619,10 +619,12 @@ int http_post(const struct http_url *u, const struct http_exchange *x, const uns
 	rc = 0;
 	goto out;
 fail:
-	if (timed_out)
+	if (timed_out) {
 		snprintf(why, whylen, "no answer within %u ms (%s)", timeout_ms, phase);
-	else
+		rc = HTTP_POST_TIMEOUT;
+	} else {
 		snprintf(why, whylen, "%s", phase);
+	}
 	free(*buf);
 	*buf = NULL;
 out:

@@ -41,10 +41,13 @@ struct http_exchange {
 	unsigned timeout_ms;        /* for everything: resolving, connecting, sending, reading */
 };
 
+/* http_post's answer when the deadline passed first. */
+#define HTTP_POST_TIMEOUT (-2)
+
 /*
  * POSTs req to u and returns the response body in a buffer the caller frees
- * (*buf; the body is *body, *body_len inside it). 0, or -1 with why; a
- * timeout reads "no answer within N ms (what it was doing)".
+ * (*buf; the body is *body, *body_len inside it). 0, or -1 with why, or
+ * HTTP_POST_TIMEOUT with why "no answer within N ms (what it was doing)".
  */
 int http_post(const struct http_url *u, const struct http_exchange *x, const unsigned char *req,
               size_t req_len, unsigned char **buf, const unsigned char **body, size_t *body_len,

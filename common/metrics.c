@@ -9,6 +9,7 @@
 
 /* A histogram's sum is kept in nanounits: an integer, so one atomic add. */
 #define SUM_SCALE 1e9
+#define NS_PER_S 1000000000LL
 
 enum family_type { TYPE_COUNTER, TYPE_GAUGE, TYPE_HISTOGRAM };
 
@@ -18,11 +19,14 @@ struct metrics_family {
 	const char *name;
 	const char *help;
 	struct metrics_label labels[METRICS_MAX_LABELS];
+	const atomic_size_t *published[METRICS_MAX_LABELS];   /* NULL: every value */
 	size_t n_labels;
 	size_t n_series;
 	const double *bounds;
 	size_t n_bounds;
-	/* Counters and gauges: one cell per series. Histograms: per series,
+	bool nanoseconds;           /* a counter of seconds kept in ns */
+	/* Counters and gauges: one cell per series (gauges with 2+ labels: and
+	 * a second, non-zero once the series was set). Histograms: per series,
 	 * n_bounds + 1 bucket counts (not cumulative; +Inf last), then the sum. */
 	size_t cells_per_series;
 	atomic_llong *cells;
@@ -76,7 +80,8 @@ static struct metrics_family *family_new(struct metrics *m, enum family_type typ
 		return NULL;
 	*f = (struct metrics_family){ .type = type, .name = name, .help = help, .n_labels = n_labels,
 	                              .n_series = n_series, .bounds = bounds, .n_bounds = n_bounds,
-	                              .cells_per_series = type == TYPE_HISTOGRAM ? n_bounds + 2 : 1 };
+	                              .cells_per_series = type == TYPE_HISTOGRAM              ? n_bounds + 2
+	                                                  : type == TYPE_GAUGE && n_labels >= 2 ? 2 : 1 };
 	if (n_labels > 0)
 		memcpy(f->labels, labels, n_labels * sizeof(*labels));
 	f->cells = calloc(n_series * f->cells_per_series, sizeof(*f->cells));
@@ -101,11 +106,26 @@ struct metrics_family *metrics_gauge(struct metrics *m, const char *name, const 
 	return family_new(m, TYPE_GAUGE, name, help, labels, n_labels, NULL, 0);
 }
 
+struct metrics_family *metrics_seconds_counter(struct metrics *m, const char *name, const char *help,
+                                               const struct metrics_label *labels, size_t n_labels)
+{
+	struct metrics_family *f = family_new(m, TYPE_COUNTER, name, help, labels, n_labels, NULL, 0);
+
+	if (f != NULL)
+		f->nanoseconds = true;
+	return f;
+}
+
 struct metrics_family *metrics_histogram(struct metrics *m, const char *name, const char *help,
                                          const struct metrics_label *labels, size_t n_labels,
                                          const double *bounds, size_t n_bounds)
 {
 	return family_new(m, TYPE_HISTOGRAM, name, help, labels, n_labels, bounds, n_bounds);
+}
+
+void metrics_label_published(struct metrics_family *f, size_t label, const atomic_size_t *published)
+{
+	f->published[label] = published;
 }
 
 size_t metrics_series(const struct metrics_family *f, const size_t *values)
@@ -119,12 +139,20 @@ size_t metrics_series(const struct metrics_family *f, const size_t *values)
 
 void metrics_add(struct metrics_family *f, size_t series, int64_t n)
 {
-	atomic_fetch_add_explicit(&f->cells[series], n, memory_order_relaxed);
+	atomic_llong *cells = &f->cells[series * f->cells_per_series];
+
+	atomic_fetch_add_explicit(&cells[0], n, memory_order_relaxed);
+	if (f->cells_per_series == 2)
+		atomic_store_explicit(&cells[1], 1, memory_order_relaxed);
 }
 
 void metrics_set(struct metrics_family *f, size_t series, int64_t value)
 {
-	atomic_store_explicit(&f->cells[series], value, memory_order_relaxed);
+	atomic_llong *cells = &f->cells[series * f->cells_per_series];
+
+	atomic_store_explicit(&cells[0], value, memory_order_relaxed);
+	if (f->cells_per_series == 2)
+		atomic_store_explicit(&cells[1], 1, memory_order_relaxed);
 }
 
 void metrics_observe(struct metrics_family *f, size_t series, double value)
@@ -189,9 +217,23 @@ static bool series_is_zero(const struct metrics_family *f, size_t series)
 	const atomic_llong *cells = &f->cells[series * f->cells_per_series];
 	size_t n = f->type == TYPE_HISTOGRAM ? f->n_bounds + 1 : 1;
 
+	/* A gauge's second cell says it was set: rendered even at 0. */
+	if (f->type == TYPE_GAUGE && f->cells_per_series == 2)
+		return atomic_load_explicit(&cells[1], memory_order_relaxed) == 0;
 	for (size_t i = 0; i < n; i++) {
 		if (atomic_load_explicit(&cells[i], memory_order_relaxed) != 0)
 			return false;
+	}
+	return true;
+}
+
+/* Whether every label value of series is published (below published[i]). */
+static bool series_published(const struct metrics_family *f, size_t series, const size_t *published)
+{
+	for (size_t i = f->n_labels; i-- > 0;) {
+		if (series % f->labels[i].n_values >= published[i])
+			return false;
+		series /= f->labels[i].n_values;
 	}
 	return true;
 }
@@ -226,19 +268,29 @@ static void put_family(FILE *out, const struct metrics_family *f)
 		[TYPE_COUNTER] = "counter", [TYPE_GAUGE] = "gauge", [TYPE_HISTOGRAM] = "histogram"
 	};
 	bool skip_zero = f->n_labels >= 2;
+	size_t published[METRICS_MAX_LABELS];
+	long long v;
 
+	/* Acquire: the text of every value below the count is written. */
+	for (size_t i = 0; i < f->n_labels; i++)
+		published[i] = f->published[i] == NULL ? f->labels[i].n_values
+		                                       : atomic_load_explicit(f->published[i], memory_order_acquire);
 	fprintf(out, "# HELP %s ", f->name);
 	put_escaped(out, f->help, false);
 	fprintf(out, "\n# TYPE %s %s\n", f->name, types[f->type]);
 	for (size_t s = 0; s < f->n_series; s++) {
-		if (skip_zero && series_is_zero(f, s))
+		if (!series_published(f, s, published) || (skip_zero && series_is_zero(f, s)))
 			continue;
 		if (f->type == TYPE_HISTOGRAM) {
 			put_histogram(out, f, s);
 			continue;
 		}
 		put_series_name(out, f, "", s, NULL, NULL);
-		fprintf(out, " %lld\n", atomic_load_explicit(&f->cells[s], memory_order_relaxed));
+		v = atomic_load_explicit(&f->cells[s * f->cells_per_series], memory_order_relaxed);
+		if (f->nanoseconds)
+			fprintf(out, " %lld.%09lld\n", v / NS_PER_S, v % NS_PER_S);   /* a counter: >= 0 */
+		else
+			fprintf(out, " %lld\n", v);
 	}
 }
 

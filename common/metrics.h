@@ -13,6 +13,7 @@
 #ifndef COMMON_METRICS_H
 #define COMMON_METRICS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,15 +41,31 @@ void metrics_free(struct metrics *m);
  * A histogram's bounds (ascending upper bounds, the "le" of each bucket
  * before +Inf) are borrowed too. Series with every value zero are left out
  * of a rendering when the family has two labels or more (most combinations
- * never happen); families with fewer show every series, zero or not.
+ * never happen), except a gauge's once it has been set or added to (a
+ * backend at 0, down, is news); families with fewer show every series, zero
+ * or not.
  */
 struct metrics_family *metrics_counter(struct metrics *m, const char *name, const char *help,
                                        const struct metrics_label *labels, size_t n_labels);
 struct metrics_family *metrics_gauge(struct metrics *m, const char *name, const char *help,
                                      const struct metrics_label *labels, size_t n_labels);
+/* A counter of seconds kept in nanoseconds, so that fractions add up
+ * without a lock: metrics_add adds nanoseconds, the rendering says seconds. */
+struct metrics_family *metrics_seconds_counter(struct metrics *m, const char *name, const char *help,
+                                               const struct metrics_label *labels, size_t n_labels);
 struct metrics_family *metrics_histogram(struct metrics *m, const char *name, const char *help,
                                          const struct metrics_label *labels, size_t n_labels,
                                          const double *bounds, size_t n_bounds);
+
+/*
+ * Label `label` of f has values learnt at run time (an OCSP responder's
+ * URL): its n_values are slots, of which the first *published are in use,
+ * and series with a value past them are not rendered. The owner of the
+ * count (borrowed, outlives f) writes a slot's text, then raises the count
+ * with a release store, and never changes a published value. Call it at
+ * registration.
+ */
+void metrics_label_published(struct metrics_family *f, size_t label, const atomic_size_t *published);
 
 /* The series of f for one value index per label (values[i] < labels[i].n_values;
  * NULL or ignored for a family without labels). */

@@ -20,6 +20,7 @@ struct redis_pool {
 	struct conn *conns;
 	atomic_uint next;
 	struct breaker breaker;           /* a dead Redis costs a timeout a few times, not per command */
+	struct backend_observer observer; /* all zero: none */
 };
 
 struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *err, size_t errlen)
@@ -52,6 +53,11 @@ void redis_pool_free(struct redis_pool *p)
 	free(p);
 }
 
+void redis_pool_observe(struct redis_pool *p, const struct backend_observer *o)
+{
+	p->observer = *o;
+}
+
 const char *redis_pool_prefix(const struct redis_pool *p)
 {
 	return p->s->prefix;
@@ -67,14 +73,25 @@ const struct seal *redis_pool_seal(const struct redis_pool *p)
 	return p->s->seal;
 }
 
-redisContext *redis_pool_connect(struct redis_pool *p, char *err, size_t errlen)
+/* hiredis says a deadline passed with an I/O error whose errno is
+ * EAGAIN (a command) or ETIMEDOUT (a connect). */
+static bool timed_out(const redisContext *rc, int saved_errno)
+{
+	return rc != NULL && rc->err == REDIS_ERR_IO &&
+	       (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK || saved_errno == ETIMEDOUT);
+}
+
+/* redis_pool_connect, saying whether a failure was the deadline's. */
+static redisContext *connect_timed(struct redis_pool *p, bool *timeout, char *err, size_t errlen)
 {
 	struct timeval tv = { p->s->timeout_ms / 1000, (p->s->timeout_ms % 1000) * 1000 };
 	redisContext *rc;
 	redisReply *r = NULL;
 
+	*timeout = false;
 	rc = redisConnectWithTimeout(p->s->host, (int)p->s->port, tv);
 	if (rc == NULL || rc->err) {
+		*timeout = timed_out(rc, errno);
 		snprintf(err, errlen, "redis %s:%u: %s", p->s->host, p->s->port,
 		         rc != NULL ? rc->errstr : "out of memory");
 		goto fail;
@@ -85,6 +102,7 @@ redisContext *redis_pool_connect(struct redis_pool *p, char *err, size_t errlen)
 		            ? redisCommand(rc, "AUTH %s %s", p->s->username, p->s->password)
 		            : redisCommand(rc, "AUTH %s", p->s->password);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			*timeout = r == NULL && timed_out(rc, errno);
 			snprintf(err, errlen, "redis %s:%u: AUTH: %s", p->s->host, p->s->port,
 			         r != NULL ? r->str : rc->errstr);
 			goto fail;
@@ -100,10 +118,11 @@ fail:
 	return NULL;
 }
 
-static int connect_conn(struct redis_pool *p, struct conn *c, char *err, size_t errlen)
+redisContext *redis_pool_connect(struct redis_pool *p, char *err, size_t errlen)
 {
-	c->rc = redis_pool_connect(p, err, errlen);
-	return c->rc != NULL ? 0 : -1;
+	bool ignored;
+
+	return connect_timed(p, &ignored, err, errlen);
 }
 
 /* A free connection if there is one, else waits for one. */
@@ -130,9 +149,10 @@ redisReply *redis_pool_command(struct redis_pool *p, int argc, const char **argv
                                size_t errlen)
 {
 	uint64_t started = clock_now_ms();
+	double started_precise = clock_now_ms_precise();
 	struct conn *c;
 	redisReply *r = NULL;
-	bool retry = true;
+	bool retry = true, timeout = false;
 
 	if (!breaker_allow(&p->breaker)) {
 		snprintf(err, errlen, "redis %s:%u: marked down after %u failures in a row, next try in %u ms",
@@ -145,10 +165,11 @@ redisReply *redis_pool_command(struct redis_pool *p, int argc, const char **argv
 	 * not retried, so one command never costs more than one timeout. */
 	while (r == NULL && retry) {
 		retry = c->rc != NULL;
-		if (c->rc == NULL && connect_conn(p, c, err, errlen) < 0)
+		if (c->rc == NULL && (c->rc = connect_timed(p, &timeout, err, errlen)) == NULL)
 			break;
 		r = redisCommandArgv(c->rc, argc, argv, NULL);
 		if (r == NULL) {
+			timeout = timed_out(c->rc, errno);
 			retry = retry && (c->rc->err == REDIS_ERR_EOF ||
 			                  (c->rc->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)));
 			snprintf(err, errlen, "redis %s:%u: %s", p->s->host, p->s->port, c->rc->errstr);
@@ -159,6 +180,10 @@ redisReply *redis_pool_command(struct redis_pool *p, int argc, const char **argv
 	pthread_mutex_unlock(&c->lock);
 	/* An error reply is Redis answering: only silence counts. */
 	breaker_record(&p->breaker, r != NULL, started, p->s->timeout_ms);
+	backend_observer_report(&p->observer, 0,
+	                        r != NULL && r->type != REDIS_REPLY_ERROR ? BACKEND_OK
+	                        : timeout                                 ? BACKEND_TIMEOUT : BACKEND_ERROR,
+	                        started_precise);
 	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
 		snprintf(err, errlen, "redis %s:%u: %s", p->s->host, p->s->port, r->str);
 		freeReplyObject(r);

@@ -15,6 +15,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/backend_observer.h"
 #include "common/seal.h"
 
 struct redis_settings {
@@ -33,6 +34,12 @@ struct redis_pool;
 /* Borrows settings, which must outlive the pool. Connects lazily. */
 struct redis_pool *redis_pool_new(const struct redis_settings *settings, char *err, size_t errlen);
 void redis_pool_free(struct redis_pool *p);
+
+/* Every command from now on is reported to o (copied; target 0, the
+ * server): its answer, error reply or failure (timeout when the deadline
+ * passed), not the commands refused while Redis is marked down. Call it
+ * before the pool is shared. */
+void redis_pool_observe(struct redis_pool *p, const struct backend_observer *o);
 
 const char *redis_pool_prefix(const struct redis_pool *p);
 /* How many connections the pool holds: as many commands run in parallel. */

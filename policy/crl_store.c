@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/cert_names.h"
+#include "common/clock.h"
 #include "common/strv.h"
 
 struct crl_store {
@@ -24,6 +26,9 @@ struct crl_store {
 	pthread_rwlock_t lock;          /* readers: lookups; writer: a reload swapping crls */
 	STACK_OF(X509_CRL) *crls;
 	struct timespec *mtimes;        /* of each file at the last load */
+	/* Of each file's CRL in force, mirrored for a scrape (no lock). */
+	atomic_llong *next_update;
+	struct backend_observer observer;   /* all zero: none */
 };
 
 static STACK_OF(X509) *read_ca(const char *path, char *err, size_t errlen)
@@ -153,6 +158,7 @@ static STACK_OF(X509_CRL) *load_all(struct crl_store *s, struct timespec *mtimes
 {
 	STACK_OF(X509) *cas = read_ca(s->ca_file, err, errlen);
 	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+	double started = clock_now_ms_precise();
 	struct stat st;
 
 	if (cas == NULL || crls == NULL)
@@ -162,11 +168,13 @@ static STACK_OF(X509_CRL) *load_all(struct crl_store *s, struct timespec *mtimes
 
 		if (stat(s->files[i], &st) < 0) {
 			snprintf(err, errlen, "%s: %s", s->files[i], strerror(errno));
+			backend_observer_report(&s->observer, (unsigned)i, BACKEND_ERROR, started);
 			goto fail;
 		}
 		mtimes[i] = st.st_mtim;
 		crl = read_crl(s->files[i], cas, NULL, err, errlen);
 		if (crl == NULL || !sk_X509_CRL_push(crls, crl)) {
+			backend_observer_report(&s->observer, (unsigned)i, BACKEND_ERROR, started);
 			X509_CRL_free(crl);
 			goto fail;
 		}
@@ -179,6 +187,31 @@ fail:
 	return NULL;
 }
 
+/* Each file's CRL (s->crls[i] is files[i]'s) nextUpdate into next_update.
+ * The caller holds the write lock, or is the only user yet. */
+static void mirror_next_updates(struct crl_store *s)
+{
+	for (size_t i = 0; i < s->n_files; i++) {
+		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(sk_X509_CRL_value(s->crls, (int)i));
+		struct tm tm;
+		int64_t t = 0;
+
+		if (next != NULL && ASN1_TIME_to_tm(next, &tm) == 1)
+			t = (int64_t)timegm(&tm);
+		atomic_store_explicit(&s->next_update[i], t, memory_order_relaxed);
+	}
+}
+
+void crl_store_observe(struct crl_store *s, const struct backend_observer *o)
+{
+	s->observer = *o;
+}
+
+int64_t crl_store_next_update(const struct crl_store *s, size_t file)
+{
+	return atomic_load_explicit(&s->next_update[file], memory_order_relaxed);
+}
+
 struct crl_store *crl_store_new(const char *const *files, size_t n_files, const char *ca_file,
                                 char *err, size_t errlen)
 {
@@ -189,8 +222,9 @@ struct crl_store *crl_store_new(const char *const *files, size_t n_files, const 
 	pthread_rwlock_init(&s->lock, NULL);
 	s->files = calloc(n_files, sizeof(*s->files));
 	s->mtimes = calloc(n_files, sizeof(*s->mtimes));
+	s->next_update = calloc(n_files, sizeof(*s->next_update));
 	s->ca_file = strdup(ca_file);
-	if (s->files == NULL || s->mtimes == NULL || s->ca_file == NULL)
+	if (s->files == NULL || s->mtimes == NULL || s->next_update == NULL || s->ca_file == NULL)
 		goto oom;
 	for (; s->n_files < n_files; s->n_files++) {
 		s->files[s->n_files] = strdup(files[s->n_files]);
@@ -202,6 +236,7 @@ struct crl_store *crl_store_new(const char *const *files, size_t n_files, const 
 		crl_store_free(s);
 		return NULL;
 	}
+	mirror_next_updates(s);
 	return s;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -215,6 +250,7 @@ void crl_store_free(struct crl_store *s)
 		return;
 	strv_free(s->files, s->n_files);
 	free(s->mtimes);
+	free(s->next_update);
 	free(s->ca_file);
 	sk_X509_CRL_pop_free(s->crls, X509_CRL_free);
 	pthread_rwlock_destroy(&s->lock);
@@ -237,6 +273,7 @@ int crl_store_reload(struct crl_store *s, char *err, size_t errlen)
 	s->crls = crls;
 	free(s->mtimes);
 	s->mtimes = mtimes;
+	mirror_next_updates(s);
 	pthread_rwlock_unlock(&s->lock);
 	return 0;
 }
@@ -270,6 +307,8 @@ enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
                                 char *detail, size_t detaillen)
 {
 	enum crl_status status = CRL_UNKNOWN;
+	double started = clock_now_ms_precise();
+	int answered = -1;
 	char name[256];
 
 	detail[0] = '\0';
@@ -285,6 +324,7 @@ enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
 		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0 ||
 		    X509_CRL_verify(crl, X509_get0_pubkey(issuer)) != 1)
 			continue;
+		answered = i;
 		if (X509_CRL_get0_by_serial(crl, &entry, (ASN1_INTEGER *)X509_get0_serialNumber(cert)) == 1) {
 			status = CRL_REVOKED;
 			snprintf(detail, detaillen, "listed in the CRL of %s", name);
@@ -301,6 +341,8 @@ enum crl_status crl_store_check(struct crl_store *s, X509 *cert, X509 *issuer,
 	}
 	pthread_rwlock_unlock(&s->lock);
 	ERR_clear_error();
+	if (answered >= 0)
+		backend_observer_report(&s->observer, (unsigned)answered, BACKEND_OK, started);
 	if (status == CRL_UNKNOWN)
 		snprintf(detail, detaillen, "no CRL of %s is configured", name);
 	return status;

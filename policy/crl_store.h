@@ -7,8 +7,11 @@
 #define AUTHD_CRL_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/x509.h>
+
+#include "common/backend_observer.h"
 
 enum crl_status {
 	CRL_GOOD,       /* a current CRL of the issuer does not list the serial */
@@ -26,6 +29,14 @@ struct crl_store;
 struct crl_store *crl_store_new(const char *const *files, size_t n_files, const char *ca_file,
                                 char *err, size_t errlen);
 void crl_store_free(struct crl_store *s);
+/* From now on every lookup a file's CRL answered (good, revoked or past its
+ * nextUpdate) is reported to o as ok, and every reload that failed on a
+ * file as an error of that file (target: the file's index in files; o is
+ * copied). Call it before s is shared. */
+void crl_store_observe(struct crl_store *s, const struct backend_observer *o);
+/* The nextUpdate of the CRL in force from files[file], in seconds since the
+ * Unix epoch; 0 when it has none. Lock-free: for metrics. */
+int64_t crl_store_next_update(const struct crl_store *s, size_t file);
 
 /* Re-reads all files; on any error keeps the CRLs it had. 0, or -1 with err. */
 int crl_store_reload(struct crl_store *s, char *err, size_t errlen);

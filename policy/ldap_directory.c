@@ -62,6 +62,7 @@ struct ldap_directory {
 	uint64_t *uri_failed_ms;      /* last failure per URI, 0 = none since the last success */
 	struct ttl_table *cache;      /* NULL: cache off */
 	struct breaker breaker;       /* a dead directory is skipped, not waited on per lookup */
+	struct backend_observer observer;   /* all zero: none */
 };
 
 /* One search of a batch sent on one connection. */
@@ -249,6 +250,20 @@ void ldap_directory_free(struct ldap_directory *d)
 
 /* ---- URI health ---------------------------------------------------------- */
 
+void ldap_directory_observe(struct ldap_directory *d, const struct backend_observer *o)
+{
+	d->observer = *o;
+}
+
+/* One call to a URI, for the observer: rc is its LDAP code. */
+static void report(struct ldap_directory *d, size_t uri, int rc, double started_ms)
+{
+	backend_observer_report(&d->observer, (unsigned)uri,
+	                        rc == LDAP_SUCCESS ? BACKEND_OK : rc == LDAP_TIMEOUT ? BACKEND_TIMEOUT
+	                                                                             : BACKEND_ERROR,
+	                        started_ms);
+}
+
 static bool uri_failed_within(struct ldap_directory *d, size_t uri, uint64_t now, uint64_t window)
 {
 	bool failed;
@@ -341,10 +356,12 @@ static LDAP *open_uri(struct ldap_directory *d, size_t uri, char *detail, size_t
 	int tls_min = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2, zero = 0, rc;
 	bool tls_started = false;
 	LDAP *ld = NULL;
+	double started = clock_now_ms_precise();
 
 	rc = ldap_initialize(&ld, u);
 	if (rc != LDAP_SUCCESS) {
 		snprintf(detail, detaillen, "%s: %s", u, ldap_err2string(rc));
+		report(d, uri, rc, started);
 		return NULL;
 	}
 	ms_to_timeval(d->s.connect_timeout_ms, &network);
@@ -389,8 +406,10 @@ static LDAP *open_uri(struct ldap_directory *d, size_t uri, char *detail, size_t
 	/* tls_started lives on this stack: the handle must not call back later. */
 	ldap_set_option(ld, LDAP_OPT_X_TLS_CONNECT_CB, NULL);
 	ldap_set_option(ld, LDAP_OPT_X_TLS_CONNECT_ARG, NULL);
+	report(d, uri, LDAP_SUCCESS, started);
 	return ld;
 fail:
+	report(d, uri, rc == LDAP_SUCCESS ? LDAP_OTHER : rc, started);
 	ldap_unbind_ext_s(ld, NULL, NULL);
 	return NULL;
 }
@@ -834,6 +853,7 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const ch
 	struct lookup l = { .d = d, .res = out, .detail = detail, .detaillen = detaillen };
 	struct conn *c = NULL;
 	uint64_t now, started;
+	double searched;
 	int rc = LDAP_SERVER_DOWN;
 
 	memset(out, 0, sizeof(*out));
@@ -860,7 +880,9 @@ enum ldap_lookup_status ldap_directory_lookup(struct ldap_directory *d, const ch
 		if (c->ld == NULL && connect_conn(d, c, detail, detaillen) < 0)
 			break;
 		c->used_ms = clock_now_ms();
+		searched = clock_now_ms_precise();
 		rc = find_device(&l, identity);
+		report(d, c->uri, rc == LDAP_SUCCESS && l.failed ? LDAP_OTHER : rc, searched);
 		if (rc == LDAP_SUCCESS)
 			break;
 		/* Requests may still be in flight on it: never reuse it. */

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/backend_observer.h"
+
 enum ldap_group_mode {
 	LDAP_GROUPS_MEMBEROF,   /* the device entry's memberOf values */
 	LDAP_GROUPS_SEARCH,     /* groups whose member attribute names the device (group_filter) */
@@ -56,6 +58,12 @@ struct ldap_directory;
 struct ldap_directory *ldap_directory_new(const struct ldap_settings *settings,
                                           char *err, size_t errlen);
 void ldap_directory_free(struct ldap_directory *dir);
+/* Every call to a server from now on is reported to o (copied; target: the
+ * URI's index in settings->uris): each connection attempt (connect,
+ * StartTLS, bind) and each lookup's searches; LDAP_TIMEOUT is a timeout.
+ * Lookups answered by the breaker or the outage cache reach no server and
+ * are not reported. Call it before the directory is shared. */
+void ldap_directory_observe(struct ldap_directory *dir, const struct backend_observer *o);
 
 /*
  * Looks up the device whose certificate identity is `identity`. Every value

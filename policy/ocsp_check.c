@@ -37,6 +37,7 @@ struct ocsp_check {
 	X509_STORE *store;          /* the trusted CAs; only read once ocsp_check_new returns */
 	pthread_mutex_t responders_lock;   /* guards the urls of responders */
 	struct responder responders[OCSP_CHECK_RESPONDERS];
+	struct backend_observer observer;  /* all zero: none */
 };
 
 void ocsp_settings_init(struct ocsp_settings *s)
@@ -399,9 +400,14 @@ static int responder_slot(struct ocsp_check *c, const char *url, bool take)
 	for (int i = 0; i < OCSP_CHECK_RESPONDERS && found < 0; i++) {
 		struct responder *r = &c->responders[i];
 
-		if (strcmp(r->url, url) == 0 || (r->url[0] == '\0' && take)) {
+		if (strcmp(r->url, url) == 0) {
+			found = i;
+		} else if (r->url[0] == '\0' && take) {
 			snprintf(r->url, sizeof(r->url), "%s", url);
 			found = i;
+			/* Under the lock: slots are named in order. */
+			if (c->observer.named != NULL)
+				c->observer.named(c->observer.arg, (unsigned)i, r->url);
 		}
 	}
 	if (found < 0 && (take || c->responders[OCSP_CHECK_RESPONDERS - 1].url[0] != '\0'))
@@ -414,6 +420,16 @@ static int responder_slot(struct ocsp_check *c, const char *url, bool take)
 static char *responder_url(const struct ocsp_check *c, X509 *cert)
 {
 	return c->url != NULL ? strdup(c->url) : aia_url(cert);
+}
+
+void ocsp_check_observe(struct ocsp_check *c, const struct backend_observer *o)
+{
+	c->observer = *o;
+}
+
+bool ocsp_check_slot_down(const struct ocsp_check *c, unsigned slot)
+{
+	return breaker_is_open(&c->responders[slot].breaker);
 }
 
 bool ocsp_check_responder_down(struct ocsp_check *c, X509 *cert)
@@ -440,6 +456,8 @@ enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *
 {
 	struct breaker *breaker;
 	uint64_t started;
+	double started_precise;
+	int slot, posted;
 	unsigned char nonce[NONCE_LEN], *req = NULL, *buf = NULL;
 	const unsigned char *body = NULL;
 	char why[sizeof(out->detail)], *url = NULL;
@@ -473,7 +491,9 @@ enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *
 		goto out;
 	}
 	started = clock_now_ms();
-	breaker = &c->responders[responder_slot(c, url, true)].breaker;
+	started_precise = clock_now_ms_precise();
+	slot = responder_slot(c, url, true);
+	breaker = &c->responders[slot].breaker;
 	if (!breaker_allow(breaker)) {
 		snprintf(why, sizeof(why), "marked down after %u failed queries in a row, next try in %u ms",
 		         breaker->threshold, breaker_retry_in_ms(breaker));
@@ -485,13 +505,19 @@ enum ocsp_check_status ocsp_check_query(struct ocsp_check *c, X509 *cert, X509 *
 		goto done;
 	}
 	/* Only silence counts against the responder, not what it said. */
-	if (http_post(&u, &exchange, req, (size_t)req_len, &buf, &body, &body_len, why, sizeof(why)) < 0) {
+	posted = http_post(&u, &exchange, req, (size_t)req_len, &buf, &body, &body_len, why, sizeof(why));
+	if (posted < 0) {
 		breaker_record(breaker, false, started, c->timeout_ms);
+		backend_observer_report(&c->observer, (unsigned)slot,
+		                        posted == HTTP_POST_TIMEOUT ? BACKEND_TIMEOUT : BACKEND_ERROR,
+		                        started_precise);
 		goto done;
 	}
 	breaker_record(breaker, true, started, c->timeout_ms);
 	judge(c, body, body_len, cert, issuer, c->nonce ? nonce : NULL, NONCE_LEN, time(NULL), out,
 	      why, sizeof(why));
+	backend_observer_report(&c->observer, (unsigned)slot,
+	                        out->status != OCSP_CHECK_FAILED ? BACKEND_OK : BACKEND_ERROR, started_precise);
 done:
 	set_detail(out, url, why);
 out:

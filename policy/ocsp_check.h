@@ -15,6 +15,7 @@
 
 #include <openssl/x509.h>
 
+#include "common/backend_observer.h"
 #include "common/http_client.h"
 
 #define OCSP_CHECK_DEFAULT_TIMEOUT_MS 2000
@@ -76,6 +77,16 @@ struct ocsp_check *ocsp_check_new(const struct ocsp_settings *s, const char *ca_
 void ocsp_check_free(struct ocsp_check *c);
 
 /*
+ * Every query from now on is reported to o (copied; target: the responder's
+ * slot, see ocsp_check_responder, named with its URL when first taken):
+ * ok when the responder's answer was judged good, revoked or unknown, a
+ * timeout when it did not answer by the deadline, else an error. Queries
+ * the breaker skips reach no responder and are not reported. Call it before
+ * c is shared.
+ */
+void ocsp_check_observe(struct ocsp_check *c, const struct backend_observer *o);
+
+/*
  * Asks the responder (the override URL, else the first http:// id-ad-ocsp URL
  * of cert's AIA) about cert, issued by issuer (the issuer as found in the
  * verified chain; it also serves to build the responder's chain when tls.ca
@@ -102,6 +113,9 @@ bool ocsp_check_responder_down(struct ocsp_check *c, X509 *cert);
 /* Which of them would be asked about cert: below OCSP_CHECK_RESPONDERS,
  * the same for every certificate that names the same responder. */
 unsigned ocsp_check_responder(struct ocsp_check *c, X509 *cert);
+/* True while the responder in slot (below OCSP_CHECK_RESPONDERS) is marked
+ * down. Lock-free: for metrics. */
+bool ocsp_check_slot_down(const struct ocsp_check *c, unsigned slot);
 
 /*
  * The pure part (and the fuzz target): judges one DER OCSPResponse for

@@ -43,10 +43,13 @@ struct policy *policy_new(const struct policy_settings *settings, struct redis_p
 	p->redis = redis;
 	if (opts == NULL)
 		opts = &serving;
+	if (p->directory != NULL)
+		ldap_directory_observe(p->directory, &opts->directory);
 	p->revocation = revocation_new(&settings->revocation, p->redis, opts->dry_run, opts->log, err,
 	                               errlen);
 	if (p->revocation == NULL)
 		goto fail;
+	revocation_observe(p->revocation, &opts->ocsp, &opts->crl);
 	return p;
 fail:
 	policy_free(p);
@@ -136,6 +139,16 @@ bool policy_backend_down(const struct policy *p, enum policy_backend b)
 		/* OCSP: revocation_check asks only responders that are not down. */
 		return false;
 	}
+}
+
+bool policy_ocsp_responder_down(const struct policy *p, unsigned slot)
+{
+	return revocation_ocsp_slot_down(p->revocation, slot);
+}
+
+int64_t policy_crl_next_update(const struct policy *p, size_t file)
+{
+	return revocation_crl_next_update(p->revocation, file);
 }
 
 unsigned policy_ocsp_responder(struct policy *p, X509 *cert)

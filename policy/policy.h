@@ -24,6 +24,10 @@ struct policy;
 struct policy_options {
 	bool dry_run;               /* writes nothing anywhere, keeps no mirror (authd --explain, -C) */
 	revocation_log_fn log;      /* news of the revocation mirror; NULL: none */
+	/* Where the directory's, the OCSP client's and the CRL store's calls
+	 * are reported (see ldap_directory_observe, ocsp_check_observe,
+	 * crl_store_observe); all zero: nowhere. */
+	struct backend_observer directory, ocsp, crl;
 };
 
 /* Borrows settings and redis (the shared state: helpdesk list, status
@@ -79,6 +83,12 @@ unsigned policy_backend_threads(const struct policy *p, enum policy_backend b);
  * POLICY_OCSP_RESPONDERS, the same for every certificate naming it. */
 #define POLICY_OCSP_RESPONDERS OCSP_CHECK_RESPONDERS
 unsigned policy_ocsp_responder(struct policy *p, X509 *cert);
+/* True while the OCSP responder in slot (below POLICY_OCSP_RESPONDERS) is
+ * marked down. Lock-free: for metrics. */
+bool policy_ocsp_responder_down(const struct policy *p, unsigned slot);
+/* The nextUpdate of the CRL in force from the settings' crl_files[file], in
+ * seconds since the Unix epoch; 0 when it has none. Lock-free: for metrics. */
+int64_t policy_crl_next_update(const struct policy *p, size_t file);
 
 struct policy_request {
 	X509 *cert;                 /* the verified device certificate */

@@ -94,6 +94,25 @@ bool revocation_blocks(const struct revocation *r)
 	return r->helpdesk != NULL;
 }
 
+void revocation_observe(struct revocation *r, const struct backend_observer *ocsp,
+                        const struct backend_observer *crl)
+{
+	if (r->ocsp != NULL)
+		ocsp_check_observe(r->ocsp, ocsp);
+	if (r->crls != NULL)
+		crl_store_observe(r->crls, crl);
+}
+
+bool revocation_ocsp_slot_down(const struct revocation *r, unsigned slot)
+{
+	return r->ocsp != NULL && ocsp_check_slot_down(r->ocsp, slot);
+}
+
+int64_t revocation_crl_next_update(const struct revocation *r, size_t file)
+{
+	return crl_store_next_update(r->crls, file);
+}
+
 unsigned revocation_ocsp_responder(struct revocation *r, X509 *cert)
 {
 	return r->ocsp != NULL ? ocsp_check_responder(r->ocsp, cert) : 0;

@@ -15,12 +15,14 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <openssl/x509.h>
 
-#include "policy/decision.h"
+#include "common/backend_observer.h"
 #include "common/redis_pool.h"
+#include "policy/decision.h"
 #include "policy/revocation_mirror.h"
 #include "policy/revocation_settings.h"
 
@@ -58,6 +60,14 @@ int revocation_reload_changed(struct revocation *r, char *err, size_t errlen);
 bool revocation_blocks(const struct revocation *r);
 /* Which OCSP responder a check of cert would ask (see ocsp_check_responder). */
 unsigned revocation_ocsp_responder(struct revocation *r, X509 *cert);
+/* The OCSP client's and the CRL store's calls go to ocsp and crl (see
+ * ocsp_check_observe, crl_store_observe), where there are such. Before r is shared. */
+void revocation_observe(struct revocation *r, const struct backend_observer *ocsp,
+                        const struct backend_observer *crl);
+/* See ocsp_check_slot_down (false without OCSP) and crl_store_next_update
+ * (file below settings->n_crl_files). Lock-free. */
+bool revocation_ocsp_slot_down(const struct revocation *r, unsigned slot);
+int64_t revocation_crl_next_update(const struct revocation *r, size_t file);
 
 /* Whether a check may ask OCSP. */
 enum revocation_ocsp {

@@ -148,6 +148,22 @@ clients = ( { name = "${AUTHD_CLIENT_NAME:-lab-switch}"; address = "${AUTHD_CLIE
 EOF
 }
 
+# metrics_enable: a free METRICS_PORT and METRICS_SECTION, a metrics section listening on it
+# (for AUTHD_EXTRA_CONFIG).
+metrics_enable() {
+	METRICS_PORT=$(free_port tcp)
+	METRICS_SECTION="metrics = { listen = \"127.0.0.1:$METRICS_PORT\"; allow = [ \"127.0.0.1/32\" ]; };"
+}
+
+# metrics_scrape: authd's /metrics into $HARNESS_DIR/scrape.txt.
+metrics_scrape() {
+	curl -sS --max-time 3 -o "$HARNESS_DIR/scrape.txt" "http://127.0.0.1:$METRICS_PORT/metrics" ||
+		fail "cannot scrape http://127.0.0.1:$METRICS_PORT/metrics"
+}
+
+# metric_value SERIES: its value in the last scrape, empty when it is absent.
+metric_value() { awk -v name="$1" '$1 == name { print $2 }' "$HARNESS_DIR/scrape.txt"; }
+
 # authd_write_config FILE: a complete authd config from the AUTHD_* knobs, absolute paths only.
 # Mode 0600, as authd wants a config that holds inline secrets.
 authd_write_config() {

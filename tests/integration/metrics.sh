@@ -36,16 +36,18 @@ decisions_from_metrics() {
 		"$HARNESS_DIR/scrape.txt" | awk '{ n[$1 " " $2] += $3 } END { for (k in n) if (n[k]) print k, n[k] }' | sort
 }
 
-metric_value() { awk -v name="$1" '$1 == name { print $2 }' "$HARNESS_DIR/scrape.txt"; }
-
 stop_slow_client() { [[ -z $SLOW_PID ]] || kill "$SLOW_PID" 2>/dev/null || true; }
 
 harness_init
 need_command curl curl
 need_command promtool prometheus
 harness_on_exit stop_slow_client
-METRICS_PORT=$(free_port tcp)
-AUTHD_EXTRA_CONFIG="metrics = { listen = \"127.0.0.1:$METRICS_PORT\"; allow = [ \"127.0.0.1/32\" ]; };"
+metrics_enable
+# A CRL file: a backend target whose lookups, failed reload and nextUpdate are counted.
+CRL=$HARNESS_DIR/crl.pem
+cp "$AUTHD_PKI/issuing-ca-empty.crl.pem" "$CRL"
+AUTHD_EXTRA_CONFIG="$METRICS_SECTION
+revocation = { crl = [ \"$CRL\" ]; };"
 authd_start
 "$AUTHD_BIN" -C -c "$AUTHD_CONF" >/dev/null || fail "authd -C refused a config with a metrics section"
 
@@ -88,10 +90,36 @@ for backend in redis directory ocsp; do
 	[[ -n $(metric_value "authd_backend_queue_wait_seconds_count{backend=\"$backend\"}") ]] ||
 		fail "no authd_backend_queue_wait_seconds for $backend"
 done
-for backend in redis directory; do
-	[[ $(metric_value "authd_backend_up{backend=\"$backend\"}") == 1 ]] ||
-		fail "authd_backend_up of $backend is not 1"
+# The CRL file as a backend target: every lookup the decision log says the CRL answered, up,
+# its nextUpdate as openssl reads it; none for the backends this config does not use.
+crl_series="backend=\"crl\",target=\"$CRL\""
+crl_lookups=$(jq -c 'select(.revocation_source == "crl")' "$AUTHD_DECISIONS" | wc -l)
+((crl_lookups == 2)) || fail "expected 2 decisions answered by the CRL, the log has $crl_lookups"
+[[ $(metric_value "authd_backend_requests_total{$crl_series,result=\"ok\"}") == "$crl_lookups" ]] ||
+	fail "authd_backend_requests_total of the CRL is not $crl_lookups: $(grep '^authd_backend_requests' "$HARNESS_DIR/scrape.txt")"
+[[ $(metric_value "authd_backend_request_duration_seconds_count{$crl_series}") == "$crl_lookups" ]] ||
+	fail "authd_backend_request_duration_seconds of the CRL did not count $crl_lookups lookups"
+[[ $(metric_value "authd_backend_up{$crl_series}") == 1 ]] || fail "authd_backend_up of the CRL is not 1"
+next_update=$(date -d "$(openssl crl -in "$CRL" -noout -nextupdate | cut -d= -f2)" +%s)
+[[ $(metric_value "authd_crl_next_update_timestamp_seconds{file=\"$CRL\"}") == "$next_update" ]] ||
+	fail "authd_crl_next_update_timestamp_seconds is not the CRL's nextUpdate $next_update"
+! grep -q '^authd_backend_up{backend="\(redis\|directory\|ocsp\)"' "$HARNESS_DIR/scrape.txt" ||
+	fail "authd_backend_up has series of backends this config does not use"
+# Thread pools: the two workers (threads = 2) worked, and no backend has threads here.
+[[ $(metric_value 'authd_threads{pool="worker"}') == 2 ]] || fail "authd_threads of the workers is not 2"
+awk '$1 == "authd_thread_busy_seconds_total{pool=\"worker\"}" && $2 > 0 { ok = 1 } END { exit !ok }' \
+	"$HARNESS_DIR/scrape.txt" || fail "the workers' authd_thread_busy_seconds_total did not grow"
+[[ $(metric_value 'authd_threads{pool="directory"}') == 0 ]] || fail "directory threads without a directory"
+# A broken CRL file: the reload fails on it (an error of that file), the CRL in force stays up.
+echo "not a CRL" >"$CRL.new" && mv "$CRL.new" "$CRL"
+for ((i = 0; i < 50; i++)); do
+	metrics_scrape
+	[[ -z $(metric_value "authd_backend_requests_total{$crl_series,result=\"error\"}") ]] || break
+	sleep 0.1
 done
+[[ $(metric_value "authd_backend_requests_total{$crl_series,result=\"error\"}") == 1 ]] ||
+	fail "the failed reload of the CRL file is not one error in authd_backend_requests_total"
+[[ $(metric_value "authd_backend_up{$crl_series}") == 1 ]] || fail "the CRL in force is no longer up"
 
 # More scrapes, one after the other, than the listener serves at once: closed connections give
 # their slot back.

@@ -35,11 +35,12 @@ responder_start() {
 responder_count() { "$OCSP_RESPONDER" count "$OCSP_DIR"; }
 
 # start_authd [REVOCATION_SETTINGS] [--no-redis]: authd asking the responder, the status cached
-# in Redis unless --no-redis.
+# in Redis unless --no-redis; with metrics after metrics_enable.
 start_authd() {
 	local settings=${1:-} redis=""
 	[[ ${2:-} == --no-redis ]] || { redis_start; redis=$(redis_section); }
 	AUTHD_EXTRA_CONFIG="$redis
+${METRICS_SECTION:-}
 revocation = { ocsp = { url = \"http://127.0.0.1:$OCSP_PORT/\"; timeout_ms = ${OCSP_TIMEOUT_MS:-3000}; }; $settings };"
 	authd_start
 }
@@ -57,14 +58,33 @@ auth() {
 		"$outcome, reason $reason, revocation $revocation from $source"
 }
 
+# expect_metric SERIES VALUE: SERIES has VALUE in the last scrape.
+expect_metric() {
+	[[ $(metric_value "$1") == "$2" ]] ||
+		fail "$1 is '$(metric_value "$1")', expected $2: $(grep '^authd_backend_\(requests_total\|up\)' "$HARNESS_DIR/scrape.txt")"
+}
+
 # good → accept; the status lands in Redis with a TTL; the second authentication is answered
-# from the cache without asking the responder.
+# from the cache without asking the responder. The metrics count the responder's answer under
+# its URL, and Redis's commands under its address.
 case_good_cached() {
-	local keys ttl
+	local keys ttl ocsp
 	responder_start
+	metrics_enable
 	start_authd
 	auth laptop 02:00:00:70:00:01 accept ok good ocsp
 	[[ $(responder_count) == 1 ]] || fail "expected 1 request at the responder, it counted $(responder_count)"
+	metrics_scrape
+	ocsp="backend=\"ocsp\",target=\"http://127.0.0.1:$OCSP_PORT/\""
+	expect_metric "authd_backend_requests_total{$ocsp,result=\"ok\"}" 1
+	expect_metric "authd_backend_request_duration_seconds_count{$ocsp}" 1
+	expect_metric "authd_backend_up{$ocsp}" 1
+	expect_metric "authd_backend_up{backend=\"redis\",target=\"127.0.0.1:$REDIS_PORT\"}" 1
+	[[ $(metric_value "authd_backend_requests_total{backend=\"redis\",target=\"127.0.0.1:$REDIS_PORT\",result=\"ok\"}") -ge 1 ]] ||
+		fail "no Redis command counted ok"
+	expect_metric 'authd_threads{pool="ocsp"}' 8
+	awk '$1 == "authd_thread_busy_seconds_total{pool=\"ocsp\"}" && $2 > 0 { ok = 1 } END { exit !ok }' \
+		"$HARNESS_DIR/scrape.txt" || fail "the OCSP threads' busy seconds did not grow"
 	keys=$(rcli --scan --pattern 'test:status:*')
 	[[ $(wc -w <<<"$keys") == 1 ]] || fail "expected one status key in Redis, found: $keys"
 	[[ $(rcli GET "$keys") == "good ocsp "* ]] || fail "the cached status is '$(rcli GET "$keys")'"
@@ -116,6 +136,7 @@ case_responder_down() {
 case_responder_hangs() {
 	local pid start ms bg
 	responder_start
+	metrics_enable
 	start_authd
 	auth printer 02:00:00:74:00:01 accept ok good ocsp
 	pid=$(cat "$OCSP_DIR/pid")
@@ -134,6 +155,10 @@ case_responder_hangs() {
 	kill -CONT "$pid"
 	expect_decision 02:00:00:74:00:02 '.reason == "revocation_unknown" and .duration_ms < 8000' \
 		"revocation_unknown within the 3000 ms timeout (plus the handshake)"
+	# The silence is a timeout of that responder, not an error.
+	metrics_scrape
+	expect_metric "authd_backend_requests_total{backend=\"ocsp\",target=\"http://127.0.0.1:$OCSP_PORT/\",result=\"timeout\"}" 1
+	expect_metric "authd_backend_requests_total{backend=\"ocsp\",target=\"http://127.0.0.1:$OCSP_PORT/\",result=\"error\"}" ""
 }
 
 # bulk_devices N DIR [NAME [OCSP_URL]]: N more certificates of the Device CA (NAME-i.pem +

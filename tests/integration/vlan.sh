@@ -424,16 +424,34 @@ case_group_search() {
 
 # The directory stops: fail closed (or quarantine), authd stays up and recovers by itself when
 # the directory is back on the same port.
+# directory_metric SERIES_SUFFIX: the value of an LDAP_URI series in a fresh scrape, "" when absent.
+directory_metric() {
+	metrics_scrape
+	metric_value "authd_backend_$1"
+}
+
 case_outage() {
+	local uri
 	slapd_start
-	start_with "$(ldap_section)$(policy_section "$RULES")"
+	metrics_enable
+	start_with "$METRICS_SECTION$(ldap_section)$(policy_section "$RULES")"
+	uri="backend=\"directory\",target=\"$LDAP_URI\""
 	placed laptop 02:00:00:26:00:01 110 1 employees-wired $ETHERNET
+	[[ $(directory_metric "up{$uri}") == 1 ]] || fail "the directory is not up while it answers"
+	# The bind and the search, both answered.
+	[[ $(directory_metric "requests_total{$uri,result=\"ok\"}") == 2 ]] ||
+		fail "expected 2 calls counted ok: $(grep '^authd_backend_requests' "$HARNESS_DIR/scrape.txt")"
 	slapd_stop
 	refused laptop 02:00:00:26:00:02 directory_unavailable $ETHERNET
 	expect_decision 02:00:00:26:00:02 '(.detail // "") != ""' "a detail saying why the directory failed"
 	expect_authd_running
+	# A stopped directory: its calls failed, and the URI is down.
+	[[ $(directory_metric "up{$uri}") == 0 ]] || fail "the stopped directory's URI is not down in authd_backend_up"
+	[[ $(directory_metric "requests_total{$uri,result=\"error\"}") -ge 1 ]] ||
+		fail "the stopped directory's calls are not counted as errors: $(grep '^authd_backend_requests' "$HARNESS_DIR/scrape.txt")"
 	slapd_restart
 	placed laptop 02:00:00:26:00:03 110 1 employees-wired $ETHERNET
+	[[ $(directory_metric "up{$uri}") == 1 ]] || fail "the restarted directory is not up again"
 
 	restart_with "$(ldap_section)$(policy_section "$RULES" 'directory_unavailable = "quarantine"; quarantine_vlan = 999;')"
 	slapd_stop
@@ -477,10 +495,11 @@ wait_for_pending() {
 # end with directory_unavailable in parallel, bounded by the timeouts, while authd answers a
 # Status-Server at once. Then the directory thaws and placement works again.
 case_frozen_directory() {
-	local i pid start elapsed probe_start probe_ms macs=() logs=() pids=() rc limit
+	local i pid start elapsed probe_start probe_ms macs=() logs=() pids=() rc limit uri
 	[[ -x ${AUTHD_PROBE:-} ]] || fail "AUTHD_PROBE must name the radius_probe binary (got '${AUTHD_PROBE:-}')"
 	slapd_start
-	start_with "$(ldap_section)$(policy_section "$RULES")"
+	metrics_enable
+	start_with "$METRICS_SECTION$(ldap_section)$(policy_section "$RULES")"
 	placed laptop 02:00:00:27:00:01 110 1 employees-wired $ETHERNET
 	eapol_config laptop >"$HARNESS_DIR/frozen.conf"
 	pid=$(slapd_pid)
@@ -529,6 +548,11 @@ case_frozen_directory() {
 	limit=$((LDAP_TIMEOUT_MS * 3))
 	((elapsed <= limit)) ||
 		fail "four authentications took $elapsed ms with a frozen directory, expected <= $limit ms (timeout_ms $LDAP_TIMEOUT_MS, in parallel)"
+	# A frozen directory lets its calls time out: timeouts, not errors, and the URI is down.
+	uri="backend=\"directory\",target=\"$LDAP_URI\""
+	[[ $(directory_metric "requests_total{$uri,result=\"timeout\"}") -ge 4 ]] ||
+		fail "the frozen directory's calls are not counted as timeouts: $(grep '^authd_backend_requests' "$HARNESS_DIR/scrape.txt")"
+	[[ $(directory_metric "up{$uri}") == 0 ]] || fail "the frozen directory's URI is not down in authd_backend_up"
 	echo "frozen directory: 4 rejections in $elapsed ms, Status-Server answered in $probe_ms ms"
 	# Timeouts in a row marked the directory down for 2 s (lookups skip it meanwhile).
 	sleep 2.2

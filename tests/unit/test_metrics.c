@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -103,6 +105,42 @@ static void test_refuses_unbounded_families(void **state)
 	metrics_free(m);
 }
 
+/* Label values learnt at run time, a gauge at 0 that was set, seconds kept in ns. */
+static void test_published_values_set_gauges_and_seconds(void **state)
+{
+	static const char *const kinds[] = { "redis", "ocsp" };
+	static char urls[2][32];
+	static const char *const targets[] = { "127.0.0.1:6379", urls[0], urls[1] };
+	const struct metrics_label by_kind_target[] = { { "backend", kinds, 2 }, { "target", targets, 3 } };
+	atomic_size_t published = 1;
+	struct metrics *m = metrics_new();
+	struct metrics_family *up, *busy;
+	char *text;
+	size_t len;
+
+	up = metrics_gauge(m, "authd_up", "Up.", by_kind_target, 2);
+	busy = metrics_seconds_counter(m, "authd_busy_seconds_total", "Busy.", NULL, 0);
+	assert_non_null(up);
+	assert_non_null(busy);
+	metrics_label_published(up, 1, &published);
+	metrics_set(up, metrics_series(up, (size_t[]){ 0, 0 }), 0);
+	metrics_set(up, metrics_series(up, (size_t[]){ 1, 1 }), 1);   /* not published yet */
+	metrics_add(busy, 0, 1500000000LL);
+	metrics_add(busy, 0, 25);
+	text = metrics_render(m, &len);
+	assert_string_equal(text, "# HELP authd_up Up.\n# TYPE authd_up gauge\n"
+	                          "authd_up{backend=\"redis\",target=\"127.0.0.1:6379\"} 0\n"
+	                          "# HELP authd_busy_seconds_total Busy.\n# TYPE authd_busy_seconds_total counter\n"
+	                          "authd_busy_seconds_total 1.500000025\n");
+	free(text);
+	snprintf(urls[0], sizeof(urls[0]), "http://ocsp.test/");
+	atomic_store(&published, 2);
+	text = metrics_render(m, &len);
+	assert_non_null(strstr(text, "authd_up{backend=\"ocsp\",target=\"http://ocsp.test/\"} 1\n"));
+	free(text);
+	metrics_free(m);
+}
+
 static void test_prefix_contains(void **state)
 {
 	struct ip_prefix loopback, v6;
@@ -131,6 +169,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_renders_the_text_format),
 		cmocka_unit_test(test_refuses_unbounded_families),
+		cmocka_unit_test(test_published_values_set_gauges_and_seconds),
 		cmocka_unit_test(test_prefix_contains),
 	};
 

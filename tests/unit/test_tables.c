@@ -347,7 +347,7 @@ static void nothing(void *arg, bool cancelled)
 
 static void test_work_queue_depth_counts_waiting_jobs(void **state)
 {
-	struct work_queue *q = work_queue_new(1, 4);
+	struct work_queue *q = work_queue_new(1, 4, NULL, POOL_WORKER);
 	struct gate g = { false, false };
 
 	(void)state;
