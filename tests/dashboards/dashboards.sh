@@ -125,8 +125,9 @@ case_lint() {
 	[[ $(metric_names <<<'sum by (x) (rate(made_up_total{a="b"}[5m])) / on (y) group_left up' | tr '\n' ' ') == \
 		'made_up_total up ' ]] || fail "the name extraction is broken"
 
+	# A CRL, so that the families labelled by CRL file have a series to declare.
 	METRICS_PORT=$(free_port tcp)
-	AUTHD_EXTRA_CONFIG=$(metrics_section)
+	AUTHD_EXTRA_CONFIG="$(metrics_section) revocation = { crl = [ \"$AUTHD_PKI/issuing-ca-empty.crl.pem\" ]; };"
 	authd_start
 	curl -sS --max-time 3 -o "$HARNESS_DIR/scrape.txt" "http://127.0.0.1:$METRICS_PORT/metrics" ||
 		fail "no scrape of authd's /metrics"
