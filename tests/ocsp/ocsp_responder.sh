@@ -145,7 +145,10 @@ start() {
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	stop "$dir"
-	rm -f "$dir/responder.log" "$dir/responder.text" "$dir/base"
+	rm -f "$dir/responder.text" "$dir/base"
+	# Made here, not by the redirection below: that happens in the child, which may run after
+	# the first read of the log (a missing file would end this script under set -e).
+	: >"$dir/responder.log"
 	echo "$index" >"$dir/index"
 	echo "$pki" >"$dir/pki"
 
