@@ -7,6 +7,7 @@
 #include <freeradius/build.h>
 #include <freeradius/libradius.h>
 
+#include "authd/accept_metrics.h"
 #include "authd/client.h"
 #include "authd/config.h"
 #include "common/metrics.h"
@@ -88,6 +89,7 @@ struct authd_metrics {
 	struct metrics_family *requests, *drops, *retransmissions, *decisions, *duration, *round_trips,
 	                      *handshakes, *in_flight, *evicted, *revocation_checks, *soft_fail_accepts,
 	                      *build_info, *start_time, *queue_depth_gauge, *queue_wait, *backend_up;
+	struct accept_metrics *accepts;       /* placements, certificate expiry */
 };
 
 static void collect(void *arg)
@@ -108,6 +110,7 @@ static void collect(void *arg)
 			metrics_set(am->queue_depth_gauge, backend_index[b] - 1u,
 			            (int64_t)am->queue_depth(am->queue_arg, (enum policy_backend)b));
 	}
+	accept_metrics_collect(am->accepts);
 }
 
 static int register_families(struct authd_metrics *am)
@@ -204,7 +207,7 @@ struct authd_metrics *authd_metrics_new(const struct authd_config *cfg)
 	for (size_t i = 0; i < cfg->n_clients; i++)
 		am->nas[i] = cfg->clients[i].name;
 	am->nas[cfg->n_clients] = "";
-	if (register_families(am) < 0)
+	if (register_families(am) < 0 || (am->accepts = accept_metrics_new(am->registry, cfg)) == NULL)
 		goto fail;
 	return am;
 fail:
@@ -216,6 +219,7 @@ void authd_metrics_free(struct authd_metrics *am)
 {
 	if (am == NULL)
 		return;
+	accept_metrics_free(am->accepts);
 	metrics_free(am->registry);
 	free(am->nas);
 	free(am);
@@ -338,4 +342,12 @@ void authd_metrics_decision(struct authd_metrics *am, const struct client *c, co
 		metrics_add(am->revocation_checks, metrics_series(am->revocation_checks, (size_t[]){ source, result }),
 		            1);
 	}
+	if (dec->accept)
+		accept_metrics_accept(am->accepts, dec);
+}
+
+void authd_metrics_tick(struct authd_metrics *am)
+{
+	if (am != NULL)
+		accept_metrics_sweep(am->accepts);
 }
