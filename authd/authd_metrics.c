@@ -7,6 +7,7 @@
 #include <freeradius/build.h>
 #include <freeradius/libradius.h>
 
+#include "authd/accept_metrics.h"
 #include "authd/backend_metrics.h"
 #include "authd/client.h"
 #include "authd/config.h"
@@ -91,6 +92,7 @@ struct authd_metrics {
 	struct metrics_family *dynauth_requests, *dynauth_naks, *revoke_to_disconnect, *helpdesk_changes,
 	                      *helpdesk_revoked;
 	struct backend_metrics *backends;     /* per target and per thread pool */
+	struct accept_metrics *accepts;       /* placements, certificate expiry */
 };
 
 static void collect(void *arg)
@@ -112,6 +114,7 @@ static void collect(void *arg)
 			metrics_set(am->queue_depth_gauge, backend_index[b] - 1u,
 			            (int64_t)am->queue_depth(am->queue_arg, (enum policy_backend)b));
 	}
+	accept_metrics_collect(am->accepts);
 }
 
 static int register_families(struct authd_metrics *am)
@@ -227,7 +230,8 @@ struct authd_metrics *authd_metrics_new(const struct authd_config *cfg)
 	for (size_t i = 0; i < cfg->n_clients; i++)
 		am->nas[i] = cfg->clients[i].name;
 	am->nas[cfg->n_clients] = "";
-	if (register_families(am) < 0 || (am->backends = backend_metrics_new(am->registry, cfg)) == NULL)
+	if (register_families(am) < 0 || (am->backends = backend_metrics_new(am->registry, cfg)) == NULL ||
+	    (am->accepts = accept_metrics_new(am->registry, cfg)) == NULL)
 		goto fail;
 	return am;
 fail:
@@ -240,6 +244,7 @@ void authd_metrics_free(struct authd_metrics *am)
 	if (am == NULL)
 		return;
 	backend_metrics_free(am->backends);
+	accept_metrics_free(am->accepts);
 	metrics_free(am->registry);
 	free(am->nas);
 	free(am);
@@ -367,6 +372,14 @@ void authd_metrics_decision(struct authd_metrics *am, const struct client *c, co
 		metrics_add(am->revocation_checks, metrics_series(am->revocation_checks, (size_t[]){ source, result }),
 		            1);
 	}
+	if (dec->accept)
+		accept_metrics_accept(am->accepts, dec);
+}
+
+void authd_metrics_tick(struct authd_metrics *am)
+{
+	if (am != NULL)
+		accept_metrics_sweep(am->accepts);
 }
 
 const char *const *authd_metrics_nas(const struct authd_metrics *am, size_t *n)

@@ -5,7 +5,9 @@
  * by the configuration (NAS client names) or by code (reason codes,
  * outcomes, drop causes), never by what a device sends. Every function
  * takes a NULL struct authd_metrics (metrics not configured) and then does
- * nothing; all are lock-free and may be called from any thread.
+ * nothing, and may be called from any thread; all are lock-free but the
+ * decision of an accept and the tick, which take the expiry horizon's lock
+ * for a bounded moment (a scrape never takes it).
  */
 #ifndef AUTHD_AUTHD_METRICS_H
 #define AUTHD_AUTHD_METRICS_H
@@ -67,9 +69,13 @@ void authd_metrics_conversation_evicted(struct authd_metrics *am, const struct c
  * A conversation's decision, as written to the decision log (called after
  * the write, with the record as it ended): decisions by outcome, reason and
  * NAS, duration, round trips, the TLS handshake, the revocation check; the
- * conversation leaves the in-flight gauge.
+ * conversation leaves the in-flight gauge. An accept also counts its
+ * placement and its device certificate (authd/accept_metrics.h).
  */
 void authd_metrics_decision(struct authd_metrics *am, const struct client *c, const struct decision *dec);
+/* Periodic upkeep (every second, from one thread): device certificates
+ * past metrics.device_window_days leave the expiry horizon. */
+void authd_metrics_tick(struct authd_metrics *am);
 
 /* The NAS label values: the client names, then "" (not a client). */
 const char *const *authd_metrics_nas(const struct authd_metrics *am, size_t *n);

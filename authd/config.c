@@ -453,7 +453,9 @@ static int parse_metrics_tls(struct config_parser *p, const config_setting_t *g,
 /* The optional metrics endpoint: off unless the group is there. */
 static int parse_metrics(struct config_parser *p, struct authd_config *cfg)
 {
-	static const char *const keys[] = { "listen", "allow", "tls", NULL };
+	static const char *const keys[] = {
+		"listen", "allow", "tls", "device_window_days", "max_tracked_devices", NULL
+	};
 	static const char *const loopback[] = { "127.0.0.0/8", "::1/128" };
 	struct metrics_settings *m = &cfg->metrics;
 	const config_setting_t *g;
@@ -469,10 +471,14 @@ static int parse_metrics(struct config_parser *p, struct authd_config *cfg)
 		return 0;
 	m->enabled = true;
 	m->line = (int)config_setting_source_line(g);
+	m->device_window_days = 30;
+	m->max_tracked_devices = 100000;
 	if (config_parser_check_keys(p, g, "metrics", keys) < 0 ||
 	    config_parser_string(p, g, "listen", true, &listen) < 0 || metrics_listen(p, g, listen, m) < 0 ||
 	    config_parser_string_list(p, g, "allow", false, &allow, &n_allow) < 0 ||
-	    parse_metrics_tls(p, g, m) < 0)
+	    parse_metrics_tls(p, g, m) < 0 ||
+	    config_parser_uint(p, g, "device_window_days", 1, 366, &m->device_window_days) < 0 ||
+	    config_parser_uint(p, g, "max_tracked_devices", 1, 10000000, &m->max_tracked_devices) < 0)
 		goto out;
 	/* Metrics name NASes and say how authentication goes: loopback only
 	 * unless the config says who else may read them. */

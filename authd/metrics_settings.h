@@ -22,6 +22,10 @@ struct metrics_settings {
 	char *certificate;
 	char *private_key;
 	char *client_ca;
+	/* The device certificate expiry horizon: certificates accepted in the
+	 * last device_window_days days, at most max_tracked_devices of them. */
+	unsigned device_window_days;
+	unsigned max_tracked_devices;
 	int line;                  /* where the group starts, for later errors */
 };
 

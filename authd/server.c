@@ -37,7 +37,7 @@ struct worker {
 	bool started;
 	struct event_base *base;
 	struct event **reads;          /* one per socket */
-	struct event *every_second;    /* worker 0 only: timeouts, changed files */
+	struct event *every_second;    /* worker 0 only: timeouts, changed files, metrics upkeep */
 	struct event *stop;            /* made active by the main thread to end the loop */
 	struct dispatch_scratch scratch;
 	uint8_t datagram[RADIUS_MAX_PACKET];
@@ -226,6 +226,7 @@ static void on_second(evutil_socket_t fd, short what, void *arg)
 
 	dispatch_reload_changed_files(w->server->dispatch);
 	dispatch_end_idle(w->server->dispatch);
+	authd_metrics_tick(w->server->metrics);
 	worker_busy(w, started);
 }
 

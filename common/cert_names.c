@@ -8,7 +8,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
-void cert_name_string(const X509_NAME *name, char *out, size_t outlen)
+static void name_print(const X509_NAME *name, unsigned long flags, char *out, size_t outlen)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	int n = 0;
@@ -16,11 +16,27 @@ void cert_name_string(const X509_NAME *name, char *out, size_t outlen)
 	out[0] = '\0';
 	if (bio == NULL)
 		return;
-	/* RFC 2253 with UTF-8 kept as is; control characters are escaped by JSON later. */
-	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0)
+	if (X509_NAME_print_ex(bio, name, 0, flags) >= 0)
 		n = BIO_read(bio, out, (int)outlen - 1);
 	out[n > 0 ? n : 0] = '\0';
 	BIO_free(bio);
+}
+
+void cert_name_string(const X509_NAME *name, char *out, size_t outlen)
+{
+	/* RFC 2253 with UTF-8 kept as is; control characters are escaped by JSON later. */
+	name_print(name, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB, out, outlen);
+}
+
+void cert_name_ascii(const X509_NAME *name, char *out, size_t outlen)
+{
+	name_print(name, XN_FLAG_RFC2253, out, outlen);
+	/* OpenSSL escapes what it prints as \XX; a name it cannot decode may
+	 * leave other bytes behind. */
+	for (char *c = out; *c != '\0'; c++) {
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
+	}
 }
 
 void cert_serial_hex(const X509 *cert, char *out, size_t outlen)

@@ -12,6 +12,10 @@
 
 /* RFC 2253 form, e.g. "CN=laptop-0001,O=Example". "" on error. */
 void cert_name_string(const X509_NAME *name, char *out, size_t outlen);
+/* The same in printable ASCII, whatever the name holds: bytes outside
+ * ASCII as RFC 2253 \XX escapes (of their UTF-8), anything else unprintable
+ * as '?'. For labels and other text that must stay ASCII. */
+void cert_name_ascii(const X509_NAME *name, char *out, size_t outlen);
 /* Serial as upper-case hex without separators. "" on error. */
 void cert_serial_hex(const X509 *cert, char *out, size_t outlen);
 

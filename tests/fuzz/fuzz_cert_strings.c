@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the strings authd derives from a device certificate:
  * cert_identity() from every identity source, the names of common/cert_names.h
- * (subject and issuer in RFC 2253 form, the serial, the SAN listing) and the
+ * (subject and issuer in RFC 2253 form, also as printable ASCII for metric
+ * labels, the serial, the SAN listing) and the
  * decision record's JSON line for a decision filled from that certificate.
  *
  * Input: one certificate, DER or PEM (the smoke run is seeded with the test
@@ -116,6 +117,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(d.detail, sizeof(d.detail), "subject %s", name);
 	cert_name_string(X509_get_issuer_name(cert), tiny, sizeof(tiny));
 	check_string(tiny, sizeof(tiny));
+	/* A metric label: printable ASCII only, whatever the name holds. */
+	cert_name_ascii(X509_get_subject_name(cert), out, sizeof(out));
+	check_string(out, sizeof(out));
+	for (const unsigned char *p = (const unsigned char *)out; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			abort();
 	cert_serial_hex(cert, name, sizeof(name));
 	check_string(name, sizeof(name));
 	/* Hex digits; OpenSSL parses negative serials (RFC 5280 forbids them), shown with a '-'. */

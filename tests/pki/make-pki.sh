@@ -37,6 +37,9 @@
 #               this name, so an escaped filter must find it (and only it)
 #   stranger    valid, clientAuth, CN + SAN stranger-0001.corp.example: a sound certificate of a
 #               device that is in neither the test directory nor any static group map
+#   in5days, in60days
+#               valid, clientAuth, expiring 5 and 60 days after they were made: the expiry
+#               horizon of the metrics (the PKI is made again when in5days has a day left)
 # Device CNs other than laptop/printer are NAME-0001.corp.example, with a matching SAN.
 #
 # CRLs of the Device CA (PEM): issuing-ca.crl.pem revokes `revoked` (next update in 30 days);
@@ -56,15 +59,15 @@
 #                            (tests/ocsp/ocsp_responder.sh does this). Certificates of other
 #                            issuers (rogue, selfsigned) are not in it: the answer is "unknown".
 #
-# Idempotent: if DIR already holds a complete PKI made by this exact script and the laptop
-# certificate is still valid for a day, nothing is done. --force regenerates. Files are
+# Idempotent: if DIR already holds a complete PKI made by this exact script and the laptop and
+# in5days certificates are still valid for a day, nothing is done. --force regenerates. Files are
 # built in a temporary directory and moved into DIR at the end, so a failed run leaves
 # nothing half-written behind.
 set -euo pipefail
 
 WORK=""
 DEVICES=(laptop printer expired future rogue selfsigned noeku sha1 weakkey kiosk
-	inj-star inj-or inj-suffix inj-backslash revoked stranger inj-exact)
+	inj-star inj-or inj-suffix inj-backslash revoked stranger inj-exact in5days in60days)
 STAMP=.make-pki.stamp
 
 die() { printf 'make-pki.sh: %s\n' "$*" >&2; exit 1; }
@@ -97,7 +100,8 @@ is_current() {
 	local dir=$1 f
 	[[ -f $dir/$STAMP && $(cat "$dir/$STAMP") == "$(script_hash)" ]] || return 1
 	for f in $(expected_files); do [[ -s $dir/$f ]] || return 1; done
-	openssl x509 -in "$dir/laptop.pem" -noout -checkend 86400 >/dev/null
+	openssl x509 -in "$dir/laptop.pem" -noout -checkend 86400 >/dev/null &&
+		openssl x509 -in "$dir/in5days.pem" -noout -checkend 86400 >/dev/null
 }
 
 new_ec_key() { run "key $1" openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
@@ -295,6 +299,8 @@ generate() {
 		device revoked revoked-0001.corp.example device ec issuing-ca -days 365
 		device stranger stranger-0001.corp.example device ec issuing-ca -days 365
 		device inj-exact 'weird*(device)' device_nosan ec issuing-ca -days 365
+		device in5days in5days-0001.corp.example device ec issuing-ca -enddate "$(ca_date '5 days')"
+		device in60days in60days-0001.corp.example device ec issuing-ca -enddate "$(ca_date '60 days')"
 
 		crl issuing-ca issuing-ca-empty.crl.pem -crldays 30
 		ISSUER=issuing-ca run "revoke" openssl ca -config ca.cnf -batch -revoke revoked.pem \

@@ -645,6 +645,8 @@ static void test_metrics(void **state)
 	assert_int_equal(cfg.metrics.port, 9812);
 	assert_int_equal(cfg.metrics.n_allow, 2);
 	assert_null(cfg.metrics.certificate);
+	assert_int_equal(cfg.metrics.device_window_days, 30);
+	assert_int_equal(cfg.metrics.max_tracked_devices, 100000);
 	config_free(&cfg);
 	/* Off unless configured; loopback only unless allow says otherwise. */
 	snprintf(body, sizeof(body), "%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG);
@@ -677,6 +679,19 @@ static void test_metrics(void **state)
 	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
 	         "metrics = { listen = \"127.0.0.1:9812\"; user = \"x\"; };\n");
 	expect_error(body, ":6:", "user");
+	/* The expiry horizon's window and table size. */
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "metrics = { listen = \"127.0.0.1:9812\"; device_window_days = 7; max_tracked_devices = 5000; };\n");
+	assert_int_equal(config_load(write_config("horizon.conf", body), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.metrics.device_window_days, 7);
+	assert_int_equal(cfg.metrics.max_tracked_devices, 5000);
+	config_free(&cfg);
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "metrics = { listen = \"127.0.0.1:9812\"; device_window_days = 0; };\n");
+	expect_error(body, ":6:", "\"device_window_days\" is 0, must be 1..366");
+	snprintf(body, sizeof(body), "%s%s%s%s%s", GOOD_LISTEN, GOOD_CLIENTS, good_tls(), GOOD_LOG,
+	         "metrics = { listen = \"127.0.0.1:9812\"; max_tracked_devices = 20000000; };\n");
+	expect_error(body, ":6:", "\"max_tracked_devices\" is 20000000, must be 1..10000000");
 }
 
 static void test_client_match_prefixes(void **state)
