@@ -49,6 +49,9 @@ holds_sigterm() {
 	[[ ($name == env || $name == "${AUTHD_BIN##*/}") && $blocked == 1 ]]
 }
 
+# process_state PID: the State letter of /proc/PID/status (R, S, Z...), empty once PID is gone.
+process_state() { awk '$1 == "State:" { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
+
 # run_once DELAY_MS: launch authd, SIGTERM it DELAY_MS after the launch (or as soon as it holds
 # the signal, if later), and wait up to LIMIT_MS. Sets RUN_MS (ms from the SIGTERM to the exit)
 # and RUN_RESULT: ok, hang, or "status N".
@@ -58,8 +61,13 @@ run_once() {
 	t_launch=$(now_us)
 	env --block-signal=TERM,INT "$AUTHD_BIN" -c "$AUTHD_CONF" >>"$AUTHD_LOG" 2>&1 &
 	pid=$!
+	# Bounded: a process that ends by itself before it is seen holding the signal stays a
+	# zombie (kill -0 still succeeds) until bash reaps it, which a loop of builtins may delay.
 	until holds_sigterm "$pid"; do
-		kill -0 "$pid" 2>/dev/null || break
+		if ! kill -0 "$pid" 2>/dev/null || [[ $(process_state "$pid") == Z ]] ||
+			(($(now_us) - t_launch > 5000000)); then
+			break
+		fi
 	done
 	left=$((delay - ($(now_us) - t_launch) / 1000))
 	pause_ms "$left"
