@@ -21,6 +21,7 @@
 #include "authd/metrics_listener.h"
 #include "authd/radius.h"
 #include "authd/server.h"
+#include "authd/service_notify.h"
 #include "eap/eap_tls.h"
 #include "common/redis_pool.h"
 #include "common/report.h"
@@ -127,6 +128,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(cfg.log_level);
+	log_detect_journal();
 	report_set_sink(log_report_line);
 	if (explain.cert_file != NULL) {
 		rc = explain_run(&cfg, &explain);
@@ -167,6 +169,7 @@ int main(int argc, char **argv)
 			        "without Message-Authenticator are accepted (BlastRADIUS, CVE-2024-3596)",
 			        cfg.clients[i].name);
 	}
+	service_notify_init();
 	if (stopped_while_starting(&rc))
 		goto out;
 	server = server_new(&cfg, tls, err, sizeof(err));

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "authd/log.h"
 #include "authd/metrics_listener.h"
 #include "authd/radius.h"
+#include "authd/service_notify.h"
 #include "common/redis_pool.h"
 
 /* Datagrams read per wake-up before yielding to other events. */
@@ -36,6 +38,8 @@ struct worker {
 	struct event **reads;          /* one per socket */
 	struct event *every_second;    /* worker 0 only: timeouts, changed files */
 	struct event *stop;            /* made active by the main thread to end the loop */
+	struct event *heartbeat;       /* with a watchdog: stamps `beat` while the loop turns */
+	_Atomic int64_t beat;          /* CLOCK_MONOTONIC ms of the last heartbeat */
 	struct dispatch_scratch scratch;
 	uint8_t datagram[RADIUS_MAX_PACKET];
 };
@@ -50,6 +54,8 @@ struct server {
 	struct metrics_listener *metrics_listener;   /* owned; NULL: no metrics section */
 	struct worker *workers;
 	unsigned n_workers;
+	uint64_t watchdog_usec;        /* the service manager's watchdog; 0: none */
+	bool workers_late;             /* main thread only: a worker missed the last watchdog check */
 };
 
 void server_block_signals(void)
@@ -207,6 +213,21 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	w->beat = monotonic_ms();
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -239,6 +260,17 @@ static int worker_setup(struct server *s, struct worker *w, bool every_second)
 		if (w->every_second == NULL || event_add(w->every_second, &second) < 0)
 			return -1;
 	}
+	w->beat = monotonic_ms();
+	if (s->watchdog_usec > 0) {
+		/* Four beats per watchdog interval: a worker is late only when
+		 * its loop stops turning, not when a beat falls just after a ping. */
+		uint64_t usec = s->watchdog_usec / 4;
+		const struct timeval every = { (time_t)(usec / 1000000u), (suseconds_t)(usec % 1000000u) };
+
+		w->heartbeat = event_new(w->base, -1, EV_PERSIST, on_heartbeat, w);
+		if (w->heartbeat == NULL || event_add(w->heartbeat, &every) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -251,6 +283,8 @@ static void worker_cleanup(struct server *s, struct worker *w)
 	free(w->reads);
 	if (w->every_second != NULL)
 		event_free(w->every_second);
+	if (w->heartbeat != NULL)
+		event_free(w->heartbeat);
 	if (w->stop != NULL)
 		event_free(w->stop);
 	if (w->base != NULL)
@@ -266,8 +300,37 @@ static unsigned worker_count(const struct authd_config *cfg)
 	return cores > 0 ? (unsigned)cores : 1;
 }
 
+/*
+ * The watchdog is fed only while every worker's loop turns: a worker stuck
+ * in a callback is what the service manager should restart authd for, and
+ * the main thread, which only waits for signals, would go on feeding it.
+ */
+static void feed_watchdog(struct server *s)
+{
+	int64_t now = monotonic_ms(), limit = (int64_t)(s->watchdog_usec / 1000u);
+
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		int64_t late = now - s->workers[i].beat;
+
+		if (late >= limit) {
+			if (!s->workers_late)
+				log_msg(LOG_ERROR, "worker %u has not turned for %" PRId64 " ms: the service "
+				        "manager's watchdog is no longer fed", i, late);
+			s->workers_late = true;
+			return;
+		}
+	}
+	if (s->workers_late)
+		log_msg(LOG_INFO, "every worker turns again: the watchdog is fed");
+	s->workers_late = false;
+	service_notify("WATCHDOG=1");
+}
+
 static void wait_for_stop(struct server *s)
 {
+	/* Twice per watchdog interval, as the manager recommends. */
+	const uint64_t half = s->watchdog_usec / 2;
+	const struct timespec wake = { (time_t)(half / 1000000u), (long)(half % 1000000u) * 1000 };
 	sigset_t set;
 	int sig;
 
@@ -276,13 +339,22 @@ static void wait_for_stop(struct server *s)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		if (s->watchdog_usec > 0) {
+			sig = sigtimedwait(&set, NULL, &wake);
+			feed_watchdog(s);
+		} else if (sigwait(&set, &sig) != 0) {
+			continue;
+		}
+		if (sig < 0)
 			continue;
 		if (sig != SIGHUP) {
 			log_msg(LOG_INFO, "signal %d: stopping", sig);
+			service_notify("STOPPING=1");
 			return;
 		}
+		service_notify_reloading();
 		dispatch_reload(s->dispatch);
+		service_notify("READY=1");
 	}
 }
 
@@ -293,6 +365,7 @@ enum server_end server_run(struct server *s)
 	char err[256];
 
 	s->n_workers = worker_count(s->cfg);
+	s->watchdog_usec = service_watchdog_usec();
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));
 	if (s->workers == NULL)
 		return SERVER_FAILED;
@@ -318,6 +391,9 @@ enum server_end server_run(struct server *s)
 		        s->cfg->listen[i].port, s->cfg->listen[i].accounting ? "accounting" : "authentication");
 	log_msg(LOG_INFO, "ready: %zu socket(s), %u worker thread(s), %zu client(s)", s->n_fds,
 	        s->n_workers, s->cfg->n_clients);
+	snprintf(err, sizeof(err), "READY=1\nSTATUS=serving %zu socket(s) for %zu client(s)", s->n_fds,
+	         s->cfg->n_clients);
+	service_notify(err);
 	wait_for_stop(s);
 	rc = SERVER_STOPPED;
 stop:
