@@ -19,6 +19,7 @@
 #include "authd/explain.h"
 #include "authd/log.h"
 #include "authd/metrics_listener.h"
+#include "authd/privileges.h"
 #include "authd/radius.h"
 #include "authd/server.h"
 #include "authd/service_notify.h"
@@ -119,7 +120,8 @@ int main(int argc, char **argv)
 	/* A directory connection that died under us must fail a write with
 	 * EPIPE, not kill the server. */
 	signal(SIGPIPE, SIG_IGN);
-	if (radius_init(err, sizeof(err)) < 0 || evthread_use_pthreads() < 0) {
+	if (privileges_harden(err, sizeof(err)) < 0 || radius_init(err, sizeof(err)) < 0 ||
+	    evthread_use_pthreads() < 0) {
 		fprintf(stderr, "authd: %s\n", err);
 		return 1;
 	}

@@ -19,6 +19,7 @@
 #include "authd/dispatch.h"
 #include "authd/log.h"
 #include "authd/metrics_listener.h"
+#include "authd/privileges.h"
 #include "authd/radius.h"
 #include "authd/service_notify.h"
 #include "common/redis_pool.h"
@@ -132,6 +133,11 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 		if (s->fds[s->n_fds] < 0)
 			goto fail;
 	}
+	/* Root was needed for the sockets and the TLS key; what follows (the
+	 * decision log, the backends, the CRLs) is the user's, so a file it
+	 * cannot use fails now and not at the first reload. No thread exists yet. */
+	if (privileges_drop(cfg->user, err, errlen) < 0)
+		goto fail;
 	if (cfg->redis != NULL && (s->redis = redis_pool_new(cfg->redis, err, errlen)) == NULL)
 		goto fail;
 	if (cfg->metrics.enabled && (s->metrics = authd_metrics_new(cfg)) == NULL) {

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "common/breaker.h"
 #include "common/clock.h"
@@ -67,6 +69,41 @@ const struct seal *redis_pool_seal(const struct redis_pool *p)
 	return p->s->seal;
 }
 
+/*
+ * AUTH, written to the socket from a buffer wiped afterwards. Through
+ * redisCommand the password would sit in hiredis's output buffer, which is
+ * freed without being wiped. NULL with err on failure.
+ */
+static redisReply *authenticate(redisContext *rc, const struct redis_settings *s, char *err, size_t errlen)
+{
+	char *cmd = NULL;
+	int len = s->username != NULL ? redisFormatCommand(&cmd, "AUTH %s %s", s->username, s->password)
+	                               : redisFormatCommand(&cmd, "AUTH %s", s->password);
+	void *reply = NULL;
+	int sent = 0;
+
+	if (len < 0) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	while (sent < len) {
+		ssize_t n = write(rc->fd, cmd + sent, (size_t)(len - sent));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "%s", n < 0 ? strerror(errno) : "connection closed");
+			break;
+		}
+		sent += (int)n;
+	}
+	explicit_bzero(cmd, (size_t)len);
+	redisFreeCommand(cmd);
+	if (sent == len && redisGetReply(rc, &reply) != REDIS_OK)
+		snprintf(err, errlen, "%s", rc->errstr);
+	return reply;
+}
+
 redisContext *redis_pool_connect(struct redis_pool *p, char *err, size_t errlen)
 {
 	struct timeval tv = { p->s->timeout_ms / 1000, (p->s->timeout_ms % 1000) * 1000 };
@@ -81,12 +118,11 @@ redisContext *redis_pool_connect(struct redis_pool *p, char *err, size_t errlen)
 	}
 	redisSetTimeout(rc, tv);
 	if (p->s->password != NULL) {
-		r = p->s->username != NULL
-		            ? redisCommand(rc, "AUTH %s %s", p->s->username, p->s->password)
-		            : redisCommand(rc, "AUTH %s", p->s->password);
+		char why[256];
+
+		r = authenticate(rc, p->s, why, sizeof(why));
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, errlen, "redis %s:%u: AUTH: %s", p->s->host, p->s->port,
-			         r != NULL ? r->str : rc->errstr);
+			snprintf(err, errlen, "redis %s:%u: AUTH: %s", p->s->host, p->s->port, r != NULL ? r->str : why);
 			goto fail;
 		}
 		freeReplyObject(r);
