@@ -133,23 +133,24 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 		if (s->fds[s->n_fds] < 0)
 			goto fail;
 	}
-	/* Root was needed for the sockets and the TLS key; what follows (the
+	if (cfg->metrics.enabled &&
+	    ((s->metrics = authd_metrics_new(cfg)) == NULL ||
+	     (s->metrics_listener = metrics_listener_new(&cfg->metrics, authd_metrics_registry(s->metrics), err,
+	                                                 errlen)) == NULL)) {
+		if (s->metrics == NULL)
+			snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* Root was needed for the sockets and the TLS keys; what follows (the
 	 * decision log, the backends, the CRLs) is the user's, so a file it
-	 * cannot use fails now and not at the first reload. No thread exists yet. */
+	 * cannot use fails now and not at the first reload. No thread exists
+	 * yet: the policy starts the first. */
 	if (privileges_drop(cfg->user, err, errlen) < 0)
 		goto fail;
 	if (cfg->redis != NULL && (s->redis = redis_pool_new(cfg->redis, err, errlen)) == NULL)
 		goto fail;
-	if (cfg->metrics.enabled && (s->metrics = authd_metrics_new(cfg)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
 	s->dispatch = dispatch_new(cfg, tls, s->redis, s->metrics, err, errlen);
 	if (s->dispatch == NULL)
-		goto fail;
-	if (cfg->metrics.enabled &&
-	    (s->metrics_listener = metrics_listener_new(&cfg->metrics, authd_metrics_registry(s->metrics), err,
-	                                                errlen)) == NULL)
 		goto fail;
 	return s;
 fail:
