@@ -517,11 +517,26 @@ static int parse_sessions(struct config_parser *p, struct authd_config *cfg)
 	return 0;
 }
 
+static int parse_user(struct config_parser *p, struct authd_config *cfg)
+{
+	const char *user;
+
+	if (config_parser_string(p, config_root_setting(&p->cf), "user", false, &user) < 0)
+		return -1;
+	if (user == NULL)
+		return 0;
+	if (*user == '\0')
+		return config_parser_fail(p, config_lookup(&p->cf, "user"), "user must name a user");
+	if ((cfg->user = strdup(user)) == NULL)
+		return config_parser_fail(p, config_lookup(&p->cf, "user"), "out of memory");
+	return 0;
+}
+
 int config_load(const char *path, struct authd_config *cfg, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
 		"listen", "clients", "tls", "eap", "log", "threads", "identity", "ldap", "groups", "policy",
-		"revocation", "redis", "sessions", "metrics", NULL
+		"revocation", "redis", "sessions", "metrics", "user", NULL
 	};
 	struct config_parser p = { .err = err, .errlen = errlen };
 	int rc = -1;
@@ -539,7 +554,8 @@ int config_load(const char *path, struct authd_config *cfg, char *err, size_t er
 	    parse_tls(&p, cfg) < 0 ||
 	    config_policy_parse(&p, cfg) < 0 || parse_sessions(&p, cfg) < 0 || parse_eap(&p, cfg) < 0 ||
 	    parse_log(&p, cfg) < 0 || parse_metrics(&p, cfg) < 0 ||
-	    config_parser_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0)
+	    config_parser_uint(&p, config_root_setting(&p.cf), "threads", 0, 256, &cfg->threads) < 0 ||
+	    parse_user(&p, cfg) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -562,6 +578,7 @@ void config_free(struct authd_config *cfg)
 	free((char *)cfg->tls.ca);
 	free(cfg->decision_log);
 	free(cfg->path);
+	free(cfg->user);
 	free(cfg->metrics.address);
 	free(cfg->metrics.allow);
 	free(cfg->metrics.certificate);

@@ -48,6 +48,8 @@ struct authd_config {
 	bool decision_log_fail_open;
 	enum log_level log_level;
 	unsigned threads;              /* 0 = one per core */
+	char *user;                    /* started as root, run as this user; NULL: not set (see
+	                                  authd/privileges.h) */
 	struct policy_settings policy; /* identity, directory, rules */
 	struct redis_settings *redis;  /* the redis section (shared state); NULL: none */
 	struct sessions_settings sessions;

@@ -34,8 +34,31 @@ int config_parser_read(struct config_parser *p, const char *path)
 	return -1;
 }
 
+/* Every string value of s and below wiped: libconfig frees its copies of
+ * the values, inline secrets among them, without wiping them. */
+static void wipe_strings(config_setting_t *s)
+{
+	const char *value;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_STRING:
+		value = config_setting_get_string(s);
+		if (value != NULL)
+			explicit_bzero((char *)value, strlen(value));
+		break;
+	case CONFIG_TYPE_GROUP:
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST:
+		for (int i = 0; i < config_setting_length(s); i++)
+			wipe_strings(config_setting_get_elem(s, (unsigned)i));
+		break;
+	}
+}
+
 void config_parser_close(struct config_parser *p)
 {
+	if (config_root_setting(&p->cf) != NULL)
+		wipe_strings(config_root_setting(&p->cf));
 	config_destroy(&p->cf);
 	free(p->dir);
 	p->dir = NULL;

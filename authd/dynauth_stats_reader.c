@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-#include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
+#include <pthread.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
 
 #include "authd/authd_metrics.h"
 #include "authd/dynauth_stats.h"
@@ -22,13 +23,14 @@
 #define FIELDS_SLACK 64
 
 struct dynauth_stats_reader {
-	const struct redis_settings *settings;   /* borrowed */
+	struct redis_pool *redis;                 /* borrowed: its settings, a connection of our own */
 	struct authd_metrics *am;                 /* borrowed */
-	struct event *tick;
-	redisAsyncContext *ac;                    /* NULL: not connected */
-	bool pending;                             /* a read is on its way */
-	uint64_t sent_ms;
-	uint64_t said_ms;                         /* the last warning; 0: none yet */
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;                     /* guards stopping */
+	pthread_cond_t wake;
+	bool stopping;
+	uint64_t said_ms;                         /* the last warning (reader thread only); 0: none yet */
 	size_t max_fields;
 	char key[160];
 	struct dynauth_stats stats;               /* the last figures read */
@@ -80,106 +82,64 @@ static void take(struct dynauth_stats_reader *r, const redisReply *reply)
 	authd_metrics_dynauth(r->am, &r->stats);
 }
 
-/* Also called with reply NULL when the connection goes (ac then freed). */
-static void on_reply(redisAsyncContext *ac, void *reply, void *arg)
+/* Sleeps ms, or less when the reader is told to stop. */
+static void pause_ms(struct dynauth_stats_reader *r, unsigned ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping && pthread_cond_timedwait(&r->wake, &r->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static bool stopping(struct dynauth_stats_reader *r)
+{
+	bool stop;
+
+	pthread_mutex_lock(&r->lock);
+	stop = r->stopping;
+	pthread_mutex_unlock(&r->lock);
+	return stop;
+}
+
+/* Reads the figures once a second, each read bounded by the Redis timeout;
+ * a failed read drops the connection and the next one connects again. */
+static void *run(void *arg)
 {
 	struct dynauth_stats_reader *r = arg;
+	redisContext *rc = NULL;
+	redisReply *reply;
+	char err[256];
 
-	r->pending = false;
-	if (reply != NULL)
-		take(r, reply);
-}
-
-static void on_auth(redisAsyncContext *ac, void *reply, void *arg)
-{
-	const redisReply *rep = reply;
-
-	if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
-		say(arg, "AUTH: %s", rep->str);
-}
-
-/* hiredis frees ac after either: forget it. */
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-	struct dynauth_stats_reader *r = ac->data;
-
-	if (status != REDIS_OK) {
-		say(r, "cannot connect: %s", ac->errstr);
-		r->ac = NULL;
+	while (!stopping(r)) {
+		if (rc == NULL && (rc = redis_pool_connect(r->redis, err, sizeof(err))) == NULL)
+			say(r, "%s", err);
+		if (rc != NULL) {
+			reply = redisCommand(rc, "HGETALL %s", r->key);
+			if (reply != NULL) {
+				take(r, reply);
+				freeReplyObject(reply);
+			} else {
+				say(r, "%s: reconnecting", rc->errstr);
+				redisFree(rc);
+				rc = NULL;
+			}
+		}
+		pause_ms(r, READ_EVERY_MS);
 	}
+	if (rc != NULL)
+		redisFree(rc);
+	return NULL;
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-	struct dynauth_stats_reader *r = ac->data;
-
-	r->ac = NULL;
-}
-
-static void drop_connection(struct dynauth_stats_reader *r)
-{
-	redisAsyncContext *ac = r->ac;
-
-	r->ac = NULL;
-	if (ac != NULL)
-		redisAsyncFree(ac);   /* on_reply gets NULL: pending is cleared */
-	r->pending = false;
-}
-
-static int connect_redis(struct dynauth_stats_reader *r)
-{
-	const struct redis_settings *s = r->settings;
-	redisAsyncContext *ac = redisAsyncConnect(s->host, (int)s->port);
-
-	if (ac == NULL || ac->err) {
-		say(r, "cannot connect: %s", ac != NULL ? ac->errstr : "out of memory");
-		if (ac != NULL)
-			redisAsyncFree(ac);
-		return -1;
-	}
-	ac->data = r;
-	r->ac = ac;
-	if (redisLibeventAttach(ac, event_get_base(r->tick)) != REDIS_OK ||
-	    redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
-	    redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK)
-		goto fail;
-	/* Queued: sent once connected, before the first read. */
-	if (s->password != NULL &&
-	    (s->username != NULL
-	             ? redisAsyncCommand(ac, on_auth, r, "AUTH %s %s", s->username, s->password)
-	             : redisAsyncCommand(ac, on_auth, r, "AUTH %s", s->password)) != REDIS_OK)
-		goto fail;
-	return 0;
-fail:
-	drop_connection(r);
-	return -1;
-}
-
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct dynauth_stats_reader *r = arg;
-	uint64_t now = clock_now_ms(), limit = r->settings->timeout_ms > READ_EVERY_MS ? r->settings->timeout_ms
-	                                                                              : READ_EVERY_MS;
-
-	if (r->pending) {
-		if (now - r->sent_ms < limit)
-			return;
-		say(r, "no answer within %llu ms: reconnecting", (unsigned long long)limit);
-		drop_connection(r);
-	}
-	if (r->ac == NULL && connect_redis(r) < 0)
-		return;
-	if (redisAsyncCommand(r->ac, on_reply, r, "HGETALL %s", r->key) != REDIS_OK) {
-		drop_connection(r);
-		return;
-	}
-	r->pending = true;
-	r->sent_ms = now;
-}
-
-struct dynauth_stats_reader *dynauth_stats_reader_new(struct event_base *base,
-                                                      const struct redis_settings *settings,
-                                                      struct authd_metrics *am, char *err, size_t errlen)
+struct dynauth_stats_reader *dynauth_stats_reader_new(struct redis_pool *redis, struct authd_metrics *am,
+                                                      char *err, size_t errlen)
 {
 	struct dynauth_stats_reader *r = calloc(1, sizeof(*r));
 	size_t n_nas;
@@ -187,18 +147,22 @@ struct dynauth_stats_reader *dynauth_stats_reader_new(struct event_base *base,
 
 	if (r == NULL)
 		goto oom;
-	r->settings = settings;
+	r->redis = redis;
 	r->am = am;
-	snprintf(r->key, sizeof(r->key), "%s" DYNAUTH_STATS_KEY, settings->prefix);
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->wake, NULL);
+	snprintf(r->key, sizeof(r->key), "%s" DYNAUTH_STATS_KEY, redis_pool_prefix(redis));
 	nas = authd_metrics_nas(am, &n_nas);
 	r->max_fields = n_nas * (DYNAUTH_STATS_REQUESTS * DYNAUTH_STATS_OUTCOMES + DYNAUTH_STATS_CAUSES) +
 	                DYNAUTH_STATS_WAIT_BOUNDS + FIELDS_SLACK;
 	if (dynauth_stats_init(&r->stats, nas, n_nas) < 0)
 		goto oom;
-	r->tick = event_new(base, -1, EV_PERSIST, on_tick, r);
-	if (r->tick == NULL ||
-	    event_add(r->tick, &(struct timeval){ READ_EVERY_MS / 1000, (READ_EVERY_MS % 1000) * 1000 }) < 0)
-		goto oom;
+	if (pthread_create(&r->thread, NULL, run, r) != 0) {
+		snprintf(err, errlen, "cannot start the thread reading the Disconnect/CoA figures");
+		dynauth_stats_reader_free(r);
+		return NULL;
+	}
+	r->started = true;
 	return r;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -206,13 +170,27 @@ oom:
 	return NULL;
 }
 
+int dynauth_stats_reader_stop(struct dynauth_stats_reader *r, const struct timespec *deadline)
+{
+	if (r == NULL || !r->started)
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	r->stopping = true;
+	pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	if ((deadline == NULL ? pthread_join(r->thread, NULL) : pthread_timedjoin_np(r->thread, NULL, deadline)) != 0)
+		return -1;
+	r->started = false;
+	return 0;
+}
+
 void dynauth_stats_reader_free(struct dynauth_stats_reader *r)
 {
 	if (r == NULL)
 		return;
-	if (r->tick != NULL)
-		event_free(r->tick);
-	drop_connection(r);
+	dynauth_stats_reader_stop(r, NULL);
 	dynauth_stats_free(&r->stats);
+	pthread_cond_destroy(&r->wake);
+	pthread_mutex_destroy(&r->lock);
 	free(r);
 }

@@ -12,6 +12,10 @@ enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
 /* Set once at startup, before threads start. */
 void log_set_level(enum log_level level);
+/* When stderr is the journal's stream ($JOURNAL_STREAM, under systemd), each
+ * line starts with its sd-daemon priority ("<3>" error ... "<7>" debug) so
+ * the journal files it at that level. Once at startup, before threads. */
+void log_detect_journal(void);
 /* "error", "warning", "info", "debug" -> 0; anything else -> -1. */
 int log_level_parse(const char *name, enum log_level *out);
 int log_enabled(enum log_level level);

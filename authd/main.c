@@ -19,8 +19,10 @@
 #include "authd/explain.h"
 #include "authd/log.h"
 #include "authd/metrics_listener.h"
+#include "authd/privileges.h"
 #include "authd/radius.h"
 #include "authd/server.h"
+#include "authd/service_notify.h"
 #include "eap/eap_tls.h"
 #include "common/redis_pool.h"
 #include "common/report.h"
@@ -118,7 +120,8 @@ int main(int argc, char **argv)
 	/* A directory connection that died under us must fail a write with
 	 * EPIPE, not kill the server. */
 	signal(SIGPIPE, SIG_IGN);
-	if (radius_init(err, sizeof(err)) < 0 || evthread_use_pthreads() < 0) {
+	if (privileges_harden(err, sizeof(err)) < 0 || radius_init(err, sizeof(err)) < 0 ||
+	    evthread_use_pthreads() < 0) {
 		fprintf(stderr, "authd: %s\n", err);
 		return 1;
 	}
@@ -127,6 +130,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(cfg.log_level);
+	log_detect_journal();
 	report_set_sink(log_report_line);
 	if (explain.cert_file != NULL) {
 		rc = explain_run(&cfg, &explain);
@@ -167,6 +171,7 @@ int main(int argc, char **argv)
 			        "without Message-Authenticator are accepted (BlastRADIUS, CVE-2024-3596)",
 			        cfg.clients[i].name);
 	}
+	service_notify_init();
 	if (stopped_while_starting(&rc))
 		goto out;
 	server = server_new(&cfg, tls, err, sizeof(err));

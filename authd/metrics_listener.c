@@ -37,8 +37,6 @@ struct metrics_listener {
 	size_t n_open;
 	struct event *every_second;
 	struct rate_limit refused_log;
-	void (*free_adopted)(void *arg);
-	void *adopted;                       /* owned, freed by free_adopted */
 	pthread_t thread;
 	bool started;
 };
@@ -285,8 +283,6 @@ void metrics_listener_free(struct metrics_listener *l)
 		pthread_join(l->thread, NULL);
 	}
 	l->accepting = NULL;
-	if (l->free_adopted != NULL)
-		l->free_adopted(l->adopted);
 	if (l->every_second != NULL)
 		event_free(l->every_second);
 	if (l->http != NULL)
@@ -298,15 +294,4 @@ void metrics_listener_free(struct metrics_listener *l)
 		event_base_free(l->base);
 	SSL_CTX_free(l->tls);
 	free(l);
-}
-
-struct event_base *metrics_listener_loop(struct metrics_listener *l)
-{
-	return l->base;
-}
-
-void metrics_listener_adopt(struct metrics_listener *l, void (*free_fn)(void *arg), void *arg)
-{
-	l->free_adopted = free_fn;
-	l->adopted = arg;
 }

@@ -12,7 +12,6 @@
 
 #include "authd/metrics_settings.h"
 
-struct event_base;
 struct metrics;
 struct metrics_listener;
 
@@ -36,16 +35,6 @@ struct metrics_listener *metrics_listener_new(const struct metrics_settings *s, 
                                               char *err, size_t errlen);
 /* Starts the listener's thread. 0, or -1 with a message in err. */
 int metrics_listener_start(struct metrics_listener *l, char *err, size_t errlen);
-/*
- * The listener's event loop, for work of the endpoint's own that must never
- * hold up authentication (the Disconnect/CoA figures read from Redis): add
- * events before metrics_listener_start; from then on they run on the
- * listener's thread.
- */
-struct event_base *metrics_listener_loop(struct metrics_listener *l);
-/* Takes ownership of arg, an object living on the loop: free_fn(arg) runs
- * once the thread has stopped, before the loop is freed. One per listener. */
-void metrics_listener_adopt(struct metrics_listener *l, void (*free_fn)(void *arg), void *arg);
 /* Stops the thread (if started) and frees everything. NULL: nothing. */
 void metrics_listener_free(struct metrics_listener *l);
 

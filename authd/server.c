@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,7 +21,9 @@
 #include "authd/log.h"
 #include "authd/dynauth_stats_reader.h"
 #include "authd/metrics_listener.h"
+#include "authd/privileges.h"
 #include "authd/radius.h"
+#include "authd/service_notify.h"
 #include "common/clock.h"
 #include "common/redis_pool.h"
 
@@ -39,6 +42,8 @@ struct worker {
 	struct event **reads;          /* one per socket */
 	struct event *every_second;    /* worker 0 only: timeouts, changed files, metrics upkeep */
 	struct event *stop;            /* made active by the main thread to end the loop */
+	struct event *heartbeat;       /* with a watchdog: stamps `beat` while the loop turns */
+	_Atomic int64_t beat;          /* CLOCK_MONOTONIC ms of the last heartbeat */
 	struct dispatch_scratch scratch;
 	uint8_t datagram[RADIUS_MAX_PACKET];
 };
@@ -51,8 +56,11 @@ struct server {
 	struct dispatch *dispatch;
 	struct authd_metrics *metrics;          /* owned; NULL: no metrics section */
 	struct metrics_listener *metrics_listener;   /* owned; NULL: no metrics section */
+	struct dynauth_stats_reader *dynauth_reader; /* owned; NULL: no metrics or no redis section */
 	struct worker *workers;
 	unsigned n_workers;
+	uint64_t watchdog_usec;        /* the service manager's watchdog; 0: none */
+	bool workers_late;             /* main thread only: a worker missed the last watchdog check */
 };
 
 void server_block_signals(void)
@@ -109,11 +117,6 @@ fail:
 	return -1;
 }
 
-static void free_reader(void *reader)
-{
-	dynauth_stats_reader_free(reader);
-}
-
 struct server *server_new(const struct authd_config *cfg, struct eap_tls_context *tls,
                           char *err, size_t errlen)
 {
@@ -134,12 +137,22 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 		if (s->fds[s->n_fds] < 0)
 			goto fail;
 	}
-	if (cfg->redis != NULL && (s->redis = redis_pool_new(cfg->redis, err, errlen)) == NULL)
-		goto fail;
-	if (cfg->metrics.enabled && (s->metrics = authd_metrics_new(cfg)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if (cfg->metrics.enabled &&
+	    ((s->metrics = authd_metrics_new(cfg)) == NULL ||
+	     (s->metrics_listener = metrics_listener_new(&cfg->metrics, authd_metrics_registry(s->metrics), err,
+	                                                 errlen)) == NULL)) {
+		if (s->metrics == NULL)
+			snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* Root was needed for the sockets and the TLS keys; what follows (the
+	 * decision log, the backends, the CRLs) is the user's, so a file it
+	 * cannot use fails now and not at the first reload. No thread exists
+	 * yet: the policy starts the first. */
+	if (privileges_drop(cfg->user, err, errlen) < 0)
+		goto fail;
+	if (cfg->redis != NULL && (s->redis = redis_pool_new(cfg->redis, err, errlen)) == NULL)
+		goto fail;
 	if (s->redis != NULL) {
 		struct backend_observer redis = backend_metrics_observer(authd_metrics_backends(s->metrics),
 		                                                         BACKEND_REDIS);
@@ -149,20 +162,11 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 	s->dispatch = dispatch_new(cfg, tls, s->redis, s->metrics, err, errlen);
 	if (s->dispatch == NULL)
 		goto fail;
-	if (cfg->metrics.enabled &&
-	    (s->metrics_listener = metrics_listener_new(&cfg->metrics, authd_metrics_registry(s->metrics), err,
-	                                                errlen)) == NULL)
+	/* authctl counts Disconnect/CoA outcomes in Redis: read back on a
+	 * thread of their own, so a scrape never waits on Redis. */
+	if (s->metrics != NULL && s->redis != NULL &&
+	    (s->dynauth_reader = dynauth_stats_reader_new(s->redis, s->metrics, err, errlen)) == NULL)
 		goto fail;
-	/* authctl counts Disconnect/CoA outcomes in Redis: read back on the
-	 * listener's loop, so a scrape never waits on Redis. */
-	if (s->metrics_listener != NULL && cfg->redis != NULL) {
-		struct dynauth_stats_reader *reader = dynauth_stats_reader_new(
-			metrics_listener_loop(s->metrics_listener), cfg->redis, s->metrics, err, errlen);
-
-		if (reader == NULL)
-			goto fail;
-		metrics_listener_adopt(s->metrics_listener, free_reader, reader);
-	}
 	return s;
 fail:
 	server_free(s);
@@ -243,6 +247,21 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	w->beat = monotonic_ms();
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -275,6 +294,17 @@ static int worker_setup(struct server *s, struct worker *w, bool every_second)
 		if (w->every_second == NULL || event_add(w->every_second, &second) < 0)
 			return -1;
 	}
+	w->beat = monotonic_ms();
+	if (s->watchdog_usec > 0) {
+		/* Four beats per watchdog interval: a worker is late only when
+		 * its loop stops turning, not when a beat falls just after a ping. */
+		uint64_t usec = s->watchdog_usec / 4;
+		const struct timeval every = { (time_t)(usec / 1000000u), (suseconds_t)(usec % 1000000u) };
+
+		w->heartbeat = event_new(w->base, -1, EV_PERSIST, on_heartbeat, w);
+		if (w->heartbeat == NULL || event_add(w->heartbeat, &every) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -287,6 +317,8 @@ static void worker_cleanup(struct server *s, struct worker *w)
 	free(w->reads);
 	if (w->every_second != NULL)
 		event_free(w->every_second);
+	if (w->heartbeat != NULL)
+		event_free(w->heartbeat);
 	if (w->stop != NULL)
 		event_free(w->stop);
 	if (w->base != NULL)
@@ -302,8 +334,37 @@ static unsigned worker_count(const struct authd_config *cfg)
 	return cores > 0 ? (unsigned)cores : 1;
 }
 
+/*
+ * The watchdog is fed only while every worker's loop turns: a worker stuck
+ * in a callback is what the service manager should restart authd for, and
+ * the main thread, which only waits for signals, would go on feeding it.
+ */
+static void feed_watchdog(struct server *s)
+{
+	int64_t now = monotonic_ms(), limit = (int64_t)(s->watchdog_usec / 1000u);
+
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		int64_t late = now - s->workers[i].beat;
+
+		if (late >= limit) {
+			if (!s->workers_late)
+				log_msg(LOG_ERROR, "worker %u has not turned for %" PRId64 " ms: the service "
+				        "manager's watchdog is no longer fed", i, late);
+			s->workers_late = true;
+			return;
+		}
+	}
+	if (s->workers_late)
+		log_msg(LOG_INFO, "every worker turns again: the watchdog is fed");
+	s->workers_late = false;
+	service_notify("WATCHDOG=1");
+}
+
 static void wait_for_stop(struct server *s)
 {
+	/* Twice per watchdog interval, as the manager recommends. */
+	const uint64_t half = s->watchdog_usec / 2;
+	const struct timespec wake = { (time_t)(half / 1000000u), (long)(half % 1000000u) * 1000 };
 	sigset_t set;
 	int sig;
 
@@ -312,13 +373,22 @@ static void wait_for_stop(struct server *s)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		if (s->watchdog_usec > 0) {
+			sig = sigtimedwait(&set, NULL, &wake);
+			feed_watchdog(s);
+		} else if (sigwait(&set, &sig) != 0) {
+			continue;
+		}
+		if (sig < 0)
 			continue;
 		if (sig != SIGHUP) {
 			log_msg(LOG_INFO, "signal %d: stopping", sig);
+			service_notify("STOPPING=1");
 			return;
 		}
+		service_notify_reloading();
 		dispatch_reload(s->dispatch);
+		service_notify("READY=1");
 	}
 }
 
@@ -329,6 +399,7 @@ enum server_end server_run(struct server *s)
 	char err[256];
 
 	s->n_workers = worker_count(s->cfg);
+	s->watchdog_usec = service_watchdog_usec();
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));
 	if (s->workers == NULL)
 		return SERVER_FAILED;
@@ -355,6 +426,9 @@ enum server_end server_run(struct server *s)
 		        s->cfg->listen[i].port, s->cfg->listen[i].accounting ? "accounting" : "authentication");
 	log_msg(LOG_INFO, "ready: %zu socket(s), %u worker thread(s), %zu client(s)", s->n_fds,
 	        s->n_workers, s->cfg->n_clients);
+	snprintf(err, sizeof(err), "READY=1\nSTATUS=serving %zu socket(s) for %zu client(s)", s->n_fds,
+	         s->cfg->n_clients);
+	service_notify(err);
 	wait_for_stop(s);
 	rc = SERVER_STOPPED;
 stop:
@@ -376,7 +450,8 @@ stop:
 	deadline.tv_nsec += STOP_GRACE_MS * 1000000L;
 	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
 	deadline.tv_nsec %= 1000000000L;
-	if (dispatch_stop(s->dispatch, &deadline) < 0 && rc == SERVER_STOPPED) {
+	if ((dispatch_stop(s->dispatch, &deadline) < 0 ||
+	     dynauth_stats_reader_stop(s->dynauth_reader, &deadline) < 0) && rc == SERVER_STOPPED) {
 		log_msg(LOG_WARNING, "stopping: backend calls still running after %d ms are not waited for",
 		        STOP_GRACE_MS);
 		rc = SERVER_ABANDONED;
@@ -390,6 +465,7 @@ void server_free(struct server *s)
 	if (s == NULL)
 		return;
 	metrics_listener_free(s->metrics_listener);
+	dynauth_stats_reader_free(s->dynauth_reader);
 	dispatch_free(s->dispatch);
 	authd_metrics_free(s->metrics);
 	redis_pool_free(s->redis);

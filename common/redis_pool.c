@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "common/breaker.h"
 #include "common/clock.h"
@@ -73,6 +75,47 @@ const struct seal *redis_pool_seal(const struct redis_pool *p)
 	return p->s->seal;
 }
 
+/*
+ * AUTH, written to the socket from a buffer wiped afterwards. Through
+ * redisCommand the password would sit in hiredis's output buffer, which is
+ * freed without being wiped. NULL on failure, with rc->err and rc->errstr.
+ */
+static redisReply *authenticate(redisContext *rc, const struct redis_settings *s)
+{
+	char *cmd = NULL;
+	int len = s->username != NULL ? redisFormatCommand(&cmd, "AUTH %s %s", s->username, s->password)
+	                               : redisFormatCommand(&cmd, "AUTH %s", s->password);
+	void *reply = NULL;
+	int sent = 0, saved_errno;
+
+	if (len < 0) {
+		rc->err = REDIS_ERR_OOM;
+		snprintf(rc->errstr, sizeof(rc->errstr), "out of memory");
+		return NULL;
+	}
+	while (sent < len) {
+		ssize_t n = write(rc->fd, cmd + sent, (size_t)(len - sent));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* As hiredis marks a failed write: the caller tells a
+			 * deadline from rc->err and errno. */
+			rc->err = REDIS_ERR_IO;
+			snprintf(rc->errstr, sizeof(rc->errstr), "%s", n < 0 ? strerror(errno) : "connection closed");
+			break;
+		}
+		sent += (int)n;
+	}
+	saved_errno = errno;
+	explicit_bzero(cmd, (size_t)len);
+	redisFreeCommand(cmd);
+	errno = saved_errno;
+	if (sent == len)
+		redisGetReply(rc, &reply);
+	return reply;
+}
+
 /* hiredis says a deadline passed with an I/O error whose errno is
  * EAGAIN (a command) or ETIMEDOUT (a connect). */
 static bool timed_out(const redisContext *rc, int saved_errno)
@@ -98,9 +141,7 @@ static redisContext *connect_timed(struct redis_pool *p, bool *timeout, char *er
 	}
 	redisSetTimeout(rc, tv);
 	if (p->s->password != NULL) {
-		r = p->s->username != NULL
-		            ? redisCommand(rc, "AUTH %s %s", p->s->username, p->s->password)
-		            : redisCommand(rc, "AUTH %s", p->s->password);
+		r = authenticate(rc, p->s);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			*timeout = r == NULL && timed_out(rc, errno);
 			snprintf(err, errlen, "redis %s:%u: AUTH: %s", p->s->host, p->s->port,
