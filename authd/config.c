@@ -360,7 +360,7 @@ static int parse_log(struct config_parser *p, struct authd_config *cfg)
 int config_sessions_parse(struct config_parser *p, bool have_redis, struct sessions_settings *s)
 {
 	static const char *const keys[] = {
-		"enabled", "lifetime", "on_revoke", "timeout_ms", "retries", "max_per_nas", NULL
+		"enabled", "lifetime", "on_revoke", "timeout_ms", "retries", "max_per_nas", "nas_silent_after", NULL
 	};
 	const config_setting_t *g;
 	const char *on_revoke = NULL;
@@ -369,6 +369,7 @@ int config_sessions_parse(struct config_parser *p, bool have_redis, struct sessi
 		.enabled = have_redis,
 		.lifetime = 86400,
 		.max_per_nas = LIVE_SESSIONS_MAX_PER_NAS,
+		.nas_silent_after = 7200,
 		.dynauth = { .request = DYNAUTH_DISCONNECT, .timeout_ms = 1000, .retries = 3 },
 		.disconnect_on_revoke = true,
 	};
@@ -381,10 +382,16 @@ int config_sessions_parse(struct config_parser *p, bool have_redis, struct sessi
 	     config_parser_bool(p, g, "enabled", &s->enabled) < 0 ||
 	     config_parser_uint(p, g, "lifetime", 60, 30 * 86400, &s->lifetime) < 0 ||
 	     config_parser_uint(p, g, "max_per_nas", 1, 10000000, &s->max_per_nas) < 0 ||
+	     config_parser_uint(p, g, "nas_silent_after", 0, 30 * 86400, &s->nas_silent_after) < 0 ||
 	     config_parser_uint(p, g, "timeout_ms", 50, 60000, &s->dynauth.timeout_ms) < 0 ||
 	     config_parser_uint(p, g, "retries", 0, 10, &s->dynauth.retries) < 0 ||
 	     config_parser_string(p, g, "on_revoke", false, &on_revoke) < 0))
 		return -1;
+	/* Below that, silence is not measured well enough (nas_watch.h). */
+	if (s->nas_silent_after > 0 && s->nas_silent_after < 10)
+		return config_parser_fail(p, config_setting_get_member(g, "nas_silent_after"),
+		                          "sessions.nas_silent_after must be 0 (never) or at least 10 seconds, not %u",
+		                          s->nas_silent_after);
 	if (on_revoke != NULL && strcmp(on_revoke, "coa") == 0)
 		s->dynauth.request = DYNAUTH_COA;
 	else if (on_revoke != NULL && strcmp(on_revoke, "none") == 0)

@@ -66,8 +66,9 @@ void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, 
                       size_t len, struct dispatch_scratch *scratch);
 
 /* Once a second, from one thread: */
-/* Ends conversations idle past their timeout (decision "timeout") and forgets
- * cached replies past their lifetime. */
+/* Ends conversations idle past their timeout (decision "timeout"), forgets
+ * cached replies past their lifetime, and has the NAS silence watch write and
+ * sweep (nas_watch.h) when due. */
 void dispatch_end_idle(struct dispatch *d);
 /* Picks up CRL files changed since they were read, and says so in the log. */
 void dispatch_reload_changed_files(struct dispatch *d);

@@ -351,6 +351,41 @@ case_accounting_off() {
 		fail "a member planted in nas-b's index ended lab-switch's session"
 }
 
+# sessions.nas_silent_after: lab-switch falls silent and its session is ended; nas-b keeps talking
+# (accounting that names no session) and keeps its own, though no accounting updated it. A time
+# stored for lab-switch that is not a Unix time (a hostile Redis) ends nothing and is logged.
+case_silent_nas() {
+	local heard deadline
+	SESSIONS_SETTINGS='nas_silent_after = 10;'
+	heard=$(date +%s)
+	two_nases
+	sleep 3   # authd has written when it heard lab-switch (every 2 s)
+	rcli HSET test:nas-heard lab-switch 12abc >/dev/null
+	deadline=$((SECONDS + 25))
+	until grep -q 'nas=lab-switch: its sessions stay: the time stored for it, "12abc", is not' "$AUTHD_LOG" &&
+		(($(date +%s) > heard + 16)); do
+		((SECONDS < deadline)) || fail "authd did not log the nonsense time stored for lab-switch"
+		account interim --source 127.0.0.2 Calling-Station-Id=02-00-00-60-00-99
+		sleep 1
+	done
+	[[ $(rcli ZCARD test:nas-sessions:lab-switch) == 1 ]] ||
+		fail "lab-switch's session ended although the time stored for it is nonsense"
+	# The real time again: lab-switch has been silent past the limit.
+	rcli HSET test:nas-heard lab-switch "$heard" >/dev/null
+	deadline=$((SECONDS + 15))
+	until [[ $(rcli ZCARD test:nas-sessions:lab-switch) == 0 ]]; do
+		((SECONDS < deadline)) || fail "lab-switch's session was not ended though it has been silent past the limit"
+		account interim --source 127.0.0.2 Calling-Station-Id=02-00-00-60-00-99
+		sleep 1
+	done
+	grep -Eq 'nas=lab-switch: silent for [0-9]+ s \(sessions.nas_silent_after is 10\): 1 live session\(s\) ended' \
+		"$AUTHD_LOG" || fail "authd did not log the silent NAS's session ended"
+	[[ $(rcli ZCARD test:nas-sessions:nas-b) == 1 ]] || fail "nas-b, which kept talking, lost its session"
+	[[ $(rcli EXISTS test:station:lab-switch:02-00-00-60-00-61) == 0 ]] || fail "lab-switch's station index is left"
+	# nas-c, never heard, had its clock started by a sweep.
+	[[ $(rcli HGET test:nas-heard nas-c) =~ ^[0-9]+$ ]] || fail "no time stored for nas-c, which was never heard"
+}
+
 main() {
 	local case=${1:-}
 	if [[ $case == --list ]]; then
