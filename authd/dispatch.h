@@ -48,6 +48,11 @@ struct dispatch_origin {
 	enum radius_port port;                  /* the listener's kind: which codes it takes */
 	struct sockaddr_storage peer;           /* the NAS: client lookup, duplicates, sessions */
 	socklen_t peer_len;
+	/* The address the request arrived at, when the transport must send the
+	 * reply from it (a UDP socket bound to a wildcard address on a
+	 * multi-homed host; for IPv6 with the interface in sin6_scope_id);
+	 * ss_family AF_UNSPEC otherwise. */
+	struct sockaddr_storage local;
 	/* Sends one encoded reply to the peer; 0, or -1 with errno. Called from
 	 * any thread (a worker's or a backend's), once per reply. */
 	int (*send)(const struct dispatch_origin *origin, const uint8_t *data, size_t len);
