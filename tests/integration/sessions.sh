@@ -386,6 +386,22 @@ case_silent_nas() {
 	[[ $(rcli HGET test:nas-heard nas-c) =~ ^[0-9]+$ ]] || fail "no time stored for nas-c, which was never heard"
 }
 
+# sessions.source_address (authctl.conf): Disconnect-Requests leave from the configured address.
+# One the host does not hold sends nothing, and authctl says why.
+case_disconnect_source_address() {
+	start ack
+	accept 02:00:00:60:00:71
+	AUTHCTL_EXTRA_CONFIG='sessions = { timeout_ms = 200; retries = 2; source_address = [ "::1", "192.0.2.71" ]; };'
+	REVOKE_OUT=$(authctl revoke --cert "$AUTHD_PKI/laptop.pem" --reason "stolen, ticket 4771" 2>&1) || true
+	[[ $REVOKE_OUT == *"socket from the configured source address: Cannot assign requested address"* ]] ||
+		fail "authctl revoke did not say the source address cannot be used: $REVOKE_OUT"
+	[[ ! -s $NAS_LOG ]] || fail "a request was sent though its source address cannot be used: $(cat "$NAS_LOG")"
+	AUTHCTL_EXTRA_CONFIG='sessions = { timeout_ms = 200; retries = 2; source_address = "127.0.0.71"; };'
+	revoke_laptop
+	expect_nas_request '^code=40 .*from=127\.0\.0\.71 ' "a Disconnect-Request from 127.0.0.71"
+	[[ $REVOKE_OUT == *"disconnected (ACK"* ]] || fail "authctl revoke did not report the disconnect: $REVOKE_OUT"
+}
+
 main() {
 	local case=${1:-}
 	if [[ $case == --list ]]; then

@@ -381,6 +381,15 @@ static void serve_datagram(int fd, const char *secret, enum mode mode, FILE *log
 	    ma_count > 0 && req.data[HEADER] == ATTR_MESSAGE_AUTHENTICATOR ? "yes" : "no");
 	for (size_t at = HEADER; at < req.len; at += req.data[at + 1])
 		add_attribute(l, req.data[at], req.data + at + 2, req.data[at + 1] - 2u);
+	{
+		char host[INET6_ADDRSTRLEN] = "?";
+
+		if (from.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&from)->sin_addr, host, sizeof(host));
+		else if (from.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&from)->sin6_addr, host, sizeof(host));
+		add(l, " from=%s", host);
+	}
 
 	answer = (req.data[0] == CODE_DISCONNECT_REQUEST || req.data[0] == CODE_COA_REQUEST) && auth_ok &&
 	         (ma_count == 0 || ma_ok) && mode != MODE_SILENT;
