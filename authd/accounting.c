@@ -1,6 +1,7 @@
 #include "authd/accounting.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include <freeradius/build.h>
 #include <freeradius/libradius.h>
@@ -8,6 +9,27 @@
 #include "authd/dispatch_internal.h"
 #include "authd/session_class.h"
 #include "common/printable.h"
+
+/*
+ * Accounting-On or -Off (RFC 2866 5.1): the NAS restarted, or is going down,
+ * so none of its sessions is live any more. The NAS is the client the request
+ * came from, never one the request names. The reply, or NULL (no reply: the
+ * NAS retries, and the retry goes on where this stopped) when Redis failed.
+ */
+static struct radius_reply *nas_restarted(struct request *r)
+{
+	const char *what = r->rad.acct_status_type == ACCT_STATUS_ON ? "Accounting-On" : "Accounting-Off";
+	char err[256];
+	long long ended = live_sessions_end_nas(r->d->sessions, r->client->name, (long long)time(NULL), 0,
+	                                        err, sizeof(err));
+
+	if (ended < 0) {
+		LOG_REQ(LOG_WARNING, r, "%s: live sessions not ended, no response: %s", what, err);
+		return NULL;
+	}
+	LOG_REQ(LOG_INFO, r, "%s: the NAS restarted or is going down: %lld live session(s) ended", what, ended);
+	return radius_reply_new(&r->rad, PW_CODE_ACCOUNTING_RESPONSE);
+}
 
 static void run_accounting(void *arg, bool cancelled)
 {
@@ -21,6 +43,10 @@ static void run_accounting(void *arg, bool cancelled)
 
 	if (cancelled)
 		goto out;
+	if (r->rad.acct_status_type == ACCT_STATUS_ON || r->rad.acct_status_type == ACCT_STATUS_OFF) {
+		reply = nas_restarted(r);
+		goto out;
+	}
 	live_session_from_request(&r->rad, r->client->name, &r->origin.peer, &session);
 	if (r->rad.authd_class != NULL) {
 		const struct redis_pool *redis = r->d->redis;

@@ -357,10 +357,38 @@ static int parse_log(struct config_parser *p, struct authd_config *cfg)
 	return check_writable(p, config_setting_get_member(g, "decisions"), cfg->decision_log);
 }
 
+/* sessions.source_address: one address, or a list of one per family, that
+ * Disconnect/CoA-Requests leave from. */
+static int parse_source_address(struct config_parser *p, const config_setting_t *g, struct dynauth_settings *d)
+{
+	const config_setting_t *s = config_setting_get_member(g, "source_address");
+	bool list = s != NULL && config_setting_is_array(s);
+	int n = list ? config_setting_length(s) : 1;
+
+	if (s == NULL)
+		return 0;
+	if (n < 1 || n > 2)
+		return config_parser_fail(p, s, "sessions.source_address must be an address or a list of one per family");
+	for (int i = 0; i < n; i++) {
+		const char *text = config_setting_get_string(list ? config_setting_get_elem(s, (unsigned)i) : s);
+
+		if (text != NULL && d->source4.sin_family == 0 && inet_pton(AF_INET, text, &d->source4.sin_addr) == 1)
+			d->source4.sin_family = AF_INET;
+		else if (text != NULL && d->source6.sin6_family == 0 &&
+		         inet_pton(AF_INET6, text, &d->source6.sin6_addr) == 1)
+			d->source6.sin6_family = AF_INET6;
+		else
+			return config_parser_fail(p, s, "sessions.source_address: \"%s\" is not an IPv4 or IPv6 address "
+			                          "(one per family)", text != NULL ? text : "(not a string)");
+	}
+	return 0;
+}
+
 int config_sessions_parse(struct config_parser *p, bool have_redis, struct sessions_settings *s)
 {
 	static const char *const keys[] = {
-		"enabled", "lifetime", "on_revoke", "timeout_ms", "retries", "max_per_nas", NULL
+		"enabled", "lifetime", "on_revoke", "timeout_ms", "retries", "max_per_nas", "nas_silent_after",
+		"source_address", NULL
 	};
 	const config_setting_t *g;
 	const char *on_revoke = NULL;
@@ -369,6 +397,7 @@ int config_sessions_parse(struct config_parser *p, bool have_redis, struct sessi
 		.enabled = have_redis,
 		.lifetime = 86400,
 		.max_per_nas = LIVE_SESSIONS_MAX_PER_NAS,
+		.nas_silent_after = 7200,
 		.dynauth = { .request = DYNAUTH_DISCONNECT, .timeout_ms = 1000, .retries = 3 },
 		.disconnect_on_revoke = true,
 	};
@@ -381,10 +410,17 @@ int config_sessions_parse(struct config_parser *p, bool have_redis, struct sessi
 	     config_parser_bool(p, g, "enabled", &s->enabled) < 0 ||
 	     config_parser_uint(p, g, "lifetime", 60, 30 * 86400, &s->lifetime) < 0 ||
 	     config_parser_uint(p, g, "max_per_nas", 1, 10000000, &s->max_per_nas) < 0 ||
+	     config_parser_uint(p, g, "nas_silent_after", 0, 30 * 86400, &s->nas_silent_after) < 0 ||
 	     config_parser_uint(p, g, "timeout_ms", 50, 60000, &s->dynauth.timeout_ms) < 0 ||
 	     config_parser_uint(p, g, "retries", 0, 10, &s->dynauth.retries) < 0 ||
-	     config_parser_string(p, g, "on_revoke", false, &on_revoke) < 0))
+	     config_parser_string(p, g, "on_revoke", false, &on_revoke) < 0 ||
+	     parse_source_address(p, g, &s->dynauth) < 0))
 		return -1;
+	/* Below that, silence is not measured well enough (nas_watch.h). */
+	if (s->nas_silent_after > 0 && s->nas_silent_after < 10)
+		return config_parser_fail(p, config_setting_get_member(g, "nas_silent_after"),
+		                          "sessions.nas_silent_after must be 0 (never) or at least 10 seconds, not %u",
+		                          s->nas_silent_after);
 	if (on_revoke != NULL && strcmp(on_revoke, "coa") == 0)
 		s->dynauth.request = DYNAUTH_COA;
 	else if (on_revoke != NULL && strcmp(on_revoke, "none") == 0)

@@ -22,6 +22,7 @@ struct sessions_settings {
 	bool enabled;                  /* with a redis section, unless turned off */
 	unsigned lifetime;             /* seconds a session lives without accounting news */
 	unsigned max_per_nas;          /* live sessions one NAS may hold; beyond, new ones are not kept */
+	unsigned nas_silent_after;     /* seconds without a request from a NAS that end its sessions; 0 never */
 	struct dynauth_settings dynauth;
 	bool disconnect_on_revoke;     /* false: revocation leaves live sessions alone */
 };

@@ -130,6 +130,12 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 			snprintf(err, errlen, "cannot start the accounting threads");
 		goto fail;
 	}
+	if (d->sessions != NULL && cfg->sessions.nas_silent_after > 0 &&
+	    (d->nas_watch = nas_watch_new(cfg->clients, cfg->n_clients, d->redis, d->sessions,
+	                                  cfg->sessions.nas_silent_after)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	/* Resumable sessions go where the other shared state is: Redis, or this process. */
 	if (cfg->tls.session_lifetime > 0 &&
 	    (d->tls_sessions = tls_session_store_new(d->redis, cfg->tls.session_lifetime,
@@ -197,6 +203,7 @@ static void cleanup(struct dispatch *d)
 	for (int i = 0; i < POLICY_OCSP_RESPONDERS; i++)
 		work_queue_free(d->ocsp_queues[i]);
 	work_queue_free(d->accounting);
+	nas_watch_free(d->nas_watch);
 	live_sessions_free(d->sessions);
 	tls_session_store_free(d->tls_sessions);
 	policy_free(d->policy);
@@ -275,6 +282,7 @@ void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, 
 		LOG_REQ(LOG_WARNING, &r, "accepted without Message-Authenticator: "
 		        "require_message_authenticator is off for this client (BlastRADIUS risk)");
 	authd_metrics_request(d->metrics, r.client, r.rad.code);
+	nas_watch_heard(d->nas_watch, r.client);
 	/* Counted once the packet proved it is the NAS's: a spoofer cannot spend
 	 * a NAS's budget. */
 	if (r.client->max_requests_per_second > 0 && !rate_limit_allow(&d->nas_rate[r.client->index], NULL)) {
@@ -378,6 +386,9 @@ void dispatch_end_idle(struct dispatch *d)
 {
 	conversation_flow_end_idle(d);
 	reply_cache_expire(d->replies);
+	/* On the accounting threads, which block on Redis anyway. */
+	if (nas_watch_due(d->nas_watch) && work_queue_push(d->accounting, nas_watch_run, d->nas_watch) < 0)
+		nas_watch_run(d->nas_watch, true);
 }
 
 void dispatch_reload_changed_files(struct dispatch *d)

@@ -48,6 +48,11 @@ struct dispatch_origin {
 	enum radius_port port;                  /* the listener's kind: which codes it takes */
 	struct sockaddr_storage peer;           /* the NAS: client lookup, duplicates, sessions */
 	socklen_t peer_len;
+	/* The address the request arrived at, when the transport must send the
+	 * reply from it (a UDP socket bound to a wildcard address on a
+	 * multi-homed host; for IPv6 with the interface in sin6_scope_id);
+	 * ss_family AF_UNSPEC otherwise. */
+	struct sockaddr_storage local;
 	/* Sends one encoded reply to the peer; 0, or -1 with errno. Called from
 	 * any thread (a worker's or a backend's), once per reply. */
 	int (*send)(const struct dispatch_origin *origin, const uint8_t *data, size_t len);
@@ -66,8 +71,9 @@ void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, 
                       size_t len, struct dispatch_scratch *scratch);
 
 /* Once a second, from one thread: */
-/* Ends conversations idle past their timeout (decision "timeout") and forgets
- * cached replies past their lifetime. */
+/* Ends conversations idle past their timeout (decision "timeout"), forgets
+ * cached replies past their lifetime, and has the NAS silence watch write and
+ * sweep (nas_watch.h) when due. */
 void dispatch_end_idle(struct dispatch *d);
 /* Picks up CRL files changed since they were read, and says so in the log. */
 void dispatch_reload_changed_files(struct dispatch *d);

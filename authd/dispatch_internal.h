@@ -18,6 +18,7 @@
 #include "authd/dispatch.h"
 #include "authd/live_sessions.h"
 #include "authd/log.h"
+#include "authd/nas_watch.h"
 #include "authd/radius.h"
 #include "authd/reply_cache.h"
 #include "authd/stats.h"
@@ -49,6 +50,7 @@ struct dispatch {
 	pthread_mutex_t ocsp_lock;
 	bool stopping;
 	struct work_queue *accounting;       /* NULL without the live-session table */
+	struct nas_watch *nas_watch;         /* NULL: no live-session table, or nas_silent_after 0 */
 	struct stats stats;
 	struct authd_metrics *metrics;         /* borrowed; NULL: metrics not configured */
 	atomic_ullong next_conversation;

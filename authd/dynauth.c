@@ -294,7 +294,9 @@ fail:
 	return NULL;
 }
 
-static int lane_open(struct lane *l, int family)
+/* A socket for requests to NASes of family, bound to the configured source
+ * address of that family if any. -1 with errno. */
+static int lane_open(const struct dynauth_settings *s, struct lane *l, int family)
 {
 	int on = 1;
 
@@ -303,6 +305,16 @@ static int lane_open(struct lane *l, int family)
 	l->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
 		return -1;
+	if ((family == AF_INET && s->source4.sin_family == AF_INET &&
+	     bind(l->fd, (const struct sockaddr *)&s->source4, sizeof(s->source4)) < 0) ||
+	    (family == AF_INET6 && s->source6.sin6_family == AF_INET6 &&
+	     bind(l->fd, (const struct sockaddr *)&s->source6, sizeof(s->source6)) < 0)) {
+		int saved = errno;
+
+		close(l->fd);
+		errno = saved;
+		return -1;
+	}
 	/* ICMP errors reach an unconnected socket only through the error queue.
 	 * Diagnosis only: a failed setsockopt costs nothing but the note. */
 	if (family == AF_INET)
@@ -316,7 +328,7 @@ static int lane_open(struct lane *l, int family)
 
 /* The lane for a target of this family with a free Identifier, opening one
  * if needed. NULL with errno when no socket can be had. */
-static struct lane *lane_for(struct batch *b, int family)
+static struct lane *lane_for(const struct dynauth_settings *s, struct batch *b, int family)
 {
 	for (size_t i = 0; i < b->n_lanes; i++) {
 		if (b->lanes[i].family == family && b->lanes[i].used < IDS_PER_LANE)
@@ -326,7 +338,7 @@ static struct lane *lane_for(struct batch *b, int family)
 		errno = EMFILE;
 		return NULL;
 	}
-	if (lane_open(&b->lanes[b->n_lanes], family) < 0)
+	if (lane_open(s, &b->lanes[b->n_lanes], family) < 0)
 		return NULL;
 	return &b->lanes[b->n_lanes++];
 }
@@ -572,8 +584,12 @@ static void run_batch(const struct dynauth_settings *s, struct dynauth_target *t
 			snprintf(t[i].detail, sizeof(t[i].detail), "no random State");
 			continue;
 		}
-		if ((f->lane = lane_for(b, t[i].nas.ss_family)) == NULL) {
-			snprintf(t[i].detail, sizeof(t[i].detail), "socket: %s",
+		if ((f->lane = lane_for(s, b, t[i].nas.ss_family)) == NULL) {
+			bool bound = t[i].nas.ss_family == AF_INET ? s->source4.sin_family != 0
+			                                           : s->source6.sin6_family != 0;
+
+			snprintf(t[i].detail, sizeof(t[i].detail), "%s: %s",
+			         bound ? "socket from the configured source address" : "socket",
 			         strerror_r(errno, reason, sizeof(reason)));
 			continue;
 		}
@@ -622,7 +638,8 @@ out:
 int dynauth_send(const struct dynauth_settings *settings, struct dynauth_target *t, size_t n, char *err,
                  size_t errlen)
 {
-	struct dynauth_settings s = { DYNAUTH_DISCONNECT, DYNAUTH_DEFAULT_TIMEOUT_MS, DYNAUTH_DEFAULT_RETRIES };
+	struct dynauth_settings s = { .request = DYNAUTH_DISCONNECT, .timeout_ms = DYNAUTH_DEFAULT_TIMEOUT_MS,
+		                      .retries = DYNAUTH_DEFAULT_RETRIES };
 	double start = clock_now_ms_precise();
 	size_t sent = 0;
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 enum dynauth_request {
@@ -35,6 +36,10 @@ struct dynauth_settings {
 	unsigned timeout_ms;           /* wait for the first answer, doubled on each retransmission;
 	                                  0 = DYNAUTH_DEFAULT_TIMEOUT_MS */
 	unsigned retries;              /* retransmissions after the first send (0 is allowed) */
+	/* Where requests to NASes of each family leave from (port 0: any); a
+	 * family 0 means the system's choice. */
+	struct sockaddr_in source4;
+	struct sockaddr_in6 source6;
 };
 
 /*

@@ -32,8 +32,8 @@ static const struct {
 	size_t offset, size;
 } text_fields[] = {
 	TEXT_FIELD(nas), TEXT_FIELD(nas_addr), TEXT_FIELD(nas_identifier), TEXT_FIELD(nas_ip_address),
-	TEXT_FIELD(user_name), TEXT_FIELD(acct_session_id), TEXT_FIELD(calling_station_id),
-	TEXT_FIELD(called_station_id), TEXT_FIELD(identity),
+	TEXT_FIELD(nas_ipv6_address), TEXT_FIELD(user_name), TEXT_FIELD(acct_session_id),
+	TEXT_FIELD(calling_station_id), TEXT_FIELD(called_station_id), TEXT_FIELD(identity),
 };
 #define N_TEXT_FIELDS (sizeof(text_fields) / sizeof(text_fields[0]))
 
@@ -70,6 +70,7 @@ void live_session_from_request(const struct radius_request *req, const char *nas
 	sockaddr_text_host(from, out->nas_addr, sizeof(out->nas_addr));
 	snprintf(out->nas_identifier, sizeof(out->nas_identifier), "%s", req->nas_identifier);
 	snprintf(out->nas_ip_address, sizeof(out->nas_ip_address), "%s", req->nas_ip_address);
+	snprintf(out->nas_ipv6_address, sizeof(out->nas_ipv6_address), "%s", req->nas_ipv6_address);
 	out->nas_port = req->nas_port;
 	snprintf(out->user_name, sizeof(out->user_name), "%s", req->user_name);
 	snprintf(out->acct_session_id, sizeof(out->acct_session_id), "%s", req->acct_session_id);
@@ -223,10 +224,9 @@ static int run(struct live_sessions *ls, int argc, const char **argv, char *err,
 
 /* The NAS's index of its sessions, for the cap: a sorted set of
  * "REF|FIELD" scored by the last update. */
-static void nas_key(const struct live_sessions *ls, const struct live_session *s, char *key,
-                    size_t len)
+static void nas_key(const struct live_sessions *ls, const char *nas, char *key, size_t len)
 {
-	snprintf(key, len, "%snas-sessions:%s", redis_pool_prefix(ls->redis), s->nas);
+	snprintf(key, len, "%snas-sessions:%s", redis_pool_prefix(ls->redis), nas);
 }
 
 static void nas_member(const struct cert_ref *ref, const struct live_session *s, char *member,
@@ -257,7 +257,7 @@ static int admit(struct live_sessions *ls, const struct cert_ref *ref, const str
 	long long n;
 	unsigned suppressed;
 
-	nas_key(ls, s, key, sizeof(key));
+	nas_key(ls, s->nas, key, sizeof(key));
 	nas_member(ref, s, member, sizeof(member));
 	snprintf(stale, sizeof(stale), "(%lld", (long long)time(NULL) - ls->lifetime_s);
 	if (run(ls, 4, trim, err, errlen) < 0 || (r = redis_pool_command(ls->redis, 3, score, err, errlen)) == NULL)
@@ -300,7 +300,7 @@ static int store(struct live_sessions *ls, const struct cert_ref *ref, const str
 	session_field(s, field, sizeof(field));
 	serialize(s, value, sizeof(value));
 	snprintf(ttl, sizeof(ttl), "%u", ls->lifetime_s);
-	nas_key(ls, s, nkey, sizeof(nkey));
+	nas_key(ls, s->nas, nkey, sizeof(nkey));
 	nas_member(ref, s, member, sizeof(member));
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	if (run(ls, 4, hset, err, errlen) < 0 || run(ls, 3, expire, err, errlen) < 0 ||
@@ -409,7 +409,7 @@ int live_sessions_account(struct live_sessions *ls, unsigned status_type, const 
 	if (status_type == ACCT_STATUS_STOP)
 		return live_sessions_end(ls, ref, s, err, errlen) < 0 ? -1 : 1;
 	if (status_type != ACCT_STATUS_START && status_type != ACCT_STATUS_INTERIM)
-		return 1;   /* nothing to keep (Accounting-On/Off are acknowledged as they are) */
+		return 1;   /* nothing to keep */
 	return merge(ls, ref, s, err, errlen);
 }
 
@@ -441,6 +441,130 @@ int live_sessions_of(struct live_sessions *ls, const struct cert_ref *ref, struc
 	return 0;
 }
 
+/* Index members read per round trip while a NAS's sessions are forgotten. */
+#define END_NAS_CHUNK 256
+
+/* One index member of NAS nas ("REF|NAS|STATION" or "REF|NAS|acct:ID", as
+ * nas_member writes it) into the hash key and field of its session and, when
+ * it has one, its station key ("" otherwise). -1 when it is not of that form
+ * (a hostile or corrupt member). */
+static int parse_member(const struct live_sessions *ls, const char *nas, const char *m, size_t len,
+                        char *key, size_t keylen, char *field, size_t fieldlen, char *skey,
+                        size_t skeylen)
+{
+	const char *bar = memchr(m, '|', len);
+	size_t nas_len = strlen(nas), ref_len;
+	char ref_text[128];
+	struct cert_ref ref;
+
+	if (bar == NULL || memchr(m, '\0', len) != NULL || (ref_len = (size_t)(bar - m)) >= sizeof(ref_text))
+		return -1;
+	memcpy(ref_text, m, ref_len);
+	ref_text[ref_len] = '\0';
+	len -= ref_len + 1;
+	/* The field must name this NAS: a member planted in its index cannot
+	 * reach another NAS's sessions. */
+	if (cert_ref_parse(ref_text, &ref) < 0 || len <= nas_len + 1 || len >= fieldlen ||
+	    memcmp(bar + 1, nas, nas_len) != 0 || bar[1 + nas_len] != '|')
+		return -1;
+	memcpy(field, bar + 1, len);
+	field[len] = '\0';
+	sessions_key(ls, &ref, key, keylen);
+	skey[0] = '\0';
+	if (strncmp(field + nas_len + 1, "acct:", 5) != 0)
+		snprintf(skey, skeylen, "%sstation:%s:%s", redis_pool_prefix(ls->redis), nas, field + nas_len + 1);
+	return 0;
+}
+
+/* A chunk of the NAS's index (r, an array reply) forgotten: each session's
+ * field, then the station keys and the members in one command each. Adds the
+ * sessions forgotten to *ended. 0 or -1. */
+static int end_members(struct live_sessions *ls, const char *nas, const char *nkey, const redisReply *r,
+                       long long *ended, char *err, size_t errlen)
+{
+	struct member_keys {
+		char key[256], field[256], skey[512];
+	} *k = calloc(r->elements, sizeof(*k));
+	const char **zrem = calloc(r->elements + 2, sizeof(*zrem));
+	const char **del = calloc(r->elements + 1, sizeof(*del));
+	int zargc = 2, dargc = 1, rc = -1;
+
+	if (k == NULL || zrem == NULL || del == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	zrem[0] = "ZREM";
+	zrem[1] = nkey;
+	del[0] = "DEL";
+	for (size_t i = 0; i < r->elements; i++) {
+		const redisReply *m = r->element[i];
+		const char *hdel[3] = { "HDEL", k[i].key, k[i].field };
+		redisReply *h;
+
+		if (m->type != REDIS_REPLY_STRING)
+			continue;
+		zrem[zargc++] = m->str;
+		if (parse_member(ls, nas, m->str, m->len, k[i].key, sizeof(k[i].key), k[i].field,
+		                 sizeof(k[i].field), k[i].skey, sizeof(k[i].skey)) < 0)
+			continue;
+		if ((h = redis_pool_command(ls->redis, 3, hdel, err, errlen)) == NULL)
+			goto out;
+		*ended += h->type == REDIS_REPLY_INTEGER && h->integer > 0;
+		freeReplyObject(h);
+		if (k[i].skey[0] != '\0')
+			del[dargc++] = k[i].skey;
+	}
+	/* The index last: a failure before leaves the members for a retry. */
+	if ((dargc > 1 && run(ls, dargc, del, err, errlen) < 0) || (zargc > 2 && run(ls, zargc, zrem, err, errlen) < 0))
+		goto out;
+	rc = 0;
+out:
+	free(k);
+	free(zrem);
+	free(del);
+	return rc;
+}
+
+long long live_sessions_end_nas(struct live_sessions *ls, const char *nas, long long updated_until,
+                                size_t max, char *err, size_t errlen)
+{
+	char nkey[256], until[24], count[24];
+	const char *range[7] = { "ZRANGEBYSCORE", nkey, "-inf", until, "LIMIT", "0", count };
+	long long ended = 0;
+	size_t seen = 0;
+
+	if (max == 0)
+		max = 2 * (size_t)ls->max_per_nas;
+	nas_key(ls, nas, nkey, sizeof(nkey));
+	snprintf(until, sizeof(until), "%lld", updated_until);
+	/* Forgotten members leave the index, so each round reads the next ones;
+	 * members that stay (not of this NAS's form, yet not removable) count
+	 * against max, which ends the loop whatever Redis answers. */
+	while (seen < max) {
+		size_t want = max - seen < END_NAS_CHUNK ? max - seen : END_NAS_CHUNK, got;
+		redisReply *r;
+		int rc;
+
+		snprintf(count, sizeof(count), "%zu", want);
+		if ((r = redis_pool_command(ls->redis, 7, range, err, errlen)) == NULL)
+			return -1;
+		if (r->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			snprintf(err, errlen, "ZRANGEBYSCORE %s: not an array", nkey);
+			return -1;
+		}
+		got = r->elements;
+		rc = got > 0 ? end_members(ls, nas, nkey, r, &ended, err, errlen) : 0;
+		freeReplyObject(r);
+		if (rc < 0)
+			return -1;
+		seen += got;
+		if (got < want)
+			break;
+	}
+	return ended;
+}
+
 int live_sessions_end(struct live_sessions *ls, const struct cert_ref *ref,
                       const struct live_session *s, char *err, size_t errlen)
 {
@@ -451,7 +575,7 @@ int live_sessions_end(struct live_sessions *ls, const struct cert_ref *ref,
 
 	sessions_key(ls, ref, key, sizeof(key));
 	session_field(s, field, sizeof(field));
-	nas_key(ls, s, nkey, sizeof(nkey));
+	nas_key(ls, s->nas, nkey, sizeof(nkey));
 	nas_member(ref, s, member, sizeof(member));
 	if (run(ls, 3, hdel, err, errlen) < 0 || run(ls, 3, zrem, err, errlen) < 0)
 		return -1;

@@ -27,6 +27,7 @@ struct live_session {
 	char nas_addr[46];             /* where its RADIUS packets come from */
 	char nas_identifier[128];
 	char nas_ip_address[16];
+	char nas_ipv6_address[46];     /* NAS-IPv6-Address (RFC 3162) */
 	unsigned nas_port;             /* 0 unknown */
 	char user_name[128];
 	char acct_session_id[128];
@@ -77,6 +78,19 @@ int live_sessions_account(struct live_sessions *ls, unsigned status_type, const 
 /* Every live session of ref into *out (caller frees), count in *n. 0 or -1. */
 int live_sessions_of(struct live_sessions *ls, const struct cert_ref *ref, struct live_session **out,
                      size_t *n, char *err, size_t errlen);
+
+/*
+ * Forgets the live sessions of NAS nas (a configured client's name) last
+ * updated at or before updated_until (Unix seconds): it restarted
+ * (Accounting-On/Off) or fell silent. At most max of them (0: as many as a
+ * NAS may hold, twice sessions.max_per_nas, which also bounds how long a
+ * hostile Redis can keep the call busy). Index members that do not name one
+ * of this NAS's sessions are dropped from the index and touch nothing else.
+ * The number forgotten, or -1 with err (some may have been forgotten: a
+ * retry goes on where it stopped).
+ */
+long long live_sessions_end_nas(struct live_sessions *ls, const char *nas, long long updated_until,
+                                size_t max, char *err, size_t errlen);
 
 /* Forgets one session (its NAS confirmed it ended). 0 or -1. */
 int live_sessions_end(struct live_sessions *ls, const struct cert_ref *ref,

@@ -331,7 +331,8 @@ static enum radius_drop check_attributes(const uint8_t *buf, size_t plen, bool h
 static bool read_by_authd(unsigned type)
 {
 	switch (type) {
-	case PW_USER_NAME: case PW_NAS_IP_ADDRESS: case PW_NAS_PORT: case PW_FRAMED_MTU:
+	case PW_USER_NAME: case PW_NAS_IP_ADDRESS: case PW_NAS_IPV6_ADDRESS: case PW_NAS_PORT:
+	case PW_FRAMED_MTU:
 	case PW_STATE: case PW_CLASS: case PW_CALLED_STATION_ID: case PW_CALLING_STATION_ID:
 	case PW_NAS_IDENTIFIER: case PW_ACCT_STATUS_TYPE: case PW_ACCT_SESSION_ID:
 	case PW_NAS_PORT_TYPE: case PW_EAP_MESSAGE: case PW_MESSAGE_AUTHENTICATOR:
@@ -491,6 +492,8 @@ enum radius_drop radius_request_decode(const uint8_t *buf, size_t len, enum radi
 	req->nas_identifier = string_of(p, PW_NAS_IDENTIFIER);
 	if ((vp = find(p, PW_NAS_IP_ADDRESS)) != NULL)
 		inet_ntop(AF_INET, &vp->vp_ipaddr, req->nas_ip_address, sizeof(req->nas_ip_address));
+	if ((vp = find(p, PW_NAS_IPV6_ADDRESS)) != NULL)
+		inet_ntop(AF_INET6, &vp->vp_ipv6addr, req->nas_ipv6_address, sizeof(req->nas_ipv6_address));
 	req->nas_port = integer_of(p, PW_NAS_PORT);
 	req->nas_port_type = integer_of(p, PW_NAS_PORT_TYPE);
 	req->acct_status_type = integer_of(p, PW_ACCT_STATUS_TYPE);

@@ -133,6 +133,8 @@ const char *radius_drop_text(enum radius_drop drop);
 #define ACCT_STATUS_START   1
 #define ACCT_STATUS_STOP    2
 #define ACCT_STATUS_INTERIM 3
+#define ACCT_STATUS_ON      7   /* the NAS (re)started: none of its sessions is live */
+#define ACCT_STATUS_OFF     8   /* the NAS is going down: likewise */
 
 /* What authd uses of an Access-Request, Accounting-Request or Status-Server.
  * Pointers refer to memory owned by the request and live until
@@ -152,6 +154,7 @@ struct radius_request {
 	const char *called_station_id;
 	const char *nas_identifier;
 	char nas_ip_address[16];         /* dotted IPv4 */
+	char nas_ipv6_address[46];       /* NAS-IPv6-Address (RFC 3162), text form */
 	unsigned nas_port;               /* 0 if absent */
 	unsigned nas_port_type;          /* 0 if absent */
 	const char *ssid;                /* from Called-Station-Id "MAC:SSID", NULL if absent */

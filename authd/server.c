@@ -51,6 +51,7 @@ struct worker {
 struct server {
 	const struct authd_config *cfg;
 	int *fds;
+	bool *wildcard;                /* per socket: bound to 0.0.0.0 or ::, so replies name their source */
 	size_t n_fds;
 	struct redis_pool *redis;      /* owned, shared by everything dispatch keeps in Redis; NULL: none */
 	struct dispatch *dispatch;
@@ -83,7 +84,12 @@ bool server_stop_pending(void)
 	return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
 }
 
-static int open_socket(const struct listen_addr *l, char *err, size_t errlen)
+/* On a socket bound to 0.0.0.0 or ::, the kernel would pick a reply's
+ * source by its routes, which on a multi-homed host may not be the address
+ * the NAS sent to (and the NAS drops the reply): each datagram brings the
+ * address it arrived at (IP_PKTINFO, IPV6_RECVPKTINFO) and the reply leaves
+ * from it. *wildcard says whether the socket is such. */
+static int open_socket(const struct listen_addr *l, bool *wildcard, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss = { 0 };
 	socklen_t sslen;
@@ -107,6 +113,13 @@ static int open_socket(const struct listen_addr *l, char *err, size_t errlen)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
+	*wildcard = ss.ss_family == AF_INET
+	                    ? ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY)
+	                    : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+	if (*wildcard && (ss.ss_family == AF_INET ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))
+	                                          : setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+	                                                       sizeof(one))) < 0)
+		goto fail;
 	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0)
 		goto fail;
 	return fd;
@@ -128,12 +141,13 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 	}
 	s->cfg = cfg;
 	s->fds = calloc(cfg->n_listen, sizeof(*s->fds));
-	if (s->fds == NULL) {
+	s->wildcard = calloc(cfg->n_listen, sizeof(*s->wildcard));
+	if (s->fds == NULL || s->wildcard == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (; s->n_fds < cfg->n_listen; s->n_fds++) {
-		s->fds[s->n_fds] = open_socket(&cfg->listen[s->n_fds], err, errlen);
+		s->fds[s->n_fds] = open_socket(&cfg->listen[s->n_fds], &s->wildcard[s->n_fds], err, errlen);
 		if (s->fds[s->n_fds] < 0)
 			goto fail;
 	}
@@ -173,12 +187,79 @@ fail:
 	return NULL;
 }
 
-/* A reply goes back on the socket the request came in on, to its sender. */
+/* Room for the one control message a datagram brings or a reply takes. */
+union pktinfo_control {
+	char v4[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	char v6[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr align;
+};
+
+/* A reply goes back on the socket the request came in on, to its sender,
+ * from the address the request arrived at when the socket is a wildcard's. */
 static int udp_send(const struct dispatch_origin *origin, const uint8_t *data, size_t len)
 {
 	const int *fd = origin->transport;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	union pktinfo_control control;
+	struct msghdr msg = { .msg_name = (void *)&origin->peer, .msg_namelen = origin->peer_len,
+		              .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
 
-	return sendto(*fd, data, len, 0, (const struct sockaddr *)&origin->peer, origin->peer_len) < 0 ? -1 : 0;
+	if (origin->local.ss_family == AF_UNSPEC)
+		return sendto(*fd, data, len, 0, (const struct sockaddr *)&origin->peer, origin->peer_len) < 0 ? -1 : 0;
+	memset(&control, 0, sizeof(control));
+	msg.msg_control = &control;
+	c = (struct cmsghdr *)&control;
+	if (origin->local.ss_family == AF_INET) {
+		/* No interface: the routes choose it, the source stays this one. */
+		struct in_pktinfo pi = { .ipi_spec_dst = ((const struct sockaddr_in *)&origin->local)->sin_addr };
+
+		msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	} else {
+		const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)&origin->local;
+		/* A link-local source is valid only on its own link. */
+		struct in6_pktinfo pi = { .ipi6_addr = l6->sin6_addr,
+			                  .ipi6_ifindex = IN6_IS_ADDR_LINKLOCAL(&l6->sin6_addr) ? l6->sin6_scope_id : 0 };
+
+		msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	}
+	return sendmsg(*fd, &msg, 0) < 0 ? -1 : 0;
+}
+
+/* The address a datagram arrived at, from its control message, into *local
+ * (AF_UNSPEC when there is none). */
+static void arrived_at(struct msghdr *msg, struct sockaddr_storage *local)
+{
+	local->ss_family = AF_UNSPEC;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct sockaddr_in *l4 = (struct sockaddr_in *)local;
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			l4->sin_family = AF_INET;
+			l4->sin_addr = pi.ipi_addr;   /* the header's destination, not the route's */
+			return;
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct sockaddr_in6 *l6 = (struct sockaddr_in6 *)local;
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			l6->sin6_family = AF_INET6;
+			l6->sin6_addr = pi.ipi6_addr;
+			l6->sin6_scope_id = (uint32_t)pi.ipi6_ifindex;
+			return;
+		}
+	}
 }
 
 /* The time since started (clock_now_ms_precise()) that w spent working. */
@@ -193,6 +274,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	struct dispatch_origin origin = { .port = RADIUS_PORT_AUTH, .send = udp_send };
 	double started = clock_now_ms_precise();
+	struct iovec iov = { .iov_base = w->datagram, .iov_len = sizeof(w->datagram) };
+	union pktinfo_control control;
+	struct msghdr msg = { .msg_name = &origin.peer, .msg_iov = &iov, .msg_iovlen = 1 };
+	bool wildcard = false;
 	ssize_t n;
 
 	/* A handful of sockets: finding this one costs nothing. */
@@ -200,19 +285,25 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		if (w->server->fds[i] != fd)
 			continue;
 		origin.transport = &w->server->fds[i];
+		wildcard = w->server->wildcard[i];
 		if (w->server->cfg->listen[i].accounting)
 			origin.port = RADIUS_PORT_ACCOUNTING;
 	}
 	for (int i = 0; i < READ_BURST; i++) {
-		origin.peer_len = sizeof(origin.peer);
+		msg.msg_namelen = sizeof(origin.peer);
+		msg.msg_control = wildcard ? &control : NULL;
+		msg.msg_controllen = wildcard ? sizeof(control) : 0;
 		/* MSG_TRUNC reports the real size, so oversized datagrams are noticed. */
-		n = recvfrom(fd, w->datagram, sizeof(w->datagram), MSG_TRUNC,
-		             (struct sockaddr *)&origin.peer, &origin.peer_len);
+		n = recvmsg(fd, &msg, MSG_TRUNC);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_msg(LOG_WARNING, "recvfrom: %s", strerror(errno));
+				log_msg(LOG_WARNING, "recvmsg: %s", strerror(errno));
 			break;
 		}
+		origin.peer_len = msg.msg_namelen;
+		origin.local.ss_family = AF_UNSPEC;
+		if (wildcard)
+			arrived_at(&msg, &origin.local);
 		if ((size_t)n > sizeof(w->datagram)) {
 			log_msg(LOG_WARNING, "dropped a datagram of %zd bytes (RADIUS allows %d)", n,
 			        RADIUS_MAX_PACKET);
@@ -472,6 +563,7 @@ void server_free(struct server *s)
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i]);
 	free(s->fds);
+	free(s->wildcard);
 	free(s->workers);
 	free(s);
 }

@@ -31,6 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_text(s.nas_addr, sizeof(s.nas_addr));
 	check_text(s.nas_identifier, sizeof(s.nas_identifier));
 	check_text(s.nas_ip_address, sizeof(s.nas_ip_address));
+	check_text(s.nas_ipv6_address, sizeof(s.nas_ipv6_address));
 	check_text(s.user_name, sizeof(s.user_name));
 	check_text(s.acct_session_id, sizeof(s.acct_session_id));
 	check_text(s.calling_station_id, sizeof(s.calling_station_id));

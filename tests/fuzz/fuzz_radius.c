@@ -180,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sink ^= (uint8_t)(strlen(req.user_name) + strlen(req.acct_session_id) +
 	                  strlen(req.called_station_id) + strlen(req.calling_station_id) +
 	                  strlen(req.nas_identifier) + strlen(req.nas_ip_address) +
+	                  strlen(req.nas_ipv6_address) +
 	                  (req.ssid != NULL ? strlen(req.ssid) : 0));
 	(void)sink;
 	if (req.code == CODE_ACCESS_REQUEST && req.eap != NULL)

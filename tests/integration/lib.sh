@@ -168,15 +168,19 @@ metric_value() { awk -v name="$1" '$1 == name { print $2 }' "$HARNESS_DIR/scrape
 # Mode 0600, as authd wants a config that holds inline secrets.
 authd_write_config() {
 	local file=$1
-	local accounting=""
+	local accounting="" listen="" address
 	: >"$file"
 	chmod 600 "$file"
+	# AUTHD_LISTEN_ADDRESSES: where authentication is heard, all on AUTHD_PORT (default 127.0.0.1);
 	# AUTHD_ACCT_PORT: an accounting listener too; AUTHD_CLIENT_EXTRA: more client settings;
 	# AUTHD_MORE_CLIENTS: more entries of the clients list ("{ name = ...; }, { ... }").
+	for address in ${AUTHD_LISTEN_ADDRESSES:-127.0.0.1}; do
+		listen+="${listen:+, }{ address = \"$address\"; port = $AUTHD_PORT; }"
+	done
 	[[ -z ${AUTHD_ACCT_PORT:-} ]] ||
 		accounting=", { address = \"127.0.0.1\"; port = $AUTHD_ACCT_PORT; type = \"accounting\"; }"
 	cat >"$file" <<EOF
-listen  = ( { address = "127.0.0.1"; port = $AUTHD_PORT; }$accounting );
+listen  = ( $listen$accounting );
 $(authd_clients_section)
 tls = {
   certificate = "$AUTHD_PKI/server.pem";

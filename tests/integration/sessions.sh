@@ -348,6 +348,133 @@ case_dynauth_stats_hostile() {
 	promtool check metrics < <(scrape) >/dev/null 2>&1 || fail "promtool check metrics refused /metrics"
 }
 
+# NAS-IPv6-Address (RFC 3162) is recorded with the session, beside NAS-IP-Address.
+case_nas_ipv6_address() {
+	local ref
+	start ack
+	accept 02:00:00:60:00:51
+	account start Calling-Station-Id=02-00-00-60-00-51 Acct-Session-Id=SESSION-6051 \
+		NAS-IP-Address=192.0.2.51 NAS-IPv6-Address=2001:db8::51
+	ref=$(station_ref 02-00-00-60-00-51)
+	rcli HGET "test:sessions:$ref" "lab-switch|02-00-00-60-00-51" | grep -q '^nas_ipv6_address=2001:db8::51$' ||
+		fail "the session does not record NAS-IPv6-Address: $(rcli HGET "test:sessions:$ref" "lab-switch|02-00-00-60-00-51")"
+	rcli HGET "test:sessions:$ref" "lab-switch|02-00-00-60-00-51" | grep -q '^nas_ip_address=192.0.2.51$' ||
+		fail "the session lost NAS-IP-Address"
+}
+
+# two_nases: lab-switch (127.0.0.1) and nas-b (127.0.0.2), whose Disconnect/CoA-Requests both go
+# to the test NAS on 127.0.0.1, plus nas-c (127.0.0.3), which holds no session. The laptop is on
+# the network at both: station 02-00-00-60-00-61 at lab-switch, 02-00-00-60-00-62 at nas-b.
+# SESSIONS_SETTINGS: more sessions settings.
+two_nases() {
+	redis_start
+	nas_start ack
+	AUTHD_ACCT_PORT=$(free_udp_port)
+	AUTHD_CLIENT_ADDRESS=127.0.0.1/32
+	AUTHD_CLIENT_EXTRA="coa_port = $NAS_PORT;"
+	AUTHD_MORE_CLIENTS="{ name = \"nas-b\"; address = \"127.0.0.2/32\"; secret = \"$AUTHD_SECRET\";
+		coa_address = \"127.0.0.1\"; coa_port = $NAS_PORT; },
+		{ name = \"nas-c\"; address = \"127.0.0.3/32\"; secret = \"$AUTHD_SECRET\"; }"
+	AUTHCTL_EXTRA_CONFIG="sessions = { timeout_ms = 200; retries = 2; ${SESSIONS_SETTINGS:-} };"
+	AUTHD_EXTRA_CONFIG="$(redis_section) $AUTHCTL_EXTRA_CONFIG"
+	authd_start
+	eapol_config laptop >"$HARNESS_DIR/laptop.conf"
+	eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:60:00:61
+	expect_eapol_accept
+	eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:60:00:62 -A 127.0.0.2
+	expect_eapol_accept
+	[[ $(rcli ZCARD test:nas-sessions:lab-switch) == 1 && $(rcli ZCARD test:nas-sessions:nas-b) == 1 ]] ||
+		fail "expected one live session at each NAS"
+}
+
+# Accounting-On (RFC 2866: the NAS rebooted) ends every live session of the NAS it comes from, and
+# only those: one from nas-c naming lab-switch inside (NAS-Identifier, NAS-IP-Address) ends none.
+# A later revoke sends a Disconnect-Request to nas-b's session only.
+case_accounting_on() {
+	two_nases
+	account on --source 127.0.0.3 NAS-Identifier=lab-switch NAS-IP-Address=127.0.0.1
+	grep -q "nas=nas-c .*Accounting-On: .*: 0 live session(s) ended" "$AUTHD_LOG" ||
+		fail "authd did not log nas-c's Accounting-On with no session ended"
+	[[ $(rcli ZCARD test:nas-sessions:lab-switch) == 1 ]] || fail "nas-c's Accounting-On ended lab-switch's session"
+	account on NAS-Identifier=lab-switch
+	grep -q "nas=lab-switch .*Accounting-On: .*: 1 live session(s) ended" "$AUTHD_LOG" ||
+		fail "authd did not log lab-switch's Accounting-On with its one session ended"
+	[[ $(rcli ZCARD test:nas-sessions:lab-switch) == 0 ]] || fail "lab-switch's index still holds its session"
+	[[ $(rcli EXISTS test:station:lab-switch:02-00-00-60-00-61) == 0 ]] || fail "lab-switch's station index is left"
+	revoke_laptop
+	expect_nas_request 'Calling-Station-Id=02-00-00-60-00-62' "the Disconnect-Request for nas-b's session"
+	if grep -q '02-00-00-60-00-61' "$NAS_LOG"; then
+		fail "a Disconnect-Request went to the session lab-switch's Accounting-On ended: $(cat "$NAS_LOG")"
+	fi
+}
+
+# Accounting-Off (the NAS is going down) does the same.
+case_accounting_off() {
+	two_nases
+	account off --source 127.0.0.2
+	grep -q "nas=nas-b .*Accounting-Off: .*: 1 live session(s) ended" "$AUTHD_LOG" ||
+		fail "authd did not log nas-b's Accounting-Off with its one session ended"
+	[[ $(rcli ZCARD test:nas-sessions:nas-b) == 0 && $(rcli ZCARD test:nas-sessions:lab-switch) == 1 ]] ||
+		fail "expected nas-b's session ended and lab-switch's kept"
+	# A member planted in the index that names another NAS's session is dropped, nothing else.
+	rcli ZADD test:nas-sessions:nas-b 1 "$(station_ref 02-00-00-60-00-61)|lab-switch|02-00-00-60-00-61" >/dev/null
+	account off --source 127.0.0.2
+	[[ $(rcli ZCARD test:nas-sessions:nas-b) == 0 ]] || fail "the planted member stayed in nas-b's index"
+	[[ $(rcli HLEN "test:sessions:$(station_ref 02-00-00-60-00-61)") == 1 ]] ||
+		fail "a member planted in nas-b's index ended lab-switch's session"
+}
+
+# sessions.nas_silent_after: lab-switch falls silent and its session is ended; nas-b keeps talking
+# (accounting that names no session) and keeps its own, though no accounting updated it. A time
+# stored for lab-switch that is not a Unix time (a hostile Redis) ends nothing and is logged.
+case_silent_nas() {
+	local heard deadline
+	SESSIONS_SETTINGS='nas_silent_after = 10;'
+	heard=$(date +%s)
+	two_nases
+	sleep 3   # authd has written when it heard lab-switch (every 2 s)
+	rcli HSET test:nas-heard lab-switch 12abc >/dev/null
+	deadline=$((SECONDS + 25))
+	until grep -q 'nas=lab-switch: its sessions stay: the time stored for it, "12abc", is not' "$AUTHD_LOG" &&
+		(($(date +%s) > heard + 16)); do
+		((SECONDS < deadline)) || fail "authd did not log the nonsense time stored for lab-switch"
+		account interim --source 127.0.0.2 Calling-Station-Id=02-00-00-60-00-99
+		sleep 1
+	done
+	[[ $(rcli ZCARD test:nas-sessions:lab-switch) == 1 ]] ||
+		fail "lab-switch's session ended although the time stored for it is nonsense"
+	# The real time again: lab-switch has been silent past the limit.
+	rcli HSET test:nas-heard lab-switch "$heard" >/dev/null
+	deadline=$((SECONDS + 15))
+	until [[ $(rcli ZCARD test:nas-sessions:lab-switch) == 0 ]]; do
+		((SECONDS < deadline)) || fail "lab-switch's session was not ended though it has been silent past the limit"
+		account interim --source 127.0.0.2 Calling-Station-Id=02-00-00-60-00-99
+		sleep 1
+	done
+	grep -Eq 'nas=lab-switch: silent for [0-9]+ s \(sessions.nas_silent_after is 10\): 1 live session\(s\) ended' \
+		"$AUTHD_LOG" || fail "authd did not log the silent NAS's session ended"
+	[[ $(rcli ZCARD test:nas-sessions:nas-b) == 1 ]] || fail "nas-b, which kept talking, lost its session"
+	[[ $(rcli EXISTS test:station:lab-switch:02-00-00-60-00-61) == 0 ]] || fail "lab-switch's station index is left"
+	# nas-c, never heard, had its clock started by a sweep.
+	[[ $(rcli HGET test:nas-heard nas-c) =~ ^[0-9]+$ ]] || fail "no time stored for nas-c, which was never heard"
+}
+
+# sessions.source_address (authctl.conf): Disconnect-Requests leave from the configured address.
+# One the host does not hold sends nothing, and authctl says why.
+case_disconnect_source_address() {
+	start ack
+	accept 02:00:00:60:00:71
+	AUTHCTL_EXTRA_CONFIG='sessions = { timeout_ms = 200; retries = 2; source_address = [ "::1", "192.0.2.71" ]; };'
+	REVOKE_OUT=$(authctl revoke --cert "$AUTHD_PKI/laptop.pem" --reason "stolen, ticket 4771" 2>&1) || true
+	[[ $REVOKE_OUT == *"socket from the configured source address: Cannot assign requested address"* ]] ||
+		fail "authctl revoke did not say the source address cannot be used: $REVOKE_OUT"
+	[[ ! -s $NAS_LOG ]] || fail "a request was sent though its source address cannot be used: $(cat "$NAS_LOG")"
+	AUTHCTL_EXTRA_CONFIG='sessions = { timeout_ms = 200; retries = 2; source_address = "127.0.0.71"; };'
+	revoke_laptop
+	expect_nas_request '^code=40 .*from=127\.0\.0\.71 ' "a Disconnect-Request from 127.0.0.71"
+	[[ $REVOKE_OUT == *"disconnected (ACK"* ]] || fail "authctl revoke did not report the disconnect: $REVOKE_OUT"
+}
+
 main() {
 	local case=${1:-}
 	if [[ $case == --list ]]; then

@@ -35,16 +35,18 @@
  *   MD5(Code+Identifier+Length+Request Authenticator+Attributes+Secret).
  *   Everything else is logged and gets no reply.
  *
- * test_nas account --server HOST:PORT --secret S --status start|interim|stop
+ * test_nas account --server HOST:PORT --secret S --status start|interim|stop|on|off
  *                  [--source ADDR] [--message-authenticator] [Attr=Value ...]
  *   Sends one Accounting-Request (RFC 2866) with Acct-Status-Type 1 (start),
- *   3 (interim) or 2 (stop), then the attributes given, in order: User-Name,
- *   Acct-Session-Id, Calling-Station-Id, Called-Station-Id, NAS-Identifier
- *   (text), NAS-IP-Address (dotted IPv4), NAS-Port, NAS-Port-Type,
+ *   3 (interim), 2 (stop), 7 (on: Accounting-On) or 8 (off: Accounting-Off),
+ *   then the attributes given, in order: User-Name, Acct-Session-Id,
+ *   Calling-Station-Id, Called-Station-Id, NAS-Identifier (text),
+ *   NAS-IP-Address (dotted IPv4), NAS-IPv6-Address, NAS-Port, NAS-Port-Type,
  *   Acct-Session-Time (numbers), Class (hex). --message-authenticator puts a
  *   Message-Authenticator first (computed with the authenticator zeroed).
  *   HOST may be a name, an IPv4 address or [IPv6]. --source sends from ADDR
- *   (e.g. 127.0.0.2, to be another NAS of the same host). The same packet is
+ *   (e.g. 127.0.0.2, to be another NAS of the same host). The socket is
+ *   connected to HOST: a reply from any other address never reaches it. The same packet is
  *   retransmitted up to 3 times, 1 s apart. An Accounting-Response must have
  *   the Identifier, a correct Response Authenticator and, if present, a
  *   correct Message-Authenticator. Prints what happened.
@@ -221,7 +223,7 @@ static void add_text(struct line *l, const uint8_t *v, size_t len)
 	}
 }
 
-enum kind { TEXT, NUMBER, IPV4, HEX };
+enum kind { TEXT, NUMBER, IPV4, IPV6, HEX };
 
 static const struct {
 	uint8_t type;
@@ -247,11 +249,14 @@ static const struct {
 	{ 80, "Message-Authenticator", HEX },
 	{ 87, "NAS-Port-Id", TEXT },
 	{ 89, "Chargeable-User-Identity", TEXT },
+	{ 95, "NAS-IPv6-Address", IPV6 },
 	{ 101, "Error-Cause", NUMBER },
 };
 
 static void add_attribute(struct line *l, uint8_t type, const uint8_t *v, size_t len)
 {
+	char text[INET6_ADDRSTRLEN];
+
 	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
 		if (known[k].type != type)
 			continue;
@@ -262,6 +267,8 @@ static void add_attribute(struct line *l, uint8_t type, const uint8_t *v, size_t
 			add(l, "%u", (unsigned)v[0] << 24 | (unsigned)v[1] << 16 | (unsigned)v[2] << 8 | v[3]);
 		else if (known[k].kind == IPV4 && len == 4)
 			add(l, "%u.%u.%u.%u", v[0], v[1], v[2], v[3]);
+		else if (known[k].kind == IPV6 && len == 16)
+			add(l, "%s", inet_ntop(AF_INET6, v, text, sizeof(text)));
 		else
 			add_hex(l, v, len);   /* HEX, or a number or address of the wrong size */
 		return;
@@ -374,6 +381,15 @@ static void serve_datagram(int fd, const char *secret, enum mode mode, FILE *log
 	    ma_count > 0 && req.data[HEADER] == ATTR_MESSAGE_AUTHENTICATOR ? "yes" : "no");
 	for (size_t at = HEADER; at < req.len; at += req.data[at + 1])
 		add_attribute(l, req.data[at], req.data + at + 2, req.data[at + 1] - 2u);
+	{
+		char host[INET6_ADDRSTRLEN] = "?";
+
+		if (from.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&from)->sin_addr, host, sizeof(host));
+		else if (from.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&from)->sin6_addr, host, sizeof(host));
+		add(l, " from=%s", host);
+	}
 
 	answer = (req.data[0] == CODE_DISCONNECT_REQUEST || req.data[0] == CODE_COA_REQUEST) && auth_ok &&
 	         (ma_count == 0 || ma_ok) && mode != MODE_SILENT;
@@ -504,6 +520,7 @@ static void put_named(struct packet *p, const char *arg)
 		{ "Called-Station-Id", 30, TEXT }, { "Calling-Station-Id", 31, TEXT },
 		{ "NAS-Identifier", 32, TEXT },    { "Acct-Session-Id", 44, TEXT },
 		{ "Acct-Session-Time", 46, NUMBER }, { "NAS-Port-Type", 61, NUMBER },
+		{ "NAS-IPv6-Address", 95, IPV6 },
 	};
 	const char *eq = strchr(arg, '='), *v;
 	size_t namelen;
@@ -515,6 +532,7 @@ static void put_named(struct packet *p, const char *arg)
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		uint8_t buf[253];
 		struct in_addr ip;
+		struct in6_addr ip6;
 		size_t len;
 
 		if (strlen(names[k].name) != namelen || strncmp(names[k].name, arg, namelen) != 0)
@@ -530,6 +548,11 @@ static void put_named(struct packet *p, const char *arg)
 			if (inet_pton(AF_INET, v, &ip) != 1)
 				fatal("%s: '%s' is not a dotted IPv4 address", names[k].name, v);
 			put_attr(p, names[k].type, &ip.s_addr, 4);
+			return;
+		case IPV6:
+			if (inet_pton(AF_INET6, v, &ip6) != 1)
+				fatal("%s: '%s' is not an IPv6 address", names[k].name, v);
+			put_attr(p, names[k].type, &ip6, sizeof(ip6));
 			return;
 		case HEX:
 			len = strlen(v) / 2;
@@ -576,10 +599,14 @@ static int connect_server(const char *server, const char *source)
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd >= 0 && source != NULL) {
 			struct sockaddr_in sin = { .sin_family = AF_INET };
+			struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+			bool v4 = ai->ai_family == AF_INET;
 
-			if (ai->ai_family != AF_INET || inet_pton(AF_INET, source, &sin.sin_addr) != 1)
-				fatal("--source '%s' must be an IPv4 address, for an IPv4 server", source);
-			if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+			if (v4 ? inet_pton(AF_INET, source, &sin.sin_addr) != 1
+			       : ai->ai_family != AF_INET6 || inet_pton(AF_INET6, source, &sin6.sin6_addr) != 1)
+				fatal("--source '%s' must be an address of the server's family", source);
+			if (bind(fd, v4 ? (struct sockaddr *)&sin : (struct sockaddr *)&sin6,
+			         v4 ? sizeof(sin) : sizeof(sin6)) < 0)
 				fatal("--source '%s': %s", source, strerror(errno));
 		}
 		/* connect(): only the server's datagrams, and ICMP errors, reach us. */
@@ -671,7 +698,7 @@ static int run_account(int argc, char **argv)
 		*slot = argv[++i];
 	}
 	if (server == NULL || secret == NULL || status == NULL)
-		fatal("usage: test_nas account --server HOST:PORT --secret S --status start|interim|stop "
+		fatal("usage: test_nas account --server HOST:PORT --secret S --status start|interim|stop|on|off "
 		      "[--source ADDR] [--message-authenticator] [Attr=Value ...]");
 	if (strcmp(status, "start") == 0)
 		status_type = 1;
@@ -679,8 +706,12 @@ static int run_account(int argc, char **argv)
 		status_type = 2;
 	else if (strcmp(status, "interim") == 0)
 		status_type = 3;
+	else if (strcmp(status, "on") == 0)
+		status_type = 7;
+	else if (strcmp(status, "off") == 0)
+		status_type = 8;
 	else
-		fatal("account: --status must be start, interim or stop, not '%s'", status);
+		fatal("account: --status must be start, interim, stop, on or off, not '%s'", status);
 
 	req.data[0] = CODE_ACCOUNTING_REQUEST;
 	if (RAND_bytes(&req.data[1], 1) != 1)
@@ -742,7 +773,7 @@ int main(int argc, char **argv)
 		return run_account(argc, argv);
 	fprintf(stderr, "usage: test_nas listen --port-file F --secret S --mode ack|nak|silent|bad-authenticator "
 	                "[--log L] [--address A]\n"
-	                "       test_nas account --server HOST:PORT --secret S --status start|interim|stop "
+	                "       test_nas account --server HOST:PORT --secret S --status start|interim|stop|on|off "
 	                "[--source ADDR] [--message-authenticator] [Attr=Value ...]\n");
 	return EXIT_USAGE;
 }
