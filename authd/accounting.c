@@ -87,6 +87,7 @@ static void run_accounting(void *arg, bool cancelled)
 out:
 	dispatch_respond(r, reply);
 	radius_request_free(&r->rad);
+	generation_unref(r->gen);
 	free(r);
 }
 
@@ -96,11 +97,14 @@ struct radius_reply *accounting_request(struct request *r, bool *deferred)
 
 	stats_bump(&r->d->stats, STAT_ACCOUNTING);
 	if (job != NULL) {
+		/* The job's own reference: r->client is of its generation. */
 		*job = *r;
+		generation_ref(job->gen);
 		if (work_queue_push(r->d->accounting, run_accounting, job) == 0) {
 			*deferred = true;
 			return NULL;
 		}
+		generation_unref(job->gen);
 		free(job);
 	}
 	stats_bump(&r->d->stats, STAT_OVERLOAD);

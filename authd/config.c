@@ -627,3 +627,86 @@ void config_free(struct authd_config *cfg)
 	}
 	memset(cfg, 0, sizeof(*cfg));
 }
+
+/* The list of what differs, "a, b, c", kept short whatever the count. */
+static void note_change(char *out, size_t outlen, size_t *n, const char *what)
+{
+	size_t used = strlen(out);
+
+	if (used + strlen(what) + 3 < outlen)
+		snprintf(out + used, outlen - used, "%s%s", used > 0 ? ", " : "", what);
+	(*n)++;
+}
+
+static bool same_string(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool same_listen(const struct authd_config *a, const struct authd_config *b)
+{
+	if (a->n_listen != b->n_listen)
+		return false;
+	for (size_t i = 0; i < a->n_listen; i++) {
+		if (!same_string(a->listen[i].address, b->listen[i].address) || a->listen[i].port != b->listen[i].port ||
+		    a->listen[i].accounting != b->listen[i].accounting)
+			return false;
+	}
+	return true;
+}
+
+static bool same_redis(const struct redis_settings *a, const struct redis_settings *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return same_string(a->host, b->host) && a->port == b->port && same_string(a->username, b->username) &&
+	       same_string(a->password, b->password) && same_string(a->prefix, b->prefix) &&
+	       a->timeout_ms == b->timeout_ms && a->connections == b->connections;
+}
+
+static bool same_metrics(const struct metrics_settings *a, const struct metrics_settings *b)
+{
+	return a->enabled == b->enabled && same_string(a->address, b->address) && a->port == b->port &&
+	       a->n_allow == b->n_allow &&
+	       (a->n_allow == 0 || memcmp(a->allow, b->allow, a->n_allow * sizeof(*a->allow)) == 0) &&
+	       same_string(a->certificate, b->certificate) && same_string(a->private_key, b->private_key) &&
+	       same_string(a->client_ca, b->client_ca) && a->device_window_days == b->device_window_days &&
+	       a->max_tracked_devices == b->max_tracked_devices;
+}
+
+static bool same_sessions(const struct sessions_settings *a, const struct sessions_settings *b)
+{
+	return a->enabled == b->enabled && a->lifetime == b->lifetime && a->max_per_nas == b->max_per_nas &&
+	       a->nas_silent_after == b->nas_silent_after;
+}
+
+size_t config_restart_changes(const struct authd_config *running, const struct authd_config *loaded, char *out,
+                              size_t outlen)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (!same_listen(running, loaded))
+		note_change(out, outlen, &n, "listen");
+	if (running->threads != loaded->threads)
+		note_change(out, outlen, &n, "threads");
+	if (!same_string(running->user, loaded->user))
+		note_change(out, outlen, &n, "user");
+	if (!same_redis(running->redis, loaded->redis))
+		note_change(out, outlen, &n, "redis");
+	if (!same_sessions(&running->sessions, &loaded->sessions))
+		note_change(out, outlen, &n, "sessions");
+	if (!same_metrics(&running->metrics, &loaded->metrics))
+		note_change(out, outlen, &n, "metrics");
+	if (!same_string(running->decision_log, loaded->decision_log))
+		note_change(out, outlen, &n, "log.decisions");
+	if (running->max_conversations != loaded->max_conversations)
+		note_change(out, outlen, &n, "eap.max_conversations");
+	if (running->max_buffered_bytes != loaded->max_buffered_bytes)
+		note_change(out, outlen, &n, "eap.max_buffered_bytes");
+	if (running->timeout != loaded->timeout)
+		note_change(out, outlen, &n, "eap.timeout");
+	if (running->tls.session_lifetime != loaded->tls.session_lifetime)
+		note_change(out, outlen, &n, "tls.session_lifetime");
+	return n;
+}

@@ -63,4 +63,14 @@ struct authd_config {
 int config_load(const char *path, struct authd_config *cfg, char *err, size_t errlen);
 void config_free(struct authd_config *cfg);
 
+/*
+ * The settings only a restart applies (the sockets, the threads, the user,
+ * Redis, sessions, metrics, the decision log's path, the sizes of the
+ * conversation table, the TLS session store) that differ between the
+ * running config and a loaded one: their count, and their names in out
+ * ("listen, threads"; cut short to fit). A reload applies everything else.
+ */
+size_t config_restart_changes(const struct authd_config *running, const struct authd_config *loaded, char *out,
+                              size_t outlen);
+
 #endif

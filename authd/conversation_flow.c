@@ -46,9 +46,9 @@ struct pending {
 
 static void run_pending(void *arg, bool cancelled);
 
-static size_t fragment_size(const struct dispatch *d, unsigned framed_mtu)
+static size_t fragment_size(const struct generation *g, unsigned framed_mtu)
 {
-	size_t size = d->cfg->fragment_size;
+	size_t size = g->cfg->fragment_size;
 
 	/* Framed-MTU bounds the whole EAP packet on the NAS-supplicant link. */
 	if (framed_mtu > 0 && framed_mtu < size + EAP_TLS_OVERHEAD)
@@ -82,7 +82,7 @@ static void record(struct dispatch *d, struct conversation *conv)
 
 	if (decision_log_write(d->decisions, dec) < 0) {
 		int err = errno;
-		bool refuse = dec->accept && !d->cfg->decision_log_fail_open;
+		bool refuse = dec->accept && !conv->gen->cfg->decision_log_fail_open;
 		unsigned long long lost;
 		unsigned suppressed;
 
@@ -106,7 +106,7 @@ static void record(struct dispatch *d, struct conversation *conv)
 	        decision_reason_code(dec), dec->vlan ? " vlan=" : "", dec->vlan ? dec->vlan : "",
 	        dec->detail[0] ? " detail=" : "", dec->detail);
 	stats_bump(&d->stats, dec->accept ? STAT_ACCEPT : STAT_REJECT);
-	authd_metrics_decision(d->metrics, conv->client, dec);
+	authd_metrics_decision(d->metrics, conv->gen->names, conv->client, dec);
 }
 
 /* The record of a conversation that failed in EAP (reason
@@ -167,7 +167,9 @@ static struct conversation *start_conversation(struct request *r)
 
 	if (conv == NULL)
 		return NULL;
-	conv->eap = eap_conversation_new(d->tls, fragment_size(d, r->rad.framed_mtu));
+	/* It keeps this generation's settings to its end, whatever reloads come. */
+	conv->gen = generation_ref(r->gen);
+	conv->eap = eap_conversation_new(r->gen->tls, fragment_size(r->gen, r->rad.framed_mtu));
 	if (conv->eap == NULL)
 		goto fail;
 	decision_start(&conv->decision,
@@ -237,7 +239,7 @@ static struct radius_reply *accept_reply(struct request *r, struct conversation 
 		.msk = msk,
 		/* The NAS logs and accounts under User-Name: the identity authd
 		 * verified, not whatever the supplicant typed, unless configured so. */
-		.user_name = r->d->cfg->policy.reply_eap_identity ? eap_conversation_identity(conv->eap)
+		.user_name = conv->gen->cfg->policy.reply_eap_identity ? eap_conversation_identity(conv->eap)
 		                                                  : conv->decision.cert_identity,
 		.placement = &conv->placement,
 		.class_attr = class_len > 0 ? (const uint8_t *)class : NULL,
@@ -265,10 +267,10 @@ static const char *backend_name(enum policy_backend b)
  * `here` (NONE: a TLS worker) to need's threads: unless it is already there,
  * or needs nothing, or is on a backend's thread and need is marked down (its
  * calls fail at once, so going on here costs nothing). */
-static bool must_hand_over(struct dispatch *d, enum policy_backend need, enum policy_backend here)
+static bool must_hand_over(const struct policy *p, enum policy_backend need, enum policy_backend here)
 {
 	return need != POLICY_BACKEND_NONE && need != here &&
-	       (here == POLICY_BACKEND_NONE || !policy_backend_down(d->policy, need));
+	       (here == POLICY_BACKEND_NONE || !policy_backend_down(p, need));
 }
 
 /*
@@ -277,18 +279,18 @@ static bool must_hand_over(struct dispatch *d, enum policy_backend need, enum po
  * one or two), so a responder that is slow but still answers in time holds
  * only its own threads. NULL when there is none (stopping, no threads).
  */
-static struct work_queue *backend_queue(struct dispatch *d, enum policy_backend b, X509 *cert)
+static struct work_queue *backend_queue(struct dispatch *d, struct policy *p, enum policy_backend b, X509 *cert)
 {
 	unsigned responder;
 	struct work_queue *q;
 
 	if (b != POLICY_BACKEND_OCSP)
 		return d->queues[b];
-	responder = policy_ocsp_responder(d->policy, cert);
+	responder = policy_ocsp_responder(p, cert);
 	pthread_mutex_lock(&d->ocsp_lock);
 	q = d->ocsp_queues[responder];
 	if (q == NULL && !d->stopping) {
-		q = work_queue_new(policy_backend_threads(d->policy, b), d->cfg->max_conversations,
+		q = work_queue_new(policy_backend_threads(p, b), d->cfg->max_conversations,
 		                   authd_metrics_backends(d->metrics), POOL_OCSP);
 		if (q == NULL)
 			log_msg(LOG_ERROR, "cannot start the threads of OCSP responder %u", responder);
@@ -305,13 +307,16 @@ static int hand_over(struct request *r, struct conversation *conv, enum eap_step
                      enum policy_backend b, X509 *cert)
 {
 	struct pending *p = malloc(sizeof(*p));
-	struct work_queue *q = backend_queue(r->d, b, cert);
+	struct work_queue *q = backend_queue(r->d, conv->gen->policy, b, cert);
 
 	if (p == NULL)
 		return -1;
+	/* The request's own reference: r->client is of its generation. */
 	*p = (struct pending){ .r = *r, .conv = conv, .resume = resume, .here = b,
 	                       .queued_ms = clock_now_ms_precise() };
+	generation_ref(p->r.gen);
 	if (q == NULL || work_queue_push(q, run_pending, p) < 0) {
+		generation_unref(p->r.gen);
 		free(p);
 		if (rate_limit_allow(&r->d->drop_log, NULL))
 			LOG_REQ(LOG_WARNING, r, "cannot queue for the %s threads (their queue is full)",
@@ -386,15 +391,15 @@ static enum flow decide(struct request *r, struct conversation *conv, enum polic
 		.ssid = r->rad.ssid,
 	};
 	while (conv->step != POLICY_STEP_DONE) {
-		enum policy_backend need = policy_step_backend(r->d->policy, conv->step);
+		enum policy_backend need = policy_step_backend(conv->gen->policy, conv->step);
 		bool busy = false;
 
-		if (must_hand_over(r->d, need, here)) {
+		if (must_hand_over(conv->gen->policy, need, here)) {
 			if (hand_over(r, conv, EAP_STEP_VERIFIED, need, preq.cert) == 0)
 				return FLOW_HANDED_OVER;
 			busy = true;   /* the step ends through its backend's fallback */
 		}
-		conv->step = policy_decide_step(r->d->policy, &preq, conv->step, busy, &conv->decision,
+		conv->step = policy_decide_step(conv->gen->policy, &preq, conv->step, busy, &conv->decision,
 		                                &conv->placement);
 	}
 	conv->decided = true;
@@ -427,7 +432,7 @@ static enum flow look_up_session(struct request *r, struct conversation *conv, e
                                  struct eap_move *next)
 {
 	enum policy_backend need = here == POLICY_BACKEND_OCSP ? here : store_backend(r->d);
-	bool here_is_right = !must_hand_over(r->d, need, here);
+	bool here_is_right = !must_hand_over(conv->gen->policy, need, here);
 	struct decision scratch;
 	STACK_OF(X509) *chain = NULL;
 	const uint8_t *id;
@@ -454,7 +459,7 @@ static enum flow look_up_session(struct request *r, struct conversation *conv, e
 		refusal = err;
 	if (chain != NULL) {
 		decision_start(&scratch, conv->decision.conversation, r->client->name);
-		revocation = policy_revocation_refusal(r->d->policy, sk_X509_value(chain, 0),
+		revocation = policy_revocation_refusal(conv->gen->policy, sk_X509_value(chain, 0),
 		                                       sk_X509_value(chain, 1), chain,
 		                                       here == POLICY_BACKEND_OCSP ? REVOCATION_OCSP_ASK
 		                                                                   : REVOCATION_OCSP_DEFER,
@@ -594,6 +599,8 @@ static void run_pending(void *arg, bool cancelled)
 		dispatch_respond(&p->r, reply);
 		radius_request_free(&p->r.rad);
 	}
+	/* Handed over again, the next pending holds a reference of its own. */
+	generation_unref(p->r.gen);
 	free(p);
 }
 
@@ -633,7 +640,7 @@ struct radius_reply *conversation_flow_access_request(struct request *r, bool *d
 			if (rate_limit_allow(&d->drop_log, &suppressed))
 				LOG_REQ(LOG_WARNING, r, "cannot start a conversation (this NAS holds %zu, none idle "
 				        "to give up; eap.max_conversations %u): dropped (%u similar lines suppressed "
-				        "before)", conversation_table_share(d->conversations, r->client).held,
+				        "before)", conversation_table_share(d->conversations, r->client->index).held,
 				        d->cfg->max_conversations, suppressed);
 			return NULL;
 		}

@@ -5,6 +5,7 @@
 
 #include <openssl/rand.h>
 
+#include "authd/generation.h"
 #include "common/clock.h"
 
 /* What one client holds, so that no NAS can take another's room. */
@@ -207,13 +208,12 @@ out:
 	return rc;
 }
 
-struct conversation_share conversation_table_share(struct conversation_table *t,
-                                                   const struct client *client)
+struct conversation_share conversation_table_share(struct conversation_table *t, size_t nas)
 {
 	struct conversation_share share;
 
 	pthread_mutex_lock(&t->lock);
-	share = share_of(t, client)->counts;
+	share = t->nas[nas < t->n_nas ? nas : 0].counts;
 	pthread_mutex_unlock(&t->lock);
 	return share;
 }
@@ -230,7 +230,9 @@ struct conversation *conversation_table_acquire(struct conversation_table *t,
 	node = len == CONVERSATION_STATE_LEN ? ttl_table_find(t->states, state, len) : NULL;
 	if (node == NULL) {
 		*why = CONVERSATION_UNKNOWN;
-	} else if (from_node(node)->client != client) {
+	} else if (from_node(node)->client->index != client->index) {
+		/* By index, not by pointer: after a reload the same NAS is a
+		 * client of another generation's config. */
 		*why = CONVERSATION_OTHER_NAS;
 	} else if (from_node(node)->busy) {
 		*why = CONVERSATION_BUSY;
@@ -323,5 +325,6 @@ void conversation_free(struct conversation *conv)
 		return;
 	eap_conversation_free(conv->eap);
 	decision_clear(&conv->decision);
+	generation_unref(conv->gen);
 	free(conv);
 }

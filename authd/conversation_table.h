@@ -20,11 +20,14 @@
 #include "policy/decision.h"
 #include "policy/policy.h"
 
+struct generation;
+
 #define CONVERSATION_STATE_LEN 16
 
 struct conversation {
 	struct ttl_node node;           /* key: the State */
-	const struct client *client;
+	struct generation *gen;         /* a reference: the config it started under, to its end */
+	const struct client *client;    /* of gen's config */
 	struct eap_conversation *eap;   /* owned */
 	struct decision decision;
 	bool decided;                   /* the policy has spoken (decision.accept/reason set) */
@@ -78,16 +81,15 @@ void conversation_table_free(struct conversation_table *t);
  */
 int conversation_table_add(struct conversation_table *t, struct conversation *conv,
                            const struct client *client, struct conversation_eviction *evicted);
-/* What one client holds now, how many conversations it gave up to make room,
- * and how many new ones it was refused (nothing idle to give up). */
+/* What one client (by index) holds now, how many conversations it gave up to
+ * make room, and how many new ones it was refused (nothing idle to give up). */
 struct conversation_share {
 	size_t held;                    /* conversations */
 	size_t buffered;                /* bytes they buffer (as last handed back) */
 	unsigned long long evicted;
 	unsigned long long refused;
 };
-struct conversation_share conversation_table_share(struct conversation_table *t,
-                                                   const struct client *client);
+struct conversation_share conversation_table_share(struct conversation_table *t, size_t nas);
 /* Finds the conversation of this State for this client and marks it busy. */
 struct conversation *conversation_table_acquire(struct conversation_table *t,
                                                 const uint8_t *state, size_t len,

@@ -8,16 +8,20 @@
 #include "authd/dispatch_internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <freeradius/build.h>
 #include <freeradius/libradius.h>
 
 #include "authd/accounting.h"
 #include "authd/conversation_flow.h"
+#include "common/name_table.h"
 #include "common/sockaddr_text.h"
+#include "policy/revocation_mirror.h"
 
 /* RFC 5080 §2.2.2: keep replies long enough to cover the NAS's retries. */
 #define REPLY_CACHE_LIFETIME_S 30
@@ -62,47 +66,95 @@ static size_t queue_depth(void *arg, enum policy_backend b)
 	return depth;
 }
 
-static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct eap_tls_context *tls,
+static void tls_file_stamps(const struct authd_config *cfg, struct file_stamp *out)
+{
+	const char *const files[GENERATION_TLS_FILES] = { cfg->tls.certificate, cfg->tls.private_key, cfg->tls.ca };
+
+	for (int i = 0; i < GENERATION_TLS_FILES; i++)
+		out[i] = file_stamp_of(files[i]);
+}
+
+/* The config file read again, with its TLS context, as generation number
+ * d->generations + 1; checked against the running one for what only a
+ * restart applies. NULL with err. */
+static struct generation *load_generation(struct dispatch *d, char *err, size_t errlen)
+{
+	const struct generation_deps deps = {
+		.clients = d->clients, .redis = d->redis, .mirror = d->mirror, .metrics = d->metrics,
+	};
+	struct authd_config *cfg = malloc(sizeof(*cfg));
+	struct file_stamp stamps[GENERATION_TLS_FILES];
+	struct eap_tls_context *tls;
+	struct generation *g;
+	char changed[256], why[512];
+	size_t n;
+
+	if (cfg == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (config_load(d->cfg->path, cfg, err, errlen) < 0) {
+		free(cfg);
+		return NULL;
+	}
+	tls_file_stamps(cfg, stamps);
+	tls = eap_tls_context_new(&cfg->tls, why, sizeof(why));
+	if (tls == NULL) {
+		snprintf(err, errlen, "%s:%d: tls: %s", d->cfg->path, cfg->tls_line, why);
+		config_free(cfg);
+		free(cfg);
+		return NULL;
+	}
+	n = config_restart_changes(d->cfg, cfg, changed, sizeof(changed));
+	if (n > 0)
+		log_msg(LOG_WARNING, "%s: %zu setting(s) take effect only at the next restart, the running ones "
+		        "stay: %s", d->cfg->path, n, changed);
+	g = generation_new(d->generations + 1, cfg, tls, &deps, err, errlen);
+	if (g != NULL)
+		memcpy(g->tls_files, stamps, sizeof(stamps));
+	return g;
+}
+
+static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct name_table *clients,
                          struct redis_pool *redis, struct authd_metrics *metrics, char *err, size_t errlen)
 {
 	struct backend_metrics *bm = authd_metrics_backends(metrics);
-	const struct policy_options opts = {
-		.log = log_mirror,
-		.directory = backend_metrics_observer(bm, BACKEND_DIRECTORY),
-		.ocsp = backend_metrics_observer(bm, BACKEND_OCSP),
-		.crl = backend_metrics_observer(bm, BACKEND_CRL),
-	};
+	struct generation *first;
+	size_t capacity = name_table_capacity(clients);
 
 	memset(d, 0, sizeof(*d));
 	d->redis = redis;
 	d->metrics = metrics;
+	d->clients = clients;
 	pthread_mutex_init(&d->ocsp_lock, NULL);
 	d->cfg = cfg;
-	d->tls = tls;
 	atomic_init(&d->next_conversation, 1);
+	atomic_init(&d->current, NULL);
 	rate_limit_init(&d->drop_log, DROP_LOG_PER_SECOND);
-	d->nas_rate = calloc(cfg->n_clients > 0 ? cfg->n_clients : 1, sizeof(*d->nas_rate));
-	d->nas_rate_dropped = calloc(cfg->n_clients > 0 ? cfg->n_clients : 1, sizeof(*d->nas_rate_dropped));
-	if (d->nas_rate == NULL || d->nas_rate_dropped == NULL) {
+	d->nas_rate_dropped = calloc(capacity, sizeof(*d->nas_rate_dropped));
+	if (d->nas_rate_dropped == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < cfg->n_clients; i++) {
-		rate_limit_init(&d->nas_rate[i], cfg->clients[i].max_requests_per_second);
+	for (size_t i = 0; i < capacity; i++)
 		atomic_init(&d->nas_rate_dropped[i], 0);
-	}
 	d->decisions = decision_log_open(cfg->decision_log);
 	if (d->decisions == NULL) {
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
 		goto fail;
 	}
-	d->policy = policy_new(&cfg->policy, redis, &opts, err, errlen);
-	if (d->policy == NULL)
+	/* One mirror of the helpdesk list for the life of the process: every
+	 * generation's policy consults it. */
+	if (redis != NULL && (d->mirror = revocation_mirror_new(redis, log_mirror, err, errlen)) == NULL)
 		goto fail;
-	authd_metrics_watch_policy(metrics, d->policy);
+	if ((first = load_generation(d, err, errlen)) == NULL)
+		goto fail;
+	d->generations = first->number;
+	atomic_store(&d->current, first);
+	authd_metrics_use(metrics, first->names, first->policy);
 	authd_metrics_watch_queues(metrics, queue_depth, d);
 	d->conversations = conversation_table_new(cfg->max_conversations, cfg->max_buffered_bytes, cfg->timeout,
-	                                          cfg->n_clients);
+	                                          capacity);
 	/* An entry per (NAS address, port, Identifier) seen within the lifetime:
 	 * what NASes keep in flight, whatever the rate. The bound is for NASes
 	 * that spread requests over very many ports; beyond it the oldest goes. */
@@ -111,7 +163,7 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 	 * and a slow backend holds only its own threads, never the TLS workers.
 	 * OCSP's start per responder, when it is first needed (backend_queue). */
 	for (int b = POLICY_BACKEND_NONE + 1; b < POLICY_BACKEND_COUNT; b++) {
-		unsigned threads = policy_backend_threads(d->policy, (enum policy_backend)b);
+		unsigned threads = policy_backend_threads(first->policy, (enum policy_backend)b);
 
 		if (threads > 0 && b != POLICY_BACKEND_OCSP &&
 		    (d->queues[b] = work_queue_new(threads, cfg->max_conversations, bm,
@@ -131,8 +183,7 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 		goto fail;
 	}
 	if (d->sessions != NULL && cfg->sessions.nas_silent_after > 0 &&
-	    (d->nas_watch = nas_watch_new(cfg->clients, cfg->n_clients, d->redis, d->sessions,
-	                                  cfg->sessions.nas_silent_after)) == NULL) {
+	    (d->nas_watch = nas_watch_new(clients, d->redis, d->sessions, cfg->sessions.nas_silent_after)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -153,9 +204,8 @@ fail:
 	return -1;
 }
 
-struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_context *tls,
-                              struct redis_pool *redis, struct authd_metrics *metrics, char *err,
-                              size_t errlen)
+struct dispatch *dispatch_new(const struct authd_config *cfg, struct name_table *clients, struct redis_pool *redis,
+                              struct authd_metrics *metrics, char *err, size_t errlen)
 {
 	struct dispatch *d = malloc(sizeof(*d));
 
@@ -163,7 +213,7 @@ struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_con
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (dispatch_init(d, cfg, tls, redis, metrics, err, errlen) < 0) {
+	if (dispatch_init(d, cfg, clients, redis, metrics, err, errlen) < 0) {
 		free(d);
 		return NULL;
 	}
@@ -185,8 +235,7 @@ int dispatch_stop(struct dispatch *d, const struct timespec *deadline)
 	for (int i = 0; i < POLICY_OCSP_RESPONDERS; i++)
 		rc |= work_queue_stop(d->ocsp_queues[i], deadline);
 	rc |= work_queue_stop(d->accounting, deadline);
-	if (d->policy != NULL)
-		rc |= policy_stop(d->policy, deadline);
+	rc |= revocation_mirror_stop(d->mirror, deadline);
 	return rc;
 }
 
@@ -194,7 +243,7 @@ static void cleanup(struct dispatch *d)
 {
 	/* The metrics stop reading the queues and the policy before they go
 	 * (the listener that scrapes is stopped before this, too). */
-	authd_metrics_watch_policy(d->metrics, NULL);
+	authd_metrics_use(d->metrics, NULL, NULL);
 	authd_metrics_watch_queues(d->metrics, NULL, NULL);
 	/* First: pending work still uses the tables and the decision log. */
 	dispatch_stop(d, NULL);
@@ -206,11 +255,13 @@ static void cleanup(struct dispatch *d)
 	nas_watch_free(d->nas_watch);
 	live_sessions_free(d->sessions);
 	tls_session_store_free(d->tls_sessions);
-	policy_free(d->policy);
+	/* Every conversation is gone with the table: the current generation
+	 * is the last one held. */
 	conversation_table_free(d->conversations);
+	generation_unref(atomic_load(&d->current));
+	revocation_mirror_free(d->mirror);
 	reply_cache_free(d->replies);
 	decision_log_close(d->decisions);
-	free(d->nas_rate);
 	free(d->nas_rate_dropped);
 	pthread_mutex_destroy(&d->ocsp_lock);
 	memset(d, 0, sizeof(*d));
@@ -256,7 +307,7 @@ void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, 
 {
 	const struct sockaddr_storage *from = &origin->peer;
 	enum radius_port port = origin->port;
-	struct request r = { .d = d, .origin = *origin };
+	struct request r = { .d = d, .origin = *origin, .gen = atomic_load_explicit(&d->current, memory_order_acquire) };
 	struct radius_reply *reply = NULL;
 	bool deferred = false;
 	enum radius_drop drop;
@@ -264,7 +315,7 @@ void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, 
 	char detail[160];
 
 	stats_bump(&d->stats, STAT_PACKETS);
-	r.client = client_match(d->cfg->clients, d->cfg->n_clients, from);
+	r.client = client_match(r.gen->cfg->clients, r.gen->cfg->n_clients, from);
 	if (r.client == NULL) {
 		stats_bump(&d->stats, STAT_UNKNOWN_CLIENT);
 		authd_metrics_drop(d->metrics, NULL, STAT_UNKNOWN_CLIENT);
@@ -285,7 +336,7 @@ void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, 
 	nas_watch_heard(d->nas_watch, r.client);
 	/* Counted once the packet proved it is the NAS's: a spoofer cannot spend
 	 * a NAS's budget. */
-	if (r.client->max_requests_per_second > 0 && !rate_limit_allow(&d->nas_rate[r.client->index], NULL)) {
+	if (r.client->max_requests_per_second > 0 && !rate_limit_allow(&r.gen->nas_rate[r.client->index], NULL)) {
 		stats_bump(&d->stats, STAT_NAS_RATE);
 		authd_metrics_drop(d->metrics, r.client, STAT_NAS_RATE);
 		atomic_fetch_add_explicit(&d->nas_rate_dropped[r.client->index], 1, memory_order_relaxed);
@@ -344,21 +395,23 @@ void dispatch_respond(struct request *r, struct radius_reply *reply)
 	radius_reply_free(reply);
 }
 
-/* Per NAS, what its quotas cost it. */
+/* Per NAS (every one served since the start), what its quotas cost it. */
 static void log_nas_counters(struct dispatch *d)
 {
-	for (size_t i = 0; i < d->cfg->n_clients; i++) {
-		const struct client *c = &d->cfg->clients[i];
-		struct conversation_share share = conversation_table_share(d->conversations, c);
+	const char *const *names = name_table_values(d->clients);
+	size_t n = atomic_load(name_table_published(d->clients));
+
+	for (size_t i = 1; i < n; i++) {
+		struct conversation_share share = conversation_table_share(d->conversations, i);
 		unsigned long long over = atomic_load(&d->nas_rate_dropped[i]);
 
 		if (share.evicted > 0)
-			log_msg(LOG_INFO, "nas=%s: %llu idle conversations ended to make room", c->name, share.evicted);
+			log_msg(LOG_INFO, "nas=%s: %llu idle conversations ended to make room", names[i], share.evicted);
 		if (share.refused > 0)
 			log_msg(LOG_INFO, "nas=%s: %llu new conversations dropped, none of its own idle to give up",
-			        c->name, share.refused);
+			        names[i], share.refused);
 		if (over > 0)
-			log_msg(LOG_INFO, "nas=%s: %llu requests dropped over max_requests_per_second", c->name,
+			log_msg(LOG_INFO, "nas=%s: %llu requests dropped over max_requests_per_second", names[i],
 			        over);
 	}
 }
@@ -379,7 +432,7 @@ void dispatch_log_counters(struct dispatch *d)
 {
 	stats_log(&d->stats);
 	log_nas_counters(d);
-	log_revocation_counters(d->policy);
+	log_revocation_counters(atomic_load(&d->current)->policy);
 }
 
 void dispatch_end_idle(struct dispatch *d)
@@ -391,11 +444,41 @@ void dispatch_end_idle(struct dispatch *d)
 		nas_watch_run(d->nas_watch, true);
 }
 
+/*
+ * TLS files replaced on disk (a renewal by an ACME or EST client) are
+ * loaded like a SIGHUP's reload, which the main thread runs: asked for
+ * once they have stayed the same for a second (a renewal writes the
+ * certificate and the key one after the other), and once per state of the
+ * files, so a refused reload (a key that does not match the certificate
+ * yet) is not asked for again until they change again.
+ */
+static void watch_tls_files(struct dispatch *d, const struct generation *g)
+{
+	struct file_stamp now[GENERATION_TLS_FILES];
+	bool changed = false, settled = true, asked = true;
+
+	tls_file_stamps(g->cfg, now);
+	for (int i = 0; i < GENERATION_TLS_FILES; i++) {
+		changed |= !file_stamp_equal(&now[i], &g->tls_files[i]);
+		settled &= file_stamp_equal(&now[i], &d->tls_seen[i]);
+		asked &= file_stamp_equal(&now[i], &d->tls_asked[i]);
+	}
+	memcpy(d->tls_seen, now, sizeof(now));
+	if (!changed || !settled || asked)
+		return;
+	memcpy(d->tls_asked, now, sizeof(now));
+	log_msg(LOG_INFO, "tls: %s, %s or %s changed on disk: reloading the config", g->cfg->tls.certificate,
+	        g->cfg->tls.private_key, g->cfg->tls.ca);
+	kill(getpid(), SIGHUP);
+}
+
 void dispatch_reload_changed_files(struct dispatch *d)
 {
+	struct generation *g = atomic_load_explicit(&d->current, memory_order_acquire);
 	char err[512];
 
-	switch (policy_reload_changed(d->policy, err, sizeof(err))) {
+	watch_tls_files(d, g);
+	switch (policy_reload_changed(g->policy, err, sizeof(err))) {
 	case 1:
 		log_msg(LOG_INFO, "a CRL file changed: CRLs reloaded");
 		break;
@@ -405,17 +488,35 @@ void dispatch_reload_changed_files(struct dispatch *d)
 	}
 }
 
-void dispatch_reload(struct dispatch *d)
+void dispatch_reopen_log(struct dispatch *d)
 {
-	char err[512];
-
 	if (decision_log_reopen(d->decisions) < 0)
 		log_msg(LOG_ERROR, "SIGHUP: cannot reopen decision log %s: %s", d->cfg->decision_log,
 		        strerror(errno));
 	else
 		log_msg(LOG_INFO, "SIGHUP: decision log reopened");
-	if (policy_reload(d->policy, err, sizeof(err)) < 0)
-		log_msg(LOG_ERROR, "SIGHUP: %s; the CRLs loaded before stay in force", err);
-	else if (d->cfg->policy.revocation.n_crl_files > 0)
-		log_msg(LOG_INFO, "SIGHUP: CRLs reloaded");
+}
+
+struct generation *dispatch_reload_config(struct dispatch *d)
+{
+	struct generation *g, *old;
+	char err[1024];
+
+	g = load_generation(d, err, sizeof(err));
+	if (g == NULL) {
+		log_msg(LOG_ERROR, "reload refused, config generation %u stays in force: %s", d->generations, err);
+		authd_metrics_reload(d->metrics, false, d->generations);
+		return NULL;
+	}
+	d->generations = g->number;
+	old = atomic_exchange_explicit(&d->current, g, memory_order_acq_rel);
+	/* Scrapes read the new policy from now on; the old one stays whole
+	 * until the last conversation that holds it ends. */
+	authd_metrics_use(d->metrics, g->names, g->policy);
+	authd_metrics_reload(d->metrics, true, g->number);
+	log_set_level(g->cfg->log_level);
+	log_msg(LOG_INFO, "reload: config generation %u in force (%zu client(s), %zu rule(s)); conversations "
+	        "in progress finish under the generation they started with", g->number, g->cfg->n_clients,
+	        g->cfg->policy.n_rules);
+	return old;
 }

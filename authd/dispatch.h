@@ -19,18 +19,23 @@
 
 struct authd_config;
 struct authd_metrics;
-struct eap_tls_context;
 struct dispatch;
+struct generation;
+struct name_table;
 struct redis_pool;
 
-/* Creates tables, opens the decision log and starts the backend threads.
- * Borrows cfg, tls, redis (NULL: no redis section; the policy, the
- * live-session table and the session store share it) and metrics (NULL:
- * none; it reads the policy's counters until the dispatch is freed), which
- * must outlive it. NULL with a message in err. */
-struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_context *tls,
-                              struct redis_pool *redis, struct authd_metrics *metrics, char *err,
-                              size_t errlen);
+/*
+ * Creates the tables, opens the decision log, starts the helpdesk list's
+ * mirror and the backend threads, and reads the config file (cfg->path)
+ * again, with its TLS files, as config generation 1: what every request
+ * uses until a reload replaces it. Reading as the user authd runs as, a
+ * file a reload would not be able to read fails now.
+ * Borrows cfg (the config authd started with: what only a restart changes),
+ * clients (the client name table, index 0 ""), redis (NULL: no redis
+ * section) and metrics (NULL: none), which must outlive it. NULL with err.
+ */
+struct dispatch *dispatch_new(const struct authd_config *cfg, struct name_table *clients, struct redis_pool *redis,
+                              struct authd_metrics *metrics, char *err, size_t errlen);
 /* Ends the backend work: queued conversations are abandoned (no reply),
  * running ones may finish until deadline (CLOCK_REALTIME; NULL: no limit).
  * -1 when some backend call is still running then (a silent responder, a
@@ -66,7 +71,9 @@ struct dispatch_scratch {
 };
 
 /* Handles one RADIUS packet (buf, len) from origin; answers through
- * origin->send, now or later from a backend's thread. */
+ * origin->send, now or later from a backend's thread. Reads the current
+ * generation without a reference: the caller is inside its epoch section
+ * (see dispatch_reload_config). */
 void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, const uint8_t *buf,
                       size_t len, struct dispatch_scratch *scratch);
 
@@ -75,12 +82,22 @@ void dispatch_request(struct dispatch *d, const struct dispatch_origin *origin, 
  * cached replies past their lifetime, and has the NAS silence watch write and
  * sweep (nas_watch.h) when due. */
 void dispatch_end_idle(struct dispatch *d);
-/* Picks up CRL files changed since they were read, and says so in the log. */
+/* Picks up CRL files changed since they were read, and says so in the log
+ * (inside the caller's epoch section, like dispatch_request). */
 void dispatch_reload_changed_files(struct dispatch *d);
 
-/* On SIGHUP: reopens the decision log (after logrotate) and reloads the
- * CRLs, saying so in the log. */
-void dispatch_reload(struct dispatch *d);
+/* On SIGHUP: reopens the decision log (after logrotate), saying so in the log. */
+void dispatch_reopen_log(struct dispatch *d);
+/*
+ * On SIGHUP (the main thread): reads the config file again and, when every
+ * check passes, makes it the current generation; new conversations use it,
+ * those in progress keep theirs. A config that fails any check is refused
+ * as a whole and the running one stays (logged and counted). Returns the
+ * generation replaced, which workers may still be reading without a
+ * reference: the caller waits out their sections (epoch_synchronize) before
+ * letting go of it (generation_unref). NULL: refused.
+ */
+struct generation *dispatch_reload_config(struct dispatch *d);
 
 /* Logs the counters (requests, per NAS what its quotas cost it, revocation
  * checks), at stop. */

@@ -16,6 +16,7 @@
 #include "authd/config.h"
 #include "authd/conversation_table.h"
 #include "authd/dispatch.h"
+#include "authd/generation.h"
 #include "authd/live_sessions.h"
 #include "authd/log.h"
 #include "authd/nas_watch.h"
@@ -30,13 +31,22 @@
 #include "policy/policy.h"
 
 struct dispatch {
-	const struct authd_config *cfg;        /* borrowed */
-	struct eap_tls_context *tls;           /* borrowed */
+	/* Borrowed: the config authd started with, for what only a restart
+	 * changes (the tables' sizes, the decision log, Redis, sessions). */
+	const struct authd_config *cfg;
+	/* What new requests use (a reference held); loaded by the workers
+	 * without one inside their epoch sections (see dispatch_use). */
+	_Atomic(struct generation *) current;
+	unsigned generations;                  /* the number of the last one made */
+	struct name_table *clients;            /* borrowed: a client's index, by name */
+	struct revocation_mirror *mirror;      /* owned; NULL: no redis section */
+	/* The once-a-second thread's own: the TLS files as last seen, and as
+	 * when it last asked for a reload (see watch_tls_files). */
+	struct file_stamp tls_seen[GENERATION_TLS_FILES], tls_asked[GENERATION_TLS_FILES];
 	struct decision_log *decisions;        /* owned */
 	struct redis_pool *redis;              /* borrowed; NULL: no redis section */
 	struct conversation_table *conversations;
 	struct reply_cache *replies;
-	struct policy *policy;
 	struct live_sessions *sessions;      /* NULL: no live-session table */
 	struct tls_session_store *tls_sessions;   /* NULL: no resumption */
 	/* Work that may block, one queue per backend with threads of its own
@@ -57,9 +67,8 @@ struct dispatch {
 	/* Drop warnings per second are capped so a flood cannot flood the log;
 	 * the counters still count every datagram. */
 	struct rate_limit drop_log;
-	/* Per client (by index): its requests per second, when it has a cap,
-	 * and how many were dropped over it. */
-	struct rate_limit *nas_rate;
+	/* Per client index (the name table's capacity): how many requests were
+	 * dropped over its max_requests_per_second. */
 	atomic_ullong *nas_rate_dropped;
 };
 
@@ -67,6 +76,9 @@ struct dispatch {
  * takes to answer it from another thread. */
 struct request {
 	struct dispatch *d;
+	/* The generation r->client belongs to: the current one, borrowed on a
+	 * worker; a reference of the request's own once it is handed over. */
+	struct generation *gen;
 	const struct client *client;
 	struct radius_request rad;
 	uint64_t conversation;      /* 0 until known */

@@ -66,7 +66,6 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	bool check_only = false;
 	struct authd_config cfg;
-	struct eap_tls_context *tls = NULL;
 	struct server *server = NULL;
 	char err[1024];
 	int opt, rc = 1;
@@ -136,18 +135,18 @@ int main(int argc, char **argv)
 		rc = explain_run(&cfg, &explain);
 		goto out;
 	}
-	if (!check_only && stopped_while_starting(&rc))
-		goto out;
-	tls = eap_tls_context_new(&cfg.tls, err, sizeof(err));
-	if (tls == NULL) {
-		fprintf(stderr, "%s:%d: tls: %s\n", path, cfg.tls_line, err);
-		goto out;
-	}
 	if (check_only) {
-		/* The policy loads what the config names beyond TLS: CRLs, directory settings. */
+		/* The TLS files, then what the policy loads beyond them: CRLs,
+		 * directory settings. */
+		struct eap_tls_context *tls = eap_tls_context_new(&cfg.tls, err, sizeof(err));
 		struct redis_pool *redis = NULL;
 		struct policy *policy = NULL;
 
+		if (tls == NULL) {
+			fprintf(stderr, "%s:%d: tls: %s\n", path, cfg.tls_line, err);
+			goto out;
+		}
+		eap_tls_context_free(tls);
 		if ((cfg.redis != NULL && (redis = redis_pool_new(cfg.redis, err, sizeof(err))) == NULL) ||
 		    (policy = policy_new(&cfg.policy, redis, &(struct policy_options){ .dry_run = true }, err,
 		                         sizeof(err))) == NULL) {
@@ -165,16 +164,10 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	for (size_t i = 0; i < cfg.n_clients; i++) {
-		if (!cfg.clients[i].require_message_authenticator)
-			log_msg(LOG_WARNING, "client %s: require_message_authenticator is off: requests "
-			        "without Message-Authenticator are accepted (BlastRADIUS, CVE-2024-3596)",
-			        cfg.clients[i].name);
-	}
 	service_notify_init();
 	if (stopped_while_starting(&rc))
 		goto out;
-	server = server_new(&cfg, tls, err, sizeof(err));
+	server = server_new(&cfg, err, sizeof(err));
 	if (server == NULL) {
 		log_msg(LOG_ERROR, "%s", err);
 		goto out;
@@ -193,7 +186,6 @@ int main(int argc, char **argv)
 	}
 out:
 	server_free(server);
-	eap_tls_context_free(tls);
 	config_free(&cfg);
 	return rc;
 }

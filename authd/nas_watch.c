@@ -9,6 +9,7 @@
 #include "authd/client.h"
 #include "authd/live_sessions.h"
 #include "authd/log.h"
+#include "common/name_table.h"
 #include "common/printable.h"
 #include "common/redis_pool.h"
 
@@ -23,12 +24,13 @@ struct nas_clock {
 };
 
 struct nas_watch {
-	const struct client *clients;   /* borrowed */
-	size_t n;
+	const struct name_table *names; /* borrowed: client names by index, 0 ("") none */
+	size_t capacity;
+	size_t n;                       /* the round's own: names published when it began */
 	struct redis_pool *redis;       /* borrowed */
 	struct live_sessions *ls;       /* borrowed */
 	unsigned silent_after;
-	struct nas_clock *clocks;       /* one per client */
+	struct nas_clock *clocks;       /* by client index */
 	atomic_bool running;            /* a round is queued or running */
 	atomic_llong next_round;        /* Unix seconds: no round before */
 	/* The round's own (one runs at a time): */
@@ -37,17 +39,18 @@ struct nas_watch {
 	long long warned;               /* when a warning was last logged */
 };
 
-struct nas_watch *nas_watch_new(const struct client *clients, size_t n, struct redis_pool *redis,
+struct nas_watch *nas_watch_new(const struct name_table *names, struct redis_pool *redis,
                                 struct live_sessions *ls, unsigned silent_after)
 {
 	struct nas_watch *w = calloc(1, sizeof(*w));
+	size_t n = name_table_capacity(names);
 
-	if (w == NULL || (w->clocks = calloc(n > 0 ? n : 1, sizeof(*w->clocks))) == NULL) {
+	if (w == NULL || (w->clocks = calloc(n, sizeof(*w->clocks))) == NULL) {
 		free(w);
 		return NULL;
 	}
-	w->clients = clients;
-	w->n = n;
+	w->names = names;
+	w->capacity = n;
 	w->redis = redis;
 	w->ls = ls;
 	w->silent_after = silent_after;
@@ -70,7 +73,7 @@ void nas_watch_heard(struct nas_watch *w, const struct client *c)
 {
 	long long now;
 
-	if (w == NULL || c->index >= w->n)
+	if (w == NULL || c->index >= w->capacity)
 		return;
 	now = (long long)time(NULL);
 	/* A load first: a busy NAS's cache line is written once a second, not
@@ -127,7 +130,7 @@ static void write_heard(struct nas_watch *w, char *key)
 		if (taken[i] <= w->clocks[i].written)
 			continue;
 		snprintf(values[i], sizeof(values[i]), "%lld", taken[i]);
-		argv[argc++] = w->clients[i].name;
+		argv[argc++] = name_table_values(w->names)[i];
 		argv[argc++] = values[i];
 	}
 	if (argc == 2)
@@ -186,7 +189,7 @@ static int take_turn(struct nas_watch *w, char *err, size_t errlen)
 static int silent(struct nas_watch *w, size_t i, const redisReply *v, char *key, long long now,
                   long long *heard, char *err, size_t errlen)
 {
-	const char *name = w->clients[i].name;
+	const char *name = name_table_values(w->names)[i];
 	char value[24], shown[64];
 	const char *setnx[4] = { "HSETNX", key, name, value };
 	redisReply *r;
@@ -218,7 +221,8 @@ static void sweep(struct nas_watch *w, char *key)
 {
 	const char **argv = calloc(2 + NAS_WATCH_SWEEP_NAS, sizeof(*argv));
 	long long now = (long long)time(NULL), budget = NAS_WATCH_SWEEP_SESSIONS;
-	size_t window = w->n < NAS_WATCH_SWEEP_NAS ? w->n : NAS_WATCH_SWEEP_NAS, done = 0;
+	size_t named = w->n > 0 ? w->n - 1 : 0;   /* index 0 names no client */
+	size_t window = named < NAS_WATCH_SWEEP_NAS ? named : NAS_WATCH_SWEEP_NAS, done = 0;
 	redisReply *r = NULL;
 	char err[256];
 
@@ -227,7 +231,7 @@ static void sweep(struct nas_watch *w, char *key)
 	argv[0] = "HMGET";
 	argv[1] = key;
 	for (size_t k = 0; k < window; k++)
-		argv[2 + k] = w->clients[(w->cursor + k) % w->n].name;
+		argv[2 + k] = name_table_values(w->names)[1 + (w->cursor + k) % named];
 	if ((r = redis_pool_command(w->redis, 2 + (int)window, argv, err, sizeof(err))) == NULL) {
 		warn(w, "cannot read when the NASes were heard", err);
 		goto out;
@@ -237,7 +241,7 @@ static void sweep(struct nas_watch *w, char *key)
 		goto out;
 	}
 	for (; done < window && budget > 0; done++) {
-		size_t i = (w->cursor + done) % w->n;
+		size_t i = 1 + (w->cursor + done) % named;
 		long long heard = 0, ended;
 		int rc = silent(w, i, r->element[done], key, now, &heard, err, sizeof(err));
 
@@ -245,20 +249,20 @@ static void sweep(struct nas_watch *w, char *key)
 			continue;
 		/* Sessions updated within the limit came from requests racing this
 		 * sweep: the NAS is back, and they stay. */
-		if (rc < 0 || (ended = live_sessions_end_nas(w->ls, w->clients[i].name, now - w->silent_after,
+		if (rc < 0 || (ended = live_sessions_end_nas(w->ls, name_table_values(w->names)[i], now - w->silent_after,
 		                                             (size_t)budget, err, sizeof(err))) < 0) {
 			warn(w, "cannot end the sessions of a silent NAS", err);
 			break;
 		}
 		if (ended > 0)
 			log_msg(LOG_INFO, "nas=%s: silent for %lld s (sessions.nas_silent_after is %u): %lld live "
-			        "session(s) ended", w->clients[i].name, now - heard, w->silent_after, ended);
+			        "session(s) ended", name_table_values(w->names)[i], now - heard, w->silent_after, ended);
 		budget -= ended;
 		/* Over budget: this NAS may hold more, and the next sweep starts with it. */
 		if (budget <= 0)
 			break;
 	}
-	w->cursor = (w->cursor + done) % w->n;
+	w->cursor = (w->cursor + done) % named;
 out:
 	if (r != NULL)
 		freeReplyObject(r);
@@ -274,6 +278,8 @@ void nas_watch_run(void *arg, bool cancelled)
 
 	if (cancelled || redis_pool_down(w->redis))
 		goto out;
+	/* Names a reload added since the last round join from this one. */
+	w->n = atomic_load_explicit(name_table_published(w->names), memory_order_acquire);
 	snprintf(key, sizeof(key), "%snas-heard", redis_pool_prefix(w->redis));
 	write_heard(w, key);
 	if (now < w->next_sweep)

@@ -35,12 +35,14 @@
 
 struct client;
 struct live_sessions;
+struct name_table;
 struct redis_pool;
 struct nas_watch;
 
-/* Borrows clients (n of them, indexed by client->index), redis and ls, which
+/* Borrows names (the client name table: every NAS authd served under any
+ * version of its config is watched, by client->index), redis and ls, which
  * must outlive it. silent_after > 0 seconds. NULL when out of memory. */
-struct nas_watch *nas_watch_new(const struct client *clients, size_t n, struct redis_pool *redis,
+struct nas_watch *nas_watch_new(const struct name_table *names, struct redis_pool *redis,
                                 struct live_sessions *ls, unsigned silent_after);
 void nas_watch_free(struct nas_watch *w);
 

@@ -23,10 +23,16 @@
 #include "authd/metrics_listener.h"
 #include "authd/privileges.h"
 #include "authd/radius.h"
+#include "authd/generation.h"
 #include "authd/service_notify.h"
 #include "common/clock.h"
+#include "common/epoch.h"
+#include "common/name_table.h"
 #include "common/redis_pool.h"
 
+/* Client names a reload may add beyond those authd started with (each name
+ * any generation gave keeps its index, and per-client tables their room). */
+#define CLIENT_NAMES_SPARE 1024
 /* Datagrams read per wake-up before yielding to other events. */
 #define READ_BURST 32
 #define SOCKET_BUFFER (4 * 1024 * 1024)
@@ -36,6 +42,7 @@
 
 struct worker {
 	struct server *server;
+	unsigned number;               /* its reader number in the server's epoch */
 	pthread_t thread;
 	bool started;
 	struct event_base *base;
@@ -58,6 +65,10 @@ struct server {
 	struct authd_metrics *metrics;          /* owned; NULL: no metrics section */
 	struct metrics_listener *metrics_listener;   /* owned; NULL: no metrics section */
 	struct dynauth_stats_reader *dynauth_reader; /* owned; NULL: no metrics or no redis section */
+	struct name_table *clients;    /* owned: each client name's index, across reloads */
+	/* The workers' sections in which they read the current generation
+	 * without a reference (one reader per worker). */
+	struct epoch *epoch;
 	struct worker *workers;
 	unsigned n_workers;
 	uint64_t watchdog_usec;        /* the service manager's watchdog; 0: none */
@@ -130,8 +141,7 @@ fail:
 	return -1;
 }
 
-struct server *server_new(const struct authd_config *cfg, struct eap_tls_context *tls,
-                          char *err, size_t errlen)
+struct server *server_new(const struct authd_config *cfg, char *err, size_t errlen)
 {
 	struct server *s = calloc(1, sizeof(*s));
 
@@ -151,8 +161,15 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 		if (s->fds[s->n_fds] < 0)
 			goto fail;
 	}
+	/* Every client name any generation of the config gives, with the same
+	 * index in all: "" (no client) first, then room for reloads to add. */
+	s->clients = name_table_new(1 + cfg->n_clients + CLIENT_NAMES_SPARE);
+	if (s->clients == NULL || name_table_intern(s->clients, "") != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (cfg->metrics.enabled &&
-	    ((s->metrics = authd_metrics_new(cfg)) == NULL ||
+	    ((s->metrics = authd_metrics_new(cfg, s->clients)) == NULL ||
 	     (s->metrics_listener = metrics_listener_new(&cfg->metrics, authd_metrics_registry(s->metrics), err,
 	                                                 errlen)) == NULL)) {
 		if (s->metrics == NULL)
@@ -173,7 +190,7 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 
 		redis_pool_observe(s->redis, &redis);
 	}
-	s->dispatch = dispatch_new(cfg, tls, s->redis, s->metrics, err, errlen);
+	s->dispatch = dispatch_new(cfg, s->clients, s->redis, s->metrics, err, errlen);
 	if (s->dispatch == NULL)
 		goto fail;
 	/* authctl counts Disconnect/CoA outcomes in Redis: read back on a
@@ -309,7 +326,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			        RADIUS_MAX_PACKET);
 			continue;
 		}
+		epoch_enter(w->server->epoch, w->number);
 		dispatch_request(w->server->dispatch, &origin, w->datagram, (size_t)n, &w->scratch);
+		epoch_exit(w->server->epoch, w->number);
 	}
 	worker_busy(w, started);
 }
@@ -319,7 +338,9 @@ static void on_second(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	double started = clock_now_ms_precise();
 
+	epoch_enter(w->server->epoch, w->number);
 	dispatch_reload_changed_files(w->server->dispatch);
+	epoch_exit(w->server->epoch, w->number);
 	dispatch_end_idle(w->server->dispatch);
 	authd_metrics_tick(w->server->metrics);
 	worker_busy(w, started);
@@ -451,6 +472,24 @@ static void feed_watchdog(struct server *s)
 	service_notify("WATCHDOG=1");
 }
 
+/*
+ * SIGHUP: the decision log reopened (after logrotate), the config read
+ * again and, if it passes every check, put in force. The generation it
+ * replaces is let go once no worker can still be reading it without a
+ * reference; conversations that hold it keep it to their end.
+ */
+static void reload(struct server *s)
+{
+	struct generation *old;
+
+	dispatch_reopen_log(s->dispatch);
+	old = dispatch_reload_config(s->dispatch);
+	if (old != NULL) {
+		epoch_synchronize(s->epoch);
+		generation_unref(old);
+	}
+}
+
 static void wait_for_stop(struct server *s)
 {
 	/* Twice per watchdog interval, as the manager recommends. */
@@ -478,7 +517,7 @@ static void wait_for_stop(struct server *s)
 			return;
 		}
 		service_notify_reloading();
-		dispatch_reload(s->dispatch);
+		reload(s);
 		service_notify("READY=1");
 	}
 }
@@ -492,11 +531,13 @@ enum server_end server_run(struct server *s)
 	s->n_workers = worker_count(s->cfg);
 	s->watchdog_usec = service_watchdog_usec();
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));
-	if (s->workers == NULL)
+	s->epoch = epoch_new(s->n_workers);
+	if (s->workers == NULL || s->epoch == NULL)
 		return SERVER_FAILED;
 	for (unsigned i = 0; i < s->n_workers; i++) {
 		struct worker *w = &s->workers[i];
 
+		w->number = i;
 		if (worker_setup(s, w, i == 0) < 0) {
 			log_msg(LOG_ERROR, "cannot set up worker %u", i);
 			goto stop;
@@ -558,7 +599,9 @@ void server_free(struct server *s)
 	metrics_listener_free(s->metrics_listener);
 	dynauth_stats_reader_free(s->dynauth_reader);
 	dispatch_free(s->dispatch);
+	epoch_free(s->epoch);
 	authd_metrics_free(s->metrics);
+	name_table_free(s->clients);
 	redis_pool_free(s->redis);
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i]);

@@ -9,19 +9,20 @@
 #include <stddef.h>
 
 #include "authd/config.h"
-#include "eap/eap_tls.h"
 
 struct server;
 
 /*
- * Binds every listen socket and opens the decision log. Borrows cfg and tls,
- * which must outlive the server. NULL with a message in err on failure.
+ * Binds every listen socket (and the metrics endpoint's, reading its TLS
+ * key), becomes the configured user, then opens the decision log and reads
+ * the config again as generation 1 (see dispatch_new). Borrows cfg, the
+ * config authd started with, which must outlive the server: what only a
+ * restart changes comes from it. NULL with a message in err on failure.
  */
-struct server *server_new(const struct authd_config *cfg, struct eap_tls_context *tls,
-                          char *err, size_t errlen);
+struct server *server_new(const struct authd_config *cfg, char *err, size_t errlen);
 /*
  * Serves until SIGTERM or SIGINT (SIGHUP reopens the decision log and reloads
- * the CRLs). The caller must have blocked those signals in every thread
+ * the config: see dispatch_reload_config). The caller must have blocked those signals in every thread
  * (server_block_signals before creating any). Returns SERVER_STOPPED on a
  * clean stop, SERVER_FAILED if workers failed to start, SERVER_ABANDONED when
  * backend calls (a responder or directory that does not answer) were still

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -17,6 +16,7 @@
 
 #include "common/cert_names.h"
 #include "common/clock.h"
+#include "common/file_stamp.h"
 #include "common/strv.h"
 
 struct crl_store {
@@ -25,7 +25,7 @@ struct crl_store {
 	char *ca_file;
 	pthread_rwlock_t lock;          /* readers: lookups; writer: a reload swapping crls */
 	STACK_OF(X509_CRL) *crls;
-	struct timespec *mtimes;        /* of each file at the last load */
+	struct file_stamp *stamps;      /* of each file at the last load */
 	/* Of each file's CRL in force, mirrored for a scrape (no lock). */
 	atomic_llong *next_update;
 	struct backend_observer observer;   /* all zero: none */
@@ -153,25 +153,24 @@ static X509_CRL *read_crl(const char *path, STACK_OF(X509) *cas, X509 **signer, 
 	return crl;
 }
 
-static STACK_OF(X509_CRL) *load_all(struct crl_store *s, struct timespec *mtimes,
+static STACK_OF(X509_CRL) *load_all(struct crl_store *s, struct file_stamp *stamps,
                                     char *err, size_t errlen)
 {
 	STACK_OF(X509) *cas = read_ca(s->ca_file, err, errlen);
 	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
 	double started = clock_now_ms_precise();
-	struct stat st;
 
 	if (cas == NULL || crls == NULL)
 		goto fail;
 	for (size_t i = 0; i < s->n_files; i++) {
 		X509_CRL *crl;
 
-		if (stat(s->files[i], &st) < 0) {
+		stamps[i] = file_stamp_of(s->files[i]);
+		if (!stamps[i].exists) {
 			snprintf(err, errlen, "%s: %s", s->files[i], strerror(errno));
 			backend_observer_report(&s->observer, (unsigned)i, BACKEND_ERROR, started);
 			goto fail;
 		}
-		mtimes[i] = st.st_mtim;
 		crl = read_crl(s->files[i], cas, NULL, err, errlen);
 		if (crl == NULL || !sk_X509_CRL_push(crls, crl)) {
 			backend_observer_report(&s->observer, (unsigned)i, BACKEND_ERROR, started);
@@ -221,17 +220,17 @@ struct crl_store *crl_store_new(const char *const *files, size_t n_files, const 
 		goto oom;
 	pthread_rwlock_init(&s->lock, NULL);
 	s->files = calloc(n_files, sizeof(*s->files));
-	s->mtimes = calloc(n_files, sizeof(*s->mtimes));
+	s->stamps = calloc(n_files, sizeof(*s->stamps));
 	s->next_update = calloc(n_files, sizeof(*s->next_update));
 	s->ca_file = strdup(ca_file);
-	if (s->files == NULL || s->mtimes == NULL || s->next_update == NULL || s->ca_file == NULL)
+	if (s->files == NULL || s->stamps == NULL || s->next_update == NULL || s->ca_file == NULL)
 		goto oom;
 	for (; s->n_files < n_files; s->n_files++) {
 		s->files[s->n_files] = strdup(files[s->n_files]);
 		if (s->files[s->n_files] == NULL)
 			goto oom;
 	}
-	s->crls = load_all(s, s->mtimes, err, errlen);
+	s->crls = load_all(s, s->stamps, err, errlen);
 	if (s->crls == NULL) {
 		crl_store_free(s);
 		return NULL;
@@ -249,7 +248,7 @@ void crl_store_free(struct crl_store *s)
 	if (s == NULL)
 		return;
 	strv_free(s->files, s->n_files);
-	free(s->mtimes);
+	free(s->stamps);
 	free(s->next_update);
 	free(s->ca_file);
 	sk_X509_CRL_pop_free(s->crls, X509_CRL_free);
@@ -259,20 +258,20 @@ void crl_store_free(struct crl_store *s)
 
 int crl_store_reload(struct crl_store *s, char *err, size_t errlen)
 {
-	struct timespec *mtimes = calloc(s->n_files, sizeof(*mtimes));
-	STACK_OF(X509_CRL) *crls = mtimes != NULL ? load_all(s, mtimes, err, errlen) : NULL;
+	struct file_stamp *stamps = calloc(s->n_files, sizeof(*stamps));
+	STACK_OF(X509_CRL) *crls = stamps != NULL ? load_all(s, stamps, err, errlen) : NULL;
 
 	if (crls == NULL) {
-		if (mtimes == NULL)
+		if (stamps == NULL)
 			snprintf(err, errlen, "out of memory");
-		free(mtimes);
+		free(stamps);
 		return -1;
 	}
 	pthread_rwlock_wrlock(&s->lock);
 	sk_X509_CRL_pop_free(s->crls, X509_CRL_free);
 	s->crls = crls;
-	free(s->mtimes);
-	s->mtimes = mtimes;
+	free(s->stamps);
+	s->stamps = stamps;
 	mirror_next_updates(s);
 	pthread_rwlock_unlock(&s->lock);
 	return 0;
@@ -281,12 +280,13 @@ int crl_store_reload(struct crl_store *s, char *err, size_t errlen)
 int crl_store_reload_if_changed(struct crl_store *s, char *err, size_t errlen)
 {
 	bool changed = false;
-	struct stat st;
 
 	pthread_rwlock_rdlock(&s->lock);
-	for (size_t i = 0; i < s->n_files && !changed; i++)
-		changed = stat(s->files[i], &st) == 0 &&
-		          (st.st_mtim.tv_sec != s->mtimes[i].tv_sec || st.st_mtim.tv_nsec != s->mtimes[i].tv_nsec);
+	for (size_t i = 0; i < s->n_files && !changed; i++) {
+		struct file_stamp now = file_stamp_of(s->files[i]);
+
+		changed = now.exists && !file_stamp_equal(&now, &s->stamps[i]);
+	}
 	pthread_rwlock_unlock(&s->lock);
 	if (!changed)
 		return 0;
@@ -294,8 +294,10 @@ int crl_store_reload_if_changed(struct crl_store *s, char *err, size_t errlen)
 		/* Not again every second: the broken file counts as seen until it changes. */
 		pthread_rwlock_wrlock(&s->lock);
 		for (size_t i = 0; i < s->n_files; i++) {
-			if (stat(s->files[i], &st) == 0)
-				s->mtimes[i] = st.st_mtim;
+			struct file_stamp now = file_stamp_of(s->files[i]);
+
+			if (now.exists)
+				s->stamps[i] = now;
 		}
 		pthread_rwlock_unlock(&s->lock);
 		return -1;

@@ -45,7 +45,7 @@ struct policy *policy_new(const struct policy_settings *settings, struct redis_p
 		opts = &serving;
 	if (p->directory != NULL)
 		ldap_directory_observe(p->directory, &opts->directory);
-	p->revocation = revocation_new(&settings->revocation, p->redis, opts->dry_run, opts->log, err,
+	p->revocation = revocation_new(&settings->revocation, p->redis, opts->mirror, opts->dry_run, err,
 	                               errlen);
 	if (p->revocation == NULL)
 		goto fail;
@@ -81,11 +81,6 @@ unsigned long long policy_revocation_counter(const struct policy *p, enum revoca
 void policy_helpdesk_figures(const struct policy *p, struct revocation_mirror_figures *out)
 {
 	revocation_mirror_figures_of(p->revocation, out);
-}
-
-int policy_stop(struct policy *p, const struct timespec *deadline)
-{
-	return revocation_stop(p->revocation, deadline);
 }
 
 void policy_free(struct policy *p)

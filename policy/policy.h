@@ -22,8 +22,11 @@ struct policy;
 
 /* What a policy may do besides deciding. */
 struct policy_options {
-	bool dry_run;               /* writes nothing anywhere, keeps no mirror (authd --explain, -C) */
-	revocation_log_fn log;      /* news of the revocation mirror; NULL: none */
+	bool dry_run;               /* writes nothing anywhere (authd --explain, -C) */
+	/* The helpdesk list's mirror (revocation_mirror_new), borrowed: it
+	 * outlives the policies a reload replaces. NULL: none (a dry run, or
+	 * no Redis): a device is refused whenever Redis cannot say. */
+	struct revocation_mirror *mirror;
 	/* Where the directory's, the OCSP client's and the CRL store's calls
 	 * are reported (see ldap_directory_observe, ocsp_check_observe,
 	 * crl_store_observe); all zero: nowhere. */
@@ -36,10 +39,6 @@ struct policy_options {
 struct policy *policy_new(const struct policy_settings *settings, struct redis_pool *redis,
                           const struct policy_options *opts, char *err, size_t errlen);
 void policy_free(struct policy *p);
-/* Stops what the policy runs of its own (the helpdesk list's mirror), waiting
- * until deadline (CLOCK_REALTIME; NULL: no limit). -1 when something is still
- * in a backend call then: p must not be freed under it. */
-int policy_stop(struct policy *p, const struct timespec *deadline);
 
 /* The revocation check alone (see revocation_check), e.g. before a device
  * may resume a session. POLICY_REASON_OK, the reason to refuse it, or (with

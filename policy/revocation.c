@@ -21,7 +21,7 @@
 struct revocation {
 	const struct revocation_settings *s;
 	struct helpdesk *helpdesk;      /* NULL: no Redis */
-	struct revocation_mirror *mirror;   /* NULL: no Redis, or a dry run */
+	struct revocation_mirror *mirror;   /* borrowed; NULL: none */
 	bool dry_run;                   /* writes nothing anywhere */
 	struct status_cache *cache;     /* NULL: nothing to cache (no Redis, no OCSP) */
 	struct ocsp_check *ocsp;        /* NULL: no OCSP */
@@ -30,7 +30,7 @@ struct revocation {
 };
 
 struct revocation *revocation_new(const struct revocation_settings *s, struct redis_pool *redis,
-                                  bool dry_run, revocation_log_fn log, char *err, size_t errlen)
+                                  struct revocation_mirror *mirror, bool dry_run, char *err, size_t errlen)
 {
 	struct revocation *r = calloc(1, sizeof(*r));
 
@@ -40,10 +40,8 @@ struct revocation *revocation_new(const struct revocation_settings *s, struct re
 	}
 	r->s = s;
 	r->dry_run = dry_run;
+	r->mirror = mirror;
 	if (redis != NULL && (r->helpdesk = helpdesk_new(redis, err, errlen)) == NULL)
-		goto fail;
-	if (redis != NULL && !dry_run &&
-	    (r->mirror = revocation_mirror_new(r->helpdesk, redis, log, err, errlen)) == NULL)
 		goto fail;
 	/* With Redis the cache also serves CRLs the helpdesk imported, so it is
 	 * consulted even without OCSP. */
@@ -66,17 +64,11 @@ void revocation_free(struct revocation *r)
 {
 	if (r == NULL)
 		return;
-	revocation_mirror_free(r->mirror);
 	helpdesk_free(r->helpdesk);
 	status_cache_free(r->cache);
 	ocsp_check_free(r->ocsp);
 	crl_store_free(r->crls);
 	free(r);
-}
-
-int revocation_stop(struct revocation *r, const struct timespec *deadline)
-{
-	return revocation_mirror_stop(r->mirror, deadline);
 }
 
 int revocation_reload(struct revocation *r, char *err, size_t errlen)

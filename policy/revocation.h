@@ -39,18 +39,15 @@ enum revocation_counter {
 struct revocation;
 
 /*
- * Borrows settings and redis (NULL: no helpdesk list, the cache in process).
- * dry_run: writes nothing anywhere (no status cached, no identity
- * remembered) and keeps no mirror, for `authd --explain` and `authd -C`.
- * Otherwise, with Redis, a mirror of the helpdesk's list is kept (its news
- * go to log, which may be NULL).
+ * Borrows settings, redis (NULL: no helpdesk list, the cache in process) and
+ * mirror (the helpdesk list's, consulted when Redis cannot answer; NULL:
+ * none, so a device is refused whenever Redis cannot say). dry_run: writes
+ * nothing anywhere (no status cached, no identity remembered), for
+ * `authd --explain` and `authd -C`.
  */
-struct revocation *revocation_new(const struct revocation_settings *settings,
-                                  struct redis_pool *redis, bool dry_run, revocation_log_fn log,
-                                  char *err, size_t errlen);
+struct revocation *revocation_new(const struct revocation_settings *settings, struct redis_pool *redis,
+                                  struct revocation_mirror *mirror, bool dry_run, char *err, size_t errlen);
 void revocation_free(struct revocation *r);
-/* Stops the mirror's thread by deadline: see revocation_mirror_stop. */
-int revocation_stop(struct revocation *r, const struct timespec *deadline);
 
 /* CRL files: see crl_store_reload and crl_store_reload_if_changed. */
 int revocation_reload(struct revocation *r, char *err, size_t errlen);

@@ -30,7 +30,7 @@ struct mirror_entry {
 };
 
 struct revocation_mirror {
-	struct helpdesk *helpdesk;      /* borrowed */
+	struct helpdesk *helpdesk;      /* owned */
 	struct redis_pool *redis;       /* borrowed */
 	revocation_log_fn log;          /* may be NULL */
 	char channel[160];
@@ -238,6 +238,7 @@ static int resync(struct revocation_mirror *m, char *err, size_t errlen)
 		goto out;
 	}
 	tdestroy(m->entries, free);
+	helpdesk_free(m->helpdesk);
 	m->entries = s.listed;
 	s.listed = NULL;
 	m->loaded = true;
@@ -476,8 +477,8 @@ static void *run(void *arg)
 
 /* ---- the interface ---- */
 
-struct revocation_mirror *revocation_mirror_new(struct helpdesk *helpdesk, struct redis_pool *redis,
-                                                revocation_log_fn log, char *err, size_t errlen)
+struct revocation_mirror *revocation_mirror_new(struct redis_pool *redis, revocation_log_fn log, char *err,
+                                                size_t errlen)
 {
 	struct revocation_mirror *m = calloc(1, sizeof(*m));
 	char why[512];
@@ -486,7 +487,6 @@ struct revocation_mirror *revocation_mirror_new(struct helpdesk *helpdesk, struc
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	m->helpdesk = helpdesk;
 	m->redis = redis;
 	m->log = log;
 	m->wake[0] = m->wake[1] = -1;
@@ -496,6 +496,8 @@ struct revocation_mirror *revocation_mirror_new(struct helpdesk *helpdesk, struc
 	atomic_init(&m->revokes, 0);
 	atomic_init(&m->unrevokes, 0);
 	atomic_init(&m->held, 0);
+	if ((m->helpdesk = helpdesk_new(redis, err, errlen)) == NULL)
+		goto fail;
 	if (pipe2(m->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
@@ -539,6 +541,7 @@ void revocation_mirror_free(struct revocation_mirror *m)
 	if (m->wake[1] >= 0)
 		close(m->wake[1]);
 	tdestroy(m->entries, free);
+	helpdesk_free(m->helpdesk);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

@@ -40,12 +40,13 @@ typedef void (*revocation_log_fn)(bool warning, const char *msg);
 struct revocation_mirror;
 
 /*
- * Borrows helpdesk and redis, which must outlive the mirror. Loads the list
- * once (a Redis outage leaves the mirror not yet loaded, and the thread keeps
- * trying), then starts the thread. log may be NULL. NULL with err.
+ * Borrows redis, which must outlive the mirror. Loads the list once (a Redis
+ * outage leaves the mirror not yet loaded, and the thread keeps trying), then
+ * starts the thread. log may be NULL. NULL with err. One per process: it
+ * outlives the policies a reload replaces, which borrow it (policy_options).
  */
-struct revocation_mirror *revocation_mirror_new(struct helpdesk *helpdesk, struct redis_pool *redis,
-                                                revocation_log_fn log, char *err, size_t errlen);
+struct revocation_mirror *revocation_mirror_new(struct redis_pool *redis, revocation_log_fn log, char *err,
+                                                size_t errlen);
 /* Stops the thread, waiting for it until deadline (CLOCK_REALTIME; NULL: no
  * limit): 0, or -1 when it is still in a Redis call then (a silent Redis):
  * the mirror must then not be freed under it. */

@@ -66,7 +66,7 @@ static void forget(struct redis_pool *redis, struct revocation **r, const struct
 	if (redis == NULL) {
 		/* The in-process cache has no delete: a fresh one is empty. */
 		revocation_free(*r);
-		if ((*r = revocation_new(s, NULL, false, NULL, err, sizeof(err))) == NULL) {
+		if ((*r = revocation_new(s, NULL, NULL, false, err, sizeof(err))) == NULL) {
 			fprintf(stderr, "bench_revocation: %s\n", err);
 			exit(1);
 		}
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 		rs.seal = seal_parse("bench", node_key, sizeof(node_key) - 1, err, sizeof(err));
 		redis = rs.seal != NULL ? redis_pool_new(&rs, err, sizeof(err)) : NULL;
 	}
-	r = revocation_new(&s, redis, false, NULL, err, sizeof(err));
+	r = revocation_new(&s, redis, NULL, false, err, sizeof(err));
 	if ((strcmp(argv[3], "none") != 0 && redis == NULL) || r == NULL) {
 		fprintf(stderr, "bench_revocation: %s\n", err);
 		return 1;

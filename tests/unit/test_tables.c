@@ -193,13 +193,13 @@ static void test_nas_quotas(void **state)
 	assert_ptr_equal(evicted.conv, c[0]);           /* the flooding NAS's oldest */
 	assert_int_equal(evicted.why, CONVERSATION_ROOM_TABLE_COUNT);
 	conversation_free(evicted.conv);
-	assert_int_equal(conversation_table_share(t, &flood).held, 3);
-	assert_int_equal(conversation_table_share(t, &other).held, 1);
+	assert_int_equal(conversation_table_share(t, flood.index).held, 3);
+	assert_int_equal(conversation_table_share(t, other.index).held, 1);
 	assert_int_equal(conversation_table_add(t, next, &flood, &evicted), 0);
 	assert_ptr_equal(evicted.conv, c[1]);           /* it makes room itself, not at other's expense */
 	conversation_free(evicted.conv);
-	assert_int_equal(conversation_table_share(t, &flood).evicted, 2);
-	assert_int_equal(conversation_table_share(t, &other).evicted, 0);
+	assert_int_equal(conversation_table_share(t, flood.index).evicted, 2);
+	assert_int_equal(conversation_table_share(t, other.index).evicted, 0);
 	conversation_table_free(t);
 }
 
@@ -230,8 +230,8 @@ static void test_nas_quota_takes_least_recently_used(void **state)
 	assert_int_equal(conversation_table_add(t, n, &sw, &evicted), 0);
 	assert_ptr_equal(evicted.conv, c[1]);
 	conversation_free(evicted.conv);
-	assert_int_equal(conversation_table_share(t, &sw).held, 3);
-	assert_int_equal(conversation_table_share(t, &other).held, 1);
+	assert_int_equal(conversation_table_share(t, sw.index).held, 3);
+	assert_int_equal(conversation_table_share(t, other.index).held, 1);
 	conversation_table_free(t);
 }
 
@@ -252,9 +252,9 @@ static void test_nas_own_quota(void **state)
 	/* b and c are being worked on: nothing idle to give up. */
 	assert_int_equal(conversation_table_add(t, d, &sw, &evicted), -1);
 	assert_null(evicted.conv);
-	assert_int_equal(conversation_table_share(t, &sw).refused, 1);
+	assert_int_equal(conversation_table_share(t, sw.index).refused, 1);
 	conversation_free(d);
-	assert_int_equal(conversation_table_share(t, &sw).held, 2);
+	assert_int_equal(conversation_table_share(t, sw.index).held, 2);
 	conversation_table_free(t);
 }
 
@@ -277,16 +277,16 @@ static void test_nas_byte_quota(void **state)
 		if (i < 2)
 			hand_back(t, c[i], 4000);
 	}
-	assert_int_equal(conversation_table_share(t, &sw).buffered, 8000);
+	assert_int_equal(conversation_table_share(t, sw.index).buffered, 8000);
 	/* The third brings sw to 14,000: its oldest (c[0]) goes, 10,000 left: fits. */
 	assert_int_equal(conversation_table_release(t, c[2], 6000, evicted, 4), 1);
 	assert_ptr_equal(evicted[0].conv, c[0]);
 	assert_int_equal(evicted[0].why, CONVERSATION_ROOM_NAS_BYTES);
 	conversation_free(evicted[0].conv);
-	assert_int_equal(conversation_table_share(t, &sw).buffered, 10000);
-	assert_int_equal(conversation_table_share(t, &other).buffered, 50000);
-	assert_int_equal(conversation_table_share(t, &sw).evicted, 1);
-	assert_int_equal(conversation_table_share(t, &other).evicted, 0);
+	assert_int_equal(conversation_table_share(t, sw.index).buffered, 10000);
+	assert_int_equal(conversation_table_share(t, other.index).buffered, 50000);
+	assert_int_equal(conversation_table_share(t, sw.index).evicted, 1);
+	assert_int_equal(conversation_table_share(t, other.index).evicted, 0);
 	conversation_table_free(t);
 }
 
@@ -312,13 +312,13 @@ static void test_table_byte_budget(void **state)
 	assert_ptr_equal(evicted[0].conv, f[0]);
 	assert_int_equal(evicted[0].why, CONVERSATION_ROOM_TABLE_BYTES);
 	conversation_free(evicted[0].conv);
-	assert_int_equal(conversation_table_share(t, &flood).buffered, 6000);
+	assert_int_equal(conversation_table_share(t, flood.index).buffered, 6000);
 	/* f[1] is worked on again and shrinks: its new size is what counts. */
 	assert_ptr_equal(conversation_table_acquire(t, f[1]->node.key, CONVERSATION_STATE_LEN, &flood, &why), f[1]);
 	hand_back(t, f[1], 500);
-	assert_int_equal(conversation_table_share(t, &flood).buffered, 3500);
+	assert_int_equal(conversation_table_share(t, flood.index).buffered, 3500);
 	conversation_table_remove(t, f[2]);
-	assert_int_equal(conversation_table_share(t, &flood).buffered, 500);
+	assert_int_equal(conversation_table_share(t, flood.index).buffered, 500);
 	conversation_free(f[2]);
 	conversation_table_free(t);
 }
