@@ -18,7 +18,8 @@
 #   AUTHD_FRAGMENT_SIZE (1014)  AUTHD_EAP_TIMEOUT (30)  AUTHD_LOG_LEVEL (debug)
 #   AUTHD_MAX_CONVERSATIONS (20000)  AUTHD_MAX_BUFFERED_BYTES (authd's default)
 #   AUTHD_EXTRA_CONFIG (more config sections, appended as is)
-#   AUTHD_PRIVATE_KEY (server.key of AUTHD_PKI; a private copy where a test needs one)
+#   AUTHD_CERTIFICATE, AUTHD_PRIVATE_KEY (server.pem and server.key of AUTHD_PKI; private copies
+#                where a test needs them)
 # After a failure the temp dir is kept when AUTHD_KEEP_TMP=1.
 
 AUTHD_SECRET=${AUTHD_SECRET:-testing123-radius-secret}
@@ -183,7 +184,7 @@ authd_write_config() {
 listen  = ( $listen$accounting );
 $(authd_clients_section)
 tls = {
-  certificate = "$AUTHD_PKI/server.pem";
+  certificate = "${AUTHD_CERTIFICATE:-$AUTHD_PKI/server.pem}";
   private_key = "${AUTHD_PRIVATE_KEY:-$AUTHD_PKI/server.key}";
   ca          = "$AUTHD_PKI/${AUTHD_CA:-ca-bundle.pem}";
   min_version = "${AUTHD_MIN_VERSION:-1.2}";
