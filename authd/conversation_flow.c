@@ -106,7 +106,7 @@ static void record(struct dispatch *d, struct conversation *conv)
 	        decision_reason_code(dec), dec->vlan ? " vlan=" : "", dec->vlan ? dec->vlan : "",
 	        dec->detail[0] ? " detail=" : "", dec->detail);
 	stats_bump(&d->stats, dec->accept ? STAT_ACCEPT : STAT_REJECT);
-	authd_metrics_decision(d->metrics, conv->client, dec);
+	authd_metrics_decision(d->metrics, d->metric_names, conv->client, dec);
 }
 
 /* The record of a conversation that failed in EAP (reason

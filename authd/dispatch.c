@@ -17,6 +17,7 @@
 
 #include "authd/accounting.h"
 #include "authd/conversation_flow.h"
+#include "common/name_table.h"
 #include "common/sockaddr_text.h"
 
 /* RFC 5080 §2.2.2: keep replies long enough to cover the NAS's retries. */
@@ -63,34 +64,38 @@ static size_t queue_depth(void *arg, enum policy_backend b)
 }
 
 static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct eap_tls_context *tls,
-                         struct redis_pool *redis, struct authd_metrics *metrics, char *err, size_t errlen)
+                         struct redis_pool *redis, const struct name_table *clients,
+                         struct authd_metrics *metrics, const struct authd_metrics_names *names, char *err,
+                         size_t errlen)
 {
 	struct backend_metrics *bm = authd_metrics_backends(metrics);
 	const struct policy_options opts = {
 		.log = log_mirror,
-		.directory = backend_metrics_observer(bm, BACKEND_DIRECTORY),
-		.ocsp = backend_metrics_observer(bm, BACKEND_OCSP),
-		.crl = backend_metrics_observer(bm, BACKEND_CRL),
+		.directory = authd_metrics_observer(names, BACKEND_DIRECTORY),
+		.ocsp = authd_metrics_observer(names, BACKEND_OCSP),
+		.crl = authd_metrics_observer(names, BACKEND_CRL),
 	};
+	size_t nas_slots = name_table_capacity(clients);
 
 	memset(d, 0, sizeof(*d));
 	d->redis = redis;
 	d->metrics = metrics;
+	d->metric_names = names;
 	pthread_mutex_init(&d->ocsp_lock, NULL);
 	d->cfg = cfg;
 	d->tls = tls;
 	atomic_init(&d->next_conversation, 1);
 	rate_limit_init(&d->drop_log, DROP_LOG_PER_SECOND);
-	d->nas_rate = calloc(cfg->n_clients > 0 ? cfg->n_clients : 1, sizeof(*d->nas_rate));
-	d->nas_rate_dropped = calloc(cfg->n_clients > 0 ? cfg->n_clients : 1, sizeof(*d->nas_rate_dropped));
+	d->nas_rate = calloc(nas_slots, sizeof(*d->nas_rate));
+	d->nas_rate_dropped = calloc(nas_slots, sizeof(*d->nas_rate_dropped));
 	if (d->nas_rate == NULL || d->nas_rate_dropped == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < cfg->n_clients; i++) {
-		rate_limit_init(&d->nas_rate[i], cfg->clients[i].max_requests_per_second);
+	for (size_t i = 0; i < nas_slots; i++)
 		atomic_init(&d->nas_rate_dropped[i], 0);
-	}
+	for (size_t i = 0; i < cfg->n_clients; i++)
+		rate_limit_init(&d->nas_rate[cfg->clients[i].index], cfg->clients[i].max_requests_per_second);
 	d->decisions = decision_log_open(cfg->decision_log);
 	if (d->decisions == NULL) {
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
@@ -99,10 +104,10 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 	d->policy = policy_new(&cfg->policy, redis, &opts, err, errlen);
 	if (d->policy == NULL)
 		goto fail;
-	authd_metrics_watch_policy(metrics, d->policy);
+	authd_metrics_use(metrics, names, d->policy);
 	authd_metrics_watch_queues(metrics, queue_depth, d);
 	d->conversations = conversation_table_new(cfg->max_conversations, cfg->max_buffered_bytes, cfg->timeout,
-	                                          cfg->n_clients);
+	                                          nas_slots);
 	/* An entry per (NAS address, port, Identifier) seen within the lifetime:
 	 * what NASes keep in flight, whatever the rate. The bound is for NASes
 	 * that spread requests over very many ports; beyond it the oldest goes. */
@@ -131,7 +136,7 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 		goto fail;
 	}
 	if (d->sessions != NULL && cfg->sessions.nas_silent_after > 0 &&
-	    (d->nas_watch = nas_watch_new(cfg->clients, cfg->n_clients, d->redis, d->sessions,
+	    (d->nas_watch = nas_watch_new(cfg->clients, cfg->n_clients, nas_slots, d->redis, d->sessions,
 	                                  cfg->sessions.nas_silent_after)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -154,8 +159,9 @@ fail:
 }
 
 struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_context *tls,
-                              struct redis_pool *redis, struct authd_metrics *metrics, char *err,
-                              size_t errlen)
+                              struct redis_pool *redis, const struct name_table *clients,
+                              struct authd_metrics *metrics, const struct authd_metrics_names *names,
+                              char *err, size_t errlen)
 {
 	struct dispatch *d = malloc(sizeof(*d));
 
@@ -163,7 +169,7 @@ struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_con
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (dispatch_init(d, cfg, tls, redis, metrics, err, errlen) < 0) {
+	if (dispatch_init(d, cfg, tls, redis, clients, metrics, names, err, errlen) < 0) {
 		free(d);
 		return NULL;
 	}
@@ -194,7 +200,7 @@ static void cleanup(struct dispatch *d)
 {
 	/* The metrics stop reading the queues and the policy before they go
 	 * (the listener that scrapes is stopped before this, too). */
-	authd_metrics_watch_policy(d->metrics, NULL);
+	authd_metrics_use(d->metrics, NULL, NULL);
 	authd_metrics_watch_queues(d->metrics, NULL, NULL);
 	/* First: pending work still uses the tables and the decision log. */
 	dispatch_stop(d, NULL);
@@ -350,7 +356,7 @@ static void log_nas_counters(struct dispatch *d)
 	for (size_t i = 0; i < d->cfg->n_clients; i++) {
 		const struct client *c = &d->cfg->clients[i];
 		struct conversation_share share = conversation_table_share(d->conversations, c);
-		unsigned long long over = atomic_load(&d->nas_rate_dropped[i]);
+		unsigned long long over = atomic_load(&d->nas_rate_dropped[c->index]);
 
 		if (share.evicted > 0)
 			log_msg(LOG_INFO, "nas=%s: %llu idle conversations ended to make room", c->name, share.evicted);

@@ -19,18 +19,23 @@
 
 struct authd_config;
 struct authd_metrics;
+struct authd_metrics_names;
+struct name_table;
 struct eap_tls_context;
 struct dispatch;
 struct redis_pool;
 
 /* Creates tables, opens the decision log and starts the backend threads.
  * Borrows cfg, tls, redis (NULL: no redis section; the policy, the
- * live-session table and the session store share it) and metrics (NULL:
- * none; it reads the policy's counters until the dispatch is freed), which
- * must outlive it. NULL with a message in err. */
+ * live-session table and the session store share it), clients (the client
+ * names cfg's clients are indexed by: per-NAS tables have its capacity),
+ * metrics (NULL: none; it reads the policy until the dispatch is freed) and
+ * names (cfg's, in metrics; NULL without metrics), which must outlive it.
+ * NULL with a message in err. */
 struct dispatch *dispatch_new(const struct authd_config *cfg, struct eap_tls_context *tls,
-                              struct redis_pool *redis, struct authd_metrics *metrics, char *err,
-                              size_t errlen);
+                              struct redis_pool *redis, const struct name_table *clients,
+                              struct authd_metrics *metrics, const struct authd_metrics_names *names,
+                              char *err, size_t errlen);
 /* Ends the backend work: queued conversations are abandoned (no reply),
  * running ones may finish until deadline (CLOCK_REALTIME; NULL: no limit).
  * -1 when some backend call is still running then (a silent responder, a

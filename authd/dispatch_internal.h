@@ -53,12 +53,13 @@ struct dispatch {
 	struct nas_watch *nas_watch;         /* NULL: no live-session table, or nas_silent_after 0 */
 	struct stats stats;
 	struct authd_metrics *metrics;         /* borrowed; NULL: metrics not configured */
+	const struct authd_metrics_names *metric_names;   /* borrowed: cfg's; NULL without metrics */
 	atomic_ullong next_conversation;
 	/* Drop warnings per second are capped so a flood cannot flood the log;
 	 * the counters still count every datagram. */
 	struct rate_limit drop_log;
-	/* Per client (by index): its requests per second, when it has a cap,
-	 * and how many were dropped over it. */
+	/* Per client (by index: the client names' capacity): its requests per
+	 * second, when it has a cap, and how many were dropped over it. */
 	struct rate_limit *nas_rate;
 	atomic_ullong *nas_rate_dropped;
 };

@@ -25,10 +25,11 @@ struct nas_clock {
 struct nas_watch {
 	const struct client *clients;   /* borrowed */
 	size_t n;
+	size_t slots;                   /* above every client's index */
 	struct redis_pool *redis;       /* borrowed */
 	struct live_sessions *ls;       /* borrowed */
 	unsigned silent_after;
-	struct nas_clock *clocks;       /* one per client */
+	struct nas_clock *clocks;       /* by client index */
 	atomic_bool running;            /* a round is queued or running */
 	atomic_llong next_round;        /* Unix seconds: no round before */
 	/* The round's own (one runs at a time): */
@@ -37,21 +38,22 @@ struct nas_watch {
 	long long warned;               /* when a warning was last logged */
 };
 
-struct nas_watch *nas_watch_new(const struct client *clients, size_t n, struct redis_pool *redis,
+struct nas_watch *nas_watch_new(const struct client *clients, size_t n, size_t slots, struct redis_pool *redis,
                                 struct live_sessions *ls, unsigned silent_after)
 {
 	struct nas_watch *w = calloc(1, sizeof(*w));
 
-	if (w == NULL || (w->clocks = calloc(n > 0 ? n : 1, sizeof(*w->clocks))) == NULL) {
+	if (w == NULL || (w->clocks = calloc(slots > 0 ? slots : 1, sizeof(*w->clocks))) == NULL) {
 		free(w);
 		return NULL;
 	}
 	w->clients = clients;
 	w->n = n;
+	w->slots = slots;
 	w->redis = redis;
 	w->ls = ls;
 	w->silent_after = silent_after;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < slots; i++)
 		atomic_init(&w->clocks[i].heard, 0);
 	atomic_init(&w->running, false);
 	atomic_init(&w->next_round, 0);
@@ -70,7 +72,7 @@ void nas_watch_heard(struct nas_watch *w, const struct client *c)
 {
 	long long now;
 
-	if (w == NULL || c->index >= w->n)
+	if (w == NULL || c->index >= w->slots)
 		return;
 	now = (long long)time(NULL);
 	/* A load first: a busy NAS's cache line is written once a second, not
@@ -123,8 +125,10 @@ static void write_heard(struct nas_watch *w, char *key)
 	argv[0] = "HSET";
 	argv[1] = key;
 	for (size_t i = 0; i < w->n; i++) {
-		taken[i] = atomic_load_explicit(&w->clocks[i].heard, memory_order_relaxed);
-		if (taken[i] <= w->clocks[i].written)
+		struct nas_clock *clock = &w->clocks[w->clients[i].index];
+
+		taken[i] = atomic_load_explicit(&clock->heard, memory_order_relaxed);
+		if (taken[i] <= clock->written)
 			continue;
 		snprintf(values[i], sizeof(values[i]), "%lld", taken[i]);
 		argv[argc++] = w->clients[i].name;
@@ -138,8 +142,8 @@ static void write_heard(struct nas_watch *w, char *key)
 	}
 	freeReplyObject(r);
 	for (size_t i = 0; i < w->n; i++) {
-		if (taken[i] > w->clocks[i].written)
-			w->clocks[i].written = taken[i];
+		if (taken[i] > w->clocks[w->clients[i].index].written)
+			w->clocks[w->clients[i].index].written = taken[i];
 	}
 out:
 	free(argv);

@@ -38,9 +38,10 @@ struct live_sessions;
 struct redis_pool;
 struct nas_watch;
 
-/* Borrows clients (n of them, indexed by client->index), redis and ls, which
- * must outlive it. silent_after > 0 seconds. NULL when out of memory. */
-struct nas_watch *nas_watch_new(const struct client *clients, size_t n, struct redis_pool *redis,
+/* Borrows clients (n of them, each client->index below slots), redis and
+ * ls, which must outlive it. silent_after > 0 seconds. NULL when out of
+ * memory. */
+struct nas_watch *nas_watch_new(const struct client *clients, size_t n, size_t slots, struct redis_pool *redis,
                                 struct live_sessions *ls, unsigned silent_after);
 void nas_watch_free(struct nas_watch *w);
 

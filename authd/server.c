@@ -17,6 +17,7 @@
 
 #include "authd/authd_metrics.h"
 #include "authd/backend_metrics.h"
+#include "authd/client.h"
 #include "authd/dispatch.h"
 #include "authd/log.h"
 #include "authd/dynauth_stats_reader.h"
@@ -25,6 +26,7 @@
 #include "authd/radius.h"
 #include "authd/service_notify.h"
 #include "common/clock.h"
+#include "common/name_table.h"
 #include "common/redis_pool.h"
 
 /* Datagrams read per wake-up before yielding to other events. */
@@ -55,7 +57,10 @@ struct server {
 	size_t n_fds;
 	struct redis_pool *redis;      /* owned, shared by everything dispatch keeps in Redis; NULL: none */
 	struct dispatch *dispatch;
+	/* The client names of the process's life: each client's index. Owned. */
+	struct name_table *clients;
 	struct authd_metrics *metrics;          /* owned; NULL: no metrics section */
+	struct authd_metrics_names *metric_names;   /* owned: cfg's; NULL: no metrics section */
 	struct metrics_listener *metrics_listener;   /* owned; NULL: no metrics section */
 	struct dynauth_stats_reader *dynauth_reader; /* owned; NULL: no metrics or no redis section */
 	struct worker *workers;
@@ -151,8 +156,17 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 		if (s->fds[s->n_fds] < 0)
 			goto fail;
 	}
+	/* The config's clients are indexed by their names' (the metrics' nas
+	 * label and the per-NAS tables), which keep it across reloads. */
+	if ((s->clients = client_names_new(cfg->n_clients)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (client_names_index(s->clients, cfg->clients, cfg->n_clients, err, errlen) < 0)
+		goto fail;
 	if (cfg->metrics.enabled &&
-	    ((s->metrics = authd_metrics_new(cfg)) == NULL ||
+	    ((s->metrics = authd_metrics_new(cfg, s->clients)) == NULL ||
+	     (s->metric_names = authd_metrics_names_new(s->metrics, cfg, err, errlen)) == NULL ||
 	     (s->metrics_listener = metrics_listener_new(&cfg->metrics, authd_metrics_registry(s->metrics), err,
 	                                                 errlen)) == NULL)) {
 		if (s->metrics == NULL)
@@ -168,12 +182,11 @@ struct server *server_new(const struct authd_config *cfg, struct eap_tls_context
 	if (cfg->redis != NULL && (s->redis = redis_pool_new(cfg->redis, err, errlen)) == NULL)
 		goto fail;
 	if (s->redis != NULL) {
-		struct backend_observer redis = backend_metrics_observer(authd_metrics_backends(s->metrics),
-		                                                         BACKEND_REDIS);
+		struct backend_observer redis = authd_metrics_observer(s->metric_names, BACKEND_REDIS);
 
 		redis_pool_observe(s->redis, &redis);
 	}
-	s->dispatch = dispatch_new(cfg, tls, s->redis, s->metrics, err, errlen);
+	s->dispatch = dispatch_new(cfg, tls, s->redis, s->clients, s->metrics, s->metric_names, err, errlen);
 	if (s->dispatch == NULL)
 		goto fail;
 	/* authctl counts Disconnect/CoA outcomes in Redis: read back on a
@@ -558,8 +571,10 @@ void server_free(struct server *s)
 	metrics_listener_free(s->metrics_listener);
 	dynauth_stats_reader_free(s->dynauth_reader);
 	dispatch_free(s->dispatch);
-	authd_metrics_free(s->metrics);
+	authd_metrics_names_free(s->metric_names);
 	redis_pool_free(s->redis);
+	authd_metrics_free(s->metrics);
+	name_table_free(s->clients);
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i]);
 	free(s->fds);
