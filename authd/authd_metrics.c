@@ -1,5 +1,6 @@
 #include "authd/authd_metrics.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 #include "authd/config.h"
 #include "authd/dynauth_stats.h"
 #include "common/metrics.h"
+#include "common/name_table.h"
 #include "eap/eap_tls.h"
 #include "policy/decision.h"
 #include "policy/policy.h"
@@ -31,6 +33,7 @@ static const char *const revocation_sources[] = { "helpdesk", "cache", "ocsp", "
 static const char *const revocation_results[] = { "good", "revoked", "unknown" };
 static const char *const build_version[] = { AUTHD_VERSION };
 static const char *const helpdesk_actions[] = { "revoke", "unrevoke" };
+static const char *const reload_results[] = { "ok", "refused" };
 /* The backends a decision waits on (enum policy_backend but NONE), and 1 +
  * the index of each in backends. */
 static const char *const backends[] = { "redis", "directory", "ocsp" };
@@ -77,15 +80,22 @@ static const double queue_wait_bounds[] = { 0.0001, 0.0005, 0.001, 0.005, 0.01, 
 
 struct authd_metrics {
 	struct metrics *registry;
-	const struct policy *policy;          /* borrowed; NULL until watched */
+	/* What scrapes read of the generation in force (borrowed; NULL until
+	 * used), swapped under lock, which a scrape's collect holds. The hot
+	 * path never takes it. */
+	pthread_mutex_t lock;
+	const struct policy *policy;
+	const struct authd_metrics_names *names;
+	/* The counters previous policies kept, at their swap: the exported
+	 * counters go on from there (under lock). */
+	unsigned long long soft_fail_before, revokes_before, unrevokes_before;
 	size_t (*queue_depth)(void *arg, enum policy_backend b);   /* NULL until watched */
 	void *queue_arg;                      /* borrowed */
 	/* The decision log's reason codes: the policy's, then EAP's. */
 	const char *reasons[POLICY_REASON_COUNT + EAP_REASON_COUNT];
 	size_t n_reasons;
-	/* NAS client names, and "" (no client) last. */
-	const char **nas;
-	size_t n_clients;
+	struct name_table *clients;           /* borrowed: the nas label, "" (no client) at 0 */
+	struct metrics_family *reloads, *generation;
 	struct metrics_family *requests, *drops, *retransmissions, *decisions, *duration, *round_trips,
 	                      *handshakes, *in_flight, *evicted, *revocation_checks, *soft_fail_accepts,
 	                      *build_info, *start_time, *queue_depth_gauge, *queue_wait;
@@ -95,20 +105,28 @@ struct authd_metrics {
 	struct accept_metrics *accepts;       /* placements, certificate expiry */
 };
 
+struct authd_metrics_names {
+	struct backend_names *backends;
+	struct accept_names *accepts;
+};
+
 static void collect(void *arg)
 {
 	struct authd_metrics *am = arg;
 	struct revocation_mirror_figures mirror;
 
+	pthread_mutex_lock(&am->lock);
 	if (am->policy != NULL) {
 		policy_helpdesk_figures(am->policy, &mirror);
-		metrics_set(am->helpdesk_changes, 0, (int64_t)mirror.revokes);
-		metrics_set(am->helpdesk_changes, 1, (int64_t)mirror.unrevokes);
+		metrics_set(am->helpdesk_changes, 0, (int64_t)(am->revokes_before + mirror.revokes));
+		metrics_set(am->helpdesk_changes, 1, (int64_t)(am->unrevokes_before + mirror.unrevokes));
 		metrics_set(am->helpdesk_revoked, 0, (int64_t)mirror.entries);
 		metrics_set(am->soft_fail_accepts, 0,
-		            (int64_t)policy_revocation_counter(am->policy, REVOCATION_SOFT_FAIL_ACCEPTS));
+		            (int64_t)(am->soft_fail_before +
+		                      policy_revocation_counter(am->policy, REVOCATION_SOFT_FAIL_ACCEPTS)));
+		backend_metrics_collect(am->backends, am->names->backends, am->policy);
 	}
-	backend_metrics_collect(am->backends, am->policy);
+	pthread_mutex_unlock(&am->lock);
 	if (am->queue_depth != NULL) {
 		for (int b = POLICY_BACKEND_NONE + 1; b < POLICY_BACKEND_COUNT; b++)
 			metrics_set(am->queue_depth_gauge, backend_index[b] - 1u,
@@ -120,11 +138,10 @@ static void collect(void *arg)
 static int register_families(struct authd_metrics *am)
 {
 	struct metrics *m = am->registry;
-	const struct metrics_label nas = { "nas", am->nas, am->n_clients };
-	const struct metrics_label nas_or_none = { "nas", am->nas, am->n_clients + 1 };
+	const struct metrics_label nas = { "nas", name_table_values(am->clients), name_table_capacity(am->clients) };
 	const struct metrics_label outcome = { "outcome", outcomes, 2 };
 	const struct metrics_label requests[] = { { "type", request_types, 3 }, nas };
-	const struct metrics_label drops[] = { { "cause", drop_causes, DROP_COUNT }, nas_or_none };
+	const struct metrics_label drops[] = { { "cause", drop_causes, DROP_COUNT }, nas };
 	const struct metrics_label decisions[] = { outcome, { "reason", am->reasons, am->n_reasons }, nas };
 	const struct metrics_label handshakes[] = { { "version", tls_versions, 2 }, { "resumed", yes_no, 2 } };
 	const struct metrics_label revocation[] = { { "source", revocation_sources, 5 },
@@ -132,11 +149,18 @@ static int register_families(struct authd_metrics *am)
 	const struct metrics_label build = { "version", build_version, 1 };
 	const struct metrics_label backend = { "backend", backends, 3 };
 	const struct metrics_label dynauth[] = {
-		nas_or_none, { "request", dynauth_stats_requests, DYNAUTH_STATS_REQUESTS },
+		nas, { "request", dynauth_stats_requests, DYNAUTH_STATS_REQUESTS },
 		{ "outcome", dynauth_stats_outcomes, DYNAUTH_STATS_OUTCOMES } };
-	const struct metrics_label naks[] = { nas_or_none, { "error_cause", dynauth_stats_causes,
-	                                                     DYNAUTH_STATS_CAUSES } };
+	const struct metrics_label naks[] = { nas, { "error_cause", dynauth_stats_causes, DYNAUTH_STATS_CAUSES } };
 	const struct metrics_label action = { "action", helpdesk_actions, 2 };
+	const struct metrics_label reload = { "result", reload_results, 2 };
+	/* Which label of each family is nas, and whether "" (no client) is
+	 * a value it can take. */
+	struct { struct metrics_family **f; size_t label; bool none; } nas_of[] = {
+		{ &am->requests, 1, false }, { &am->drops, 1, true }, { &am->retransmissions, 0, false },
+		{ &am->decisions, 2, false }, { &am->in_flight, 0, false }, { &am->evicted, 0, false },
+		{ &am->dynauth_requests, 0, true }, { &am->dynauth_naks, 0, true },
+	};
 
 	am->requests = metrics_counter(m, "authd_requests_total",
 	                               "RADIUS requests from configured clients that passed the checks, by type.",
@@ -193,8 +217,14 @@ static int register_families(struct authd_metrics *am)
 	                                       "Helpdesk list changes this node's mirror applied.", &action, 1);
 	am->helpdesk_revoked = metrics_gauge(m, "authd_helpdesk_revoked_certificates",
 	                                     "Entries in this node's mirror of the helpdesk list.", NULL, 0);
+	am->reloads = metrics_counter(m, "authd_config_reloads_total",
+	                              "Config reloads asked for (SIGHUP), by result (refused: the config failed a "
+	                              "check and the one in force stayed).", &reload, 1);
+	am->generation = metrics_gauge(m, "authd_config_generation",
+	                               "The config in force: 1 as started, one more per reload taken.", NULL, 0);
 	if (am->dynauth_requests == NULL || am->dynauth_naks == NULL || am->revoke_to_disconnect == NULL ||
-	    am->helpdesk_changes == NULL || am->helpdesk_revoked == NULL)
+	    am->helpdesk_changes == NULL || am->helpdesk_revoked == NULL || am->reloads == NULL ||
+	    am->generation == NULL)
 		return -1;
 	if (am->requests == NULL || am->drops == NULL || am->retransmissions == NULL || am->decisions == NULL ||
 	    am->duration == NULL || am->round_trips == NULL || am->handshakes == NULL || am->in_flight == NULL ||
@@ -202,18 +232,25 @@ static int register_families(struct authd_metrics *am)
 	    am->build_info == NULL || am->start_time == NULL || am->queue_depth_gauge == NULL ||
 	    am->queue_wait == NULL)
 		return -1;
+	for (size_t i = 0; i < sizeof(nas_of) / sizeof(nas_of[0]); i++) {
+		metrics_label_published(*nas_of[i].f, nas_of[i].label, name_table_published(am->clients));
+		if (!nas_of[i].none)
+			metrics_label_hide(*nas_of[i].f, nas_of[i].label, 0);
+	}
 	metrics_set(am->build_info, 0, 1);
 	metrics_set(am->start_time, 0, (int64_t)time(NULL));
+	metrics_set(am->generation, 0, 1);
 	metrics_on_render(m, collect, am);
 	return 0;
 }
 
-struct authd_metrics *authd_metrics_new(const struct authd_config *cfg)
+struct authd_metrics *authd_metrics_new(const struct authd_config *cfg, struct name_table *clients)
 {
 	struct authd_metrics *am = calloc(1, sizeof(*am));
 
 	if (am == NULL)
 		return NULL;
+	pthread_mutex_init(&am->lock, NULL);
 	/* A handshake failure is logged with EAP's code, never "handshake";
 	 * needs_ocsp is never recorded. */
 	for (int r = 0; r < POLICY_REASON_COUNT; r++) {
@@ -222,15 +259,10 @@ struct authd_metrics *authd_metrics_new(const struct authd_config *cfg)
 	}
 	for (int r = EAP_REASON_OK + 1; r < EAP_REASON_COUNT; r++)
 		am->reasons[am->n_reasons++] = eap_reason_code((enum eap_reason)r);
-	am->n_clients = cfg->n_clients;
-	am->nas = calloc(cfg->n_clients + 1, sizeof(*am->nas));
+	am->clients = clients;
 	am->registry = metrics_new();
-	if (am->nas == NULL || am->registry == NULL)
-		goto fail;
-	for (size_t i = 0; i < cfg->n_clients; i++)
-		am->nas[i] = cfg->clients[i].name;
-	am->nas[cfg->n_clients] = "";
-	if (register_families(am) < 0 || (am->backends = backend_metrics_new(am->registry, cfg)) == NULL ||
+	if (am->registry == NULL || register_families(am) < 0 ||
+	    (am->backends = backend_metrics_new(am->registry, cfg)) == NULL ||
 	    (am->accepts = accept_metrics_new(am->registry, cfg)) == NULL)
 		goto fail;
 	return am;
@@ -246,7 +278,7 @@ void authd_metrics_free(struct authd_metrics *am)
 	backend_metrics_free(am->backends);
 	accept_metrics_free(am->accepts);
 	metrics_free(am->registry);
-	free(am->nas);
+	pthread_mutex_destroy(&am->lock);
 	free(am);
 }
 
@@ -260,10 +292,83 @@ struct backend_metrics *authd_metrics_backends(struct authd_metrics *am)
 	return am != NULL ? am->backends : NULL;
 }
 
-void authd_metrics_watch_policy(struct authd_metrics *am, const struct policy *p)
+struct authd_metrics_names *authd_metrics_names_new(struct authd_metrics *am, const struct authd_config *cfg,
+                                                    char *err, size_t errlen)
 {
-	if (am != NULL)
-		am->policy = p;
+	struct authd_metrics_names *mn;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (am == NULL)
+		return NULL;
+	/* Every table is checked before any is written: a refused config
+	 * leaves no name behind. */
+	if ((mn = calloc(1, sizeof(*mn))) == NULL ||
+	    (mn->backends = backend_names_new(am->backends, cfg)) == NULL ||
+	    (mn->accepts = accept_names_new(am->accepts, cfg)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (backend_names_check(mn->backends, err, errlen) < 0 || accept_names_check(mn->accepts, err, errlen) < 0)
+		goto fail;
+	if (backend_names_intern(mn->backends) < 0 || accept_names_intern(mn->accepts) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	return mn;
+fail:
+	authd_metrics_names_free(mn);
+	return NULL;
+}
+
+void authd_metrics_names_free(struct authd_metrics_names *mn)
+{
+	if (mn == NULL)
+		return;
+	backend_names_free(mn->backends);
+	accept_names_free(mn->accepts);
+	free(mn);
+}
+
+struct backend_observer authd_metrics_observer(const struct authd_metrics_names *mn, enum backend_kind b)
+{
+	return backend_names_observer(mn != NULL ? mn->backends : NULL, b);
+}
+
+struct backend_observer authd_metrics_redis_observer(struct authd_metrics *am)
+{
+	return backend_metrics_redis_observer(am != NULL ? am->backends : NULL);
+}
+
+void authd_metrics_use(struct authd_metrics *am, const struct authd_metrics_names *mn, const struct policy *p)
+{
+	struct revocation_mirror_figures mirror;
+
+	if (am == NULL)
+		return;
+	pthread_mutex_lock(&am->lock);
+	if (am->policy != NULL) {
+		policy_helpdesk_figures(am->policy, &mirror);
+		am->revokes_before += mirror.revokes;
+		am->unrevokes_before += mirror.unrevokes;
+		am->soft_fail_before += policy_revocation_counter(am->policy, REVOCATION_SOFT_FAIL_ACCEPTS);
+	}
+	if (p != NULL) {
+		backend_metrics_use(am->backends, am->names != NULL ? am->names->backends : NULL, mn->backends);
+		accept_metrics_use(am->accepts, am->names != NULL ? am->names->accepts : NULL, mn->accepts);
+	}
+	am->policy = p;
+	am->names = p != NULL ? mn : NULL;
+	pthread_mutex_unlock(&am->lock);
+}
+
+void authd_metrics_reload(struct authd_metrics *am, bool ok, unsigned generation)
+{
+	if (am == NULL)
+		return;
+	metrics_add(am->reloads, ok ? 0 : 1, 1);
+	if (ok)
+		metrics_set(am->generation, 0, generation);
 }
 
 void authd_metrics_watch_queues(struct authd_metrics *am, size_t (*depth)(void *arg, enum policy_backend b),
@@ -307,9 +412,8 @@ void authd_metrics_drop(struct authd_metrics *am, const struct client *c, enum s
 {
 	if (am == NULL || drop_of_stat[cause] == 0)
 		return;
-	metrics_add(am->drops,
-	            metrics_series(am->drops, (size_t[]){ drop_of_stat[cause] - 1u,
-	                                                  c != NULL ? c->index : am->n_clients }), 1);
+	metrics_add(am->drops, metrics_series(am->drops, (size_t[]){ drop_of_stat[cause] - 1u, c != NULL ? c->index : 0 }),
+	            1);
 }
 
 void authd_metrics_retransmission(struct authd_metrics *am, const struct client *c)
@@ -346,7 +450,8 @@ static size_t find(const char *const *values, size_t n, const char *s)
 	return i;
 }
 
-void authd_metrics_decision(struct authd_metrics *am, const struct client *c, const struct decision *dec)
+void authd_metrics_decision(struct authd_metrics *am, const struct authd_metrics_names *mn,
+                            const struct client *c, const struct decision *dec)
 {
 	size_t outcome, reason, version, source, result;
 	struct timespec now;
@@ -373,7 +478,7 @@ void authd_metrics_decision(struct authd_metrics *am, const struct client *c, co
 		            1);
 	}
 	if (dec->accept)
-		accept_metrics_accept(am->accepts, dec);
+		accept_metrics_accept(am->accepts, mn->accepts, dec);
 }
 
 void authd_metrics_tick(struct authd_metrics *am)
@@ -382,17 +487,17 @@ void authd_metrics_tick(struct authd_metrics *am)
 		accept_metrics_sweep(am->accepts);
 }
 
-const char *const *authd_metrics_nas(const struct authd_metrics *am, size_t *n)
+struct name_table *authd_metrics_clients(const struct authd_metrics *am)
 {
-	*n = am->n_clients + 1;
-	return am->nas;
+	return am->clients;
 }
 
 void authd_metrics_dynauth(struct authd_metrics *am, const struct dynauth_stats *st)
 {
 	size_t n_requests = st->n_nas * DYNAUTH_STATS_REQUESTS * DYNAUTH_STATS_OUTCOMES;
 
-	/* The figures are laid out as the families' series. */
+	/* The figures are laid out as the families' series (the NAS names
+	 * known when they were read: the first rows). */
 	for (size_t i = 0; i < n_requests; i++)
 		metrics_set(am->dynauth_requests, i, (int64_t)st->requests[i]);
 	for (size_t i = 0; i < st->n_nas * DYNAUTH_STATS_CAUSES; i++)

@@ -1,7 +1,10 @@
 #include "authd/client.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/name_table.h"
 
 int client_parse_address(const char *text, struct client *c, char *err, size_t errlen)
 {
@@ -16,6 +19,45 @@ const struct client *client_match(const struct client *clients, size_t n,
 			return &clients[i];
 	}
 	return NULL;
+}
+
+struct name_table *client_names_new(size_t n_clients)
+{
+	struct name_table *t = name_table_new(name_table_capacity_for(1 + n_clients));
+
+	if (t != NULL && name_table_intern(t, "") != 0) {
+		name_table_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int client_names_index(struct name_table *names, struct client *clients, size_t n, char *err, size_t errlen)
+{
+	const char **list = calloc(n > 0 ? n : 1, sizeof(*list));
+	int rc = -1;
+
+	if (list == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		list[i] = clients[i].name;
+	if (name_table_check_room(names, list, n, 0, "client name(s)", err, errlen) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		long index = name_table_intern(names, clients[i].name);
+
+		if (index < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		clients[i].index = (size_t)index;
+	}
+	rc = 0;
+out:
+	free(list);
+	return rc;
 }
 
 void client_clear(struct client *c)

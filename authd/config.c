@@ -160,7 +160,6 @@ static int parse_client(struct config_parser *p, const config_setting_t *g, enum
 	if ((secret == NULL) == (secret_file == NULL))
 		return config_parser_fail(p, g,
 		                          "client \"%s\" needs exactly one of \"secret\" or \"secret_file\"", name);
-	c->index = *n;
 	c->require_message_authenticator = true;
 	c->coa_port = 3799;
 	if (config_parser_bool(p, g, "require_message_authenticator",

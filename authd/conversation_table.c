@@ -21,6 +21,7 @@ struct conversation_table {
 	size_t buffered, max_buffered;  /* bytes all conversations buffer, and the budget (0: none) */
 	struct nas_share *nas;          /* by client index */
 	size_t n_nas;
+	size_t n_linked;                /* above every index a conversation joined: what a scan covers */
 };
 
 static struct conversation *from_node(struct ttl_node *node)
@@ -29,7 +30,7 @@ static struct conversation *from_node(struct ttl_node *node)
 }
 
 struct conversation_table *conversation_table_new(size_t max, size_t max_buffered, unsigned timeout_s,
-                                                  size_t n_clients)
+                                                  size_t nas_slots)
 {
 	struct conversation_table *t = calloc(1, sizeof(*t));
 
@@ -37,9 +38,9 @@ struct conversation_table *conversation_table_new(size_t max, size_t max_buffere
 		return NULL;
 	t->max = max;
 	t->max_buffered = max_buffered;
-	t->n_nas = n_clients;
+	t->n_nas = nas_slots;
 	t->states = ttl_table_new(max, (uint64_t)timeout_s * 1000);
-	t->nas = calloc(n_clients > 0 ? n_clients : 1, sizeof(*t->nas));
+	t->nas = calloc(nas_slots > 0 ? nas_slots : 1, sizeof(*t->nas));
 	if (t->states == NULL || t->nas == NULL) {
 		ttl_table_free(t->states);
 		free(t->nas);
@@ -76,6 +77,8 @@ static void nas_link(struct conversation_table *t, struct conversation *conv)
 {
 	struct nas_share *share = share_of(t, conv->client);
 
+	if ((size_t)(share - t->nas) >= t->n_linked)
+		t->n_linked = (size_t)(share - t->nas) + 1;
 	conv->nas_newer = NULL;
 	conv->nas_older = share->newest;
 	if (share->newest != NULL)
@@ -124,7 +127,7 @@ static void take_out(struct conversation_table *t, struct conversation *conv)
  * bytes: the one crowding the others out. Ties go to `nas`. */
 static size_t holding_most(const struct conversation_table *t, size_t nas, bool bytes)
 {
-	for (size_t i = 0; i < t->n_nas; i++) {
+	for (size_t i = 0; i < t->n_linked; i++) {
 		const struct conversation_share *a = &t->nas[i].counts, *b = &t->nas[nas].counts;
 
 		if (bytes ? a->buffered > b->buffered : a->held > b->held)

@@ -62,11 +62,11 @@ struct conversation_eviction {
 struct conversation_table;
 
 /* max: conversations in all; max_buffered: bytes all of them may buffer
- * (eap_conversation_buffered, 0: no budget); n_clients: the clients of the
- * config (their index field below it), each holding at most its
- * max_conversations and max_buffered_bytes. */
+ * (eap_conversation_buffered, 0: no budget); nas_slots: above every
+ * client's index (the capacity of the client names), each client holding
+ * at most its max_conversations and max_buffered_bytes. */
 struct conversation_table *conversation_table_new(size_t max, size_t max_buffered, unsigned timeout_s,
-                                                  size_t n_clients);
+                                                  size_t nas_slots);
 /* Frees the table and every conversation still in it, without logging them. */
 void conversation_table_free(struct conversation_table *t);
 

@@ -103,7 +103,7 @@ int dynauth_stats_record(struct redis_pool *redis, const char *nas, enum dynauth
 
 int dynauth_stats_init(struct dynauth_stats *st, const char *const *nas, size_t n_nas)
 {
-	*st = (struct dynauth_stats){ .nas = nas, .n_nas = n_nas };
+	*st = (struct dynauth_stats){ .nas = nas, .n_nas = n_nas, .n_named = n_nas };
 	st->requests = calloc(n_nas * DYNAUTH_STATS_REQUESTS * DYNAUTH_STATS_OUTCOMES, sizeof(*st->requests));
 	st->naks = calloc(n_nas * DYNAUTH_STATS_CAUSES, sizeof(*st->naks));
 	return st->requests != NULL && st->naks != NULL ? 0 : -1;
@@ -203,10 +203,10 @@ static uint64_t *slot_of(struct dynauth_stats *st, const char *f, size_t n)
 		f += 4, n -= 4;
 		if ((last = last_part(f, &n, &last_len)) == NULL || (before = last_part(f, &n, &before_len)) == NULL)
 			return NULL;
-		nas = lookup(st->nas, st->n_nas, f, n);
+		nas = lookup(st->nas, st->n_named, f, n);
 		a = lookup(dynauth_stats_requests, DYNAUTH_STATS_REQUESTS, before, before_len);
 		b = lookup(dynauth_stats_outcomes, DYNAUTH_STATS_OUTCOMES, last, last_len);
-		if (nas == st->n_nas || a == DYNAUTH_STATS_REQUESTS || b == DYNAUTH_STATS_OUTCOMES)
+		if (nas == st->n_named || a == DYNAUTH_STATS_REQUESTS || b == DYNAUTH_STATS_OUTCOMES)
 			return NULL;
 		return &st->requests[(nas * DYNAUTH_STATS_REQUESTS + a) * DYNAUTH_STATS_OUTCOMES + b];
 	}
@@ -214,9 +214,9 @@ static uint64_t *slot_of(struct dynauth_stats *st, const char *f, size_t n)
 		f += 4, n -= 4;
 		if ((last = last_part(f, &n, &last_len)) == NULL)
 			return NULL;
-		nas = lookup(st->nas, st->n_nas, f, n);
+		nas = lookup(st->nas, st->n_named, f, n);
 		b = lookup(dynauth_stats_causes, DYNAUTH_STATS_CAUSES, last, last_len);
-		return nas < st->n_nas && b < DYNAUTH_STATS_CAUSES ? &st->naks[nas * DYNAUTH_STATS_CAUSES + b] : NULL;
+		return nas < st->n_named && b < DYNAUTH_STATS_CAUSES ? &st->naks[nas * DYNAUTH_STATS_CAUSES + b] : NULL;
 	}
 	if (n == strlen(WAIT_COUNT) && memcmp(f, WAIT_COUNT, n) == 0)
 		return &st->wait_count;

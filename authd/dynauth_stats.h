@@ -58,10 +58,13 @@ int dynauth_stats_record(struct redis_pool *redis, const char *nas, enum dynauth
                          enum dynauth_stats_outcome outcome, unsigned error_cause, double wait_s, char *err,
                          size_t errlen);
 
-/* authd's side: the figures read back, for n_nas NAS names. */
+/* authd's side: the figures read back, for n_nas NAS names, of which the
+ * first n_named are in use (a name table's: the others are not published
+ * yet); figures of other NASes are ignored. */
 struct dynauth_stats {
 	const char *const *nas;        /* borrowed */
 	size_t n_nas;
+	size_t n_named;                /* n_nas unless set (before the fields are read) */
 	uint64_t *requests;            /* [nas][request][outcome] */
 	uint64_t *naks;                /* [nas][cause] */
 	uint64_t wait[DYNAUTH_STATS_WAIT_BOUNDS + 1];
@@ -71,8 +74,8 @@ struct dynauth_stats {
 	char first_ignored[64];        /* the first one's name, printable */
 };
 
-/* Borrows nas (the labels: client names, "" among them if wanted), which
- * must outlive st. 0, or -1 out of memory (free st all the same). */
+/* Borrows nas (the labels: client names, "" among them if wanted, n_nas
+ * slots, all named), which must outlive st. 0, or -1 out of memory (free st all the same). */
 int dynauth_stats_init(struct dynauth_stats *st, const char *const *nas, size_t n_nas);
 void dynauth_stats_free(struct dynauth_stats *st);
 /* Every figure and the ignored fields back to zero. */

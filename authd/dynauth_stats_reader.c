@@ -15,6 +15,7 @@
 #include "authd/dynauth_stats.h"
 #include "authd/log.h"
 #include "common/clock.h"
+#include "common/name_table.h"
 
 #define READ_EVERY_MS 1000
 #define SAY_EVERY_MS 60000
@@ -25,13 +26,13 @@
 struct dynauth_stats_reader {
 	struct redis_pool *redis;                 /* borrowed: its settings, a connection of our own */
 	struct authd_metrics *am;                 /* borrowed */
+	struct name_table *clients;               /* borrowed: am's, the NAS names */
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;                     /* guards stopping */
 	pthread_cond_t wake;
 	bool stopping;
 	uint64_t said_ms;                         /* the last warning (reader thread only); 0: none yet */
-	size_t max_fields;
 	char key[160];
 	struct dynauth_stats stats;               /* the last figures read */
 };
@@ -54,6 +55,12 @@ __attribute__((format(printf, 2, 3))) static void say(struct dynauth_stats_reade
 
 static void take(struct dynauth_stats_reader *r, const redisReply *reply)
 {
+	/* The NAS names known now (clients added by a reload count from the
+	 * first read after it), and the fields they can name. */
+	size_t n_nas = atomic_load_explicit(name_table_published(r->clients), memory_order_acquire);
+	size_t max_fields = n_nas * (DYNAUTH_STATS_REQUESTS * DYNAUTH_STATS_OUTCOMES + DYNAUTH_STATS_CAUSES) +
+	                    DYNAUTH_STATS_WAIT_BOUNDS + FIELDS_SLACK;
+
 	if (reply->type == REDIS_REPLY_ERROR) {
 		say(r, "%s", reply->str);
 		return;
@@ -62,11 +69,12 @@ static void take(struct dynauth_stats_reader *r, const redisReply *reply)
 		say(r, "not a hash: ignored");
 		return;
 	}
-	if (reply->elements / 2 > r->max_fields) {
+	if (reply->elements / 2 > max_fields) {
 		say(r, "%zu fields, more than this config can name: ignored", reply->elements / 2);
 		return;
 	}
 	dynauth_stats_reset(&r->stats);
+	r->stats.n_named = n_nas;
 	for (size_t i = 0; i < reply->elements; i += 2) {
 		const redisReply *f = reply->element[i], *v = reply->element[i + 1];
 
@@ -142,8 +150,6 @@ struct dynauth_stats_reader *dynauth_stats_reader_new(struct redis_pool *redis, 
                                                       char *err, size_t errlen)
 {
 	struct dynauth_stats_reader *r = calloc(1, sizeof(*r));
-	size_t n_nas;
-	const char *const *nas;
 
 	if (r == NULL)
 		goto oom;
@@ -152,10 +158,8 @@ struct dynauth_stats_reader *dynauth_stats_reader_new(struct redis_pool *redis, 
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
 	snprintf(r->key, sizeof(r->key), "%s" DYNAUTH_STATS_KEY, redis_pool_prefix(redis));
-	nas = authd_metrics_nas(am, &n_nas);
-	r->max_fields = n_nas * (DYNAUTH_STATS_REQUESTS * DYNAUTH_STATS_OUTCOMES + DYNAUTH_STATS_CAUSES) +
-	                DYNAUTH_STATS_WAIT_BOUNDS + FIELDS_SLACK;
-	if (dynauth_stats_init(&r->stats, nas, n_nas) < 0)
+	r->clients = authd_metrics_clients(am);
+	if (dynauth_stats_init(&r->stats, name_table_values(r->clients), name_table_capacity(r->clients)) < 0)
 		goto oom;
 	if (pthread_create(&r->thread, NULL, run, r) != 0) {
 		snprintf(err, errlen, "cannot start the thread reading the Disconnect/CoA figures");

@@ -4,42 +4,11 @@
 #include <stdlib.h>
 
 #include "authd/authd_metrics.h"
+#include "authd/client.h"
 #include "authd/log.h"
 #include "common/name_table.h"
 #include "eap/eap_tls.h"
 #include "policy/policy.h"
-
-/* Each client's index from the name table: the same name, the same index in
- * every generation. All or nothing, so a refused reload leaves no name. */
-static int index_clients(struct authd_config *cfg, struct name_table *names, char *err, size_t errlen)
-{
-	const char **list = calloc(cfg->n_clients > 0 ? cfg->n_clients : 1, sizeof(*list));
-	size_t room = name_table_capacity(names) - atomic_load(name_table_published(names)), missing;
-
-	if (list == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < cfg->n_clients; i++)
-		list[i] = cfg->clients[i].name;
-	missing = name_table_missing(names, list, cfg->n_clients);
-	free(list);
-	if (missing > room) {
-		snprintf(err, errlen, "%zu client names are new, but room is left for %zu (each name a client "
-		         "has ever had since authd started counts): restart authd to take them", missing, room);
-		return -1;
-	}
-	for (size_t i = 0; i < cfg->n_clients; i++) {
-		long index = name_table_intern(names, cfg->clients[i].name);
-
-		if (index < 0) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		cfg->clients[i].index = (size_t)index;
-	}
-	return 0;
-}
 
 static void generation_free(struct generation *g)
 {
@@ -75,7 +44,7 @@ struct generation *generation_new(unsigned number, struct authd_config *cfg, str
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (index_clients(cfg, deps->clients, err, errlen) < 0)
+	if (client_names_index(deps->clients, cfg->clients, cfg->n_clients, err, errlen) < 0)
 		goto fail;
 	for (size_t i = 0; i < cfg->n_clients; i++) {
 		const struct client *c = &cfg->clients[i];

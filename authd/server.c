@@ -17,6 +17,7 @@
 
 #include "authd/authd_metrics.h"
 #include "authd/backend_metrics.h"
+#include "authd/client.h"
 #include "authd/dispatch.h"
 #include "authd/log.h"
 #include "authd/dynauth_stats_reader.h"
@@ -30,9 +31,6 @@
 #include "common/name_table.h"
 #include "common/redis_pool.h"
 
-/* Client names a reload may add beyond those authd started with (each name
- * any generation gave keeps its index, and per-client tables their room). */
-#define CLIENT_NAMES_SPARE 1024
 /* Datagrams read per wake-up before yielding to other events. */
 #define READ_BURST 32
 #define SOCKET_BUFFER (4 * 1024 * 1024)
@@ -62,10 +60,11 @@ struct server {
 	size_t n_fds;
 	struct redis_pool *redis;      /* owned, shared by everything dispatch keeps in Redis; NULL: none */
 	struct dispatch *dispatch;
+	/* The client names of the process's life: each client's index. Owned. */
+	struct name_table *clients;
 	struct authd_metrics *metrics;          /* owned; NULL: no metrics section */
 	struct metrics_listener *metrics_listener;   /* owned; NULL: no metrics section */
 	struct dynauth_stats_reader *dynauth_reader; /* owned; NULL: no metrics or no redis section */
-	struct name_table *clients;    /* owned: each client name's index, across reloads */
 	/* The workers' sections in which they read the current generation
 	 * without a reference (one reader per worker). */
 	struct epoch *epoch;
@@ -163,8 +162,7 @@ struct server *server_new(const struct authd_config *cfg, char *err, size_t errl
 	}
 	/* Every client name any generation of the config gives, with the same
 	 * index in all: "" (no client) first, then room for reloads to add. */
-	s->clients = name_table_new(1 + cfg->n_clients + CLIENT_NAMES_SPARE);
-	if (s->clients == NULL || name_table_intern(s->clients, "") != 0) {
+	if ((s->clients = client_names_new(cfg->n_clients)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -185,8 +183,7 @@ struct server *server_new(const struct authd_config *cfg, char *err, size_t errl
 	if (cfg->redis != NULL && (s->redis = redis_pool_new(cfg->redis, err, errlen)) == NULL)
 		goto fail;
 	if (s->redis != NULL) {
-		struct backend_observer redis = backend_metrics_observer(authd_metrics_backends(s->metrics),
-		                                                         BACKEND_REDIS);
+		struct backend_observer redis = authd_metrics_redis_observer(s->metrics);
 
 		redis_pool_observe(s->redis, &redis);
 	}
@@ -600,9 +597,10 @@ void server_free(struct server *s)
 	dynauth_stats_reader_free(s->dynauth_reader);
 	dispatch_free(s->dispatch);
 	epoch_free(s->epoch);
+	/* The pool reports its calls to the metrics, which name the clients. */
+	redis_pool_free(s->redis);
 	authd_metrics_free(s->metrics);
 	name_table_free(s->clients);
-	redis_pool_free(s->redis);
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i]);
 	free(s->fds);

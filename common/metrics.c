@@ -20,6 +20,7 @@ struct metrics_family {
 	const char *help;
 	struct metrics_label labels[METRICS_MAX_LABELS];
 	const atomic_size_t *published[METRICS_MAX_LABELS];   /* NULL: every value */
+	size_t hidden[METRICS_MAX_LABELS];   /* a value never rendered; SIZE_MAX: none */
 	size_t n_labels;
 	size_t n_series;
 	const double *bounds;
@@ -84,6 +85,8 @@ static struct metrics_family *family_new(struct metrics *m, enum family_type typ
 	                                                  : type == TYPE_GAUGE && n_labels >= 2 ? 2 : 1 };
 	if (n_labels > 0)
 		memcpy(f->labels, labels, n_labels * sizeof(*labels));
+	for (size_t i = 0; i < METRICS_MAX_LABELS; i++)
+		f->hidden[i] = SIZE_MAX;
 	f->cells = calloc(n_series * f->cells_per_series, sizeof(*f->cells));
 	if (f->cells == NULL) {
 		free(f);
@@ -128,6 +131,11 @@ void metrics_label_published(struct metrics_family *f, size_t label, const atomi
 	f->published[label] = published;
 }
 
+void metrics_label_hide(struct metrics_family *f, size_t label, size_t value)
+{
+	f->hidden[label] = value;
+}
+
 size_t metrics_series(const struct metrics_family *f, const size_t *values)
 {
 	size_t series = 0;
@@ -153,6 +161,14 @@ void metrics_set(struct metrics_family *f, size_t series, int64_t value)
 	atomic_store_explicit(&cells[0], value, memory_order_relaxed);
 	if (f->cells_per_series == 2)
 		atomic_store_explicit(&cells[1], 1, memory_order_relaxed);
+}
+
+void metrics_clear(struct metrics_family *f, size_t series)
+{
+	atomic_llong *cells = &f->cells[series * f->cells_per_series];
+
+	for (size_t i = 0; i < f->cells_per_series; i++)
+		atomic_store_explicit(&cells[i], 0, memory_order_relaxed);
 }
 
 void metrics_observe(struct metrics_family *f, size_t series, double value)
@@ -227,11 +243,14 @@ static bool series_is_zero(const struct metrics_family *f, size_t series)
 	return true;
 }
 
-/* Whether every label value of series is published (below published[i]). */
+/* Whether every label value of series is published (below published[i])
+ * and none is hidden. */
 static bool series_published(const struct metrics_family *f, size_t series, const size_t *published)
 {
 	for (size_t i = f->n_labels; i-- > 0;) {
-		if (series % f->labels[i].n_values >= published[i])
+		size_t value = series % f->labels[i].n_values;
+
+		if (value >= published[i] || value == f->hidden[i])
 			return false;
 		series /= f->labels[i].n_values;
 	}

@@ -66,6 +66,9 @@ struct metrics_family *metrics_histogram(struct metrics *m, const char *name, co
  * registration.
  */
 void metrics_label_published(struct metrics_family *f, size_t label, const atomic_size_t *published);
+/* Series whose label `label` has value index `value` are never rendered (a
+ * name table's "" in a family where it cannot happen). At registration. */
+void metrics_label_hide(struct metrics_family *f, size_t label, size_t value);
 
 /* The series of f for one value index per label (values[i] < labels[i].n_values;
  * NULL or ignored for a family without labels). */
@@ -75,6 +78,10 @@ size_t metrics_series(const struct metrics_family *f, const size_t *values);
 void metrics_add(struct metrics_family *f, size_t series, int64_t n);
 /* Gauges, and counters mirrored from a count kept elsewhere: sets the value. */
 void metrics_set(struct metrics_family *f, size_t series, int64_t value);
+/* A gauge's series back to never set: in a family of two labels or more it
+ * is no longer rendered (a target the config stopped naming), in others it
+ * reads 0. */
+void metrics_clear(struct metrics_family *f, size_t series);
 /* Histograms: counts one observation (seconds, round trips, ...; >= 0). */
 void metrics_observe(struct metrics_family *f, size_t series, double value);
 

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,4 +97,26 @@ const atomic_size_t *name_table_published(const struct name_table *t)
 size_t name_table_capacity(const struct name_table *t)
 {
 	return t->capacity;
+}
+
+size_t name_table_room(const struct name_table *t)
+{
+	return t->capacity - atomic_load_explicit(&t->published, memory_order_acquire);
+}
+
+size_t name_table_capacity_for(size_t n)
+{
+	return n + (n > NAME_TABLE_MIN_ROOM ? n : NAME_TABLE_MIN_ROOM);
+}
+
+int name_table_check_room(struct name_table *t, const char *const *names, size_t n, size_t reserve,
+                          const char *what, char *err, size_t errlen)
+{
+	size_t missing = name_table_missing(t, names, n), room = name_table_room(t);
+
+	if (missing + reserve <= room)
+		return 0;
+	snprintf(err, errlen, "%zu new %s, room for %zu more in this process's life (%zu in all): a restart makes "
+	         "room", missing, what, room > reserve ? room - reserve : 0, t->capacity);
+	return -1;
 }

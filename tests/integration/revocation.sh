@@ -44,8 +44,9 @@ case_crl_reload() {
 	auth revoked 02:00:00:41:00:02 reject revoked revoked
 	cp "$AUTHD_PKI/issuing-ca-empty.crl.pem" "$HARNESS_DIR/crl.new" && mv "$HARNESS_DIR/crl.new" "$HARNESS_DIR/crl.pem"
 	kill -HUP "$AUTHD_PID"
-	for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q 'SIGHUP: CRLs reloaded' "$AUTHD_LOG" && break; sleep 0.1; done
-	grep -q 'SIGHUP: CRLs reloaded' "$AUTHD_LOG" || fail "authd did not log 'SIGHUP: CRLs reloaded'"
+	# SIGHUP reloads the whole config, the CRLs with it.
+	for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q 'config generation 2 in force' "$AUTHD_LOG" && break; sleep 0.1; done
+	grep -q 'config generation 2 in force' "$AUTHD_LOG" || fail "authd did not log 'config generation 2 in force'"
 	auth revoked 02:00:00:41:00:03 accept ok good
 	[[ $AUTHD_PID == "$pid" ]] && kill -0 "$pid" || fail "authd was restarted or died during the reloads"
 	# A broken replacement is refused and the CRL in force stays.

@@ -102,8 +102,9 @@ static void hand_back(struct conversation_table *t, struct conversation *conv, s
 static void test_state_is_bound_to_its_client(void **state)
 {
 	struct conversation_eviction evicted;
-	struct conversation_table *t = conversation_table_new(8, 0, 30, 1);
-	struct client sw1 = { .name = "sw1" }, sw2 = { .name = "sw2" };
+	struct conversation_table *t = conversation_table_new(8, 0, 30, 3);
+	/* Clients are told apart by index: a reload gives the same NAS another struct. */
+	struct client sw1 = { .name = "sw1", .index = 1 }, sw2 = { .name = "sw2", .index = 2 };
 	struct conversation *conv = new_conversation(), *again;
 	enum conversation_miss why;
 	uint8_t st[CONVERSATION_STATE_LEN];
