@@ -238,7 +238,6 @@ static int resync(struct revocation_mirror *m, char *err, size_t errlen)
 		goto out;
 	}
 	tdestroy(m->entries, free);
-	helpdesk_free(m->helpdesk);
 	m->entries = s.listed;
 	s.listed = NULL;
 	m->loaded = true;
