@@ -18,6 +18,9 @@ packages=(
   redis-server
   # the benchmarks' comparison server (FreeRADIUS 3.2) and its radclient
   freeradius freeradius-utils
+  # the Debian package (tools/build-package.sh) and its test: the build, its checker, the
+  # man pages' renderer, and logrotate to read the package's snippet
+  debhelper lintian man-db logrotate
 )
 
 missing=()
