@@ -47,6 +47,10 @@ struct authd_config {
 	 * written stays an accept (default "reject": it becomes a reject). */
 	bool decision_log_fail_open;
 	enum log_level log_level;
+	/* log.syslog and log.decisions_syslog: syslog facility codes
+	 * (authd/syslog_sink.h), 0 = not set (stderr; the file only). */
+	int log_syslog_facility;
+	int decision_syslog_facility;
 	unsigned threads;              /* 0 = one per core */
 	char *user;                    /* started as root, run as this user; NULL: not set (see
 	                                  authd/privileges.h) */

@@ -91,7 +91,7 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 		rate_limit_init(&d->nas_rate[i], cfg->clients[i].max_requests_per_second);
 		atomic_init(&d->nas_rate_dropped[i], 0);
 	}
-	d->decisions = decision_log_open(cfg->decision_log);
+	d->decisions = decision_log_open(cfg->decision_log, cfg->decision_syslog_facility);
 	if (d->decisions == NULL) {
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
 		goto fail;

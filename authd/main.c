@@ -165,6 +165,7 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	log_use_syslog(cfg.log_syslog_facility);
 	for (size_t i = 0; i < cfg.n_clients; i++) {
 		if (!cfg.clients[i].require_message_authenticator)
 			log_msg(LOG_WARNING, "client %s: require_message_authenticator is off: requests "
