@@ -4,6 +4,7 @@
 #include "authd/conversation_table.h"
 #include "authd/live_sessions.h"
 #include "authd/radius.h"
+#include "authd/syslog_sink.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -329,9 +330,26 @@ static int check_writable(struct config_parser *p, const config_setting_t *s, co
 	return rc;
 }
 
+/* An optional facility name at g.key into *facility (0 when absent). */
+static int parse_facility(struct config_parser *p, const config_setting_t *g, const char *key, int *facility)
+{
+	const char *name = NULL;
+
+	*facility = 0;
+	if (config_parser_string(p, g, key, false, &name) < 0)
+		return -1;
+	if (name != NULL && syslog_facility_parse(name, facility) < 0)
+		return config_parser_fail(p, config_setting_get_member(g, key),
+		                          "log.%s: unknown syslog facility \"%s\" (one of %s)", key, name,
+		                          syslog_facility_names());
+	return 0;
+}
+
 static int parse_log(struct config_parser *p, struct authd_config *cfg)
 {
-	static const char *const keys[] = { "decisions", "level", "on_write_failure", NULL };
+	static const char *const keys[] = {
+		"decisions", "level", "on_write_failure", "syslog", "decisions_syslog", NULL
+	};
 	const config_setting_t *g;
 	const char *decisions, *level, *on_failure = NULL;
 
@@ -340,7 +358,9 @@ static int parse_log(struct config_parser *p, struct authd_config *cfg)
 	    config_parser_check_keys(p, g, "log", keys) < 0 ||
 	    config_parser_string(p, g, "decisions", true, &decisions) < 0 ||
 	    config_parser_string(p, g, "level", false, &level) < 0 ||
-	    config_parser_string(p, g, "on_write_failure", false, &on_failure) < 0)
+	    config_parser_string(p, g, "on_write_failure", false, &on_failure) < 0 ||
+	    parse_facility(p, g, "syslog", &cfg->log_syslog_facility) < 0 ||
+	    parse_facility(p, g, "decisions_syslog", &cfg->decision_syslog_facility) < 0)
 		return -1;
 	if (level != NULL && log_level_parse(level, &cfg->log_level) < 0)
 		return config_parser_fail(p, config_setting_get_member(g, "level"),
@@ -699,6 +719,10 @@ size_t config_restart_changes(const struct authd_config *running, const struct a
 		note_change(out, outlen, &n, "metrics");
 	if (!same_string(running->decision_log, loaded->decision_log))
 		note_change(out, outlen, &n, "log.decisions");
+	if (running->log_syslog_facility != loaded->log_syslog_facility)
+		note_change(out, outlen, &n, "log.syslog");
+	if (running->decision_syslog_facility != loaded->decision_syslog_facility)
+		note_change(out, outlen, &n, "log.decisions_syslog");
 	if (running->max_conversations != loaded->max_conversations)
 		note_change(out, outlen, &n, "eap.max_conversations");
 	if (running->max_buffered_bytes != loaded->max_buffered_bytes)

@@ -47,6 +47,10 @@ struct authd_config {
 	 * written stays an accept (default "reject": it becomes a reject). */
 	bool decision_log_fail_open;
 	enum log_level log_level;
+	/* log.syslog and log.decisions_syslog: syslog facility codes
+	 * (authd/syslog_sink.h), 0 = not set (stderr; the file only). */
+	int log_syslog_facility;
+	int decision_syslog_facility;
 	unsigned threads;              /* 0 = one per core */
 	char *user;                    /* started as root, run as this user; NULL: not set (see
 	                                  authd/privileges.h) */
@@ -65,7 +69,7 @@ void config_free(struct authd_config *cfg);
 
 /*
  * The settings only a restart applies (the sockets, the threads, the user,
- * Redis, sessions, metrics, the decision log's path, the sizes of the
+ * Redis, sessions, metrics, the decision log's path, syslog, the sizes of the
  * conversation table, the TLS session store) that differ between the
  * running config and a loaded one: their count, and their names in out
  * ("listen, threads"; cut short to fit). A reload applies everything else.

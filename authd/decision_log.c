@@ -9,6 +9,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "authd/log.h"
+#include "authd/syslog_sink.h"
 #include "common/rate_limit.h"
 
 /* A full disk fails every record: one line a second says so, with a count. */
@@ -23,6 +25,9 @@ struct decision_log {
 	bool torn;                  /* the file may end mid-line (under lock) */
 	atomic_ullong lost;         /* records not written since the log was opened */
 	struct rate_limit reports;
+	struct syslog_sink *syslog; /* NULL: the file only */
+	atomic_ullong syslog_lost;  /* lines in the file that syslog did not take */
+	struct rate_limit syslog_reports;
 };
 
 static int open_append(const char *path)
@@ -30,7 +35,7 @@ static int open_append(const char *path)
 	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
-struct decision_log *decision_log_open(const char *path)
+struct decision_log *decision_log_open(const char *path, int syslog_facility)
 {
 	struct decision_log *log = calloc(1, sizeof(*log));
 	int saved;
@@ -44,13 +49,19 @@ struct decision_log *decision_log_open(const char *path)
 	log->fd = open_append(path);
 	if (log->fd < 0)
 		goto fail;
+	if (syslog_facility != 0 &&
+	    (log->syslog = syslog_sink_open(SYSLOG_SINK_DEV_LOG, "authd-decisions", syslog_facility)) == NULL)
+		goto fail;
 	if ((errno = pthread_mutex_init(&log->lock, NULL)) != 0)
 		goto fail;
 	atomic_init(&log->lost, 0);
 	rate_limit_init(&log->reports, FAILURE_REPORTS_PER_SECOND);
+	atomic_init(&log->syslog_lost, 0);
+	rate_limit_init(&log->syslog_reports, FAILURE_REPORTS_PER_SECOND);
 	return log;
 fail:
 	saved = errno;
+	syslog_sink_close(log->syslog);
 	if (log->fd >= 0)
 		close(log->fd);
 	free(log->path);
@@ -142,10 +153,29 @@ static int append_line(struct decision_log *log, const char *line, size_t len)
 	return -1;
 }
 
+/* The copy of a line the file got (len bytes with its '\n'), to syslog. */
+static void send_to_syslog(struct decision_log *log, const struct decision *d, const char *line, size_t len)
+{
+	unsigned suppressed;
+	unsigned long long lost;
+	int err;
+
+	if (syslog_sink_send(log->syslog, d->accept ? SYSLOG_INFO : SYSLOG_NOTICE, line, len - 1) == 0)
+		return;
+	err = errno;
+	lost = atomic_fetch_add(&log->syslog_lost, 1) + 1;
+	if (rate_limit_allow(&log->syslog_reports, &suppressed))
+		log_msg(LOG_WARNING, "nas=%s conv=%llu: the syslog daemon did not take the decision: %s (it "
+		        "is in the decision log file; %llu lines not sent to syslog so far, %u similar lines "
+		        "suppressed before)", d->nas, (unsigned long long)d->conversation, strerror(err), lost,
+		        suppressed);
+}
+
 int decision_log_write(struct decision_log *log, const struct decision *d)
 {
 	struct timespec now;
 	char *line;
+	size_t len;
 	int rc;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -155,14 +185,17 @@ int decision_log_write(struct decision_log *log, const struct decision *d)
 		errno = ENOMEM;
 		return -1;
 	}
+	len = strlen(line);
 	pthread_mutex_lock(&log->lock);
-	rc = append_line(log, line, strlen(line));
+	rc = append_line(log, line, len);
 	pthread_mutex_unlock(&log->lock);
 	if (rc < 0) {
 		int saved = errno;
 
 		atomic_fetch_add(&log->lost, 1);
 		errno = saved;
+	} else if (log->syslog != NULL) {
+		send_to_syslog(log, d, line, len);
 	}
 	free(line);
 	return rc;
@@ -180,6 +213,7 @@ void decision_log_close(struct decision_log *log)
 	if (log == NULL)
 		return;
 	close(log->fd);
+	syslog_sink_close(log->syslog);
 	pthread_mutex_destroy(&log->lock);
 	free(log->path);
 	free(log);

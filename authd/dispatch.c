@@ -138,7 +138,7 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 	}
 	for (size_t i = 0; i < capacity; i++)
 		atomic_init(&d->nas_rate_dropped[i], 0);
-	d->decisions = decision_log_open(cfg->decision_log);
+	d->decisions = decision_log_open(cfg->decision_log, cfg->decision_syslog_facility);
 	if (d->decisions == NULL) {
 		snprintf(err, errlen, "cannot open decision log %s: %s", cfg->decision_log, strerror(errno));
 		goto fail;

@@ -1,5 +1,6 @@
 #include "authd/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,16 +9,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authd/syslog_sink.h"
+
 /* Written once before the worker threads exist, read-only afterwards. */
 static enum log_level log_threshold = LOG_INFO;
 static bool journal_priorities;
+static struct syslog_sink *syslog_out;  /* NULL: stderr only */
 
-/* sd-daemon(3) priority prefixes, the syslog levels of each of ours. */
-static const char *const journal_prefix[] = {
-	[LOG_ERROR] = "<3>",
-	[LOG_WARNING] = "<4>",
-	[LOG_INFO] = "<6>",
-	[LOG_DEBUG] = "<7>",
+/* The syslog severity of each of our levels; also the sd-daemon(3) priority
+ * prefix ("<3>" ...) on the journal's stream. */
+static const enum syslog_severity syslog_severity[] = {
+	[LOG_ERROR] = SYSLOG_ERR,
+	[LOG_WARNING] = SYSLOG_WARNING,
+	[LOG_INFO] = SYSLOG_INFO,
+	[LOG_DEBUG] = SYSLOG_DEBUG,
 };
 
 static const char *const level_names[] = {
@@ -45,6 +50,15 @@ void log_detect_journal(void)
 	                     (unsigned long long)st.st_ino == ino;
 }
 
+void log_use_syslog(int facility)
+{
+	if (facility == 0)
+		return;
+	syslog_out = syslog_sink_open(SYSLOG_SINK_DEV_LOG, "authd", facility);
+	if (syslog_out == NULL)
+		log_msg(LOG_ERROR, "cannot log to syslog: %s: logging to stderr", strerror(errno));
+}
+
 int log_level_parse(const char *name, enum log_level *out)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
@@ -65,17 +79,23 @@ void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
-	int n;
+	int prefix, n;
 
 	if (!log_enabled(level))
 		return;
-	n = snprintf(line, sizeof(line), "%sauthd: %s: ", journal_priorities ? journal_prefix[level] : "",
-	             level_names[level]);
+	/* "<6>authd: info: " on stderr; syslog has the level name only, the
+	 * daemon adds the rest. */
+	prefix = journal_priorities ? snprintf(line, sizeof(line), "<%d>", (int)syslog_severity[level]) : 0;
+	prefix += snprintf(line + prefix, sizeof(line) - (size_t)prefix, "authd: ");
+	n = prefix + snprintf(line + prefix, sizeof(line) - (size_t)prefix, "%s: ", level_names[level]);
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
-	/* One fputs per line keeps lines from different threads whole. */
 	n = (int)strnlen(line, sizeof(line) - 2);
+	if (syslog_out != NULL &&
+	    syslog_sink_send(syslog_out, syslog_severity[level], line + prefix, (size_t)(n - prefix)) == 0)
+		return;
+	/* One fputs per line keeps lines from different threads whole. */
 	line[n] = '\n';
 	line[n + 1] = '\0';
 	fputs(line, stderr);

@@ -1,6 +1,6 @@
 /*
  * Operational log: one line per event on stderr (systemd's journal adds the
- * timestamp). Lines about a request carry NAS, RADIUS id and conversation id;
+ * timestamp), or one message per event to syslog (log.syslog). Lines about a request carry NAS, RADIUS id and conversation id;
  * see LOG_REQUEST in server code. Secrets are never passed here.
  */
 #ifndef AUTHD_LOG_H
@@ -16,6 +16,13 @@ void log_set_level(enum log_level level);
  * line starts with its sd-daemon priority ("<3>" error ... "<7>" debug) so
  * the journal files it at that level. Once at startup, before threads. */
 void log_detect_journal(void);
+/* Sends each line to the local syslog daemon instead (ident "authd", the PID,
+ * the given facility, a code of syslog_facility_parse(), authd/syslog_sink.h;
+ * 0 = stderr), severity err, warning, info, debug by level. A line the daemon
+ * cannot take at once (absent, or behind) goes to stderr instead: nothing
+ * waits on the daemon, nothing is lost. Once at startup, before threads;
+ * if memory is short, says so and stays on stderr. */
+void log_use_syslog(int facility);
 /* "error", "warning", "info", "debug" -> 0; anything else -> -1. */
 int log_level_parse(const char *name, enum log_level *out);
 int log_enabled(enum log_level level);

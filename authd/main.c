@@ -164,6 +164,7 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	log_use_syslog(cfg.log_syslog_facility);
 	service_notify_init();
 	if (stopped_while_starting(&rc))
 		goto out;

@@ -16,8 +16,13 @@ packages=(
   slapd ldap-utils
   # the shared revocation list: a throwaway Redis
   redis-server
+  # the logs to syslog: a throwaway rsyslogd
+  rsyslog
   # the benchmarks' comparison server (FreeRADIUS 3.2) and its radclient
   freeradius freeradius-utils
+  # the Debian package (tools/build-package.sh) and its test: the build, its checker, the
+  # man pages' renderer, and logrotate to read the package's snippet
+  debhelper lintian man-db logrotate
 )
 
 missing=()

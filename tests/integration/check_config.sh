@@ -41,6 +41,10 @@ AUTHD_FRAGMENT_SIZE=16384 authd_write_config "$HARNESS_DIR/fragment.conf"
 expect_check_error "$HARNESS_DIR/fragment.conf" \
 	"$(grep -n '^eap = ' "$HARNESS_DIR/fragment.conf" | cut -d: -f1): eap.fragment_size is 16384, at most 3998"
 
+sed 's|^log = { |log = {\n  decisions_syslog = "local9";\n  |' "$good" >"$HARNESS_DIR/facility.conf"
+expect_check_error "$HARNESS_DIR/facility.conf" \
+	"$(grep -n 'local9' "$HARNESS_DIR/facility.conf" | cut -d: -f1): log.decisions_syslog: unknown syslog facility \"local9\" \(one of user, mail, daemon, .*local0 ... local7\)"
+
 { head -n 1 "$good"; echo 'clients = ( { name = "x"; address = ; } );'; } >"$HARNESS_DIR/syntax.conf"
 expect_check_error "$HARNESS_DIR/syntax.conf" "2: syntax error"
 
@@ -68,4 +72,4 @@ expect_check_error "$HARNESS_DIR/cleartext.conf" \
 sed 's|bind_dn = "cn=authd";|bind_dn = "cn=authd"; start_tls = true;|' "$HARNESS_DIR/cleartext.conf" >"$HARNESS_DIR/starttls.conf"
 out=$("$AUTHD_BIN" -C -c "$HARNESS_DIR/starttls.conf") || fail "authd -C rejected a bind with StartTLS: $out"
 
-harness_log "authd -C: good config accepted; mismatched key, missing CA, unknown key, syntax error, readable secrets, short secret, cleartext bind and an oversized fragment reported with file:line"
+harness_log "authd -C: good config accepted; mismatched key, missing CA, unknown key, syntax error, readable secrets, short secret, cleartext bind, an oversized fragment and an unknown syslog facility reported with file:line"

@@ -195,26 +195,27 @@ tls = {
 eap = { fragment_size = ${AUTHD_FRAGMENT_SIZE:-1014}; timeout = ${AUTHD_EAP_TIMEOUT:-30};
         max_conversations = ${AUTHD_MAX_CONVERSATIONS:-20000};
         ${AUTHD_MAX_BUFFERED_BYTES:+max_buffered_bytes = $AUTHD_MAX_BUFFERED_BYTES;} };
-log = { decisions = "$AUTHD_DECISIONS"; level = "${AUTHD_LOG_LEVEL:-debug}"; };
+log = { decisions = "$AUTHD_DECISIONS"; level = "${AUTHD_LOG_LEVEL:-debug}"; ${AUTHD_LOG_EXTRA:-} };
 threads = 2;
 EOF
 	# AUTHD_EXTRA_CONFIG: more sections (identity, ldap, groups, policy) for the case at hand.
 	printf '%s\n' "${AUTHD_EXTRA_CONFIG:-}" >>"$file"
 }
 
-# authd_launch: start authd once on AUTHD_PORT and wait for "ready".
+# authd_launch: start authd once on AUTHD_PORT and wait for "ready" in its log (AUTHD_OPLOG
+# when its log goes elsewhere than its stderr, AUTHD_LOG).
 # Returns 0 when ready, 2 when the port was taken meanwhile; fails on anything else.
 authd_launch() {
-	local deadline=$((SECONDS + 10))
+	local deadline=$((SECONDS + 10)) oplog=${AUTHD_OPLOG:-$AUTHD_LOG}
 	: >"$AUTHD_LOG"
 	"$AUTHD_BIN" -c "$AUTHD_CONF" >>"$AUTHD_LOG" 2>&1 &
 	AUTHD_PID=$!
-	while ! grep -qw ready "$AUTHD_LOG"; do
+	while ! grep -qw ready "$oplog" 2>/dev/null; do
 		if ! kill -0 "$AUTHD_PID" 2>/dev/null; then
 			local status=0
 			wait "$AUTHD_PID" || status=$?
 			AUTHD_PID=""
-			if grep -qi 'address already in use' "$AUTHD_LOG"; then
+			if grep -qi 'address already in use' "$AUTHD_LOG" "$oplog"; then
 				return 2
 			fi
 			fail "authd exited with status $status before printing 'ready' (config $AUTHD_CONF)"

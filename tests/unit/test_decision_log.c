@@ -300,7 +300,7 @@ static void short_write_leaves_no_broken_line(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/decisions.jsonl", dir);
-	log = decision_log_open(path);
+	log = decision_log_open(path, 0);
 	assert_non_null(log);
 	decision_start(&d, 1, "lab-switch");
 	snprintf(d.identity, sizeof(d.identity), "laptop-0001.corp.example");
