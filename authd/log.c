@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,9 @@
 
 #include "authd/syslog_sink.h"
 
+/* Set at startup and by each reload in force, read by every thread. */
+static _Atomic int log_threshold = LOG_INFO;
 /* Written once before the worker threads exist, read-only afterwards. */
-static enum log_level log_threshold = LOG_INFO;
 static bool journal_priorities;
 static struct syslog_sink *syslog_out;  /* NULL: stderr only */
 
@@ -34,7 +36,7 @@ static const char *const level_names[] = {
 
 void log_set_level(enum log_level level)
 {
-	log_threshold = level;
+	atomic_store_explicit(&log_threshold, (int)level, memory_order_relaxed);
 }
 
 void log_detect_journal(void)
@@ -72,7 +74,7 @@ int log_level_parse(const char *name, enum log_level *out)
 
 int log_enabled(enum log_level level)
 {
-	return level <= log_threshold;
+	return (int)level <= atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -10,7 +10,7 @@
 
 enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
-/* Set once at startup, before threads start. */
+/* At startup, and when a reload puts another log.level in force (any thread). */
 void log_set_level(enum log_level level);
 /* When stderr is the journal's stream ($JOURNAL_STREAM, under systemd), each
  * line starts with its sd-daemon priority ("<3>" error ... "<7>" debug) so
