@@ -44,6 +44,17 @@ struct generation *generation_new(unsigned number, struct authd_config *cfg, str
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (deps->metrics != NULL &&
+	    (g->names = authd_metrics_names_new(deps->metrics, cfg, err, errlen)) == NULL)
+		goto fail;
+	opts.directory = authd_metrics_observer(g->names, BACKEND_DIRECTORY);
+	opts.ocsp = authd_metrics_observer(g->names, BACKEND_OCSP);
+	opts.crl = authd_metrics_observer(g->names, BACKEND_CRL);
+	g->policy = policy_new(&cfg->policy, deps->redis, &opts, err, errlen);
+	if (g->policy == NULL)
+		goto fail;
+	/* Last: a name interned stays for the process's life, so a config that
+	 * fails another check takes no room. */
 	if (client_names_index(deps->clients, cfg->clients, cfg->n_clients, err, errlen) < 0)
 		goto fail;
 	for (size_t i = 0; i < cfg->n_clients; i++) {
@@ -54,15 +65,6 @@ struct generation *generation_new(unsigned number, struct authd_config *cfg, str
 			log_msg(LOG_WARNING, "client %s: require_message_authenticator is off: requests without "
 			        "Message-Authenticator are accepted (BlastRADIUS, CVE-2024-3596)", c->name);
 	}
-	if (deps->metrics != NULL &&
-	    (g->names = authd_metrics_names_new(deps->metrics, cfg, err, errlen)) == NULL)
-		goto fail;
-	opts.directory = authd_metrics_observer(g->names, BACKEND_DIRECTORY);
-	opts.ocsp = authd_metrics_observer(g->names, BACKEND_OCSP);
-	opts.crl = authd_metrics_observer(g->names, BACKEND_CRL);
-	g->policy = policy_new(&cfg->policy, deps->redis, &opts, err, errlen);
-	if (g->policy == NULL)
-		goto fail;
 	return g;
 fail:
 	generation_free(g);
