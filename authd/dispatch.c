@@ -66,57 +66,26 @@ static size_t queue_depth(void *arg, enum policy_backend b)
 	return depth;
 }
 
-static void tls_file_stamps(const struct authd_config *cfg, struct file_stamp *out)
-{
-	const char *const files[GENERATION_TLS_FILES] = { cfg->tls.certificate, cfg->tls.private_key, cfg->tls.ca };
-
-	for (int i = 0; i < GENERATION_TLS_FILES; i++)
-		out[i] = file_stamp_of(files[i]);
-}
-
-/* The config file read again, with its TLS context, as generation number
- * d->generations + 1; checked against the running one for what only a
- * restart applies. NULL with err. */
-static struct generation *load_generation(struct dispatch *d, char *err, size_t errlen)
+/* Generation number d->generations + 1 from files (taken over), checked
+ * against the running config for what only a restart applies. NULL with err. */
+static struct generation *make_generation(struct dispatch *d, struct generation_files *files, char *err,
+                                          size_t errlen)
 {
 	const struct generation_deps deps = {
 		.clients = d->clients, .redis = d->redis, .mirror = d->mirror, .metrics = d->metrics,
 	};
-	struct authd_config *cfg = malloc(sizeof(*cfg));
-	struct file_stamp stamps[GENERATION_TLS_FILES];
-	struct eap_tls_context *tls;
-	struct generation *g;
-	char changed[256], why[512];
-	size_t n;
+	char changed[256];
+	size_t n = config_restart_changes(d->cfg, files->cfg, changed, sizeof(changed));
 
-	if (cfg == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (config_load(d->cfg->path, cfg, err, errlen) < 0) {
-		free(cfg);
-		return NULL;
-	}
-	tls_file_stamps(cfg, stamps);
-	tls = eap_tls_context_new(&cfg->tls, why, sizeof(why));
-	if (tls == NULL) {
-		snprintf(err, errlen, "%s:%d: tls: %s", d->cfg->path, cfg->tls_line, why);
-		config_free(cfg);
-		free(cfg);
-		return NULL;
-	}
-	n = config_restart_changes(d->cfg, cfg, changed, sizeof(changed));
 	if (n > 0)
 		log_msg(LOG_WARNING, "%s: %zu setting(s) take effect only at the next restart, the running ones "
 		        "stay: %s", d->cfg->path, n, changed);
-	g = generation_new(d->generations + 1, cfg, tls, &deps, err, errlen);
-	if (g != NULL)
-		memcpy(g->tls_files, stamps, sizeof(stamps));
-	return g;
+	return generation_new(d->generations + 1, files, &deps, err, errlen);
 }
 
-static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct name_table *clients,
-                         struct redis_pool *redis, struct authd_metrics *metrics, char *err, size_t errlen)
+static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct generation_files *first_files,
+                         struct name_table *clients, struct redis_pool *redis, struct authd_metrics *metrics,
+                         char *err, size_t errlen)
 {
 	struct backend_metrics *bm = authd_metrics_backends(metrics);
 	struct generation *first;
@@ -147,7 +116,7 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 	 * generation's policy consults it. */
 	if (redis != NULL && (d->mirror = revocation_mirror_new(redis, log_mirror, err, errlen)) == NULL)
 		goto fail;
-	if ((first = load_generation(d, err, errlen)) == NULL)
+	if ((first = make_generation(d, first_files, err, errlen)) == NULL)
 		goto fail;
 	d->generations = first->number;
 	atomic_store(&d->current, first);
@@ -204,8 +173,9 @@ fail:
 	return -1;
 }
 
-struct dispatch *dispatch_new(const struct authd_config *cfg, struct name_table *clients, struct redis_pool *redis,
-                              struct authd_metrics *metrics, char *err, size_t errlen)
+struct dispatch *dispatch_new(const struct authd_config *cfg, struct generation_files *first,
+                              struct name_table *clients, struct redis_pool *redis, struct authd_metrics *metrics,
+                              char *err, size_t errlen)
 {
 	struct dispatch *d = malloc(sizeof(*d));
 
@@ -213,7 +183,7 @@ struct dispatch *dispatch_new(const struct authd_config *cfg, struct name_table 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (dispatch_init(d, cfg, clients, redis, metrics, err, errlen) < 0) {
+	if (dispatch_init(d, cfg, first, clients, redis, metrics, err, errlen) < 0) {
 		free(d);
 		return NULL;
 	}
@@ -457,7 +427,7 @@ static void watch_tls_files(struct dispatch *d, const struct generation *g)
 	struct file_stamp now[GENERATION_TLS_FILES];
 	bool changed = false, settled = true, asked = true;
 
-	tls_file_stamps(g->cfg, now);
+	generation_tls_stamps(g->cfg, now);
 	for (int i = 0; i < GENERATION_TLS_FILES; i++) {
 		changed |= !file_stamp_equal(&now[i], &g->tls_files[i]);
 		settled &= file_stamp_equal(&now[i], &d->tls_seen[i]);
@@ -499,10 +469,12 @@ void dispatch_reopen_log(struct dispatch *d)
 
 struct generation *dispatch_reload_config(struct dispatch *d)
 {
-	struct generation *g, *old;
+	struct generation_files files;
+	struct generation *g = NULL, *old;
 	char err[1024];
 
-	g = load_generation(d, err, sizeof(err));
+	if (generation_files_read(d->cfg->path, &files, err, sizeof(err)) == 0)
+		g = make_generation(d, &files, err, sizeof(err));
 	if (g == NULL) {
 		log_msg(LOG_ERROR, "reload refused, config generation %u stays in force: %s", d->generations, err);
 		authd_metrics_reload(d->metrics, false, d->generations);

@@ -21,21 +21,22 @@ struct authd_config;
 struct authd_metrics;
 struct dispatch;
 struct generation;
+struct generation_files;
 struct name_table;
 struct redis_pool;
 
 /*
  * Creates the tables, opens the decision log, starts the helpdesk list's
- * mirror and the backend threads, and reads the config file (cfg->path)
- * again, with its TLS files, as config generation 1: what every request
- * uses until a reload replaces it. Reading as the user authd runs as, a
- * file a reload would not be able to read fails now.
+ * mirror and the backend threads, and makes config generation 1 from first
+ * (the config and TLS files read before authd gave up root; taken over):
+ * what every request uses until a reload replaces it.
  * Borrows cfg (the config authd started with: what only a restart changes),
  * clients (the client name table, index 0 ""), redis (NULL: no redis
  * section) and metrics (NULL: none), which must outlive it. NULL with err.
  */
-struct dispatch *dispatch_new(const struct authd_config *cfg, struct name_table *clients, struct redis_pool *redis,
-                              struct authd_metrics *metrics, char *err, size_t errlen);
+struct dispatch *dispatch_new(const struct authd_config *cfg, struct generation_files *first,
+                              struct name_table *clients, struct redis_pool *redis, struct authd_metrics *metrics,
+                              char *err, size_t errlen);
 /* Ends the backend work: queued conversations are abandoned (no reply),
  * running ones may finish until deadline (CLOCK_REALTIME; NULL: no limit).
  * -1 when some backend call is still running then (a silent responder, a

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "authd/authd_metrics.h"
 #include "authd/client.h"
@@ -21,23 +22,65 @@ static void generation_free(struct generation *g)
 	free(g);
 }
 
-struct generation *generation_new(unsigned number, struct authd_config *cfg, struct eap_tls_context *tls,
+void generation_tls_stamps(const struct authd_config *cfg, struct file_stamp *out)
+{
+	const char *const files[GENERATION_TLS_FILES] = { cfg->tls.certificate, cfg->tls.private_key, cfg->tls.ca };
+
+	for (int i = 0; i < GENERATION_TLS_FILES; i++)
+		out[i] = file_stamp_of(files[i]);
+}
+
+int generation_files_read(const char *path, struct generation_files *out, char *err, size_t errlen)
+{
+	char why[512];
+
+	memset(out, 0, sizeof(*out));
+	if ((out->cfg = malloc(sizeof(*out->cfg))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (config_load(path, out->cfg, err, errlen) < 0) {
+		free(out->cfg);
+		out->cfg = NULL;
+		return -1;
+	}
+	generation_tls_stamps(out->cfg, out->tls_stamps);
+	if ((out->tls = eap_tls_context_new(&out->cfg->tls, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%s:%d: tls: %s", path, out->cfg->tls_line, why);
+		generation_files_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
+void generation_files_clear(struct generation_files *f)
+{
+	eap_tls_context_free(f->tls);
+	if (f->cfg != NULL) {
+		config_free(f->cfg);
+		free(f->cfg);
+	}
+	memset(f, 0, sizeof(*f));
+}
+
+struct generation *generation_new(unsigned number, struct generation_files *files,
                                   const struct generation_deps *deps, char *err, size_t errlen)
 {
 	struct generation *g = calloc(1, sizeof(*g));
 	size_t capacity = name_table_capacity(deps->clients);
 	struct policy_options opts = { .mirror = deps->mirror };
+	struct authd_config *cfg = files->cfg;
 
 	if (g == NULL) {
 		snprintf(err, errlen, "out of memory");
-		config_free(cfg);
-		free(cfg);
-		eap_tls_context_free(tls);
+		generation_files_clear(files);
 		return NULL;
 	}
 	g->number = number;
 	g->cfg = cfg;
-	g->tls = tls;
+	g->tls = files->tls;
+	memcpy(g->tls_files, files->tls_stamps, sizeof(g->tls_files));
+	memset(files, 0, sizeof(*files));
 	atomic_init(&g->refs, 1);
 	g->nas_rate = calloc(capacity, sizeof(*g->nas_rate));
 	if (g->nas_rate == NULL) {

@@ -55,14 +55,30 @@ struct generation_deps {
 	struct authd_metrics *metrics;       /* NULL: none */
 };
 
+/* The config file and the TLS files it names, read and checked: what a
+ * generation is built on. At startup they are read before authd gives up
+ * root, so files only root may read serve; a reload reads them as the user. */
+struct generation_files {
+	struct authd_config *cfg;
+	struct eap_tls_context *tls;
+	struct file_stamp tls_stamps[GENERATION_TLS_FILES];   /* taken before the TLS files were read */
+};
+
+/* tls.certificate, tls.private_key and tls.ca of cfg as they are on disk now. */
+void generation_tls_stamps(const struct authd_config *cfg, struct file_stamp *out);
+/* Reads path into *out (all set, or all NULL). 0, or -1 with "file:line: what" in err. */
+int generation_files_read(const char *path, struct generation_files *out, char *err, size_t errlen);
+/* Frees what generation_new did not take. */
+void generation_files_clear(struct generation_files *f);
+
 /*
- * Builds generation `number` from cfg and tls, which it takes over (freed
- * with it, or on failure): interns the clients' names (setting each
- * client's index), makes the policy and the metrics' names. Fails without
- * a trace in deps when cfg names more new clients than the name table has
- * room for. One reference, the caller's. NULL with err.
+ * Builds generation `number` from files, whose config and TLS context it
+ * takes over (files is cleared; they are freed with the generation, or on
+ * failure): makes the policy and the metrics' names, then interns the
+ * clients' names (setting each client's index), last, so a config that
+ * fails leaves no name behind. One reference, the caller's. NULL with err.
  */
-struct generation *generation_new(unsigned number, struct authd_config *cfg, struct eap_tls_context *tls,
+struct generation *generation_new(unsigned number, struct generation_files *files,
                                   const struct generation_deps *deps, char *err, size_t errlen);
 
 /* Another holder (any thread). g must be held already, or be the current

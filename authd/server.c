@@ -140,9 +140,23 @@ fail:
 	return -1;
 }
 
+/* What a reload reads again as the user: said now, not at the first reload. */
+static void warn_unreadable(const struct authd_config *cfg)
+{
+	const char *const files[] = { cfg->path, cfg->tls.certificate, cfg->tls.private_key, cfg->tls.ca };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (access(files[i], R_OK) < 0)
+			log_msg(LOG_WARNING, "%s: %s for the user authd runs as (uid %u): a reload or a "
+			        "certificate renewal will be refused until it can be read", files[i], strerror(errno),
+			        (unsigned)geteuid());
+	}
+}
+
 struct server *server_new(const struct authd_config *cfg, char *err, size_t errlen)
 {
 	struct server *s = calloc(1, sizeof(*s));
+	struct generation_files first = { 0 };
 
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -174,12 +188,16 @@ struct server *server_new(const struct authd_config *cfg, char *err, size_t errl
 			snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	/* Root was needed for the sockets and the TLS keys; what follows (the
-	 * decision log, the backends, the CRLs) is the user's, so a file it
-	 * cannot use fails now and not at the first reload. No thread exists
-	 * yet: the policy starts the first. */
+	/* The config and its TLS files as generation 1, read as root: a key only
+	 * root may read serves. */
+	if (generation_files_read(cfg->path, &first, err, errlen) < 0)
+		goto fail;
+	/* What follows (the decision log, the backends, the CRLs) is the user's,
+	 * so a file it cannot use fails now. No thread exists yet: the dispatch
+	 * starts the first. */
 	if (privileges_drop(cfg->user, err, errlen) < 0)
 		goto fail;
+	warn_unreadable(first.cfg);
 	if (cfg->redis != NULL && (s->redis = redis_pool_new(cfg->redis, err, errlen)) == NULL)
 		goto fail;
 	if (s->redis != NULL) {
@@ -187,7 +205,7 @@ struct server *server_new(const struct authd_config *cfg, char *err, size_t errl
 
 		redis_pool_observe(s->redis, &redis);
 	}
-	s->dispatch = dispatch_new(cfg, s->clients, s->redis, s->metrics, err, errlen);
+	s->dispatch = dispatch_new(cfg, &first, s->clients, s->redis, s->metrics, err, errlen);
 	if (s->dispatch == NULL)
 		goto fail;
 	/* authctl counts Disconnect/CoA outcomes in Redis: read back on a
@@ -197,6 +215,7 @@ struct server *server_new(const struct authd_config *cfg, char *err, size_t errl
 		goto fail;
 	return s;
 fail:
+	generation_files_clear(&first);
 	server_free(s);
 	return NULL;
 }

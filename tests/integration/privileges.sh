@@ -30,15 +30,14 @@ case_drop() {
 	# The user writes its decision log (and reopens it) here, and reads the CRL.
 	chown nobody:"$gid" "$HARNESS_DIR"
 	install -o nobody -g "$gid" -m 600 /dev/null "$HARNESS_DIR/decisions.jsonl"
-	# What it reads again as the user (the config as generation 1, the TLS key): files of its
-	# own, as README's table says. authd_start rewrites the config in place, keeping its owner.
-	install -o nobody -g "$gid" -m 600 /dev/null "$HARNESS_DIR/authd.conf"
-	install -o nobody -g "$gid" -m 600 "$AUTHD_PKI/server.key" "$HARNESS_DIR/server.key"
-	AUTHD_PRIVATE_KEY=$HARNESS_DIR/server.key
 	install -m 644 "$AUTHD_PKI/issuing-ca-empty.crl.pem" "$HARNESS_DIR/crl.pem"
 	AUTHD_EXTRA_CONFIG="user = \"nobody\"; revocation = { crl = [ \"$HARNESS_DIR/crl.pem\" ]; };" authd_start
 	grep -q "running as user nobody (uid $uid, gid $gid), no capabilities" "$AUTHD_LOG" ||
 		fail "no line saying authd runs as nobody: $(cat "$AUTHD_LOG")"
+	# The config and the key, root's alone (0600), were read as root; a reload could not read
+	# them as nobody, and authd says so now.
+	grep -q "$AUTHD_PKI/server.key: Permission denied for the user authd runs as (uid $uid)" "$AUTHD_LOG" ||
+		fail "no warning that a reload could not read the key: $(cat "$AUTHD_LOG")"
 	for task in "/proc/$AUTHD_PID/task/"*; do
 		task=${task##*/}
 		want="$uid	$uid	$uid	$uid"
