@@ -148,15 +148,16 @@ account_start() {
 		{ echo "demo: authd did not answer the Accounting-Start" >&2; exit 1; }
 }
 
-# The decisions and revocation checks so far, as Prometheus scrapes them; fails when the
-# endpoint does not answer or its decisions do not add up to the decision log's lines.
+# The decisions, placements, revocation checks, backends and certificates so far, as Prometheus
+# scrapes them; fails when the endpoint does not answer or its decisions do not add up to the
+# decision log's lines.
 show_metrics() {
 	local text counted logged
 	text=$(curl -sf "http://127.0.0.1:$METRICS_PORT/metrics") || {
 		echo "         UNEXPECTED: the metrics endpoint did not answer"
 		return 1
 	}
-	grep -E '^authd_(decisions_total|revocation_checks_total|authentication_duration_seconds_(sum|count)|conversations_in_flight)' \
+	grep -E '^authd_(decisions_total|placements_total|revocation_checks_total|authentication_duration_seconds_(sum|count)|conversations_in_flight|backend_up|device_certificates_(seen|expiring)|config_generation)' \
 		<<<"$text" | sed 's/^/         /'
 	counted=$(awk '/^authd_decisions_total/ { n += $2 } END { print n + 0 }' <<<"$text")
 	logged=$(wc -l <"$AUTHD_DECISIONS")

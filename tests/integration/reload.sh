@@ -10,7 +10,7 @@
 #                over the old ones, as renewal clients do): without a signal, the next handshake
 #                presents the new certificate
 #   restart_only a changed listen address is reported as needing a restart, and the rest of the
-#                reload applies
+#                reload applies; then a broken config is refused, and the metrics count both
 # Needs AUTHD_BIN, AUTHD_PKI (see lib.sh) and AUTHBENCH_BIN.
 set -euo pipefail
 
@@ -148,8 +148,10 @@ case_tls_renewal() {
 }
 
 case_restart_only() {
-	authd_start
-	AUTHD_PORT=$((AUTHD_PORT + 1)) AUTHD_EXTRA_CONFIG=$(policy_section 300) authd_write_config "$AUTHD_CONF.new"
+	metrics_enable
+	AUTHD_EXTRA_CONFIG=$METRICS_SECTION authd_start
+	AUTHD_PORT=$((AUTHD_PORT + 1)) AUTHD_EXTRA_CONFIG="$METRICS_SECTION $(policy_section 300)" \
+		authd_write_config "$AUTHD_CONF.new"
 	mv "$AUTHD_CONF.new" "$AUTHD_CONF"
 	reload_and_wait "in force"
 	grep -q 'take effect only at the next restart, the running ones stay: listen' "$AUTHD_LOG" ||
@@ -158,6 +160,14 @@ case_restart_only() {
 	eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:7d:00:01
 	expect_eapol_accept
 	expect_decision 02:00:00:7d:00:01 '.vlan == "300"' "the reloaded rule's VLAN"
+	# A refused reload, and what the metrics say of both.
+	echo "this is not libconfig" >>"$AUTHD_CONF"
+	reload_and_wait "refused"
+	metrics_scrape
+	[[ $(metric_value 'authd_config_reloads_total{result="ok"}') == 1 &&
+		$(metric_value 'authd_config_reloads_total{result="refused"}') == 1 &&
+		$(metric_value authd_config_generation) == 2 ]] ||
+		fail "reload metrics: $(grep '^authd_config' "$HARNESS_DIR/scrape.txt")"
 	harness_log "reload restart_only: ok"
 }
 
