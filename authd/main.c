@@ -136,8 +136,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check_only) {
-		/* The TLS files, then what the policy loads beyond them: CRLs,
-		 * directory settings. */
+		/* As the server reads them: the TLS files and the metrics
+		 * endpoint's as root, then, as the configured user, what the
+		 * policy loads beyond them (CRLs, directory settings). */
 		struct eap_tls_context *tls = eap_tls_context_new(&cfg.tls, err, sizeof(err));
 		struct redis_pool *redis = NULL;
 		struct policy *policy = NULL;
@@ -147,6 +148,14 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		eap_tls_context_free(tls);
+		if (metrics_listener_check(&cfg.metrics, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s:%d: %s\n", path, cfg.metrics.line, err);
+			goto out;
+		}
+		if (privileges_drop(cfg.user, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			goto out;
+		}
 		if ((cfg.redis != NULL && (redis = redis_pool_new(cfg.redis, err, sizeof(err))) == NULL) ||
 		    (policy = policy_new(&cfg.policy, redis, &(struct policy_options){ .dry_run = true }, err,
 		                         sizeof(err))) == NULL) {
@@ -156,10 +165,6 @@ int main(int argc, char **argv)
 		}
 		policy_free(policy);
 		redis_pool_free(redis);
-		if (metrics_listener_check(&cfg.metrics, err, sizeof(err)) < 0) {
-			fprintf(stderr, "%s:%d: %s\n", path, cfg.metrics.line, err);
-			goto out;
-		}
 		printf("%s: configuration OK\n", path);
 		rc = 0;
 		goto out;

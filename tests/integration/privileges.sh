@@ -3,6 +3,7 @@
 #   drop          user = "nobody": after startup no root uid or gid, no supplementary group, every
 #                 capability set empty (bounding set included), no new privileges, not dumpable;
 #                 it still answers, picks up a replaced CRL and reopens its decision log on SIGHUP
+#   check_as_user authd -C started as root reads CRLs as the user: one it cannot read fails
 #   unknown_user  a user that does not exist: authd refuses to start and says why
 # Needs root (it is how authd is started in production); exit 77 (skipped) otherwise.
 # Needs AUTHD_BIN and AUTHD_PKI (see lib.sh).
@@ -71,6 +72,25 @@ case_drop() {
 	auth laptop 02:00:00:50:00:03 accept ok
 	[[ $(stat -c %U "$AUTHD_DECISIONS") == nobody ]] || fail "the reopened decision log is not nobody's"
 	harness_log "privileges drop: ok (uid $uid, gid $gid, no capabilities, not dumpable)"
+}
+
+# authd -C started as root checks as the server will read: a CRL the user cannot read (the
+# server reads CRLs as the user, when they change and at startup) fails the check.
+case_check_as_user() {
+	local out rc=0
+	AUTHD_PORT=$(free_udp_port)
+	AUTHD_CONF=$HARNESS_DIR/authd.conf
+	AUTHD_DECISIONS=$HARNESS_DIR/decisions.jsonl
+	chmod 755 "$HARNESS_DIR"
+	install -m 600 "$AUTHD_PKI/issuing-ca-empty.crl.pem" "$HARNESS_DIR/crl.pem"
+	AUTHD_EXTRA_CONFIG="user = \"nobody\"; revocation = { crl = [ \"$HARNESS_DIR/crl.pem\" ]; };" \
+		authd_write_config "$AUTHD_CONF"
+	out=$("$AUTHD_BIN" -C -c "$AUTHD_CONF" 2>&1) || rc=$?
+	((rc == 1)) || fail "authd -C passed a CRL that user nobody cannot read (exit $rc): $out"
+	[[ $out == *"crl.pem"*"Permission denied"* ]] || fail "authd -C did not say which file: $out"
+	chmod 644 "$HARNESS_DIR/crl.pem"
+	out=$("$AUTHD_BIN" -C -c "$AUTHD_CONF" 2>&1) || fail "authd -C refused a CRL nobody can read: $out"
+	harness_log "privileges check_as_user: ok"
 }
 
 case_unknown_user() {
