@@ -9,6 +9,7 @@
 #   tls_renewal  the server certificate and key replaced on disk (written to new files, renamed
 #                over the old ones, as renewal clients do): without a signal, the next handshake
 #                presents the new certificate
+#   clients      a NAS added by a reload is answered at once, and no longer once removed again
 #   restart_only a changed listen address is reported as needing a restart, and the rest of the
 #                reload applies; then a broken config is refused, and the metrics count both
 # Needs AUTHD_BIN, AUTHD_PKI (see lib.sh) and AUTHBENCH_BIN.
@@ -169,6 +170,29 @@ case_restart_only() {
 		$(metric_value authd_config_generation) == 2 ]] ||
 		fail "reload metrics: $(grep '^authd_config' "$HARNESS_DIR/scrape.txt")"
 	harness_log "reload restart_only: ok"
+}
+
+# A NAS added by a reload is served at once; one removed is not.
+case_clients() {
+	AUTHD_CLIENT_ADDRESS=127.0.0.1/32
+	authd_start
+	eapol_config laptop >"$HARNESS_DIR/laptop.conf"
+	eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:7c:00:01 -A 127.0.0.2
+	expect_eapol_no_reply
+	AUTHD_CLIENT_ADDRESS=127.0.0.1/32 \
+		AUTHD_MORE_CLIENTS="{ name = \"nas-b\"; address = \"127.0.0.2/32\"; secret = \"$AUTHD_SECRET\"; }" \
+		authd_write_config "$AUTHD_CONF.new"
+	mv "$AUTHD_CONF.new" "$AUTHD_CONF"
+	reload_and_wait "in force"
+	eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:7c:00:02 -A 127.0.0.2
+	expect_eapol_accept
+	expect_decision 02:00:00:7c:00:02 '.nas == "nas-b"' "the decision names the added NAS"
+	AUTHD_CLIENT_ADDRESS=127.0.0.1/32 authd_write_config "$AUTHD_CONF.new"
+	mv "$AUTHD_CONF.new" "$AUTHD_CONF"
+	reload_and_wait "in force"
+	eapol_run "$HARNESS_DIR/laptop.conf" 02:00:00:7c:00:03 -A 127.0.0.2
+	expect_eapol_no_reply
+	harness_log "reload clients: ok"
 }
 
 harness_init
