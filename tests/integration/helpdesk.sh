@@ -305,6 +305,25 @@ case_mirror_redis_down() {
 
 # A node started while Redis is down has no mirror: it refuses, whatever OCSP and the CRL say,
 # and names no revocation source; once Redis answers the mirror loads and the device gets in.
+# A reload while Redis is down: the new config generation consults the same mirror, so the
+# revocation is not forgotten, and other devices are still answered.
+case_mirror_after_reload() {
+	local from
+	redis_start
+	AUTHD_EXTRA_CONFIG="$(redis_section) $(every_source_section)"
+	authd_start
+	from=$(log_lines)
+	authctl revoke --cert "$AUTHD_PKI/laptop.pem" --reason "stolen" >/dev/null || fail "authctl revoke failed"
+	wait_log "revocation mirror: 1 revoke" 10 "$from"
+	redis_stop
+	kill -HUP "$AUTHD_PID"
+	wait_log "config generation 2 in force" 10 "$from"
+	auth laptop 02:00:00:56:00:01 reject revoked helpdesk
+	expect_decision 02:00:00:56:00:01 '.detail | test("stolen.*from this node.s mirror")' \
+		"the revocation from the mirror after the reload"
+	auth printer 02:00:00:56:00:02 accept ok ocsp
+}
+
 case_mirror_never_loaded() {
 	REDIS_PORT=$(free_port tcp)   # nobody listens there yet
 	AUTHD_EXTRA_CONFIG="$(redis_section) $(every_source_section)"
