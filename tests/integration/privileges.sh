@@ -74,17 +74,21 @@ case_drop() {
 	harness_log "privileges drop: ok (uid $uid, gid $gid, no capabilities, not dumpable)"
 }
 
+# config_only: a config at AUTHD_CONF (with AUTHD_EXTRA_CONFIG), for an authd started by hand.
+config_only() {
+	AUTHD_PORT=$(free_udp_port)
+	AUTHD_CONF=$HARNESS_DIR/authd.conf
+	AUTHD_DECISIONS=$HARNESS_DIR/decisions.jsonl
+	authd_write_config "$AUTHD_CONF"
+}
+
 # authd -C started as root checks as the server will read: a CRL the user cannot read (the
 # server reads CRLs as the user, when they change and at startup) fails the check.
 case_check_as_user() {
 	local out rc=0
-	AUTHD_PORT=$(free_udp_port)
-	AUTHD_CONF=$HARNESS_DIR/authd.conf
-	AUTHD_DECISIONS=$HARNESS_DIR/decisions.jsonl
 	chmod 755 "$HARNESS_DIR"
 	install -m 600 "$AUTHD_PKI/issuing-ca-empty.crl.pem" "$HARNESS_DIR/crl.pem"
-	AUTHD_EXTRA_CONFIG="user = \"nobody\"; revocation = { crl = [ \"$HARNESS_DIR/crl.pem\" ]; };" \
-		authd_write_config "$AUTHD_CONF"
+	AUTHD_EXTRA_CONFIG="user = \"nobody\"; revocation = { crl = [ \"$HARNESS_DIR/crl.pem\" ]; };" config_only
 	out=$("$AUTHD_BIN" -C -c "$AUTHD_CONF" 2>&1) || rc=$?
 	((rc == 1)) || fail "authd -C passed a CRL that user nobody cannot read (exit $rc): $out"
 	[[ $out == *"crl.pem"*"Permission denied"* ]] || fail "authd -C did not say which file: $out"
@@ -95,10 +99,7 @@ case_check_as_user() {
 
 case_unknown_user() {
 	local out rc=0
-	AUTHD_PORT=$(free_udp_port)
-	AUTHD_CONF=$HARNESS_DIR/authd.conf
-	AUTHD_DECISIONS=$HARNESS_DIR/decisions.jsonl
-	AUTHD_EXTRA_CONFIG='user = "no-such-user-here";' authd_write_config "$AUTHD_CONF"
+	AUTHD_EXTRA_CONFIG='user = "no-such-user-here";' config_only
 	out=$(timeout 10 "$AUTHD_BIN" -c "$AUTHD_CONF" 2>&1) || rc=$?
 	((rc == 1)) || fail "authd exited $rc with an unknown user, expected 1: $out"
 	[[ $out == *'user = "no-such-user-here": no such user'* ]] || fail "no clear error: $out"
