@@ -66,21 +66,23 @@ static size_t queue_depth(void *arg, enum policy_backend b)
 	return depth;
 }
 
-/* Generation number d->generations + 1 from files (taken over), checked
- * against the running config for what only a restart applies. NULL with err. */
+/* The generation after the current one (1 when there is none yet) from
+ * files (taken over), checked against the running config for what only a
+ * restart applies. Main thread. NULL with err. */
 static struct generation *make_generation(struct dispatch *d, struct generation_files *files, char *err,
                                           size_t errlen)
 {
 	const struct generation_deps deps = {
 		.clients = d->clients, .redis = d->redis, .mirror = d->mirror, .metrics = d->metrics,
 	};
+	const struct generation *current = atomic_load(&d->current);
 	char changed[256];
 	size_t n = config_restart_changes(d->cfg, files->cfg, changed, sizeof(changed));
 
 	if (n > 0)
 		log_msg(LOG_WARNING, "%s: %zu setting(s) take effect only at the next restart, the running ones "
 		        "stay: %s", d->cfg->path, n, changed);
-	return generation_new(d->generations + 1, files, &deps, err, errlen);
+	return generation_new(current != NULL ? current->number + 1 : 1, files, &deps, err, errlen);
 }
 
 static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, struct generation_files *first_files,
@@ -118,7 +120,6 @@ static int dispatch_init(struct dispatch *d, const struct authd_config *cfg, str
 		goto fail;
 	if ((first = make_generation(d, first_files, err, errlen)) == NULL)
 		goto fail;
-	d->generations = first->number;
 	atomic_store(&d->current, first);
 	authd_metrics_use(metrics, first->names, first->policy);
 	authd_metrics_watch_queues(metrics, queue_depth, d);
@@ -476,11 +477,12 @@ struct generation *dispatch_reload_config(struct dispatch *d)
 	if (generation_files_read(d->cfg->path, &files, err, sizeof(err)) == 0)
 		g = make_generation(d, &files, err, sizeof(err));
 	if (g == NULL) {
-		log_msg(LOG_ERROR, "reload refused, config generation %u stays in force: %s", d->generations, err);
-		authd_metrics_reload(d->metrics, false, d->generations);
+		unsigned in_force = atomic_load(&d->current)->number;
+
+		log_msg(LOG_ERROR, "reload refused, config generation %u stays in force: %s", in_force, err);
+		authd_metrics_reload(d->metrics, false, in_force);
 		return NULL;
 	}
-	d->generations = g->number;
 	old = atomic_exchange_explicit(&d->current, g, memory_order_acq_rel);
 	/* Scrapes read the new policy from now on; the old one stays whole
 	 * until the last conversation that holds it ends. */

@@ -37,7 +37,6 @@ struct dispatch {
 	/* What new requests use (a reference held); loaded by the workers
 	 * without one inside their epoch sections (see dispatch_use). */
 	_Atomic(struct generation *) current;
-	unsigned generations;                  /* the number of the last one made */
 	struct name_table *clients;            /* borrowed: a client's index, by name */
 	struct revocation_mirror *mirror;      /* owned; NULL: no redis section */
 	/* The once-a-second thread's own: the TLS files as last seen, and as
